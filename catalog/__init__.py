@@ -1,0 +1,1 @@
+"""Catalog: the one assortment every channel sells — categories, products, variants, barcodes."""

@@ -1,0 +1,1 @@
+"""Public read API of the catalog."""

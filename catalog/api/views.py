@@ -1,0 +1,84 @@
+"""Catalog read endpoints: categories, products with variants, barcode lookup. Public."""
+
+from drf_spectacular.utils import extend_schema
+from rest_framework import generics
+from rest_framework.permissions import AllowAny
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from catalog import selectors
+from catalog.api.enrichment import variant_extras
+from catalog.api.filters import ProductFilter
+from catalog.api.serializers import (
+    BarcodeLookupSerializer,
+    CategorySerializer,
+    ProductSerializer,
+)
+from core.api.pagination import CursorPagination
+
+
+class CategoryPagination(CursorPagination):
+    ordering = "id"
+    page_size = 100
+    max_page_size = 500
+
+
+class CategoryListView(generics.ListAPIView):
+    """The category tree as a flat list (each category names its parent)."""
+
+    permission_classes = [AllowAny]
+    serializer_class = CategorySerializer
+    pagination_class = CategoryPagination
+    queryset = selectors.category_list()
+
+
+class ProductPagination(CursorPagination):
+    ordering = "-id"
+
+
+class ProductListView(generics.ListAPIView):
+    """Products with their variants; filter by category (with sub-categories), search, barcode."""
+
+    permission_classes = [AllowAny]
+    serializer_class = ProductSerializer
+    pagination_class = ProductPagination
+    filterset_class = ProductFilter
+
+    def get_queryset(self):
+        return selectors.product_list()
+
+    def list(self, request, *args, **kwargs):
+        queryset = self.filter_queryset(self.get_queryset())
+        page = list(self.paginate_queryset(queryset))
+        context = self.get_serializer_context() | {"variant_extras": variant_extras(page, request)}
+        data = ProductSerializer(page, many=True, context=context).data
+        return self.get_paginated_response(data)
+
+
+class ProductDetailView(generics.RetrieveAPIView):
+    permission_classes = [AllowAny]
+    serializer_class = ProductSerializer
+
+    def get_queryset(self):
+        return selectors.product_list()
+
+    def retrieve(self, request, *args, **kwargs):
+        product = self.get_object()
+        context = self.get_serializer_context() | {
+            "variant_extras": variant_extras([product], request)
+        }
+        return Response(ProductSerializer(product, context=context).data)
+
+
+class BarcodeLookupView(APIView):
+    """The variant for a scanned barcode; 404 `barcode_not_found` when unknown."""
+
+    permission_classes = [AllowAny]
+
+    @extend_schema(responses=BarcodeLookupSerializer)
+    def get(self, request, code: str):
+        variant = selectors.variant_get_by_barcode(code=code)
+        product = variant.product
+        product._prefetched_objects_cache = {"variants": [variant]}
+        context = {"request": request, "variant_extras": variant_extras([product], request)}
+        return Response(BarcodeLookupSerializer(variant, context=context).data)

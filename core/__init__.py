@@ -1,0 +1,1 @@
+"""Shared plumbing: the base domain error, money helpers, API error handling, pagination."""

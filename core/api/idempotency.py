@@ -1,0 +1,75 @@
+"""Idempotency-Key handling for POSTs that create money or stock effects.
+
+`idempotent_response(request, scope=..., handler=...)` runs `handler()` at most once per
+(scope, key): the record row is inserted first, inside the same transaction as the
+handler's writes, so a concurrent retry blocks on the unique index until the first
+request commits and then replays its stored response. A failed handler rolls the record
+back with everything else, so the client may retry. The same key with a different body
+is refused with `idempotency_key_reused` (422).
+"""
+
+import hashlib
+import json
+from collections.abc import Callable
+
+from django.db import IntegrityError, transaction
+from django.utils.translation import gettext as _
+from rest_framework.response import Response
+
+from core.errors import IdempotencyKeyReused, ValidationFailed
+from core.models import IdempotencyRecord
+
+HEADER = "Idempotency-Key"
+
+
+def request_fingerprint(request, extra: str = "") -> str:
+    body = json.dumps(request.data, sort_keys=True, default=str)
+    return hashlib.sha256(f"{request.path}|{extra}|{body}".encode()).hexdigest()
+
+
+def idempotency_key(request, *, required: bool = True) -> str | None:
+    key = request.headers.get(HEADER, "").strip()
+    if not key:
+        if required:
+            raise ValidationFailed(
+                _("The Idempotency-Key header is required."), code="idempotency_key_required"
+            )
+        return None
+    if len(key) > 255:
+        raise ValidationFailed(_("The Idempotency-Key header is too long."))
+    return key
+
+
+def idempotent_response(
+    request, *, scope: str, handler: Callable[[], Response], required: bool = True
+) -> Response:
+    """Run handler once per Idempotency-Key; replay its response to retries."""
+    key = idempotency_key(request, required=required)
+    if key is None:
+        return handler()
+    fingerprint = request_fingerprint(request)
+    for _attempt in range(2):
+        try:
+            with transaction.atomic():
+                record, created = IdempotencyRecord.objects.select_for_update().get_or_create(
+                    scope=scope, key=key, defaults={"request_hash": fingerprint}
+                )
+                if record.request_hash != fingerprint:
+                    raise IdempotencyKeyReused(details={"key": key})
+                if not created and record.response_status is not None:
+                    replay = Response(record.response_body, status=record.response_status)
+                    replay["Idempotent-Replayed"] = "true"
+                    return replay
+                response = handler()
+                record.response_status = response.status_code
+                record.response_body = json.loads(json.dumps(response.data, default=str))
+                record.save(update_fields=["response_status", "response_body"])
+                return response
+        except IntegrityError:
+            # A concurrent request with the same key inserted first; read its outcome.
+            continue
+    raise IdempotencyKeyReused(
+        _("A request with this Idempotency-Key is still being processed."),
+        code="idempotency_in_progress",
+        http_status=409,
+    )

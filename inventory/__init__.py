@@ -1,0 +1,1 @@
+"""Inventory: stores and warehouses, stock levels, the append-only movement ledger, reservations."""

@@ -1,0 +1,8 @@
+"""App config for loyalty."""
+
+from django.apps import AppConfig
+
+
+class LoyaltyConfig(AppConfig):
+    name = "loyalty"
+    verbose_name = "Loyalty"

@@ -1,0 +1,1 @@
+"""Orders: carts, checkout, orders, tenders, fulfilment (delivery and pickup), returns."""
