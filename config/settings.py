@@ -153,7 +153,15 @@ SPECTACULAR_SETTINGS = {
 # Extra per-variant fields shown by the catalog product API, contributed by higher apps
 # (prices, availability). Wired here, at the top of the dependency graph, so that the
 # catalog never imports the apps that sit above it.
-CATALOG_VARIANT_ENRICHERS: list[str] = []
+CATALOG_VARIANT_ENRICHERS: list[str] = [
+    # "pricing.api.enrichment.variant_prices",
+    # "inventory.api.enrichment.variant_availability",
+]
+
+# Higher apps that must move their rows when two customers are merged, and that add
+# entries to the customer timeline. Each is a dotted path to a function in that app.
+CUSTOMER_MERGE_HANDLERS: list[str] = []
+CUSTOMER_TIMELINE_SOURCES: list[str] = []
 
 # Celery: without a broker, tasks run eagerly in-process so the demo needs nothing else.
 CELERY_BROKER_URL = os.environ.get("CELERY_BROKER_URL", "")
@@ -163,7 +171,10 @@ CELERY_RESULT_BACKEND = os.environ.get("CELERY_RESULT_BACKEND") or None
 CELERY_TASK_ACKS_LATE = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TIMEZONE = "UTC"
-CELERY_BEAT_SCHEDULE: dict = {}
+CELERY_BEAT_SCHEDULE: dict = {
+    # one entry per periodic task, e.g.
+    # "inventory-release-expired-reservations": {"task": "...", "schedule": 60.0},
+}
 
 EMAIL_BACKEND = os.environ.get("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
 DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "Omnicore <no-reply@example.com>")

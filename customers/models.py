@@ -69,3 +69,37 @@ class User(AbstractBaseUser, PermissionsMixin):
 
     def get_short_name(self) -> str:
         return self.full_name.split(" ")[0] if self.full_name else str(self)
+
+
+class Customer(models.Model):
+    """One person across every channel: found by E.164 phone, normalized email or card number.
+
+    A web/app login is a `User` linked here; a shopper identified only at the till (by
+    phone or loyalty card) is a customer without a user. A merged duplicate stays as a
+    row pointing at its survivor (`merged_into`) so old references still resolve.
+    """
+
+    user = models.OneToOneField(
+        User, null=True, blank=True, related_name="customer", on_delete=models.SET_NULL
+    )
+    first_name = models.CharField(_("first name"), max_length=100, blank=True)
+    last_name = models.CharField(_("last name"), max_length=100, blank=True)
+    phone = models.CharField(_("phone (E.164)"), max_length=20, unique=True, null=True, blank=True)
+    email = models.EmailField(_("email"), unique=True, null=True, blank=True)
+    card_number = models.CharField(
+        _("loyalty card number"), max_length=32, unique=True, null=True, blank=True
+    )
+    is_active = models.BooleanField(_("active"), default=True)
+    merged_into = models.ForeignKey(
+        "self", null=True, blank=True, related_name="merged_from", on_delete=models.PROTECT
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name = _("customer")
+        verbose_name_plural = _("customers")
+
+    def __str__(self) -> str:
+        name = f"{self.first_name} {self.last_name}".strip()
+        return name or self.email or self.phone or self.card_number or f"customer {self.pk}"

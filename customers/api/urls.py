@@ -1,0 +1,3 @@
+"""Routes of the customers API."""
+
+urlpatterns: list = []

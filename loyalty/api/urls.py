@@ -1,0 +1,3 @@
+"""Routes of the loyalty API."""
+
+urlpatterns: list = []

@@ -1,0 +1,3 @@
+"""Routes of the orders API."""
+
+urlpatterns: list = []

@@ -1,0 +1,3 @@
+"""Routes of the pricing API."""
+
+urlpatterns: list = []
