@@ -8,8 +8,10 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from django.db import transaction
+from django.db.models import ProtectedError, RestrictedError
 from django.utils import timezone
 from django.utils.text import slugify
+from django.utils.translation import gettext as _
 
 from catalog.domain import InvalidBarcodeError, gtin_kind, is_valid_vat_rate
 from catalog.errors import (
@@ -21,6 +23,7 @@ from catalog.errors import (
 )
 from catalog.models import Barcode, Category, Product, Variant
 from catalog.selectors import category_descendant_ids
+from core.errors import Conflict
 
 
 def _unique_slug(model, base: str, *, exclude_pk: int | None = None) -> str:
@@ -40,7 +43,7 @@ def _vat(rate: Any) -> Decimal:
         value = Decimal(str(rate))
     except (InvalidOperation, ValueError) as exc:
         raise InvalidVatRate(details={"vat_rate": str(rate)}) from exc
-    if not is_valid_vat_rate(value):
+    if not value.is_finite() or not is_valid_vat_rate(value):  # NaN cannot even be compared
         raise InvalidVatRate(details={"vat_rate": str(rate)})
     return value
 
@@ -73,6 +76,20 @@ def category_move(*, category: Category, parent: Category | None) -> Category:
         raise CategoryCycle(details={"category": category.pk, "parent": parent.pk})
     category.parent = parent
     category.save(update_fields=["parent"])
+    return category
+
+
+@transaction.atomic
+def category_update(*, category: Category, **fields: Any) -> Category:
+    """Rename or reorder a category; re-parenting goes through `category_move` (cycle check)."""
+    allowed = {"name", "position"}
+    unknown = set(fields) - allowed
+    if unknown:
+        raise TypeError(f"category_update does not change {sorted(unknown)}")
+    for name, value in fields.items():
+        setattr(category, name, value)
+    if fields:
+        category.save(update_fields=list(fields))
     return category
 
 
@@ -177,3 +194,126 @@ def barcode_remove(*, barcode: Barcode) -> None:
     product_id = barcode.variant.product_id
     barcode.delete()
     _touch_product(product_id)
+
+
+@transaction.atomic
+def variant_delete(*, variant: Variant) -> None:
+    """Delete a variant and its barcodes.
+
+    Raises Conflict (`variant_in_use`) when other rows (order lines, stock levels…) still
+    point at it with a protecting foreign key: such a variant is deactivated, not deleted.
+    """
+    product_id = variant.product_id
+    try:
+        variant.delete()
+    except (ProtectedError, RestrictedError) as exc:
+        raise Conflict(
+            _("The variant is referenced by other records; deactivate it instead."),
+            code="variant_in_use",
+            details={"sku": variant.sku},
+        ) from exc
+    _touch_product(product_id)
+
+
+@transaction.atomic
+def variant_barcodes_set(*, variant: Variant, codes: list[str] | tuple[str, ...]) -> list[Barcode]:
+    """Make `codes` exactly the variant's barcodes: add the missing ones, remove the others.
+
+    Blank codes and repeats are ignored. Raises InvalidBarcode or DuplicateBarcode (a code
+    that belongs to another variant); being atomic, nothing changes when it raises. Locks
+    nothing: the unique constraint on the code decides between two concurrent writers.
+    Returns the variant's barcodes in the order they were added.
+    """
+    wanted = list(dict.fromkeys(code.strip() for code in codes if code and code.strip()))
+    for code in wanted:
+        barcode_validate(code=code)
+    current = {b.code: b for b in Barcode.objects.filter(variant=variant)}
+    stale = [b.pk for code, b in current.items() if code not in wanted]
+    if stale:
+        Barcode.objects.filter(pk__in=stale).delete()
+        _touch_product(variant.product_id)
+    for code in wanted:
+        if code not in current:
+            barcode_add(variant=variant, code=code)
+    return list(Barcode.objects.filter(variant=variant).order_by("id"))
+
+
+@transaction.atomic
+def variant_upsert(
+    *,
+    sku: str,
+    product_slug: str,
+    product_name: str,
+    category: Category,
+    vat_rate: Any,
+    brand: str = "",
+    variant_name: str = "",
+    options: dict[str, str] | None = None,
+    barcodes: list[str] | tuple[str, ...] = (),
+    is_active: bool = True,
+) -> tuple[Variant, bool]:
+    """Create or update one variant and its product from a flat catalog row (bulk import).
+
+    The product is found by slug and created when new; its name, category and brand are
+    updated when they differ. The variant is found by SKU and created, or updated in place;
+    its barcodes become exactly `barcodes`. Locks the product row, then the variant row
+    (select_for_update, always in that order) so that two imports touching the same rows
+    apply one after the other. Raises DuplicateSku when the SKU belongs to a variant of
+    another product (a variant never moves between products) or differs from an existing
+    SKU only in letter case; InvalidVatRate, InvalidBarcode, DuplicateBarcode as the
+    single-purpose services do. Returns (variant, created).
+    """
+    sku = sku.strip()
+    product = Product.objects.select_for_update().filter(slug=product_slug).first()
+    if product is None:
+        product = product_create(
+            name=product_name, category=category, brand=brand, slug=product_slug
+        )
+    else:
+        changes = {
+            name: value
+            for name, value in (("name", product_name), ("brand", brand))
+            if getattr(product, name) != value
+        }
+        if product.category_id != category.pk:
+            changes["category"] = category
+        if changes:
+            product_update(product=product, **changes)
+
+    variant = Variant.objects.select_for_update().select_related("product").filter(sku=sku).first()
+    if variant is None:
+        twin = Variant.objects.filter(sku__iexact=sku).values_list("sku", flat=True).first()
+        if twin is not None:
+            raise DuplicateSku(
+                _("The SKU differs from the existing SKU %(sku)s only in letter case.")
+                % {"sku": twin},
+                details={"sku": sku, "existing_sku": twin},
+            )
+        variant = variant_create(
+            product=product,
+            sku=sku,
+            vat_rate=vat_rate,
+            name=variant_name,
+            options=options or {},
+            is_active=is_active,
+        )
+        created = True
+    else:
+        if variant.product_id != product.pk:
+            raise DuplicateSku(
+                _("The SKU belongs to a variant of another product (%(product)s).")
+                % {"product": variant.product.slug},
+                details={"sku": sku, "product": variant.product.slug},
+            )
+        wanted = {
+            "name": variant_name,
+            "options": options or {},
+            "vat_rate": _vat(vat_rate),
+            "is_active": is_active,
+        }
+        changes = {k: v for k, v in wanted.items() if getattr(variant, k) != v}
+        if changes:
+            variant_update(variant=variant, **changes)
+        created = False
+    variant_barcodes_set(variant=variant, codes=barcodes)
+    return variant, created

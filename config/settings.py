@@ -154,14 +154,22 @@ SPECTACULAR_SETTINGS = {
 # (prices, availability). Wired here, at the top of the dependency graph, so that the
 # catalog never imports the apps that sit above it.
 CATALOG_VARIANT_ENRICHERS: list[str] = [
-    # "pricing.api.enrichment.variant_prices",
-    # "inventory.api.enrichment.variant_availability",
+    "pricing.api.enrichment.variant_prices",
+    "inventory.api.enrichment.variant_availability",
 ]
 
 # Higher apps that must move their rows when two customers are merged, and that add
 # entries to the customer timeline. Each is a dotted path to a function in that app.
-CUSTOMER_MERGE_HANDLERS: list[str] = []
-CUSTOMER_TIMELINE_SOURCES: list[str] = []
+CUSTOMER_MERGE_HANDLERS: list[str] = [
+    "loyalty.services.customer_merged",
+    "orders.services.customer_merged",
+]
+CUSTOMER_TIMELINE_SOURCES: list[str] = [
+    "loyalty.selectors.timeline_entries",
+    "orders.selectors.timeline_entries",
+]
+# Called at token login/registration, e.g. to merge an anonymous cart (see customers.hooks).
+CUSTOMER_LOGIN_HANDLERS: list[str] = ["orders.services.cart_merge_on_login"]
 
 # Celery: without a broker, tasks run eagerly in-process so the demo needs nothing else.
 CELERY_BROKER_URL = os.environ.get("CELERY_BROKER_URL", "")
@@ -174,6 +182,15 @@ CELERY_TIMEZONE = "UTC"
 CELERY_BEAT_SCHEDULE: dict = {
     # one entry per periodic task, e.g.
     # "inventory-release-expired-reservations": {"task": "...", "schedule": 60.0},
+    "loyalty-expire-points": {"task": "loyalty.tasks.expire_points", "schedule": 3600.0},
+    "inventory-release-expired-reservations": {
+        "task": "inventory.tasks.release_expired_reservations",
+        "schedule": 60.0,
+    },
+    "orders-expire-uncollected-pickups": {
+        "task": "orders.tasks.orders_expire_uncollected",
+        "schedule": 300.0,
+    },
 }
 
 EMAIL_BACKEND = os.environ.get("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
@@ -193,3 +210,7 @@ if not DEBUG:
 
 # Phone numbers without a country code are read as numbers of this region (ISO 3166).
 PHONE_DEFAULT_REGION = os.environ.get("PHONE_DEFAULT_REGION", "DE")
+
+# Orders: where notifications go (one class per channel) and how long a pickup waits.
+ORDER_NOTIFIERS = env_list("ORDER_NOTIFIERS", "orders.notifications.EmailNotifier")
+PICKUP_HOLD_DAYS = int(os.environ.get("PICKUP_HOLD_DAYS", "5"))

@@ -1,1 +1,1 @@
-"""Customers: the custom user model (login by email or phone) and, later, the unified profile."""
+"""Customers: logins by email or phone, the one profile across channels, consents, merges."""

@@ -1,4 +1,14 @@
-"""Pure normalization rules for contact data: E.164 phones and lower-cased emails."""
+"""Pure rules of the customer profile: contact normalization, identifier detection, timelines.
+
+Nothing here touches the database: phones become E.164, emails lower-case, card numbers
+bare upper-case alphanumerics; a free-text identifier is read as the candidates it could
+be; consent decisions and timeline pages are chosen by time.
+"""
+
+import re
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
 
 import phonenumbers
 from django.conf import settings
@@ -13,6 +23,10 @@ class InvalidPhone(ValidationFailed):
 
 class InvalidEmail(ValidationFailed):
     code = "invalid_email"
+
+
+class InvalidCardNumber(ValidationFailed):
+    code = "invalid_card_number"
 
 
 def normalize_phone(raw: str, *, region: str | None = None) -> str:
@@ -35,5 +49,103 @@ def normalize_email(raw: str) -> str:
     return email
 
 
+# Printed cards carry spaces or dashes for readability; the number itself is alphanumeric.
+_CARD_SEPARATORS = re.compile(r"[\s\-]+")
+_CARD_SHAPE = re.compile(r"^[A-Z0-9]{6,32}$")
+
+
+def normalize_card_number(raw: str) -> str:
+    """Strip separators and upper-case a loyalty card number; raise InvalidCardNumber."""
+    card = _CARD_SEPARATORS.sub("", raw or "").upper()
+    if not _CARD_SHAPE.match(card):
+        raise InvalidCardNumber(
+            _("A card number has 6 to 32 letters or digits."), details={"card_number": raw}
+        )
+    return card
+
+
 def looks_like_email(identifier: str) -> bool:
     return "@" in identifier
+
+
+def phone_search_key(raw: str) -> str | None:
+    """The E.164 form of a possibly partial phone typed into a search box, or None.
+
+    Staff type what the customer says ("0151 2345 678"); that may be incomplete, so only
+    the number's shape is checked and callers match it as a prefix.
+    """
+    if not re.search(r"\d{3}", raw or ""):
+        return None
+    try:
+        number = phonenumbers.parse(raw, settings.PHONE_DEFAULT_REGION)
+    except phonenumbers.NumberParseException:
+        return None
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+
+def identifier_candidates(identifier: str) -> list[tuple[str, str]]:
+    """What a free-text identifier could be, most specific first: [(field, normalized), ...].
+
+    An "@" makes it an email. Otherwise it may be both a card number and a phone (a
+    13-digit card number also parses as a German landline), so both are returned and
+    the card, an exact printed number, wins over the phone reading.
+    """
+    identifier = (identifier or "").strip()
+    if not identifier:
+        return []
+    if looks_like_email(identifier):
+        try:
+            return [("email", normalize_email(identifier))]
+        except ValidationFailed:
+            return []
+    candidates = []
+    try:
+        candidates.append(("card_number", normalize_card_number(identifier)))
+    except ValidationFailed:
+        pass
+    try:
+        candidates.append(("phone", normalize_phone(identifier)))
+    except ValidationFailed:
+        pass
+    return candidates
+
+
+@dataclass(frozen=True)
+class ConsentDecision:
+    granted: bool
+    changed_at: datetime
+    source: str
+
+
+def latest_decision(
+    current: ConsentDecision | None, other: ConsentDecision | None
+) -> ConsentDecision | None:
+    """The more recent of two decisions for one channel (the current one wins a tie)."""
+    if other is None:
+        return current
+    if current is None or other.changed_at > current.changed_at:
+        return other
+    return current
+
+
+def timeline_page(
+    entries: list[dict[str, Any]], *, limit: int
+) -> tuple[list[dict[str, Any]], datetime | None]:
+    """Cut up to `limit` newest entries and the exclusive `before` cursor of the next page.
+
+    `entries` holds up to limit + 1 entries from every source. A page never ends in the
+    middle of entries sharing one timestamp: they are all held back for the next page,
+    whose cursor is that timestamp plus one microsecond, so none is skipped. Only when a
+    whole page shares one timestamp is it cut at `limit`.
+    """
+    ordered = sorted(entries, key=lambda e: e["at"], reverse=True)
+    if len(ordered) <= limit:
+        return ordered, None
+    page = ordered[:limit]
+    boundary = ordered[limit]["at"]
+    kept = [e for e in page if e["at"] != boundary]
+    if not kept:
+        return page, boundary
+    if len(kept) < len(page):
+        return kept, boundary + timedelta(microseconds=1)
+    return page, page[-1]["at"]

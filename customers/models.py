@@ -1,7 +1,9 @@
-"""The custom user model: a login by email or phone, for customers and staff alike.
+"""Users (a login by email or phone) and the one customer profile behind every channel.
 
-The customer profile (name, consents, loyalty card) is a separate model of a later issue
-that links to this user; the user model itself never needs to be swapped.
+`User` is the login, for customers and staff alike. `Customer` is the person: found by
+E.164 phone, normalized email or loyalty card number, with per-channel marketing consent
+(`MarketingConsent` holds the current decision, `ConsentChange` is its append-only
+history) and an audit row per merge of duplicates (`CustomerMerge`).
 """
 
 from django.contrib.auth.base_user import AbstractBaseUser, BaseUserManager
@@ -71,6 +73,28 @@ class User(AbstractBaseUser, PermissionsMixin):
         return self.full_name.split(" ")[0] if self.full_name else str(self)
 
 
+class Source(models.TextChoices):
+    """Where a customer or a consent decision came from: a sales channel or a back-office path."""
+
+    WEB = "web", _("web store")
+    APP = "app", _("mobile app")
+    POS = "pos", _("store till")
+    ADMIN = "admin", _("staff (admin)")
+    MERGE = "merge", _("merge of duplicates")
+    IMPORT = "import", _("import")
+
+
+# The sales channels; a timeline entry carries one of these or none.
+SALES_CHANNELS = (Source.WEB, Source.APP, Source.POS)
+
+
+class ConsentChannel(models.TextChoices):
+    EMAIL = "email", _("email")
+    SMS = "sms", _("SMS")
+    MESSENGER = "messenger", _("messenger")
+    PUSH = "push", _("push notifications")
+
+
 class Customer(models.Model):
     """One person across every channel: found by E.164 phone, normalized email or card number.
 
@@ -93,13 +117,100 @@ class Customer(models.Model):
     merged_into = models.ForeignKey(
         "self", null=True, blank=True, related_name="merged_from", on_delete=models.PROTECT
     )
+    signup_channel = models.CharField(
+        _("first seen through"), max_length=16, choices=Source.choices, default=Source.ADMIN
+    )
+    # When a login was attached; equals created_at when the profile was made by registering.
+    registered_at = models.DateTimeField(_("registered at"), null=True, blank=True)
+    registered_via = models.CharField(
+        _("registered through"), max_length=16, choices=Source.choices, blank=True
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
         verbose_name = _("customer")
         verbose_name_plural = _("customers")
+        constraints = [
+            models.CheckConstraint(
+                condition=~models.Q(merged_into=models.F("id")),
+                name="customer_not_merged_into_self",
+            )
+        ]
 
     def __str__(self) -> str:
         name = f"{self.first_name} {self.last_name}".strip()
         return name or self.email or self.phone or self.card_number or f"customer {self.pk}"
+
+
+class MarketingConsent(models.Model):
+    """The current marketing decision of one customer for one channel (absent: never asked)."""
+
+    customer = models.ForeignKey(Customer, related_name="consents", on_delete=models.CASCADE)
+    channel = models.CharField(_("channel"), max_length=16, choices=ConsentChannel.choices)
+    granted = models.BooleanField(_("granted"))
+    # When the customer gave or withdrew it, which survives a merge unchanged.
+    changed_at = models.DateTimeField(_("given or withdrawn at"))
+    source = models.CharField(_("source"), max_length=16, choices=Source.choices)
+
+    class Meta:
+        verbose_name = _("marketing consent")
+        verbose_name_plural = _("marketing consents")
+        constraints = [
+            models.UniqueConstraint(fields=["customer", "channel"], name="consent_customer_channel")
+        ]
+
+    def __str__(self) -> str:
+        state = _("granted") if self.granted else _("withdrawn")
+        return f"{self.channel}: {state}"
+
+
+class ConsentChange(models.Model):
+    """One consent decision, append-only: who changed which channel, to what, from where."""
+
+    customer = models.ForeignKey(Customer, related_name="consent_changes", on_delete=models.PROTECT)
+    channel = models.CharField(_("channel"), max_length=16, choices=ConsentChannel.choices)
+    granted = models.BooleanField(_("granted"))
+    source = models.CharField(_("source"), max_length=16, choices=Source.choices)
+    changed_by = models.ForeignKey(
+        User, null=True, blank=True, related_name="+", on_delete=models.SET_NULL
+    )
+    changed_at = models.DateTimeField(_("changed at"), default=timezone.now)
+    details = models.JSONField(_("details"), default=dict, blank=True)
+
+    class Meta:
+        verbose_name = _("consent change")
+        verbose_name_plural = _("consent history")
+        indexes = [models.Index(fields=["customer", "-changed_at"], name="consent_change_timeline")]
+
+    def __str__(self) -> str:
+        state = _("granted") if self.granted else _("withdrawn")
+        return f"{self.channel}: {state} ({self.source})"
+
+
+class CustomerMerge(models.Model):
+    """The audit row of one merge: who folded which duplicate into which survivor, and what moved.
+
+    `duplicate` is one-to-one, so the database itself refuses a second merge of the same
+    profile even if two staff members press the button at the same moment.
+    """
+
+    survivor = models.ForeignKey(Customer, related_name="merges", on_delete=models.PROTECT)
+    duplicate = models.OneToOneField(
+        Customer, related_name="merged_by_record", on_delete=models.PROTECT
+    )
+    merged_by = models.ForeignKey(
+        User, null=True, blank=True, related_name="+", on_delete=models.SET_NULL
+    )
+    merged_at = models.DateTimeField(_("merged at"), default=timezone.now)
+    duplicate_snapshot = models.JSONField(_("duplicate before the merge"), default=dict)
+    # {"customers": {...}, "<handler dotted path>": {"orders": 3}, ...}
+    moved = models.JSONField(_("what moved"), default=dict)
+
+    class Meta:
+        verbose_name = _("customer merge")
+        verbose_name_plural = _("customer merges")
+        indexes = [models.Index(fields=["survivor", "-merged_at"], name="customer_merge_timeline")]
+
+    def __str__(self) -> str:
+        return f"#{self.duplicate_id} → #{self.survivor_id}"

@@ -1,8 +1,35 @@
-"""Reads of users (and, later, customer profiles)."""
+"""Reads of users and customer profiles: lookups, consents, contact conflicts, the timeline.
+
+A merged duplicate stays as a row pointing at its survivor; every lookup here resolves
+it to the survivor, so an old phone, card or login keeps finding the right person.
+"""
+
+from datetime import datetime
+from typing import Any
+
+from django.db.models import Q, QuerySet
+from django.utils.translation import gettext as _
 
 from core.errors import ValidationFailed
-from customers.domain import looks_like_email, normalize_email, normalize_phone
-from customers.models import User
+from customers.domain import (
+    identifier_candidates,
+    looks_like_email,
+    normalize_email,
+    normalize_phone,
+    phone_search_key,
+    timeline_page,
+)
+from customers.errors import CustomerNotFound
+from customers.hooks import timeline_sources
+from customers.models import (
+    SALES_CHANNELS,
+    ConsentChange,
+    ConsentChannel,
+    Customer,
+    CustomerMerge,
+    MarketingConsent,
+    User,
+)
 
 
 def user_find_by_login(*, login: str) -> User | None:
@@ -14,3 +41,267 @@ def user_find_by_login(*, login: str) -> User | None:
         return User.objects.filter(phone=normalize_phone(login)).first()
     except ValidationFailed:
         return None
+
+
+def customer_resolve(customer: Customer) -> Customer:
+    """The survivor of a merged customer, or the customer itself.
+
+    Merges re-point older duplicates at the newest survivor, so one hop is enough.
+    """
+    if customer.merged_into_id is None:
+        return customer
+    return Customer.objects.select_related("user").get(pk=customer.merged_into_id)
+
+
+def customer_find(*, identifier: str) -> Customer | None:
+    """The customer known by this email, phone or card number (survivor of a merge), or None.
+
+    The identifier's kind is detected; a string that reads as both a card number and a
+    phone matches the card first. Unparseable input finds nobody rather than raising.
+    """
+    candidates = identifier_candidates(identifier)
+    if not candidates:
+        return None
+    query = Q()
+    for field, value in candidates:
+        query |= Q(**{field: value})
+    found = {
+        (field, getattr(c, field)): c
+        for c in Customer.objects.select_related("user").filter(query)
+        for field, _value in candidates
+    }
+    for candidate in candidates:
+        if candidate in found:
+            return customer_resolve(found[candidate])
+    return None
+
+
+def customer_find_by_contacts(
+    *, phone: str | None = None, email: str | None = None, card_number: str | None = None
+) -> dict[str, Customer]:
+    """Survivors holding each of the given (already normalized) contacts: {field: customer}."""
+    wanted = {f: v for f, v in (("phone", phone), ("email", email), ("card_number", card_number))}
+    wanted = {f: v for f, v in wanted.items() if v}
+    if not wanted:
+        return {}
+    query = Q()
+    for field, value in wanted.items():
+        query |= Q(**{field: value})
+    result = {}
+    for customer in Customer.objects.select_related("user").filter(query):
+        for field, value in wanted.items():
+            if getattr(customer, field) == value:
+                result[field] = customer_resolve(customer)
+    return result
+
+
+def customer_get_for_user(*, user) -> Customer:
+    """The (surviving) customer profile of a login; raises CustomerNotFound when it has none."""
+    customer = Customer.objects.select_related("user").filter(user_id=user.pk).first()
+    if customer is None:
+        raise CustomerNotFound()
+    return customer_resolve(customer)
+
+
+def customer_merge_group_ids(*, customer_id: int) -> list[int]:
+    """The customer and every duplicate merged into it (their history belongs to it now)."""
+    return [
+        customer_id,
+        *Customer.objects.filter(merged_into_id=customer_id).values_list("id", flat=True),
+    ]
+
+
+def contact_conflicts(
+    *,
+    customer: Customer | None,
+    phone: str | None = None,
+    email: str | None = None,
+    card_number: str | None = None,
+) -> dict[str, Customer | User]:
+    """Which of the given normalized contacts another customer or another login holds.
+
+    Duplicates merged into `customer` are not conflicts: their old contacts may be
+    reclaimed by the survivor (the service releases them). Logins always are.
+    """
+    conflicts: dict[str, Customer | User] = {}
+    own_id = customer.pk if customer else None
+    for field, holder in customer_find_by_contacts(
+        phone=phone, email=email, card_number=card_number
+    ).items():
+        if holder.pk != own_id:
+            conflicts[field] = holder
+    wanted_logins = {field: value for field, value in (("phone", phone), ("email", email)) if value}
+    if wanted_logins:
+        logins = Q()
+        for field, value in wanted_logins.items():
+            logins |= Q(**{field: value})
+        own_user_id = customer.user_id if customer else None
+        for user in User.objects.filter(logins).exclude(pk=own_user_id):
+            for field, value in wanted_logins.items():
+                if getattr(user, field) == value:
+                    conflicts.setdefault(field, user)
+    return conflicts
+
+
+def customer_consents(*, customer: Customer) -> dict[str, MarketingConsent | None]:
+    """The current decision per consent channel (None: never asked)."""
+    current = {c.channel: c for c in MarketingConsent.objects.filter(customer=customer)}
+    return {channel: current.get(channel) for channel in ConsentChannel.values}
+
+
+def consent_granted(*, customer_id: int, channel: str) -> bool:
+    """Whether marketing may use this channel (transactional messages need no consent)."""
+    return MarketingConsent.objects.filter(
+        customer_id=customer_id, channel=channel, granted=True
+    ).exists()
+
+
+def consent_history(*, customer: Customer) -> QuerySet[ConsentChange]:
+    """Every consent decision of the customer and of the duplicates merged into it, newest first."""
+    return (
+        ConsentChange.objects.filter(
+            customer_id__in=customer_merge_group_ids(customer_id=customer.pk)
+        )
+        .select_related("changed_by")
+        .order_by("-changed_at", "-id")
+    )
+
+
+def customer_search(*, queryset: QuerySet[Customer], term: str) -> QuerySet[Customer]:
+    """Customers matching what staff typed: a (partial) phone in any format, email, card, name."""
+    term = (term or "").strip()
+    if not term:
+        return queryset
+    query = (
+        Q(first_name__icontains=term)
+        | Q(last_name__icontains=term)
+        | Q(email__icontains=term)
+        | Q(card_number__icontains=term.replace(" ", "").replace("-", ""))
+    )
+    first, _sep, last = term.partition(" ")
+    if last:
+        query |= Q(first_name__icontains=first, last_name__icontains=last)
+    key = phone_search_key(term)
+    if key:
+        query |= Q(phone__startswith=key)
+    digits = "".join(ch for ch in term if ch.isdigit())
+    if len(digits) >= 4 and not looks_like_email(term):
+        query |= Q(phone__contains=digits)
+    return queryset.filter(query)
+
+
+# --- timeline -------------------------------------------------------------------------
+
+
+def _entry(at, kind, title, reference, *, channel=None, details=None) -> dict[str, Any]:
+    return {
+        "at": at,
+        "kind": kind,
+        "channel": channel if channel in SALES_CHANNELS else None,
+        "title": title,
+        "reference": reference,
+        "details": details or {},
+    }
+
+
+def _own_timeline(customer: Customer, *, limit: int, before: datetime | None) -> list[dict]:
+    """The profile's own events: created, registered, consent decisions, merges."""
+    group = customer_merge_group_ids(customer_id=customer.pk)
+    entries = []
+
+    # Merges first: on equal timestamps (a merge and the consents it moved) the stable
+    # sort then shows the merge above what it caused.
+    merges = CustomerMerge.objects.filter(survivor_id=customer.pk)
+    if before is not None:
+        merges = merges.filter(merged_at__lt=before)
+    for merge in merges.order_by("-merged_at")[:limit]:
+        entries.append(
+            _entry(
+                merge.merged_at,
+                "customer_merged",
+                _("Duplicate profile #%(id)s merged into this one") % {"id": merge.duplicate_id},
+                f"merge:{merge.pk}",
+                details={"duplicate": merge.duplicate_id, "moved": merge.moved},
+            )
+        )
+
+    profiles = Customer.objects.filter(pk__in=group)
+    if before is not None:
+        profiles = profiles.filter(created_at__lt=before)
+    for profile in profiles.order_by("-created_at")[:limit]:
+        # A profile made by registering shows only as "registered".
+        if profile.registered_at != profile.created_at:
+            entries.append(
+                _entry(
+                    profile.created_at,
+                    "customer_created",
+                    _("Customer profile created"),
+                    f"customer:{profile.pk}",
+                    channel=profile.signup_channel,
+                    details={"customer": profile.pk, "source": profile.signup_channel},
+                )
+            )
+    registrations = Customer.objects.filter(pk__in=group, registered_at__isnull=False)
+    if before is not None:
+        registrations = registrations.filter(registered_at__lt=before)
+    for profile in registrations.order_by("-registered_at")[:limit]:
+        entries.append(
+            _entry(
+                profile.registered_at,
+                "customer_registered",
+                _("Registered an account"),
+                f"customer:{profile.pk}",
+                channel=profile.registered_via,
+                details={"customer": profile.pk},
+            )
+        )
+
+    changes = ConsentChange.objects.filter(customer_id__in=group)
+    if before is not None:
+        changes = changes.filter(changed_at__lt=before)
+    for change in changes.order_by("-changed_at", "-id")[:limit]:
+        label = ConsentChannel(change.channel).label
+        title = (
+            _("Consent to %(channel)s marketing given")
+            if change.granted
+            else _("Consent to %(channel)s marketing withdrawn")
+        )
+        entries.append(
+            _entry(
+                change.changed_at,
+                "consent_given" if change.granted else "consent_withdrawn",
+                title % {"channel": label},
+                f"consent:{change.pk}",
+                channel=change.source,
+                details={
+                    "consent_channel": change.channel,
+                    "source": change.source,
+                    "customer": change.customer_id,
+                },
+            )
+        )
+
+    return entries
+
+
+def customer_timeline(
+    *, customer: Customer, limit: int, before: datetime | None = None
+) -> list[dict[str, Any]]:
+    """Up to `limit` timeline entries older than `before`, newest first, from every source.
+
+    Each source in settings.CUSTOMER_TIMELINE_SOURCES and the profile's own events give at
+    most `limit` entries each, so the cost is one bounded query per source.
+    """
+    entries, _next = customer_timeline_page(customer=customer, limit=limit, before=before)
+    return entries
+
+
+def customer_timeline_page(
+    *, customer: Customer, limit: int, before: datetime | None = None
+) -> tuple[list[dict[str, Any]], datetime | None]:
+    """One page of the timeline and the `before` cursor of the next page (None at the end)."""
+    fetch = limit + 1
+    entries = _own_timeline(customer, limit=fetch, before=before)
+    for _path, source in timeline_sources():
+        entries.extend(source(customer.pk, limit=fetch, before=before))
+    return timeline_page(entries, limit=limit)

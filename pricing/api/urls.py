@@ -1,3 +1,10 @@
-"""Routes of the pricing API."""
+"""Routes of the pricing API under /api/v1/pricing/."""
 
-urlpatterns: list = []
+from django.urls import path
+
+from pricing.api import views
+
+urlpatterns = [
+    path("quote/", views.QuoteView.as_view(), name="pricing-quote"),
+    path("promotions/", views.PromotionListView.as_view(), name="pricing-promotions"),
+]

@@ -1,0 +1,168 @@
+"""Shapes of the auth and profile API. Validation of shape only; the rules live in services."""
+
+from django.utils.translation import gettext_lazy as _
+from drf_spectacular.utils import extend_schema_field
+from rest_framework import serializers
+
+from customers.models import ConsentChannel, Customer, MarketingConsent, Source
+
+CLIENT_CHANNELS = [Source.WEB, Source.APP]
+
+
+class ConsentsInput(serializers.Serializer):
+    """A decision per marketing channel; channels left out stay as they are."""
+
+    email = serializers.BooleanField(required=False)
+    sms = serializers.BooleanField(required=False)
+    messenger = serializers.BooleanField(required=False)
+    push = serializers.BooleanField(required=False)
+
+    def to_internal_value(self, data):
+        if isinstance(data, dict):
+            unknown = sorted(set(data) - set(self.fields))
+            if unknown:
+                raise serializers.ValidationError(
+                    {name: [_("Unknown consent channel.")] for name in unknown}
+                )
+        return super().to_internal_value(data)
+
+
+def _contact(max_length: int) -> serializers.CharField:
+    return serializers.CharField(
+        required=False, allow_blank=True, allow_null=True, max_length=max_length
+    )
+
+
+def _name() -> serializers.CharField:
+    return serializers.CharField(required=False, allow_blank=True, max_length=100)
+
+
+def _channel() -> serializers.ChoiceField:
+    return serializers.ChoiceField(
+        choices=CLIENT_CHANNELS,
+        default=Source.WEB,
+        help_text=_("The client the customer uses: web or app (recorded with consents)."),
+    )
+
+
+class RegisterInput(serializers.Serializer):
+    email = _contact(254)
+    phone = _contact(32)
+    password = serializers.CharField(max_length=128, trim_whitespace=False, write_only=True)
+    first_name = _name()
+    last_name = _name()
+    consents = ConsentsInput(required=False)
+    channel = _channel()
+    cart_token = serializers.CharField(
+        required=False,
+        help_text=_("An anonymous cart to merge into the customer's (handled by login hooks)."),
+    )
+
+
+class LoginInput(serializers.Serializer):
+    login = serializers.CharField(
+        required=False, max_length=254, help_text=_("Email or phone; or send email / phone.")
+    )
+    email = serializers.CharField(required=False, max_length=254)
+    phone = serializers.CharField(required=False, max_length=32)
+    password = serializers.CharField(max_length=128, trim_whitespace=False, write_only=True)
+    cart_token = serializers.CharField(
+        required=False,
+        help_text=_("An anonymous cart to merge into the customer's (handled by login hooks)."),
+    )
+
+    def validate(self, attrs):
+        login = attrs.get("login") or attrs.get("email") or attrs.get("phone")
+        if not login:
+            raise serializers.ValidationError({"login": [_("Give an email or a phone.")]})
+        attrs["login"] = login
+        return attrs
+
+
+class ProfileUpdateInput(serializers.Serializer):
+    first_name = _name()
+    last_name = _name()
+    email = _contact(254)
+    phone = _contact(32)
+    consents = ConsentsInput(required=False)
+    channel = _channel()
+
+
+class ConsentOutput(serializers.Serializer):
+    granted = serializers.BooleanField()
+    changed_at = serializers.DateTimeField(allow_null=True)
+    source = serializers.CharField(allow_null=True)
+
+
+class ConsentsOutput(serializers.Serializer):
+    email = ConsentOutput()
+    sms = ConsentOutput()
+    messenger = ConsentOutput()
+    push = ConsentOutput()
+
+
+def consents_output(consents: dict[str, MarketingConsent | None]) -> dict:
+    return {
+        channel: {
+            "granted": bool(c and c.granted),
+            "changed_at": c.changed_at if c else None,
+            "source": c.source if c else None,
+        }
+        for channel, c in ((ch, consents.get(ch)) for ch in ConsentChannel.values)
+    }
+
+
+class CustomerOutput(serializers.ModelSerializer):
+    """The profile; `consents` is given by the view (from the consents selector)."""
+
+    has_login = serializers.SerializerMethodField()
+    consents = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Customer
+        fields = [
+            "id",
+            "first_name",
+            "last_name",
+            "email",
+            "phone",
+            "card_number",
+            "has_login",
+            "signup_channel",
+            "registered_at",
+            "created_at",
+            "consents",
+        ]
+
+    def get_has_login(self, customer) -> bool:
+        return customer.user_id is not None
+
+    @extend_schema_field(ConsentsOutput)
+    def get_consents(self, customer) -> dict:
+        return ConsentsOutput(consents_output(self.context["consents"])).data
+
+
+class AuthOutput(serializers.Serializer):
+    token = serializers.CharField(help_text=_('Send as "Authorization: Token <token>".'))
+    customer = CustomerOutput()
+
+
+class TimelineQuery(serializers.Serializer):
+    before = serializers.DateTimeField(
+        required=False, help_text=_("Only entries older than this (the `next` link sets it).")
+    )
+    limit = serializers.IntegerField(required=False, default=20, min_value=1, max_value=100)
+
+
+class TimelineEntryOutput(serializers.Serializer):
+    at = serializers.DateTimeField()
+    kind = serializers.CharField()
+    channel = serializers.CharField(allow_null=True)
+    title = serializers.CharField()
+    reference = serializers.CharField()
+    details = serializers.DictField()
+
+
+class TimelinePageOutput(serializers.Serializer):
+    results = TimelineEntryOutput(many=True)
+    next = serializers.URLField(allow_null=True)

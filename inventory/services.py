@@ -1,0 +1,945 @@
+"""Inventory writes: every stock operation, atomic, ledgered, and never overselling.
+
+Each public function changes stock levels and writes their `StockMovement` rows in one
+transaction. Locking discipline (the same in every function, so operations never
+deadlock each other):
+
+1. missing levels are inserted first (`INSERT … ON CONFLICT DO NOTHING`, sorted), before
+   any lock is held;
+2. the levels an operation touches are locked with `SELECT … FOR UPDATE` ordered by
+   primary key — one location per call;
+3. reservation rows are only changed while holding their level's lock, so the level lock
+   also serialises everything done to its reservations.
+
+Callers that combine several calls in one outer transaction should pass all lines of a
+location in one call rather than lock levels piecemeal.
+"""
+
+import secrets
+from collections import defaultdict
+from collections.abc import Iterable
+from datetime import datetime
+
+from django.db import IntegrityError, transaction
+from django.db.models import F, IntegerField, OuterRef, Q, Subquery, Sum, Value
+from django.db.models.functions import Coalesce
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from catalog.models import Variant
+from catalog.selectors import variants_by_id, variants_by_sku
+from core.errors import ValidationFailed
+from inventory.domain import (
+    location_rule_problems,
+    merge_lines,
+    needs_attention,
+    opening_hours_problems,
+    parse_count_rows,
+    shortfalls,
+)
+from inventory.errors import (
+    ImportRejected,
+    InsufficientStock,
+    InvalidLocation,
+    LocationInactive,
+    LocationNotFound,
+    NegativeStock,
+    ReasonRequired,
+    ReservationNotOpen,
+    SameLocationTransfer,
+    UnknownVariant,
+    VariantNotSellable,
+)
+from inventory.models import (
+    Location,
+    LocationStaff,
+    Reservation,
+    StockLevel,
+    StockMovement,
+    Transfer,
+    TransferLine,
+)
+
+Kind = StockMovement.Kind
+LEVEL_BALANCE_FIELDS = ["on_hand", "reserved", "needs_attention", "attention_note", "updated_at"]
+Lines = Iterable[tuple[int, int]]
+
+
+# --- helpers ------------------------------------------------------------------------------
+
+
+def _actor(actor):
+    """Only a real, saved user is recorded (an API's AnonymousUser is not)."""
+    if actor is None or not getattr(actor, "is_authenticated", False) or actor.pk is None:
+        return None
+    return actor
+
+
+def _location(location: Location | int) -> Location:
+    if isinstance(location, Location):
+        return location
+    found = Location.objects.filter(pk=location).first()
+    if found is None:
+        raise LocationNotFound(details={"location": location})
+    return found
+
+
+def _require_active(*locations: Location) -> None:
+    for location in locations:
+        if not location.is_active:
+            raise LocationInactive(details={"location": location.code})
+
+
+def _reference(reference: str, *, required: bool) -> str:
+    reference = (reference or "").strip()
+    if required and not reference:
+        raise ValidationFailed(_("A reference is required."), code="reference_required")
+    if len(reference) > 100:
+        raise ValidationFailed(_("A reference has at most 100 characters."))
+    return reference
+
+
+def _reason(reason: str, *, required: bool) -> str:
+    reason = (reason or "").strip()
+    if required and not reason:
+        raise ReasonRequired()
+    return reason[:255]
+
+
+def _variants(variant_ids: Iterable[int]) -> dict[int, Variant]:
+    ids = set(variant_ids)
+    found = variants_by_id(ids=ids)
+    unknown = sorted(ids - set(found))
+    if unknown:
+        raise UnknownVariant(details={"variant_ids": unknown})
+    return found
+
+
+def _lock_levels(
+    location: Location, variant_ids: Iterable[int], *, create: bool, with_variants: bool = False
+) -> dict[int, StockLevel]:
+    """Lock the levels of these variants at a location in pk order; variant id → level.
+
+    With `create`, missing levels are inserted first — before any lock is taken, sorted,
+    and ignoring conflicts — so two transactions creating the same levels cannot deadlock.
+    With `with_variants`, the variants come along in the same query (their rows unlocked).
+    """
+    ids = sorted(set(variant_ids))
+    if create:
+        existing = set(
+            StockLevel.objects.filter(location=location, variant_id__in=ids).values_list(
+                "variant_id", flat=True
+            )
+        )
+        missing = [vid for vid in ids if vid not in existing]
+        if missing:
+            StockLevel.objects.bulk_create(
+                [StockLevel(location=location, variant_id=vid) for vid in missing],
+                ignore_conflicts=True,
+            )
+    levels = StockLevel.objects.filter(location=location, variant_id__in=ids).order_by("pk")
+    if with_variants:
+        levels = levels.select_related("variant").select_for_update(of=("self",))
+    else:
+        levels = levels.select_for_update()
+    result = {}
+    for level in levels:
+        level.location = location
+        result[level.variant_id] = level
+    return result
+
+
+class _Ledger:
+    """Collects the level changes and movement rows of one operation; writes them in bulk."""
+
+    def __init__(self, *, reference: str = "", reason: str = "", actor=None) -> None:
+        self.reference, self.reason, self.actor = reference, reason, _actor(actor)
+        self.now = timezone.now()
+        self.levels: dict[int, StockLevel] = {}
+        self.movements: list[StockMovement] = []
+
+    def apply(
+        self,
+        level: StockLevel,
+        *,
+        kind: str,
+        quantity: int,
+        on_hand: int = 0,
+        reserved: int = 0,
+        reason: str | None = None,
+        reference: str | None = None,
+        reservation: Reservation | None = None,
+        transfer: Transfer | None = None,
+    ) -> StockMovement:
+        level.on_hand += on_hand
+        level.reserved += reserved
+        level.updated_at = self.now
+        self.levels[level.pk] = level
+        movement = StockMovement(
+            level=level,
+            kind=kind,
+            quantity=quantity,
+            on_hand_delta=on_hand,
+            reserved_delta=reserved,
+            on_hand_after=level.on_hand,
+            reserved_after=level.reserved,
+            reason=self.reason if reason is None else reason,
+            reference=self.reference if reference is None else reference,
+            reservation=reservation,
+            transfer=transfer,
+            actor=self.actor,
+            created_at=self.now,
+        )
+        self.movements.append(movement)
+        return movement
+
+    def flag_short_levels(self, note: str) -> None:
+        """Mark touched levels holding less than nothing, or less than they promised."""
+        for level in self.levels.values():
+            if needs_attention(on_hand=level.on_hand, reserved=level.reserved):
+                if not level.needs_attention:
+                    level.needs_attention = True
+                    level.attention_note = note[:255]
+
+    def save(self) -> list[StockMovement]:
+        levels = sorted(self.levels.values(), key=lambda lvl: lvl.pk)
+        if len(levels) <= 4:
+            # A plain UPDATE per row is far cheaper to build than bulk_update's CASE for the
+            # one-to-few lines of a checkout, which is the hot path.
+            for level in levels:
+                StockLevel.objects.filter(pk=level.pk).update(
+                    on_hand=level.on_hand,
+                    reserved=level.reserved,
+                    needs_attention=level.needs_attention,
+                    attention_note=level.attention_note,
+                    updated_at=level.updated_at,
+                )
+        else:
+            StockLevel.objects.bulk_update(levels, LEVEL_BALANCE_FIELDS, batch_size=500)
+        return StockMovement.objects.bulk_create(self.movements, batch_size=1000)
+
+
+def _short_details(location: Location, short, variants: dict[int, Variant]) -> dict:
+    return {
+        "location": location.code,
+        "lines": [
+            {
+                "variant_id": s.variant_id,
+                "sku": variants[s.variant_id].sku,
+                "requested": s.requested,
+                "available": s.available,
+            }
+            for s in short
+        ],
+    }
+
+
+# --- locations and staff ------------------------------------------------------------------
+
+
+@transaction.atomic
+def location_save(*, location: Location) -> Location:
+    """Validate and save a (new or changed) location; codes are stored upper case.
+
+    Raises InvalidLocation with every problem.
+    Locks nothing: locations are reference data edited by staff.
+    """
+    problems: dict[str, list[str]] = {}
+    location.code = (location.code or "").strip().upper()
+    hours = opening_hours_problems(location.opening_hours or {})
+    if hours:
+        problems["opening_hours"] = hours
+    problems.update(
+        location_rule_problems(
+            kind=location.kind,
+            is_pickup_point=location.is_pickup_point,
+            latitude=location.latitude,
+            longitude=location.longitude,
+        )
+    )
+    try:
+        location.full_clean(validate_unique=True, validate_constraints=False)
+    except Exception as exc:  # django ValidationError: merge its messages
+        for field, messages in getattr(exc, "message_dict", {}).items():
+            problems.setdefault(field, []).extend(messages)
+    if problems:
+        raise InvalidLocation(details={"fields": problems})
+    location.save()
+    return location
+
+
+@transaction.atomic
+def location_staff_assign(*, user, location: Location) -> LocationStaff:
+    """Let a staff user work at a location (idempotent)."""
+    assignment, _created = LocationStaff.objects.get_or_create(user=user, location=location)
+    return assignment
+
+
+@transaction.atomic
+def location_staff_remove(*, user, location: Location) -> None:
+    LocationStaff.objects.filter(user=user, location=location).delete()
+
+
+# --- reservations -------------------------------------------------------------------------
+
+
+@transaction.atomic
+def stock_reserve(
+    *,
+    lines: Lines,
+    location: Location | int,
+    reference: str,
+    expires_at: datetime | None = None,
+    actor=None,
+) -> list[Reservation]:
+    """Reserve (variant_id, quantity) lines at a location for a cause such as "order:A1B2".
+
+    Locks the location's levels of these variants (FOR UPDATE, pk order). Raises one
+    InsufficientStock (409) listing every short line with requested and available units,
+    UnknownVariant, VariantNotSellable, LocationInactive, InvalidQuantity. Writes a
+    "reservation" movement per line. Nothing is sent after commit.
+    """
+    requested = merge_lines(lines)
+    reference = _reference(reference, required=True)
+    location = _location(location)
+    _require_active(location)
+    if expires_at is not None and expires_at <= timezone.now():
+        raise ValidationFailed(_("A reservation cannot expire in the past."), code="invalid_expiry")
+    levels = _lock_levels(location, requested, create=False, with_variants=True)
+    variants = {vid: level.variant for vid, level in levels.items()}
+    if len(variants) < len(requested):  # no level: unknown variant, or never stocked here
+        variants.update(_variants(vid for vid in requested if vid not in variants))
+    inactive = [v.sku for v in variants.values() if not v.is_active]
+    if inactive:
+        raise VariantNotSellable(details={"skus": sorted(inactive)})
+    short = shortfalls(requested, {vid: lvl.available for vid, lvl in levels.items()})
+    if short:
+        raise InsufficientStock(details=_short_details(location, short, variants))
+    ledger = _Ledger(reference=reference, actor=actor)
+    reservations = Reservation.objects.bulk_create(
+        [
+            Reservation(
+                level=levels[vid],
+                quantity=quantity,
+                reference=reference,
+                expires_at=expires_at,
+                actor=ledger.actor,
+                created_at=ledger.now,
+            )
+            for vid, quantity in requested.items()
+        ]
+    )
+    for reservation in reservations:
+        ledger.apply(
+            reservation.level,
+            kind=Kind.RESERVATION,
+            quantity=reservation.quantity,
+            reserved=reservation.quantity,
+            reservation=reservation,
+        )
+    ledger.save()
+    return reservations
+
+
+def _lock_open_reservations(
+    reservations, *, skip_locked: bool = False
+) -> tuple[list[Reservation], dict[int, StockLevel]]:
+    """Lock the levels of the open reservations in `reservations` (pk order), then re-read
+    the ones still open: whoever closed one first held the same level lock."""
+    level_ids = set(
+        reservations.filter(status=Reservation.Status.OPEN).values_list("level_id", flat=True)
+    )
+    if not level_ids:
+        return [], {}
+    levels = {
+        level.pk: level
+        for level in StockLevel.objects.select_for_update(skip_locked=skip_locked)
+        .select_related("location")
+        .filter(pk__in=level_ids)
+        .order_by("pk")
+    }
+    still_open = list(
+        reservations.filter(status=Reservation.Status.OPEN, level_id__in=list(levels)).order_by(
+            "pk"
+        )
+    )
+    for reservation in still_open:
+        reservation.level = levels[reservation.level_id]
+    return still_open, levels
+
+
+def _close(reservations: list[Reservation], *, status: str, now: datetime) -> None:
+    Reservation.objects.filter(pk__in=[r.pk for r in reservations]).update(
+        status=status, closed_at=now
+    )
+    for reservation in reservations:
+        reservation.status, reservation.closed_at = status, now
+
+
+@transaction.atomic
+def stock_release(*, reference: str, reason: str = "", actor=None) -> list[Reservation]:
+    """Release every open reservation of a reference; returns them (empty when none: idempotent).
+
+    Locks the levels of the reference's open reservations (FOR UPDATE, pk order). Writes a
+    "release" movement per reservation.
+    """
+    reference = _reference(reference, required=True)
+    open_ones, _levels = _lock_open_reservations(Reservation.objects.filter(reference=reference))
+    if not open_ones:
+        return []
+    ledger = _Ledger(reference=reference, reason=_reason(reason, required=False), actor=actor)
+    for reservation in open_ones:
+        ledger.apply(
+            reservation.level,
+            kind=Kind.RELEASE,
+            quantity=reservation.quantity,
+            reserved=-reservation.quantity,
+            reservation=reservation,
+        )
+    _close(open_ones, status=Reservation.Status.RELEASED, now=ledger.now)
+    ledger.save()
+    return open_ones
+
+
+@transaction.atomic
+def stock_consume(*, reference: str, actor=None) -> list[Reservation]:
+    """Turn a reference's open reservations into sales: on_hand and reserved both go down.
+
+    Idempotent: when the reference was already consumed it returns []. Raises
+    ReservationNotOpen (409) when the reference has nothing open and nothing consumed
+    (never reserved, or released/expired — the goods are no longer held). Locks the levels
+    of the open reservations (FOR UPDATE, pk order); writes "sale" movements and flags a
+    level that goes below zero.
+    """
+    reference = _reference(reference, required=True)
+    open_ones, _levels = _lock_open_reservations(Reservation.objects.filter(reference=reference))
+    if not open_ones:
+        consumed = Reservation.objects.filter(
+            reference=reference, status=Reservation.Status.CONSUMED
+        ).exists()
+        if consumed:
+            return []
+        raise ReservationNotOpen(details={"reference": reference})
+    ledger = _Ledger(reference=reference, actor=actor)
+    for reservation in open_ones:
+        ledger.apply(
+            reservation.level,
+            kind=Kind.SALE,
+            quantity=reservation.quantity,
+            on_hand=-reservation.quantity,
+            reserved=-reservation.quantity,
+            reservation=reservation,
+        )
+    ledger.flag_short_levels(
+        _("Reserved units sold but the shelf count was short (%s).") % reference
+    )
+    _close(open_ones, status=Reservation.Status.CONSUMED, now=ledger.now)
+    ledger.save()
+    return open_ones
+
+
+def reservations_release_expired(*, now: datetime | None = None, batch_size: int = 500) -> int:
+    """Release open reservations whose expiry has passed; returns how many were released.
+
+    Safe to run twice and from two workers at once: levels are locked with
+    FOR UPDATE SKIP LOCKED, so a second worker skips levels the first is working on instead
+    of waiting, and a reservation is only closed after re-reading it as open under its
+    level's lock. Each batch is its own transaction so a backlog never holds many locks
+    for long. Reservations on levels locked by someone else are left for the next run.
+    """
+    now = now or timezone.now()
+    released = 0
+    while True:
+        with transaction.atomic():
+            ids = list(
+                Reservation.objects.filter(status=Reservation.Status.OPEN, expires_at__lte=now)
+                .order_by("pk")
+                .values_list("pk", flat=True)[:batch_size]
+            )
+            if not ids:
+                break
+            expired, _levels = _lock_open_reservations(
+                Reservation.objects.filter(pk__in=ids, expires_at__lte=now), skip_locked=True
+            )
+            if not expired:
+                break
+            ledger = _Ledger(reason=_("expired"))
+            for reservation in expired:
+                ledger.apply(
+                    reservation.level,
+                    kind=Kind.RELEASE,
+                    quantity=reservation.quantity,
+                    reserved=-reservation.quantity,
+                    reference=reservation.reference,
+                    reservation=reservation,
+                )
+            _close(expired, status=Reservation.Status.EXPIRED, now=ledger.now)
+            ledger.save()
+            released += len(expired)
+        if len(ids) < batch_size:
+            break
+    return released
+
+
+# --- facts from the till and returns ------------------------------------------------------
+
+
+@transaction.atomic
+def stock_record_pos_sale(
+    *, lines: Lines, location: Location | int, reference: str, actor=None
+) -> list[StockMovement]:
+    """Record a sale that already happened at a till: on_hand goes down, even below zero.
+
+    A physical sale is a fact, not a request, so it is never refused for lack of stock;
+    a level left below zero (or below its reservations) is flagged `needs_attention` for
+    staff. Locks the levels (creating missing ones first, FOR UPDATE, pk order). Writes
+    "sale" movements. Deduplicating replays is the caller's job (POS sale UUIDs).
+    """
+    quantities = merge_lines(lines)
+    reference = _reference(reference, required=True)
+    location = _location(location)
+    _variants(quantities)
+    levels = _lock_levels(location, quantities, create=True)
+    ledger = _Ledger(reference=reference, reason=_("POS sale"), actor=actor)
+    for vid, quantity in quantities.items():
+        ledger.apply(levels[vid], kind=Kind.SALE, quantity=quantity, on_hand=-quantity)
+    ledger.flag_short_levels(_("Sold at the till beyond available stock (%s).") % reference)
+    return ledger.save()
+
+
+@transaction.atomic
+def stock_return(
+    *,
+    lines: Lines,
+    location: Location | int,
+    reference: str,
+    restock: bool = True,
+    actor=None,
+    reason: str = "",
+) -> list[StockMovement]:
+    """Take returned units back into a location; with `restock=False` write them off at once.
+
+    Every returned unit gets a "return" movement (+on_hand); a damaged return also gets a
+    "write_off" movement (−on_hand), so the ledger shows both that it came back and that it
+    was scrapped. Locks the levels (creating missing ones first, FOR UPDATE, pk order).
+    """
+    quantities = merge_lines(lines)
+    reference = _reference(reference, required=True)
+    location = _location(location)
+    _variants(quantities)
+    levels = _lock_levels(location, quantities, create=True)
+    ledger = _Ledger(reference=reference, reason=_reason(reason, required=False), actor=actor)
+    for vid, quantity in quantities.items():
+        ledger.apply(levels[vid], kind=Kind.RETURN, quantity=quantity, on_hand=quantity)
+        if not restock:
+            ledger.apply(
+                levels[vid],
+                kind=Kind.WRITE_OFF,
+                quantity=quantity,
+                on_hand=-quantity,
+                reason=ledger.reason or _("returned damaged"),
+            )
+    return ledger.save()
+
+
+# --- staff operations ---------------------------------------------------------------------
+
+
+@transaction.atomic
+def stock_receive(
+    *, lines: Lines, location: Location | int, reference: str = "", reason: str = "", actor=None
+) -> list[StockMovement]:
+    """Add received goods (a supplier delivery) to a location: "receipt" movements.
+
+    Raises LocationInactive, UnknownVariant, InvalidQuantity. Locks the levels (creating
+    missing ones first, FOR UPDATE, pk order).
+    """
+    quantities = merge_lines(lines)
+    location = _location(location)
+    _require_active(location)
+    _variants(quantities)
+    levels = _lock_levels(location, quantities, create=True)
+    ledger = _Ledger(
+        reference=_reference(reference, required=False),
+        reason=_reason(reason, required=False),
+        actor=actor,
+    )
+    for vid, quantity in quantities.items():
+        ledger.apply(levels[vid], kind=Kind.RECEIPT, quantity=quantity, on_hand=quantity)
+    return ledger.save()
+
+
+@transaction.atomic
+def stock_adjust(
+    *, lines: Lines, location: Location | int, reason: str, reference: str = "", actor=None
+) -> list[StockMovement]:
+    """Correct on_hand by signed (variant_id, delta) lines, with a mandatory reason.
+
+    Raises ReasonRequired, InvalidQuantity (a zero delta), NegativeStock listing every
+    line that would leave on_hand below zero. Locks the levels (creating missing ones
+    first, FOR UPDATE, pk order); flags levels left below their reservations.
+    """
+    deltas = merge_lines(lines, allow_negative=True)
+    reason = _reason(reason, required=True)
+    location = _location(location)
+    variants = _variants(deltas)
+    levels = _lock_levels(location, deltas, create=True)
+    below = [
+        {"variant_id": vid, "sku": variants[vid].sku, "on_hand": levels[vid].on_hand, "delta": d}
+        for vid, d in deltas.items()
+        if d != 0 and levels[vid].on_hand + d < 0
+    ]
+    if below:
+        raise NegativeStock(details={"location": location.code, "lines": below})
+    ledger = _Ledger(reference=_reference(reference, required=False), reason=reason, actor=actor)
+    for vid, delta in deltas.items():
+        if delta:
+            ledger.apply(levels[vid], kind=Kind.ADJUSTMENT, quantity=delta, on_hand=delta)
+    if not ledger.movements:
+        raise ValidationFailed(_("Every adjustment line is zero."), code="invalid_quantity")
+    ledger.flag_short_levels(_("Adjusted below reserved units: %s") % reason)
+    return ledger.save()
+
+
+@transaction.atomic
+def stock_count(
+    *,
+    counts: Lines,
+    location: Location | int,
+    reference: str = "",
+    reason: str = "",
+    actor=None,
+) -> list[StockMovement]:
+    """Set on_hand to physically counted (variant_id, counted) figures; the ledger records
+    the difference as a "count" movement (also when it is zero: the count itself is news).
+
+    A count is a human looking at the shelf, so it clears `needs_attention` — unless the
+    count is below the units reserved there, which needs attention in its own right.
+    Locks the levels (creating missing ones first, FOR UPDATE, pk order).
+    """
+    counted = merge_lines(counts, allow_zero=True)
+    location = _location(location)
+    _variants(counted)
+    levels = _lock_levels(location, counted, create=True)
+    ledger = _Ledger(
+        reference=_reference(reference, required=False),
+        reason=_reason(reason, required=False),
+        actor=actor,
+    )
+    for vid, figure in counted.items():
+        level = levels[vid]
+        ledger.apply(level, kind=Kind.COUNT, quantity=figure, on_hand=figure - level.on_hand)
+        level.needs_attention, level.attention_note = False, ""
+    ledger.flag_short_levels(_("Counted fewer units than are reserved."))
+    return ledger.save()
+
+
+@transaction.atomic
+def stock_count_many(
+    *,
+    entries: Iterable[tuple[Location, int, int]],
+    reference: str = "",
+    reason: str = "",
+    actor=None,
+) -> list[StockMovement]:
+    """Apply (location, variant_id, counted) figures from a count file, all or nothing.
+
+    Locations are processed in id order and each location's levels in pk order, so two
+    imports running at once lock in the same global order.
+    """
+    by_location: dict[int, list[tuple[int, int]]] = defaultdict(list)
+    locations: dict[int, Location] = {}
+    for location, variant_id, figure in entries:
+        locations[location.pk] = location
+        by_location[location.pk].append((variant_id, figure))
+    movements: list[StockMovement] = []
+    for location_id in sorted(by_location):
+        movements += stock_count(
+            counts=by_location[location_id],
+            location=locations[location_id],
+            reference=reference,
+            reason=reason,
+            actor=actor,
+        )
+    return movements
+
+
+@transaction.atomic
+def stock_write_off(
+    *, lines: Lines, location: Location | int, reason: str, reference: str = "", actor=None
+) -> list[StockMovement]:
+    """Remove damaged, expired or lost units, with a mandatory reason: "write_off" movements.
+
+    Raises NegativeStock when a line writes off more than is on hand. Locks the levels
+    (FOR UPDATE, pk order); flags levels left below their reservations.
+    """
+    quantities = merge_lines(lines)
+    reason = _reason(reason, required=True)
+    location = _location(location)
+    variants = _variants(quantities)
+    levels = _lock_levels(location, quantities, create=False)
+    below = [
+        {
+            "variant_id": vid,
+            "sku": variants[vid].sku,
+            "on_hand": levels[vid].on_hand if vid in levels else 0,
+            "quantity": q,
+        }
+        for vid, q in quantities.items()
+        if vid not in levels or levels[vid].on_hand < q
+    ]
+    if below:
+        raise NegativeStock(details={"location": location.code, "lines": below})
+    ledger = _Ledger(reference=_reference(reference, required=False), reason=reason, actor=actor)
+    for vid, quantity in quantities.items():
+        ledger.apply(levels[vid], kind=Kind.WRITE_OFF, quantity=quantity, on_hand=-quantity)
+    ledger.flag_short_levels(_("Written off below reserved units: %s") % reason)
+    return ledger.save()
+
+
+@transaction.atomic
+def stock_level_acknowledge(*, level: StockLevel, actor=None) -> StockLevel:
+    """Clear a level's attention flag after staff looked at it (no stock change, no movement)."""
+    level = StockLevel.objects.select_for_update().get(pk=level.pk)
+    if level.needs_attention:
+        level.needs_attention, level.attention_note = False, ""
+        level.save(update_fields=["needs_attention", "attention_note"])
+    return level
+
+
+# --- transfers ----------------------------------------------------------------------------
+
+
+def _new_transfer_number() -> str:
+    return f"TR-{secrets.token_hex(4).upper()}"
+
+
+@transaction.atomic
+def stock_transfer(
+    *,
+    lines: Lines,
+    source: Location | int,
+    destination: Location | int,
+    reference: str = "",
+    actor=None,
+) -> Transfer:
+    """Ship units from one location to another: "transfer_out" at the source now, "transfer_in"
+    at the destination when `transfer_receive` is called. Reserved units are not shipped.
+
+    Raises SameLocationTransfer, LocationInactive, InsufficientStock (every short line),
+    UnknownVariant, InvalidQuantity. Locks the source's levels (FOR UPDATE, pk order).
+    """
+    quantities = merge_lines(lines)
+    source, destination = _location(source), _location(destination)
+    if source.pk == destination.pk:
+        raise SameLocationTransfer(details={"location": source.code})
+    _require_active(source, destination)
+    variants = _variants(quantities)
+    levels = _lock_levels(source, quantities, create=False)
+    short = shortfalls(quantities, {vid: lvl.available for vid, lvl in levels.items()})
+    if short:
+        raise InsufficientStock(details=_short_details(source, short, variants))
+    actor = _actor(actor)
+    for _attempt in range(5):
+        try:
+            with transaction.atomic():
+                transfer = Transfer.objects.create(
+                    number=_new_transfer_number(),
+                    source=source,
+                    destination=destination,
+                    reference=_reference(reference, required=False),
+                    created_by=actor,
+                )
+            break
+        except IntegrityError:  # a number collision: draw again
+            continue
+    else:  # pragma: no cover - five collisions in a 32-bit space
+        raise RuntimeError("could not allocate a transfer number")
+    TransferLine.objects.bulk_create(
+        [
+            TransferLine(transfer=transfer, variant_id=vid, quantity=q)
+            for vid, q in quantities.items()
+        ]
+    )
+    ledger = _Ledger(reference=f"transfer:{transfer.number}", actor=actor)
+    for vid, quantity in quantities.items():
+        ledger.apply(
+            levels[vid],
+            kind=Kind.TRANSFER_OUT,
+            quantity=quantity,
+            on_hand=-quantity,
+            transfer=transfer,
+            reason=_("to %s") % destination.code,
+        )
+    ledger.save()
+    return transfer
+
+
+@transaction.atomic
+def transfer_receive(*, transfer: Transfer, actor=None) -> Transfer:
+    """Put a transfer's units on the destination's shelf; idempotent once received.
+
+    Locks the transfer row, then the destination's levels (creating missing ones first,
+    FOR UPDATE, pk order). Writes "transfer_in" movements.
+    """
+    transfer = (
+        Transfer.objects.select_for_update(of=("self",))
+        .select_related("source", "destination")
+        .get(pk=transfer.pk)
+    )
+    if transfer.status == Transfer.Status.RECEIVED:
+        return transfer
+    quantities = dict(transfer.lines.values_list("variant_id", "quantity"))
+    levels = _lock_levels(transfer.destination, quantities, create=True)
+    ledger = _Ledger(reference=f"transfer:{transfer.number}", actor=actor)
+    for vid, quantity in sorted(quantities.items()):
+        ledger.apply(
+            levels[vid],
+            kind=Kind.TRANSFER_IN,
+            quantity=quantity,
+            on_hand=quantity,
+            transfer=transfer,
+            reason=_("from %s") % transfer.source.code,
+        )
+    ledger.save()
+    transfer.status = Transfer.Status.RECEIVED
+    transfer.received_at = ledger.now
+    transfer.received_by = ledger.actor
+    transfer.save(update_fields=["status", "received_at", "received_by"])
+    return transfer
+
+
+# --- the ledger check ---------------------------------------------------------------------
+
+
+def _grouped_sum(model, fk: str, field: str, **filters) -> Coalesce:
+    """A correlated subquery: SUM(field) of `model` rows pointing at the outer row, or 0."""
+    subquery = (
+        model.objects.filter(**{fk: OuterRef("pk")}, **filters)
+        .order_by()
+        .values(fk)
+        .annotate(total=Sum(field))
+        .values("total")
+    )
+    return Coalesce(Subquery(subquery, output_field=IntegerField()), Value(0))
+
+
+def verify_ledger() -> list[str]:
+    """Every way the stock balances disagree with the ledger; an empty list when consistent.
+
+    Checks, each in one query: on_hand = Σ on_hand deltas and reserved = Σ reserved deltas
+    of every level; reserved = Σ its open reservations; each level's newest movement ends
+    at the level's balances; each reservation's movements net to its quantity while open
+    and to zero once closed; each transfer's out/in movements match its lines.
+    """
+    problems: list[str] = []
+    latest = StockMovement.objects.filter(level=OuterRef("pk")).order_by("-pk")
+    levels = (
+        StockLevel.objects.annotate(
+            ledger_on_hand=_grouped_sum(StockMovement, "level", "on_hand_delta"),
+            ledger_reserved=_grouped_sum(StockMovement, "level", "reserved_delta"),
+            open_reserved=_grouped_sum(
+                Reservation, "level", "quantity", status=Reservation.Status.OPEN
+            ),
+            last_on_hand=Subquery(latest.values("on_hand_after")[:1]),
+            last_reserved=Subquery(latest.values("reserved_after")[:1]),
+        )
+        .filter(
+            ~Q(on_hand=F("ledger_on_hand"))
+            | ~Q(reserved=F("ledger_reserved"))
+            | ~Q(reserved=F("open_reserved"))
+            | (Q(last_on_hand__isnull=False) & ~Q(on_hand=F("last_on_hand")))
+            | (Q(last_reserved__isnull=False) & ~Q(reserved=F("last_reserved")))
+            | (Q(last_on_hand__isnull=True) & (~Q(on_hand=0) | ~Q(reserved=0)))
+        )
+        .select_related("variant", "location")
+        .order_by("pk")
+    )
+    for level in levels:
+        problems.append(
+            f"level {level.pk} ({level.variant.sku} @ {level.location.code}): "
+            f"on_hand {level.on_hand} vs ledger {level.ledger_on_hand}"
+            f" (last movement {level.last_on_hand}); reserved {level.reserved} vs ledger "
+            f"{level.ledger_reserved}, open reservations {level.open_reserved}"
+            f" (last movement {level.last_reserved})"
+        )
+
+    reservations = (
+        Reservation.objects.annotate(
+            ledger=_grouped_sum(StockMovement, "reservation", "reserved_delta")
+        )
+        .filter(
+            (Q(status=Reservation.Status.OPEN) & ~Q(ledger=F("quantity")))
+            | (~Q(status=Reservation.Status.OPEN) & ~Q(ledger=0))
+        )
+        .order_by("pk")
+    )
+    for reservation in reservations:
+        problems.append(
+            f"reservation {reservation.pk} ({reservation.reference}, {reservation.status}, "
+            f"{reservation.quantity}): its movements net to {reservation.ledger}"
+        )
+
+    transfers = (
+        Transfer.objects.annotate(
+            shipped=_grouped_sum(TransferLine, "transfer", "quantity"),
+            moved_out=_grouped_sum(StockMovement, "transfer", "quantity", kind=Kind.TRANSFER_OUT),
+            moved_in=_grouped_sum(StockMovement, "transfer", "quantity", kind=Kind.TRANSFER_IN),
+        )
+        .filter(
+            ~Q(moved_out=F("shipped"))
+            | (Q(status=Transfer.Status.RECEIVED) & ~Q(moved_in=F("shipped")))
+            | (Q(status=Transfer.Status.IN_TRANSIT) & ~Q(moved_in=0))
+        )
+        .order_by("pk")
+    )
+    for transfer in transfers:
+        problems.append(
+            f"transfer {transfer.number} ({transfer.status}): lines {transfer.shipped}, "
+            f"out {transfer.moved_out}, in {transfer.moved_in}"
+        )
+    return problems
+
+
+@transaction.atomic
+def stock_count_import(
+    *,
+    headers: list[str],
+    rows: list[list],
+    default_location: Location | None = None,
+    reference: str = "",
+    reason: str = "",
+    actor=None,
+) -> list[StockMovement]:
+    """Apply a stock count file (already read into headers and rows), all or nothing.
+
+    Every row is checked first — count syntax, duplicates, unknown or closed locations,
+    unknown SKUs — and one ImportRejected lists every problem; only a clean file is applied
+    (through `stock_count_many`, same locking).
+    """
+    parsed, errors = parse_count_rows(
+        headers, rows, default_location=default_location.code if default_location else ""
+    )
+    codes = {row.location.upper() for row in parsed}
+    locations = {loc.code: loc for loc in Location.objects.filter(code__in=codes)}
+    variants = variants_by_sku(skus={row.sku for row in parsed})
+    entries = []
+    for row in parsed:
+        location = locations.get(row.location.upper())
+        variant = variants.get(row.sku)
+        if location is None:
+            errors.append(
+                _("Row %(row)d: unknown location %(loc)s.") % {"row": row.row, "loc": row.location}
+            )
+        if variant is None:
+            errors.append(_("Row %(row)d: unknown SKU %(sku)s.") % {"row": row.row, "sku": row.sku})
+        if location is not None and variant is not None:
+            entries.append((location, variant.pk, row.counted))
+    if errors:
+        raise ImportRejected(details={"errors": errors})
+    return stock_count_many(
+        entries=entries,
+        reference=_reference(reference, required=False),
+        reason=_reason(reason, required=False) or _("stock count import"),
+        actor=actor,
+    )

@@ -1,0 +1,74 @@
+"""Loyalty domain errors, each with a stable code and HTTP status for the API error shape."""
+
+from django.utils.translation import gettext_lazy as _
+
+from core.errors import Conflict, DomainError, NotFound, ValidationFailed
+
+
+class InsufficientPoints(DomainError):
+    code = "insufficient_points"
+    message = _("The loyalty balance is too low for this.")
+    http_status = 422
+
+
+class RedemptionLimitExceeded(DomainError):
+    code = "redemption_limit_exceeded"
+    message = _("Points can pay only part of this order.")
+    http_status = 422
+
+
+class LoyaltyNotConfigured(DomainError):
+    code = "loyalty_not_configured"
+    message = _("No loyalty rules are in force.")
+    http_status = 422
+
+
+class RedemptionConflict(Conflict):
+    code = "redemption_conflict"
+    message = _("Points were already redeemed for this reference with other values.")
+
+
+class InvalidPoints(ValidationFailed):
+    code = "invalid_points"
+    message = _("Points must be a whole number other than zero.")
+
+
+class ReasonRequired(ValidationFailed):
+    code = "reason_required"
+    message = _("A manual adjustment needs a reason.")
+
+
+class InvalidRules(ValidationFailed):
+    code = "invalid_loyalty_rules"
+    message = _("The loyalty rules are not valid.")
+
+
+class InvalidEarnLines(ValidationFailed):
+    code = "invalid_earn_lines"
+    message = _("The sale lines to earn points on are not valid.")
+
+
+class AmbiguousReversal(ValidationFailed):
+    code = "reversal_kind_required"
+    message = _("This reference has both an earn and a redemption; say which to reverse.")
+
+
+class CustomerProfileMissing(NotFound):
+    code = "customer_profile_missing"
+    message = _("This login has no customer profile, so it has no loyalty account.")
+
+
+# Human messages for the problem codes in InvalidRules' details (the admin form shows them).
+RULES_PROBLEM_MESSAGES = {
+    "must_not_be_negative": _("Must not be negative."),
+    "must_be_positive": _("Must be greater than zero."),
+    "must_be_a_percentage": _("Must be a percentage from 0 to 100."),
+    "must_be_at_least_1": _("Must be at least 1 day, or empty for points that never expire."),
+    "must_not_be_in_the_past": _(
+        "Rule changes apply to new sales only: the start cannot be in the past."
+    ),
+    "tier_name_required": _("Every tier needs a name."),
+    "duplicate_tier_name": _("Two tiers have the same name."),
+    "duplicate_tier_min_spend": _("Two tiers have the same minimum spend."),
+    "tier_out_of_range": _("A minimum spend cannot be negative and a multiplier must be positive."),
+}

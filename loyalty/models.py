@@ -1,0 +1,274 @@
+"""Loyalty models: one points account per customer, its append-only ledger, versioned rules.
+
+`LoyaltyAccount.balance` is a stored copy of the sum of the account's ledger entries, kept
+under the account's row lock so the never-negative rule holds under concurrency; the
+`verify` service checks it against the ledger. Entries that add points (earns, positive
+adjustments) are *lots*: `remaining` says how much of the lot is still unspent, and each
+`LoyaltyAllocation` row records how much a debit (redeem, expire, reversal of an earn,
+negative adjustment) took from which lot, or how much a redeem's reversal gave back, so
+FIFO expiry stays exact after partial redemptions and returns. `remaining` (and, on a
+customer merge, `account`) are the only entry columns ever updated.
+
+Rules are versioned: staff never edit a rules row, they publish a new one with its own
+tiers, and the row in force at a sale's time is the one that applies to it.
+"""
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+
+class LoyaltyRules(models.Model):
+    """One version of the programme's rules, in force from `effective_from` until the next."""
+
+    effective_from = models.DateTimeField(_("effective from"), db_index=True)
+    earn_rate = models.DecimalField(
+        _("earn rate, points per currency unit"),
+        max_digits=9,
+        decimal_places=4,
+        help_text=_("Points earned per currency unit paid, after discounts and points."),
+    )
+    redemption_value = models.DecimalField(
+        _("redemption value of one point"),
+        max_digits=9,
+        decimal_places=4,
+        help_text=_("1 point pays this many currency units."),
+    )
+    max_redeem_percent = models.DecimalField(
+        _("max share of an order payable with points, %"), max_digits=5, decimal_places=2
+    )
+    points_lifetime_days = models.PositiveIntegerField(
+        _("points lifetime, days"),
+        null=True,
+        blank=True,
+        help_text=_("Empty: points never expire."),
+    )
+    excluded_categories = models.ManyToManyField(
+        "catalog.Category",
+        blank=True,
+        related_name="+",
+        verbose_name=_("categories excluded from earning"),
+        help_text=_("Sub-categories are excluded too."),
+    )
+    excluded_variants = models.ManyToManyField(
+        "catalog.Variant",
+        blank=True,
+        related_name="+",
+        verbose_name=_("variants excluded from earning"),
+    )
+    note = models.CharField(_("note"), max_length=255, blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        related_name="+",
+        on_delete=models.SET_NULL,
+        verbose_name=_("created by"),
+    )
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("loyalty rules")
+        verbose_name_plural = _("loyalty rules")
+        ordering = ["-effective_from", "-id"]
+        constraints = [
+            models.CheckConstraint(condition=Q(earn_rate__gte=0), name="loyalty_rules_earn_rate"),
+            models.CheckConstraint(
+                condition=Q(redemption_value__gt=0), name="loyalty_rules_redemption_value"
+            ),
+            models.CheckConstraint(
+                condition=Q(max_redeem_percent__gte=0) & Q(max_redeem_percent__lte=100),
+                name="loyalty_rules_max_redeem_percent",
+            ),
+            models.CheckConstraint(
+                condition=Q(points_lifetime_days__isnull=True) | Q(points_lifetime_days__gte=1),
+                name="loyalty_rules_lifetime",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"Rules #{self.pk} from {self.effective_from:%Y-%m-%d %H:%M}"
+
+
+class Tier(models.Model):
+    """A level reached by rolling 12-month spend; its multiplier scales earned points."""
+
+    rules = models.ForeignKey(LoyaltyRules, related_name="tiers", on_delete=models.CASCADE)
+    name = models.CharField(_("name"), max_length=50)
+    min_spend = models.DecimalField(
+        _("minimum rolling 12-month spend"), max_digits=12, decimal_places=2
+    )
+    multiplier = models.DecimalField(_("earn multiplier"), max_digits=5, decimal_places=2)
+
+    class Meta:
+        verbose_name = _("tier")
+        verbose_name_plural = _("tiers")
+        ordering = ["rules", "min_spend"]
+        constraints = [
+            models.UniqueConstraint(fields=["rules", "name"], name="loyalty_tier_name_uniq"),
+            models.UniqueConstraint(fields=["rules", "min_spend"], name="loyalty_tier_spend_uniq"),
+            models.CheckConstraint(condition=Q(min_spend__gte=0), name="loyalty_tier_min_spend"),
+            models.CheckConstraint(condition=Q(multiplier__gt=0), name="loyalty_tier_multiplier"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name} (×{self.multiplier})"
+
+
+class LoyaltyAccount(models.Model):
+    """The one points account of a customer; `balance` always equals the sum of its entries."""
+
+    customer = models.OneToOneField(
+        "customers.Customer",
+        related_name="loyalty_account",
+        on_delete=models.PROTECT,
+        verbose_name=_("customer"),
+    )
+    balance = models.IntegerField(_("balance, points"), default=0)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
+
+    class Meta:
+        verbose_name = _("loyalty account")
+        verbose_name_plural = _("loyalty accounts")
+        constraints = [
+            models.CheckConstraint(condition=Q(balance__gte=0), name="loyalty_balance_not_negative")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.customer} — {self.balance} pts"
+
+
+class EntryKind(models.TextChoices):
+    EARN = "earn", _("earn")
+    REDEEM = "redeem", _("redeem")
+    REVERSE = "reverse", _("reverse")
+    EXPIRE = "expire", _("expire")
+    ADJUST = "adjust", _("adjust")
+
+
+class Channel(models.TextChoices):
+    WEB = "web", _("web")
+    APP = "app", _("app")
+    POS = "pos", _("store (POS)")
+    ADMIN = "admin", _("staff (admin)")
+    SYSTEM = "system", _("system")
+
+
+# Where a sale happens; earns and redemptions carry one of these.
+SALES_CHANNELS = frozenset({Channel.WEB, Channel.APP, Channel.POS})
+
+
+class LoyaltyEntry(models.Model):
+    """One append-only movement of points; `points` is signed (earns +, redeems −)."""
+
+    account = models.ForeignKey(
+        LoyaltyAccount, related_name="entries", on_delete=models.PROTECT, verbose_name=_("account")
+    )
+    kind = models.CharField(_("kind"), max_length=10, choices=EntryKind.choices)
+    points = models.IntegerField(_("points"))
+    # What the entry belongs to, named by reference because orders and POS sit above
+    # loyalty: "order:W-1001", "pos-sale:<uuid>", "return:R-17".
+    reference = models.CharField(_("reference"), max_length=100, blank=True, db_index=True)
+    channel = models.CharField(_("channel"), max_length=10, choices=Channel.choices)
+    reverses = models.ForeignKey(
+        "self",
+        null=True,
+        blank=True,
+        related_name="reversals",
+        on_delete=models.PROTECT,
+        verbose_name=_("reverses"),
+    )
+    # For a reversal: how many of the original's points it accounts for. For an earn's
+    # reversal this can exceed |points| when the customer had already spent the points
+    # (the balance never goes negative; the shortfall is recorded in `details`).
+    reversed_points = models.PositiveIntegerField(_("reversed points"), null=True, blank=True)
+    # For earns: the money paid that earned them (tier spend); negative on an earn's reversal.
+    amount_paid = models.DecimalField(
+        _("amount paid"), max_digits=12, decimal_places=2, null=True, blank=True
+    )
+    expires_at = models.DateTimeField(_("expires at"), null=True, blank=True)
+    remaining = models.IntegerField(_("unspent points of this lot"), null=True, blank=True)
+    rules = models.ForeignKey(
+        LoyaltyRules,
+        null=True,
+        blank=True,
+        related_name="+",
+        on_delete=models.PROTECT,
+        verbose_name=_("rules applied"),
+    )
+    reason = models.TextField(_("reason"), blank=True)
+    details = models.JSONField(_("details"), default=dict, blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        related_name="+",
+        on_delete=models.SET_NULL,
+        verbose_name=_("created by"),
+    )
+    # The business time (the sale's time for an earn); created_at is when it was written.
+    occurred_at = models.DateTimeField(_("occurred at"), default=timezone.now)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("loyalty entry")
+        verbose_name_plural = _("loyalty entries")
+        ordering = ["-id"]
+        indexes = [
+            models.Index(fields=["account", "-id"], name="loyalty_entry_account_idx"),
+            models.Index(
+                fields=["account", "expires_at"],
+                condition=Q(remaining__gt=0),
+                name="loyalty_open_lots_idx",
+            ),
+            models.Index(
+                fields=["expires_at"], condition=Q(remaining__gt=0), name="loyalty_due_lots_idx"
+            ),
+        ]
+        constraints = [
+            # Once per sale: one earn and one redemption per reference.
+            models.UniqueConstraint(
+                fields=["kind", "reference"],
+                condition=Q(kind__in=["earn", "redeem"]),
+                name="loyalty_entry_once_per_reference",
+            ),
+            models.CheckConstraint(
+                condition=~Q(kind="earn") | Q(points__gte=0), name="loyalty_earn_not_negative"
+            ),
+            models.CheckConstraint(
+                condition=~Q(kind__in=["redeem", "expire"]) | Q(points__lt=0),
+                name="loyalty_debit_negative",
+            ),
+            models.CheckConstraint(
+                condition=~Q(kind="adjust") | ~Q(points=0), name="loyalty_adjust_not_zero"
+            ),
+            models.CheckConstraint(
+                condition=Q(remaining__isnull=True)
+                | (Q(remaining__gte=0) & Q(remaining__lte=models.F("points"))),
+                name="loyalty_remaining_within_lot",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} {self.points:+d} {self.reference}".strip()
+
+
+class LoyaltyAllocation(models.Model):
+    """How one entry changed one lot: negative = points taken from it, positive = given back."""
+
+    entry = models.ForeignKey(LoyaltyEntry, related_name="allocations", on_delete=models.PROTECT)
+    lot = models.ForeignKey(LoyaltyEntry, related_name="lot_allocations", on_delete=models.PROTECT)
+    points = models.IntegerField()
+
+    class Meta:
+        verbose_name = _("lot allocation")
+        verbose_name_plural = _("lot allocations")
+        constraints = [
+            models.CheckConstraint(condition=~Q(points=0), name="loyalty_allocation_not_zero")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.entry_id} → lot {self.lot_id}: {self.points:+d}"

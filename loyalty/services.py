@@ -1,0 +1,693 @@
+"""Loyalty writes: earn, redeem, reverse, adjust, expire, publish rules, merge accounts.
+
+Locking discipline: every change to an account's points locks the `LoyaltyAccount` row
+with `select_for_update()` first and only then reads its lots, so two writers on the same
+account run one after the other and each sees the other's committed result. Accounts are
+locked in primary-key order when more than one is touched. The ledger entry, its lot
+allocations and the stored balance are written in the same transaction.
+
+Debits (redeem, negative adjustment, taking back an earn) first expire the account's
+lots that are already past their expiry, so points that have expired can never be spent
+even when the beat task has not run yet.
+
+Orders and the POS call these services by reference ("order:W-1001", "pos-sale:<uuid>"):
+`points_earn` when a sale completes, `points_redeem` inside the checkout transaction,
+`points_reverse` on cancellation, expiry or return.
+"""
+
+from collections import defaultdict
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+from django.db import transaction
+from django.db.models import Sum
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from core.errors import ValidationFailed
+from core.money import quantize
+from customers.models import Customer
+from loyalty import domain, selectors
+from loyalty.errors import (
+    AmbiguousReversal,
+    InsufficientPoints,
+    InvalidPoints,
+    InvalidRules,
+    LoyaltyNotConfigured,
+    ReasonRequired,
+    RedemptionConflict,
+    RedemptionLimitExceeded,
+)
+from loyalty.models import (
+    SALES_CHANNELS,
+    Channel,
+    EntryKind,
+    LoyaltyAccount,
+    LoyaltyAllocation,
+    LoyaltyEntry,
+    LoyaltyRules,
+    Tier,
+)
+
+# --- helpers ---------------------------------------------------------------------------
+
+
+def _clean_reference(reference: str) -> str:
+    reference = (reference or "").strip()
+    if not reference or len(reference) > 100:
+        raise ValidationFailed(
+            _("A reference of 1 to 100 characters is required."),
+            code="invalid_reference",
+            details={"reference": reference},
+        )
+    return reference
+
+
+def _clean_channel(channel: str) -> str:
+    if channel not in SALES_CHANNELS:
+        raise ValidationFailed(
+            _("Unknown sales channel."),
+            code="invalid_channel",
+            details={"channel": channel, "allowed": sorted(SALES_CHANNELS)},
+        )
+    return channel
+
+
+def _clean_points(points: Any) -> int:
+    if isinstance(points, bool) or not isinstance(points, int) or points == 0:
+        raise InvalidPoints(details={"points": str(points)})
+    return points
+
+
+def _lock(account_id: int) -> LoyaltyAccount:
+    return LoyaltyAccount.objects.select_for_update().get(pk=account_id)
+
+
+def _locked_account(customer: Customer) -> LoyaltyAccount:
+    account = account_get_or_create(customer=customer)
+    locked = LoyaltyAccount.objects.select_for_update().filter(pk=account.pk).first()
+    if locked is None:
+        # A merge moved this profile's ledger to its survivor while we waited for the
+        # lock: re-read the profile and use the survivor's account.
+        customer.refresh_from_db(fields=["merged_into"])
+        locked = _lock(account_get_or_create(customer=customer).pk)
+    return locked
+
+
+def _set_balance(account: LoyaltyAccount, delta: int) -> None:
+    if delta:
+        account.balance += delta
+        account.save(update_fields=["balance", "updated_at"])
+
+
+def _apply_allocations(entry: LoyaltyEntry, changes: Sequence[tuple[LoyaltyEntry, int]]) -> None:
+    """Change each lot's `remaining` by the signed amount and record the allocation rows."""
+    for lot, delta in changes:
+        lot.remaining += delta
+    LoyaltyEntry.objects.bulk_update([lot for lot, _d in changes], ["remaining"])
+    LoyaltyAllocation.objects.bulk_create(
+        [LoyaltyAllocation(entry=entry, lot=lot, points=delta) for lot, delta in changes]
+    )
+
+
+def _consume(
+    account: LoyaltyAccount, entry: LoyaltyEntry, points: int, *, first: LoyaltyEntry | None = None
+) -> None:
+    """Take `points` from the account's lots in FIFO order (`first` lot before all others)."""
+    if points <= 0:
+        return
+    lots = list(selectors.open_lots(account_id=account.pk))
+    if first is not None:
+        lots.sort(key=lambda lot: lot.pk != first.pk)  # stable: the rest stays FIFO
+    by_id = {lot.pk: lot for lot in lots}
+    taken = domain.allocate_fifo([(lot.pk, lot.remaining) for lot in lots], points)
+    _apply_allocations(entry, [(by_id[lot_id], -take) for lot_id, take in taken])
+
+
+def _expire_due(account: LoyaltyAccount, at: datetime) -> LoyaltyEntry | None:
+    """Expire every lot of the (locked) account whose expiry is not after `at`."""
+    due = list(
+        LoyaltyEntry.objects.filter(account=account, remaining__gt=0, expires_at__lte=at).order_by(
+            "expires_at", "id"
+        )
+    )
+    if not due:
+        return None
+    points = sum(lot.remaining for lot in due)
+    entry = LoyaltyEntry.objects.create(
+        account=account,
+        kind=EntryKind.EXPIRE,
+        points=-points,
+        reference=f"expiry:{at:%Y-%m-%d}",
+        channel=Channel.SYSTEM,
+        occurred_at=at,
+        details={"lots": [lot.pk for lot in due]},
+    )
+    _apply_allocations(entry, [(lot, -lot.remaining) for lot in due])
+    _set_balance(account, -points)
+    return entry
+
+
+def _lifetime_end(rules: LoyaltyRules | None, start: datetime) -> datetime | None:
+    if rules is None or rules.points_lifetime_days is None:
+        return None
+    return start + timedelta(days=rules.points_lifetime_days)
+
+
+def _actor(actor: Any) -> Any:
+    return actor if getattr(actor, "is_authenticated", False) else None
+
+
+# --- accounts --------------------------------------------------------------------------
+
+
+@transaction.atomic
+def account_get_or_create(*, customer: Customer) -> LoyaltyAccount:
+    """The customer's account, created on first need (a merged profile uses its survivor's).
+
+    Locks nothing; a concurrent first creation is resolved by the unique customer column.
+    """
+    customer = selectors.customer_survivor(customer=customer)
+    account, _created = LoyaltyAccount.objects.get_or_create(customer=customer)
+    return account
+
+
+# --- earning ---------------------------------------------------------------------------
+
+
+@transaction.atomic
+def points_earn(
+    *,
+    customer: Customer,
+    reference: str,
+    channel: str,
+    lines: Sequence[Mapping[str, Any]],
+    at: datetime | None = None,
+) -> LoyaltyEntry | None:
+    """Credit the points of a completed sale, once per `reference`.
+
+    `lines` are {"variant_id", "category_id", "amount_paid"} with the amount actually paid
+    after discounts and without the part paid with points. The rules in force at `at`
+    (the sale's time; default now) decide the rate, exclusions, lifetime and tiers; the
+    tier comes from the spend of the 12 months before `at`. A second call with the same
+    reference returns the first entry. Returns None when nothing was paid or no rules are
+    in force. Locks the account row. Raises InvalidEarnLines, ValidationFailed.
+    """
+    reference = _clean_reference(reference)
+    channel = _clean_channel(channel)
+    at = at or timezone.now()
+    parsed = selectors.earn_lines(lines)
+    account = _locked_account(customer)
+    existing = LoyaltyEntry.objects.filter(kind=EntryKind.EARN, reference=reference).first()
+    if existing is not None:
+        return existing
+    rules = selectors.rules_in_force(at=at)
+    if rules is None:
+        return None
+    quote = selectors.earn_quote(rules=rules, account_id=account.pk, lines=parsed, at=at)
+    if quote.points == 0 and quote.amount_paid == 0:
+        return None
+    entry = LoyaltyEntry.objects.create(
+        account=account,
+        kind=EntryKind.EARN,
+        points=quote.points,
+        remaining=quote.points,
+        reference=reference,
+        channel=channel,
+        amount_paid=quote.amount_paid,
+        expires_at=_lifetime_end(rules, at),
+        rules=rules,
+        occurred_at=at,
+        details=quote.details(),
+    )
+    _set_balance(account, quote.points)
+    return entry
+
+
+# --- redeeming -------------------------------------------------------------------------
+
+
+@transaction.atomic
+def points_redeem(
+    *,
+    customer: Customer,
+    points: int,
+    reference: str,
+    order_total: Decimal,
+    channel: str = Channel.WEB,
+) -> LoyaltyEntry:
+    """Spend `points` on the order `reference` (call it inside the checkout transaction).
+
+    Idempotent per reference: a retry with the same points returns the first entry.
+    Locks the account row, expires overdue lots, then takes the points FIFO. Raises
+    InvalidPoints, LoyaltyNotConfigured, RedemptionConflict (same reference, other
+    points), RedemptionLimitExceeded (more than the rules' share of `order_total`),
+    InsufficientPoints (more than the balance: the balance never goes negative).
+    """
+    points = _clean_points(points)
+    if points < 0:
+        raise InvalidPoints(details={"points": points})
+    reference = _clean_reference(reference)
+    channel = _clean_channel(channel)
+    order_total = quantize(order_total)
+    account = _locked_account(customer)
+    existing = LoyaltyEntry.objects.filter(kind=EntryKind.REDEEM, reference=reference).first()
+    if existing is not None:
+        if existing.account_id != account.pk or -existing.points != points:
+            raise RedemptionConflict(details={"reference": reference, "points": -existing.points})
+        return existing
+    now = timezone.now()
+    rules = selectors.rules_in_force(at=now)
+    if rules is None:
+        raise LoyaltyNotConfigured()
+    limit = domain.redeemable_limit(
+        order_total=order_total,
+        max_redeem_percent=rules.max_redeem_percent,
+        redemption_value=rules.redemption_value,
+    )
+    if points > limit:
+        raise RedemptionLimitExceeded(
+            details={"max_points": limit, "requested": points, "order_total": str(order_total)}
+        )
+    _expire_due(account, now)
+    if points > account.balance:
+        raise InsufficientPoints(details={"balance": account.balance, "requested": points})
+    value = domain.redeem_value(points, redemption_value=rules.redemption_value)
+    entry = LoyaltyEntry.objects.create(
+        account=account,
+        kind=EntryKind.REDEEM,
+        points=-points,
+        reference=reference,
+        channel=channel,
+        rules=rules,
+        occurred_at=now,
+        details={"value": str(value), "order_total": str(order_total)},
+    )
+    _consume(account, entry, points)
+    _set_balance(account, -points)
+    return entry
+
+
+# --- reversing -------------------------------------------------------------------------
+
+
+def _reverse_redeem(
+    original: LoyaltyEntry,
+    *,
+    account: LoyaltyAccount,
+    points: int | None,
+    reason: str,
+    cause: str,
+    now: datetime,
+) -> LoyaltyEntry | None:
+    done = original.reversals.aggregate(total=Sum("reversed_points"))["total"] or 0
+    reversible = -original.points - done
+    take = reversible if points is None else min(points, reversible)
+    if take <= 0:
+        return None
+    # What the redemption still holds of each lot: its takings minus what was given back.
+    held: dict[int, int] = defaultdict(int)
+    order: list[int] = []
+    for alloc in LoyaltyAllocation.objects.filter(entry=original).order_by("id"):
+        held[alloc.lot_id] -= alloc.points
+        order.append(alloc.lot_id)
+    for alloc in LoyaltyAllocation.objects.filter(entry__reverses=original):
+        held[alloc.lot_id] -= alloc.points
+    restored = domain.restore_lifo([(lot_id, held[lot_id]) for lot_id in order], take)
+    lots = LoyaltyEntry.objects.in_bulk([lot_id for lot_id, _give in restored])
+    entry = LoyaltyEntry.objects.create(
+        account=account,
+        kind=EntryKind.REVERSE,
+        points=take,
+        reversed_points=take,
+        reverses=original,
+        reference=cause or original.reference,
+        channel=original.channel,
+        reason=reason,
+        occurred_at=now,
+    )
+    # Points go back into the lots they came from, keeping those lots' expiry dates: a
+    # point that would have expired meanwhile expires at the next run.
+    _apply_allocations(entry, [(lots[lot_id], give) for lot_id, give in restored])
+    _set_balance(account, take)
+    return entry
+
+
+def _reverse_earn(
+    original: LoyaltyEntry,
+    *,
+    account: LoyaltyAccount,
+    points: int | None,
+    amount_paid: Decimal | None,
+    reason: str,
+    cause: str,
+    now: datetime,
+) -> LoyaltyEntry | None:
+    reversals = original.reversals.aggregate(
+        points=Sum("reversed_points"), amount=Sum("amount_paid")
+    )
+    reversible = original.points - (reversals["points"] or 0)
+    refundable = quantize((original.amount_paid or 0) + (reversals["amount"] or 0))
+    take = reversible if points is None else min(points, reversible)
+    if amount_paid is not None:
+        refund = min(quantize(amount_paid), refundable)
+    elif points is None or take == reversible:
+        refund = refundable
+    else:
+        refund = min(domain.prorate(original.amount_paid or 0, take, original.points), refundable)
+    if take <= 0 and refund <= 0:
+        return None
+    _expire_due(account, now)
+    # Points of this earn that expired gave the customer nothing: they are not taken
+    # again from other points (each expired point excuses one reversed point, once).
+    expired = -(
+        LoyaltyAllocation.objects.filter(lot=original, entry__kind=EntryKind.EXPIRE).aggregate(
+            total=Sum("points")
+        )["total"]
+        or 0
+    )
+    excused_before = sum(r.details.get("expired", 0) for r in original.reversals.all())
+    excused = min(take, max(expired - excused_before, 0))
+    # Points already spent cannot be taken back without a negative balance, which the
+    # ledger never allows: take what is there and record the shortfall for staff.
+    taken = min(take - excused, account.balance)
+    details = {"expired": excused} if excused else {}
+    if taken < take - excused:
+        details["shortfall"] = take - excused - taken
+    entry = LoyaltyEntry.objects.create(
+        account=account,
+        kind=EntryKind.REVERSE,
+        points=-taken,
+        reversed_points=take,
+        amount_paid=-refund,
+        reverses=original,
+        reference=cause or original.reference,
+        channel=original.channel,
+        reason=reason,
+        occurred_at=now,
+        details=details,
+    )
+    _consume(account, entry, taken, first=original)
+    _set_balance(account, -taken)
+    return entry
+
+
+@transaction.atomic
+def points_reverse(
+    *,
+    reference: str,
+    kind: str | None = None,
+    points: int | None = None,
+    reason: str = "",
+    cause: str = "",
+    amount_paid: Decimal | None = None,
+) -> list[LoyaltyEntry]:
+    """Give back a redemption and/or take back an earn of the sale `reference`.
+
+    `kind` "earn" or "redeem" picks one; None reverses both (an order's cancellation).
+    `points` makes it partial (a return of some units); without it, whatever is left of
+    the original is reversed, so a second full reversal changes nothing. Never reverses
+    more than the original. `cause` names what caused the reversal (e.g. "return:R-17"):
+    a retry with the same cause returns the earlier reversal instead of reversing again.
+    `amount_paid` is the money refunded, to lower tier spend (default: pro rata to points).
+    Taking back an earn never drives the balance negative: points already spent are
+    recorded as a shortfall in the entry's details, and points of that earn that already
+    expired are not taken again from other points (details "expired"). Redeemed points
+    go back into the lots they came from. Returns the reversal entries (empty when
+    nothing is left to reverse or the reference has no entries). Locks the accounts
+    involved. Raises AmbiguousReversal, InvalidPoints, ValidationFailed.
+    """
+    reference = _clean_reference(reference)
+    kinds = [EntryKind.EARN, EntryKind.REDEEM] if kind is None else [kind]
+    if any(k not in (EntryKind.EARN, EntryKind.REDEEM) for k in kinds):
+        raise ValidationFailed(
+            _("Only an earn or a redemption can be reversed."),
+            code="invalid_reversal_kind",
+            details={"kind": kind},
+        )
+    if points is not None and _clean_points(points) < 0:
+        raise InvalidPoints(details={"points": points})
+    if amount_paid is not None and quantize(amount_paid) < 0:
+        raise ValidationFailed(
+            _("A refunded amount cannot be negative."),
+            code="invalid_amount",
+            details={"amount_paid": str(amount_paid)},
+        )
+    originals = list(
+        LoyaltyEntry.objects.filter(reference=reference, kind__in=kinds).order_by("id")
+    )
+    if points is not None and len(originals) > 1:
+        raise AmbiguousReversal(details={"reference": reference})
+    locked = {
+        account_id: _lock(account_id) for account_id in sorted({o.account_id for o in originals})
+    }
+    now = timezone.now()
+    cause = (cause or "").strip()
+    results: list[LoyaltyEntry] = []
+    for original in originals:
+        original.refresh_from_db()  # its account may have moved in a merge meanwhile
+        if original.account_id not in locked:
+            locked[original.account_id] = _lock(original.account_id)
+        account = locked[original.account_id]
+        if cause:
+            earlier = original.reversals.filter(reference=cause).first()
+            if earlier is not None:
+                results.append(earlier)
+                continue
+        if original.kind == EntryKind.REDEEM:
+            entry = _reverse_redeem(
+                original, account=account, points=points, reason=reason, cause=cause, now=now
+            )
+        else:
+            entry = _reverse_earn(
+                original,
+                account=account,
+                points=points,
+                amount_paid=amount_paid,
+                reason=reason,
+                cause=cause,
+                now=now,
+            )
+        if entry is not None:
+            results.append(entry)
+    return results
+
+
+# --- staff adjustments -----------------------------------------------------------------
+
+
+@transaction.atomic
+def points_adjust(*, customer: Customer, points: int, reason: str, actor: Any) -> LoyaltyEntry:
+    """Add (points > 0) or remove (points < 0) points by hand; a reason is required.
+
+    Added points are a lot with the lifetime of the rules in force now. Removed points
+    are taken FIFO after overdue lots expire. Locks the account row. Raises
+    ReasonRequired, InvalidPoints, InsufficientPoints.
+    """
+    points = _clean_points(points)
+    reason = (reason or "").strip()
+    if not reason:
+        raise ReasonRequired()
+    account = _locked_account(customer)
+    now = timezone.now()
+    common = {
+        "account": account,
+        "kind": EntryKind.ADJUST,
+        "points": points,
+        "channel": Channel.ADMIN,
+        "reason": reason,
+        "created_by": _actor(actor),
+        "occurred_at": now,
+    }
+    if points > 0:
+        rules = selectors.rules_in_force(at=now)
+        entry = LoyaltyEntry.objects.create(
+            **common, remaining=points, expires_at=_lifetime_end(rules, now), rules=rules
+        )
+    else:
+        _expire_due(account, now)
+        if -points > account.balance:
+            raise InsufficientPoints(details={"balance": account.balance, "requested": -points})
+        entry = LoyaltyEntry.objects.create(**common)
+        _consume(account, entry, -points)
+    _set_balance(account, points)
+    return entry
+
+
+# --- expiry ----------------------------------------------------------------------------
+
+
+def points_expire_due(*, at: datetime | None = None) -> int:
+    """Expire every lot whose expiry is not after `at` (default now); returns points expired.
+
+    One short transaction per account: lock the account row, re-read its due lots, expire
+    them (one `expire` entry per account and run, taking each lot's remaining points).
+    Two runs at once serialize on each account's lock and the later one finds nothing
+    left, so running it twice, or concurrently, expires every point exactly once.
+    """
+    at = at or timezone.now()
+    account_ids = (
+        LoyaltyEntry.objects.filter(remaining__gt=0, expires_at__lte=at)
+        .values_list("account_id", flat=True)
+        .distinct()
+        .order_by("account_id")
+    )
+    expired = 0
+    for account_id in list(account_ids):
+        with transaction.atomic():
+            entry = _expire_due(_lock(account_id), at)
+            if entry is not None:
+                expired -= entry.points
+    return expired
+
+
+# --- rules -----------------------------------------------------------------------------
+
+
+@transaction.atomic
+def rules_publish(
+    *,
+    earn_rate: Decimal,
+    redemption_value: Decimal,
+    max_redeem_percent: Decimal,
+    points_lifetime_days: int | None,
+    tiers: Sequence[Mapping[str, Any]] = (),
+    excluded_categories: Iterable[Any] = (),
+    excluded_variants: Iterable[Any] = (),
+    effective_from: datetime | None = None,
+    note: str = "",
+    actor: Any = None,
+) -> LoyaltyRules:
+    """Publish a new rules version with its tiers; earlier versions are never changed.
+
+    It takes effect at `effective_from` (default now). A version cannot take effect in
+    the past — rule changes apply to new sales only — except the very first one, which
+    has no earlier sales to change. Locks nothing. Raises InvalidRules with every problem.
+    """
+    now = timezone.now()
+    effective_from = effective_from or now
+    tier_list = [
+        domain.TierRule(
+            str(t["name"]).strip(), quantize(t["min_spend"]), Decimal(str(t["multiplier"]))
+        )
+        for t in tiers
+    ]
+    problems = selectors.rules_problems(
+        earn_rate=Decimal(str(earn_rate)),
+        redemption_value=Decimal(str(redemption_value)),
+        max_redeem_percent=Decimal(str(max_redeem_percent)),
+        points_lifetime_days=points_lifetime_days,
+        tiers=tier_list,
+        effective_from=effective_from,
+        now=now,
+    )
+    if problems:
+        raise InvalidRules(details={"fields": problems})
+    rules = LoyaltyRules.objects.create(
+        effective_from=effective_from,
+        earn_rate=earn_rate,
+        redemption_value=redemption_value,
+        max_redeem_percent=max_redeem_percent,
+        points_lifetime_days=points_lifetime_days,
+        note=note,
+        created_by=_actor(actor),
+    )
+    rules.excluded_categories.set(list(excluded_categories))
+    rules.excluded_variants.set(list(excluded_variants))
+    Tier.objects.bulk_create(
+        [
+            Tier(rules=rules, name=t.name, min_spend=t.min_spend, multiplier=t.multiplier)
+            for t in tier_list
+        ]
+    )
+    return rules
+
+
+# --- customer merge (hook in settings.CUSTOMER_MERGE_HANDLERS) -------------------------
+
+
+@transaction.atomic
+def customer_merged(survivor_id: int, duplicate_id: int) -> dict[str, int]:
+    """Move the duplicate's points ledger to the survivor's account; returns counts moved.
+
+    Entries keep their dates, lots and expiry, so FIFO and tier spend carry on as if the
+    sales had been made by the survivor. Locks both accounts in primary-key order.
+    """
+    accounts = {
+        a.customer_id: a
+        for a in LoyaltyAccount.objects.select_for_update()
+        .filter(customer_id__in=[survivor_id, duplicate_id])
+        .order_by("pk")
+    }
+    duplicate = accounts.get(duplicate_id)
+    if duplicate is None or survivor_id == duplicate_id:
+        return {"loyalty_entries": 0, "loyalty_points": 0}
+    survivor = accounts.get(survivor_id)
+    moved_points = duplicate.balance
+    if survivor is None:
+        # The survivor had no account yet: the duplicate's account simply changes hands.
+        count = duplicate.entries.count()
+        duplicate.customer_id = survivor_id
+        duplicate.save(update_fields=["customer", "updated_at"])
+        return {"loyalty_entries": count, "loyalty_points": moved_points}
+    count = LoyaltyEntry.objects.filter(account=duplicate).update(account=survivor)
+    _set_balance(survivor, moved_points)
+    duplicate.delete()
+    return {"loyalty_entries": count, "loyalty_points": moved_points}
+
+
+# --- verification ----------------------------------------------------------------------
+
+
+def verify(*, customer: Customer | None = None) -> list[str]:
+    """Every inconsistency between stored balances, lots and the ledger (empty when sound).
+
+    Checks: stored balance == sum of entries; no negative balance; the unspent points of
+    the lots add up to the balance; each lot's `remaining` equals its points plus its
+    allocations and lies between 0 and its points.
+    """
+    accounts = LoyaltyAccount.objects.all()
+    entries = LoyaltyEntry.objects.all()
+    allocations = LoyaltyAllocation.objects.all()
+    if customer is not None:
+        customer = selectors.customer_survivor(customer=customer)
+        accounts = accounts.filter(customer=customer)
+        entries = entries.filter(account__customer=customer)
+        allocations = allocations.filter(lot__account__customer=customer)
+    sums = dict(
+        entries.values("account_id")
+        .annotate(total=Sum("points"))
+        .values_list("account_id", "total")
+    )
+    unspent = dict(
+        entries.filter(remaining__isnull=False)
+        .values("account_id")
+        .annotate(total=Sum("remaining"))
+        .values_list("account_id", "total")
+    )
+    problems = []
+    for account in accounts.order_by("pk"):
+        ledger = sums.get(account.pk, 0)
+        if account.balance != ledger:
+            problems.append(
+                f"account {account.pk}: stored balance {account.balance} != ledger {ledger}"
+            )
+        if account.balance < 0:
+            problems.append(f"account {account.pk}: negative balance {account.balance}")
+        lots = unspent.get(account.pk, 0)
+        if lots != ledger:
+            problems.append(f"account {account.pk}: unspent lots {lots} != ledger {ledger}")
+    moved = dict(
+        allocations.values("lot_id").annotate(total=Sum("points")).values_list("lot_id", "total")
+    )
+    for lot_id, points, remaining in entries.filter(remaining__isnull=False).values_list(
+        "id", "points", "remaining"
+    ):
+        expected = points + moved.get(lot_id, 0)
+        if remaining != expected or not 0 <= remaining <= points:
+            problems.append(
+                f"lot {lot_id}: remaining {remaining} != points and allocations {expected}"
+            )
+    return problems

@@ -1,0 +1,165 @@
+"""Serializers of the orders API: input shapes (validation only) and output shapes."""
+
+from rest_framework import serializers
+
+from orders.domain import Channel, Fulfilment
+from orders.models import Order
+from orders.selectors import days_left
+
+CLIENT_CHANNELS = [Channel.WEB.value, Channel.APP.value]
+
+
+class CartCreateInput(serializers.Serializer):
+    channel = serializers.ChoiceField(choices=CLIENT_CHANNELS, default=Channel.WEB.value)
+
+
+class CartUpdateInput(serializers.Serializer):
+    fulfilment_type = serializers.ChoiceField(choices=[f.value for f in Fulfilment], required=False)
+    pickup_location = serializers.CharField(required=False, max_length=64)
+    coupon = serializers.CharField(required=False, allow_blank=True, max_length=64)
+
+
+class CartLineAddInput(serializers.Serializer):
+    sku = serializers.CharField(max_length=64)
+    quantity = serializers.IntegerField(min_value=1, max_value=999, default=1)
+
+
+class CartLineSetInput(serializers.Serializer):
+    quantity = serializers.IntegerField(min_value=1, max_value=999)
+
+
+class CartLineOutput(serializers.Serializer):
+    sku = serializers.CharField()
+    name = serializers.CharField()
+    quantity = serializers.IntegerField()
+    available = serializers.IntegerField()
+    in_stock = serializers.BooleanField()
+    problem = serializers.CharField(allow_null=True)
+    line_total = serializers.CharField(required=False)
+
+
+class CartOutput(serializers.Serializer):
+    token = serializers.UUIDField(source="cart.token")
+    state = serializers.CharField(source="cart.state")
+    channel = serializers.CharField(source="cart.channel")
+    fulfilment_type = serializers.CharField(source="cart.fulfilment_type")
+    pickup_location = serializers.SerializerMethodField()
+    coupon = serializers.CharField(source="cart.coupon_code")
+    lines = CartLineOutput(many=True)
+    quote = serializers.JSONField(allow_null=True, help_text="A fresh quote from the engine.")
+    problems = serializers.JSONField()
+
+    def get_pickup_location(self, view) -> str | None:
+        location = view.cart.pickup_location
+        return location.code if location else None
+
+
+class FulfilmentInput(serializers.Serializer):
+    type = serializers.ChoiceField(choices=[f.value for f in Fulfilment])
+    location = serializers.CharField(required=False, max_length=64)
+    address = serializers.DictField(child=serializers.CharField(max_length=200), required=False)
+
+    def validate(self, attrs):
+        if attrs["type"] == Fulfilment.PICKUP and not attrs.get("location"):
+            raise serializers.ValidationError({"location": "A pickup needs a location."})
+        if attrs["type"] == Fulfilment.DELIVERY and not attrs.get("address"):
+            raise serializers.ValidationError({"address": "A delivery needs an address."})
+        return attrs
+
+
+class ContactInput(serializers.Serializer):
+    name = serializers.CharField(required=False, allow_blank=True, max_length=200)
+    email = serializers.EmailField(required=False, allow_blank=True)
+    phone = serializers.CharField(required=False, allow_blank=True, max_length=32)
+
+
+class TenderInputSerializer(serializers.Serializer):
+    kind = serializers.ChoiceField(choices=["card", "wallet", "gift_card", "cash_on_delivery"])
+    amount = serializers.DecimalField(max_digits=12, decimal_places=2, min_value=0)
+    provider = serializers.CharField(required=False, allow_blank=True, max_length=50)
+    reference = serializers.CharField(required=False, allow_blank=True, max_length=100)
+
+
+class CheckoutInput(serializers.Serializer):
+    cart = serializers.UUIDField()
+    fulfilment = FulfilmentInput()
+    contact = ContactInput(required=False)
+    tender = TenderInputSerializer(required=False)
+    redeem_points = serializers.IntegerField(required=False, min_value=0, default=0)
+    expected_total = serializers.DecimalField(max_digits=12, decimal_places=2, required=False)
+    channel = serializers.ChoiceField(choices=CLIENT_CHANNELS, required=False)
+
+
+class OrderLineOutput(serializers.Serializer):
+    sku = serializers.CharField()
+    name = serializers.CharField()
+    quantity = serializers.IntegerField()
+    unit_price = serializers.DecimalField(max_digits=12, decimal_places=2)
+    discount_total = serializers.DecimalField(max_digits=12, decimal_places=2)
+    line_total = serializers.DecimalField(max_digits=12, decimal_places=2)
+    vat_rate = serializers.DecimalField(max_digits=5, decimal_places=2)
+    vat_amount = serializers.DecimalField(max_digits=12, decimal_places=2)
+    discounts = serializers.JSONField()
+
+
+class TransitionOutput(serializers.Serializer):
+    from_status = serializers.CharField()
+    to_status = serializers.CharField()
+    actor_kind = serializers.CharField()
+    at = serializers.DateTimeField()
+
+
+class TenderOutput(serializers.Serializer):
+    kind = serializers.CharField()
+    provider = serializers.CharField()
+    amount = serializers.DecimalField(max_digits=12, decimal_places=2)
+    currency = serializers.CharField()
+
+
+class OrderOutput(serializers.ModelSerializer):
+    location = serializers.CharField(source="location.code")
+    lines = OrderLineOutput(many=True)
+    transitions = TransitionOutput(many=True)
+    tenders = TenderOutput(many=True)
+    pickup_days_left = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Order
+        fields = [
+            "number",
+            "channel",
+            "fulfilment_type",
+            "status",
+            "location",
+            "delivery_address",
+            "currency",
+            "subtotal",
+            "discount_total",
+            "total",
+            "points_redeemed",
+            "points_value",
+            "amount_due",
+            "coupon_code",
+            "pickup_code",
+            "pickup_expires_at",
+            "pickup_days_left",
+            "placed_at",
+            "lines",
+            "tenders",
+            "transitions",
+        ]
+
+    def get_pickup_days_left(self, order) -> int | None:
+        return days_left(order)
+
+
+class StaffOrderOutput(OrderOutput):
+    """Staff see the order without the pickup code: the customer shows it at the counter."""
+
+    class Meta(OrderOutput.Meta):
+        fields = [f for f in OrderOutput.Meta.fields if f != "pickup_code"]
+
+
+class StaffTransitionInput(serializers.Serializer):
+    pickup_code = serializers.CharField(required=False, allow_blank=True, max_length=8)
+    note = serializers.CharField(required=False, allow_blank=True, max_length=255)

@@ -1,0 +1,107 @@
+"""Pure order rules: the status transition table, who may make each move, and what it sets off.
+
+Nothing here touches the database. `orders.services` asks `transition_check` before any
+status change and performs the listed effects (stock, loyalty, coupons, notifications).
+"""
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+
+class Channel(StrEnum):
+    WEB = "web"
+    APP = "app"
+    POS = "pos"
+
+
+class Fulfilment(StrEnum):
+    PICKUP = "pickup"
+    DELIVERY = "delivery"
+
+
+class Status(StrEnum):
+    PLACED = "placed"
+    READY_FOR_PICKUP = "ready_for_pickup"
+    COLLECTED = "collected"
+    SHIPPED = "shipped"
+    DELIVERED = "delivered"
+    EXPIRED = "expired"
+    CANCELLED = "cancelled"
+
+
+class Actor(StrEnum):
+    CUSTOMER = "customer"
+    STAFF = "staff"
+    SYSTEM = "system"
+
+
+class Effect(StrEnum):
+    CONSUME_STOCK = "consume_stock"  # reservation becomes a sale in the stock ledger
+    RELEASE_STOCK = "release_stock"  # reservation goes back to available
+    EARN_POINTS = "earn_points"  # the sale is complete: loyalty points are earned
+    GIVE_BACK = "give_back"  # redeemed points and the coupon use are given back
+    START_PICKUP_CLOCK = "start_pickup_clock"  # the order waits N days for the customer
+
+
+@dataclass(frozen=True)
+class Move:
+    source: Status
+    target: Status
+    actors: frozenset[Actor]
+    effects: tuple[Effect, ...] = ()
+
+
+_CANCEL = (Effect.RELEASE_STOCK, Effect.GIVE_BACK)
+S, A = Status, Actor
+STAFF, SYSTEM, ANYONE = (
+    frozenset({A.STAFF}),
+    frozenset({A.SYSTEM}),
+    frozenset({A.CUSTOMER, A.STAFF}),
+)
+
+TRANSITIONS: dict[Fulfilment, tuple[Move, ...]] = {
+    Fulfilment.PICKUP: (
+        Move(S.PLACED, S.READY_FOR_PICKUP, STAFF, (Effect.START_PICKUP_CLOCK,)),
+        Move(S.READY_FOR_PICKUP, S.COLLECTED, STAFF, (Effect.CONSUME_STOCK, Effect.EARN_POINTS)),
+        Move(S.READY_FOR_PICKUP, S.EXPIRED, SYSTEM | STAFF, _CANCEL),
+        # The customer may cancel only before the store has prepared the order.
+        Move(S.PLACED, S.CANCELLED, ANYONE, _CANCEL),
+        Move(S.READY_FOR_PICKUP, S.CANCELLED, STAFF, _CANCEL),
+    ),
+    Fulfilment.DELIVERY: (
+        Move(S.PLACED, S.SHIPPED, STAFF, (Effect.CONSUME_STOCK,)),
+        Move(S.SHIPPED, S.DELIVERED, STAFF | SYSTEM, (Effect.EARN_POINTS,)),
+        Move(S.PLACED, S.CANCELLED, ANYONE, _CANCEL),
+    ),
+}
+
+TERMINAL = frozenset({S.COLLECTED, S.DELIVERED, S.EXPIRED, S.CANCELLED})
+
+
+class TransitionRefused(Exception):
+    def __init__(self, reason: str, allowed: list[str]):
+        self.reason = reason
+        self.allowed = allowed
+        super().__init__(reason)
+
+
+def allowed_targets(fulfilment: Fulfilment, source: Status, actor: Actor) -> list[str]:
+    return [
+        m.target.value
+        for m in TRANSITIONS[Fulfilment(fulfilment)]
+        if m.source == source and actor in m.actors
+    ]
+
+
+def transition_check(
+    *, fulfilment: Fulfilment | str, source: Status | str, target: Status | str, actor: Actor
+) -> Move:
+    """The move from source to target for this actor, or TransitionRefused saying why."""
+    fulfilment, source, target = Fulfilment(fulfilment), Status(source), Status(target)
+    allowed = allowed_targets(fulfilment, source, actor)
+    for move in TRANSITIONS[fulfilment]:
+        if move.source == source and move.target == target:
+            if actor in move.actors:
+                return move
+            raise TransitionRefused("actor_not_allowed", allowed)
+    raise TransitionRefused("no_such_transition", allowed)

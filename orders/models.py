@@ -1,0 +1,186 @@
+"""Orders models: server-side carts, orders with their price snapshot, transitions, tenders.
+
+An order keeps the quote it was sold at (lines, discounts, VAT, totals) as columns and as a
+JSON snapshot, so later price changes never alter it. Status changes are recorded as
+append-only `OrderTransition` rows; stock and points effects live in their own ledgers
+and point back here by the reference "order:<number>".
+"""
+
+import uuid
+
+from django.conf import settings
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+from orders.domain import Channel, Fulfilment, Status
+
+MONEY = {"max_digits": 12, "decimal_places": 2}
+
+
+class Cart(models.Model):
+    class State(models.TextChoices):
+        OPEN = "open", _("open")
+        CONVERTED = "converted", _("converted to an order")
+        MERGED = "merged", _("merged into another cart")
+
+    token = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    customer = models.ForeignKey(
+        "customers.Customer",
+        null=True,
+        blank=True,
+        related_name="carts",
+        on_delete=models.SET_NULL,
+    )
+    channel = models.CharField(max_length=8, choices=[(c.value, c.value) for c in Channel])
+    state = models.CharField(max_length=12, choices=State.choices, default=State.OPEN)
+    coupon_code = models.CharField(max_length=64, blank=True)
+    fulfilment_type = models.CharField(
+        max_length=10, choices=[(f.value, f.value) for f in Fulfilment], default=Fulfilment.DELIVERY
+    )
+    pickup_location = models.ForeignKey(
+        "inventory.Location", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    # The total of the last quote this cart showed; checkout answers 409 if the price moved.
+    quoted_total = models.DecimalField(null=True, blank=True, **MONEY)
+    merged_into = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["customer"],
+                condition=models.Q(state="open", customer__isnull=False),
+                name="cart_one_open_per_customer",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"cart {self.token}"
+
+
+class CartLine(models.Model):
+    cart = models.ForeignKey(Cart, related_name="lines", on_delete=models.CASCADE)
+    variant = models.ForeignKey("catalog.Variant", on_delete=models.CASCADE, related_name="+")
+    quantity = models.PositiveIntegerField()
+    added_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["added_at", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["cart", "variant"], name="cartline_cart_variant_uniq"),
+            models.CheckConstraint(condition=models.Q(quantity__gt=0), name="cartline_qty_pos"),
+        ]
+
+
+class Order(models.Model):
+    number = models.CharField(max_length=16, unique=True)
+    customer = models.ForeignKey(
+        "customers.Customer", null=True, blank=True, related_name="orders", on_delete=models.PROTECT
+    )
+    channel = models.CharField(max_length=8, choices=[(c.value, c.value) for c in Channel])
+    fulfilment_type = models.CharField(
+        max_length=10, choices=[(f.value, f.value) for f in Fulfilment]
+    )
+    status = models.CharField(
+        max_length=20, choices=[(s.value, s.value) for s in Status], default=Status.PLACED
+    )
+    # Where the stock is reserved: the pickup store, or the shipping location for delivery.
+    location = models.ForeignKey("inventory.Location", on_delete=models.PROTECT, related_name="+")
+    delivery_address = models.JSONField(default=dict, blank=True)
+    contact_name = models.CharField(max_length=200, blank=True)
+    contact_email = models.EmailField(blank=True)
+    contact_phone = models.CharField(max_length=20, blank=True)
+    currency = models.CharField(max_length=3)
+    subtotal = models.DecimalField(**MONEY)
+    discount_total = models.DecimalField(**MONEY)
+    total = models.DecimalField(**MONEY)
+    points_redeemed = models.PositiveIntegerField(default=0)
+    points_value = models.DecimalField(default=0, **MONEY)
+    amount_due = models.DecimalField(**MONEY)
+    coupon_code = models.CharField(max_length=64, blank=True)
+    quote_snapshot = models.JSONField()
+    pickup_code = models.CharField(max_length=8, blank=True)
+    pickup_expires_at = models.DateTimeField(null=True, blank=True)
+    cart = models.ForeignKey(Cart, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    placed_at = models.DateTimeField()
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["location", "status"], name="order_location_status_idx"),
+            models.Index(fields=["status", "pickup_expires_at"], name="order_status_expiry_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return self.number
+
+    @property
+    def reference(self) -> str:
+        return f"order:{self.number}"
+
+
+class OrderLine(models.Model):
+    order = models.ForeignKey(Order, related_name="lines", on_delete=models.CASCADE)
+    variant = models.ForeignKey("catalog.Variant", on_delete=models.PROTECT, related_name="+")
+    sku = models.CharField(max_length=64)
+    name = models.CharField(max_length=255)
+    quantity = models.PositiveIntegerField()
+    unit_price = models.DecimalField(**MONEY)
+    discount_total = models.DecimalField(**MONEY)
+    line_total = models.DecimalField(**MONEY)
+    vat_rate = models.DecimalField(max_digits=5, decimal_places=2)
+    vat_amount = models.DecimalField(**MONEY)
+    discounts = models.JSONField(default=list)
+
+    class Meta:
+        ordering = ["id"]
+
+
+class OrderTransition(models.Model):
+    """Append-only history of status changes: who moved the order, from what, to what, when."""
+
+    order = models.ForeignKey(Order, related_name="transitions", on_delete=models.CASCADE)
+    from_status = models.CharField(max_length=20, blank=True)
+    to_status = models.CharField(max_length=20)
+    actor_kind = models.CharField(max_length=10)
+    actor_user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    note = models.CharField(max_length=255, blank=True)
+    at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["at", "id"]
+
+
+class Tender(models.Model):
+    """A payment recorded against an order (authorized by an external provider, or points)."""
+
+    order = models.ForeignKey(Order, related_name="tenders", on_delete=models.CASCADE)
+    kind = models.CharField(max_length=20)  # card, cash, gift_card, points, …
+    provider = models.CharField(max_length=50, blank=True)
+    provider_reference = models.CharField(max_length=100, blank=True)
+    amount = models.DecimalField(**MONEY)
+    currency = models.CharField(max_length=3)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+
+class Notification(models.Model):
+    """One message per (order, event, channel): the row makes a retried task a no-op."""
+
+    order = models.ForeignKey(Order, related_name="notifications", on_delete=models.CASCADE)
+    event = models.CharField(max_length=40)
+    channel = models.CharField(max_length=20)
+    recipient = models.CharField(max_length=255)
+    sent_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["order", "event", "channel"], name="notification_once_per_event"
+            )
+        ]

@@ -1,0 +1,204 @@
+"""Orders reads: a cart with its fresh quote and availability, orders, pickup queues, timeline."""
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from django.db.models import Prefetch, QuerySet
+from django.utils import timezone
+
+from core.errors import DomainError
+from inventory import selectors as inventory_selectors
+from orders.domain import Fulfilment, Status
+from orders.errors import CartNotFound, OrderNotFound
+from orders.models import Cart, CartLine, Order, OrderTransition
+from pricing import selectors as pricing_selectors
+
+
+def cart_get(*, token: str, customer=None) -> Cart:
+    """An open cart by token. A customer's cart is only visible to that customer."""
+    import uuid
+
+    try:
+        key = uuid.UUID(str(token))
+    except ValueError:
+        raise CartNotFound(details={"cart": str(token)}) from None
+    cart = Cart.objects.select_related("pickup_location").filter(token=key).first()
+    if cart is None or cart.state != Cart.State.OPEN:
+        raise CartNotFound(details={"cart": str(token)})
+    if cart.customer_id is not None and (customer is None or customer.pk != cart.customer_id):
+        raise CartNotFound(details={"cart": str(token)})
+    return cart
+
+
+@dataclass
+class CartView:
+    cart: Cart
+    lines: list[dict[str, Any]]
+    quote: dict[str, Any] | None
+    total: Any
+    problems: list[dict[str, Any]] = field(default_factory=list)
+
+
+def _bad_skus(error: DomainError) -> set[str]:
+    details = error.details or {}
+    found = set()
+    for key in ("sku", "skus", "lines"):
+        value = details.get(key)
+        if isinstance(value, str):
+            found.add(value)
+        elif isinstance(value, list):
+            for item in value:
+                if isinstance(item, str):
+                    found.add(item)
+                elif isinstance(item, dict) and item.get("sku"):
+                    found.add(item["sku"])
+    return found
+
+
+def cart_view(*, cart: Cart, at: datetime | None = None) -> CartView:
+    """The cart's lines with a fresh quote and availability for the chosen fulfilment.
+
+    Lines the engine refuses to price (deactivated SKU, no current price) are shown with
+    their problem and left out of the quote instead of failing the whole cart.
+    """
+    lines = list(
+        CartLine.objects.filter(cart=cart).select_related("variant", "variant__product")
+    )
+    variant_ids = [line.variant_id for line in lines]
+    if cart.fulfilment_type == Fulfilment.PICKUP and cart.pickup_location_id:
+        per_location = inventory_selectors.availability(
+            variant_ids=variant_ids, location_ids=[cart.pickup_location_id]
+        )
+        available = {vid: sum(locs.values()) for vid, locs in per_location.items()}
+    else:
+        available = inventory_selectors.delivery_available(variant_ids=variant_ids)
+
+    problems: list[dict[str, Any]] = []
+    priced = list(lines)
+    coupon = cart.coupon_code or None
+    quote = None
+    for _attempt in range(4):
+        if not priced:
+            break
+        try:
+            quote = pricing_selectors.quote(
+                [{"sku": line.variant.sku, "quantity": line.quantity} for line in priced],
+                customer=cart.customer_id,
+                coupon=coupon,
+                at=at or timezone.now(),
+            )
+            break
+        except DomainError as error:
+            if error.code == "coupon_not_found":
+                problems.append({"coupon": coupon, "code": error.code, "message": error.message})
+                coupon = None
+                continue
+            bad = _bad_skus(error) or {line.variant.sku for line in priced}
+            problems += [{"sku": sku, "code": error.code, "message": error.message} for sku in bad]
+            priced = [line for line in priced if line.variant.sku not in bad]
+    problem_by_sku = {p["sku"]: p["code"] for p in problems if "sku" in p}
+    quoted = {q.sku: q for q in quote.lines} if quote else {}
+    view_lines = []
+    for line in lines:
+        sku = line.variant.sku
+        stock = available.get(line.variant_id, 0)
+        entry = {
+            "sku": sku,
+            "name": line.variant.name or line.variant.product.name,
+            "quantity": line.quantity,
+            "available": stock,
+            "in_stock": stock >= line.quantity,
+            "problem": problem_by_sku.get(sku),
+        }
+        if sku in quoted:
+            entry["line_total"] = str(quoted[sku].line_total)
+        view_lines.append(entry)
+    return CartView(
+        cart=cart,
+        lines=view_lines,
+        quote=quote.as_dict() if quote else None,
+        total=quote.total if quote else None,
+        problems=problems,
+    )
+
+
+def _order_queryset() -> QuerySet[Order]:
+    return Order.objects.select_related("location").prefetch_related(
+        "lines",
+        "tenders",
+        Prefetch("transitions", queryset=OrderTransition.objects.order_by("at", "id")),
+    )
+
+
+def order_get(*, number: str) -> Order:
+    order = _order_queryset().filter(number=str(number).upper()).first()
+    if order is None:
+        raise OrderNotFound(details={"order": number})
+    return order
+
+
+def order_get_for_customer(*, number: str, customer) -> Order:
+    """The order if it belongs to this customer; otherwise not found (no existence leak)."""
+    order = order_get(number=number)
+    if customer is None or order.customer_id != customer.pk:
+        raise OrderNotFound(details={"order": number})
+    return order
+
+
+def orders_for_customer(*, customer) -> QuerySet[Order]:
+    return _order_queryset().filter(customer=customer).order_by("-id")
+
+
+def pickup_queue(*, location_ids: set[int] | list[int]) -> dict[str, list[Order]]:
+    """A store's pickups: orders to prepare, and orders waiting for the customer."""
+    orders = list(
+        Order.objects.select_related("customer", "location")
+        .filter(
+            fulfilment_type=Fulfilment.PICKUP,
+            location_id__in=list(location_ids),
+            status__in=[Status.PLACED, Status.READY_FOR_PICKUP],
+        )
+        .order_by("placed_at")
+    )
+    return {
+        "to_prepare": [o for o in orders if o.status == Status.PLACED],
+        "waiting": [o for o in orders if o.status == Status.READY_FOR_PICKUP],
+    }
+
+
+def days_left(order: Order, *, now: datetime | None = None) -> int | None:
+    if order.pickup_expires_at is None:
+        return None
+    seconds = (order.pickup_expires_at - (now or timezone.now())).total_seconds()
+    return max(0, int(seconds // 86400) + (1 if seconds % 86400 else 0))
+
+
+def timeline_entries(customer_id: int, *, limit: int, before: datetime | None) -> list[dict]:
+    """Timeline source: every order and status change (pickups, deliveries, cancellations)."""
+    transitions = OrderTransition.objects.select_related("order").filter(
+        order__customer_id=customer_id
+    )
+    if before is not None:
+        transitions = transitions.filter(at__lt=before)
+    entries = []
+    for t in transitions.order_by("-at", "-id")[:limit]:
+        order = t.order
+        kind = "order_placed" if not t.from_status else f"order_{t.to_status}"
+        entries.append(
+            {
+                "at": t.at,
+                "kind": kind,
+                "channel": order.channel,
+                "title": f"Order {order.number}: {t.to_status.replace('_', ' ')}",
+                "reference": order.reference,
+                "details": {
+                    "order": order.number,
+                    "status": t.to_status,
+                    "fulfilment": order.fulfilment_type,
+                    "total": str(order.total),
+                    "currency": order.currency,
+                },
+            }
+        )
+    return entries

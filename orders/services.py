@@ -1,0 +1,613 @@
+"""Orders writes: carts, checkout, status transitions, expiry, and the customer-merge hook.
+
+Every public function is atomic. Checkout and transitions call the lower apps' services
+(pricing for the quote and coupon uses, inventory for reservations and sales, loyalty for
+points) inside the same transaction, so an order, its stock and its points change together
+or not at all. Notifications are queued with `transaction.on_commit`.
+"""
+
+import secrets
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from catalog.selectors import variants_by_sku
+from core.money import quantize
+from customers import services as customer_services
+from inventory import selectors as inventory_selectors
+from inventory import services as inventory_services
+from loyalty import selectors as loyalty_selectors
+from loyalty import services as loyalty_services
+from orders import domain
+from orders.domain import Actor, Effect, Fulfilment, Status
+from orders.errors import (
+    CartEmpty,
+    CartLineNotFound,
+    CartNotOpen,
+    ContactRequired,
+    IllegalTransition,
+    InvalidQuantity,
+    NoShippingLocation,
+    PickupLocationInvalid,
+    PriceChanged,
+    TenderMismatch,
+    WrongPickupCode,
+)
+from orders.models import Cart, CartLine, Order, OrderLine, OrderTransition, Tender
+from pricing import selectors as pricing_selectors
+from pricing import services as pricing_services
+
+MAX_LINE_QUANTITY = 999
+NUMBER_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O or 1/I: read aloud at the till
+
+
+def _check_quantity(quantity: Any) -> int:
+    if isinstance(quantity, bool) or not isinstance(quantity, int):
+        raise InvalidQuantity(details={"quantity": str(quantity)})
+    if not 1 <= quantity <= MAX_LINE_QUANTITY:
+        raise InvalidQuantity(details={"quantity": quantity})
+    return quantity
+
+
+def _locked_open_cart(cart: Cart) -> Cart:
+    locked = Cart.objects.select_for_update().get(pk=cart.pk)
+    if locked.state != Cart.State.OPEN:
+        raise CartNotOpen(details={"cart": str(locked.token), "state": locked.state})
+    return locked
+
+
+# --- carts ---------------------------------------------------------------------------
+
+
+@transaction.atomic
+def cart_create(*, channel: str, customer=None) -> Cart:
+    """A new open cart. A customer has one open cart: theirs is returned when it exists."""
+    if customer is not None:
+        return cart_get_current(customer=customer, channel=channel)
+    return Cart.objects.create(channel=channel)
+
+
+def cart_get_current(*, customer, channel: str) -> Cart:
+    """The customer's one open cart on any device, created on first need (race-safe)."""
+    cart = Cart.objects.filter(customer=customer, state=Cart.State.OPEN).first()
+    if cart is not None:
+        return cart
+    try:
+        with transaction.atomic():
+            return Cart.objects.create(customer=customer, channel=channel)
+    except IntegrityError:
+        # A concurrent request created it first (unique open cart per customer).
+        return Cart.objects.get(customer=customer, state=Cart.State.OPEN)
+
+
+@transaction.atomic
+def cart_line_add(*, cart: Cart, sku: str, quantity: int) -> Cart:
+    """Add units of a SKU (quantities add up). Raises unknown_sku, invalid_quantity."""
+    quantity = _check_quantity(quantity)
+    cart = _locked_open_cart(cart)
+    variant = _sellable_variant(sku)
+    line = CartLine.objects.filter(cart=cart, variant=variant).first()
+    if line is None:
+        CartLine.objects.create(cart=cart, variant=variant, quantity=quantity)
+    else:
+        line.quantity = _check_quantity(line.quantity + quantity)
+        line.save(update_fields=["quantity"])
+    cart.save(update_fields=["updated_at"])
+    return cart
+
+
+@transaction.atomic
+def cart_line_set(*, cart: Cart, sku: str, quantity: int) -> Cart:
+    """Set a line's quantity. Raises cart_line_not_found, invalid_quantity."""
+    quantity = _check_quantity(quantity)
+    cart = _locked_open_cart(cart)
+    updated = CartLine.objects.filter(cart=cart, variant__sku=sku).update(quantity=quantity)
+    if not updated:
+        raise CartLineNotFound(details={"sku": sku})
+    cart.save(update_fields=["updated_at"])
+    return cart
+
+
+@transaction.atomic
+def cart_line_remove(*, cart: Cart, sku: str) -> Cart:
+    cart = _locked_open_cart(cart)
+    deleted, _ = CartLine.objects.filter(cart=cart, variant__sku=sku).delete()
+    if not deleted:
+        raise CartLineNotFound(details={"sku": sku})
+    cart.save(update_fields=["updated_at"])
+    return cart
+
+
+@transaction.atomic
+def cart_update(
+    *,
+    cart: Cart,
+    fulfilment_type: str | None = None,
+    pickup_location: str | int | None = None,
+    coupon_code: str | None = None,
+) -> Cart:
+    """Choose the fulfilment (pickup store or delivery) and the coupon of an open cart."""
+    cart = _locked_open_cart(cart)
+    fields = ["updated_at"]
+    if fulfilment_type is not None:
+        cart.fulfilment_type = Fulfilment(fulfilment_type)
+        fields.append("fulfilment_type")
+        if cart.fulfilment_type == Fulfilment.DELIVERY:
+            cart.pickup_location = None
+            fields.append("pickup_location")
+    if pickup_location is not None:
+        cart.pickup_location = _pickup_location(pickup_location)
+        cart.fulfilment_type = Fulfilment.PICKUP
+        fields += ["pickup_location", "fulfilment_type"]
+    if coupon_code is not None:
+        cart.coupon_code = coupon_code.strip()
+        fields.append("coupon_code")
+    cart.save(update_fields=list(dict.fromkeys(fields)))
+    return cart
+
+
+def cart_remember_quote(*, cart: Cart, total: Decimal | None) -> None:
+    """Record the total the shopper was shown, for checkout's price-changed check."""
+    if cart.quoted_total != total:
+        Cart.objects.filter(pk=cart.pk).update(quoted_total=total)
+        cart.quoted_total = total
+
+
+@dataclass
+class MergeReport:
+    merged: bool = False
+    lines: list[dict[str, Any]] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"merged": self.merged, "lines": self.lines}
+
+
+@transaction.atomic
+def cart_merge(*, source: Cart, target: Cart) -> MergeReport:
+    """Move an anonymous cart's lines into the customer's cart.
+
+    Quantities add up, capped by what is available for the target cart's fulfilment; each
+    line of the report says what was asked, what was kept and why. Locks both carts in
+    primary-key order so two logins merging at once cannot deadlock.
+    """
+    report = MergeReport()
+    if source.pk == target.pk:
+        return report
+    first, second = sorted([source, target], key=lambda c: c.pk)
+    locked = {c.pk: c for c in Cart.objects.select_for_update().filter(pk__in=[first.pk, second.pk])}
+    source, target = locked[source.pk], locked[target.pk]
+    if source.state != Cart.State.OPEN or target.state != Cart.State.OPEN:
+        return report
+    source_lines = list(source.lines.select_related("variant"))
+    target_lines = {line.variant_id: line for line in target.lines.all()}
+    available = _available_for_cart(target, [line.variant_id for line in source_lines])
+    for line in source_lines:
+        existing = target_lines.get(line.variant_id)
+        before = existing.quantity if existing else 0
+        wanted = before + line.quantity
+        cap = min(MAX_LINE_QUANTITY, max(available.get(line.variant_id, 0), before))
+        kept = min(wanted, cap)
+        entry = {"sku": line.variant.sku, "before": before, "added": line.quantity}
+        entry |= {"quantity": kept, "capped": kept < wanted}
+        if kept < wanted:
+            entry["reason"] = "limited_by_availability"
+        report.lines.append(entry)
+        if existing is not None:
+            if kept != existing.quantity:
+                existing.quantity = kept
+                existing.save(update_fields=["quantity"])
+        elif kept > 0:
+            CartLine.objects.create(cart=target, variant_id=line.variant_id, quantity=kept)
+    if not target.coupon_code and source.coupon_code:
+        target.coupon_code = source.coupon_code
+    source.state = Cart.State.MERGED
+    source.merged_into = target
+    source.save(update_fields=["state", "merged_into", "updated_at"])
+    target.save(update_fields=["coupon_code", "updated_at"])
+    report.merged = True
+    return report
+
+
+def cart_merge_on_login(customer, request_data: dict) -> dict:
+    """Login hook: merge the anonymous cart named by `cart_token` into the customer's cart."""
+    token = str(request_data.get("cart_token") or "").strip()
+    if not token:
+        return {}
+    source = Cart.objects.filter(token=_uuid_or_none(token), customer__isnull=True).first()
+    if source is None:
+        return {"cart_merge": {"merged": False, "reason": "cart_not_found", "lines": []}}
+    target = cart_get_current(customer=customer, channel=source.channel)
+    report = cart_merge(source=source, target=target)
+    return {"cart_merge": report.as_dict() | {"cart": str(target.token)}}
+
+
+def _uuid_or_none(value: str):
+    import uuid
+
+    try:
+        return uuid.UUID(value)
+    except ValueError:
+        return None
+
+
+def _sellable_variant(sku: str):
+    from catalog.errors import UnknownSku
+
+    variant = variants_by_sku(skus=[sku]).get(sku)
+    if variant is None or not variant.is_active or not variant.product.is_active:
+        raise UnknownSku(details={"sku": sku})
+    return variant
+
+
+def _pickup_location(code_or_id):
+    location = inventory_selectors.location_get(code_or_id=code_or_id)
+    if not location.is_pickup_point or not location.is_active:
+        raise PickupLocationInvalid(details={"location": location.code})
+    return location
+
+
+def _available_for_cart(cart: Cart, variant_ids: list[int]) -> dict[int, int]:
+    if cart.fulfilment_type == Fulfilment.PICKUP and cart.pickup_location_id:
+        per_location = inventory_selectors.availability(
+            variant_ids=variant_ids, location_ids=[cart.pickup_location_id]
+        )
+        return {vid: sum(locs.values()) for vid, locs in per_location.items()}
+    return inventory_selectors.delivery_available(variant_ids=variant_ids)
+
+
+# --- checkout --------------------------------------------------------------------------
+
+
+def _new_number() -> str:
+    return "".join(secrets.choice(NUMBER_ALPHABET) for _ in range(8))
+
+
+def _new_pickup_code() -> str:
+    return f"{secrets.randbelow(1_000_000):06d}"
+
+
+@dataclass(frozen=True)
+class TenderInput:
+    kind: str
+    amount: Decimal
+    provider: str = ""
+    reference: str = ""
+
+
+@transaction.atomic
+def checkout_place(
+    *,
+    cart: Cart,
+    fulfilment: dict[str, Any],
+    tender: TenderInput | None,
+    customer=None,
+    contact: dict[str, str] | None = None,
+    redeem_points: int = 0,
+    expected_total: Decimal | None = None,
+    channel: str | None = None,
+    user=None,
+) -> Order:
+    """Turn an open cart into an order, in one transaction.
+
+    Locks the cart row (a second checkout of the same cart waits, then sees it converted),
+    re-quotes through the pricing engine, refuses with `price_changed` (409, new quote in
+    details) when the total differs from what the shopper saw, reserves the stock at the
+    pickup store or a shipping location (locking stock rows in a fixed order; raises
+    `insufficient_stock` listing every short line), redeems points, records the coupon use,
+    writes the order with its price snapshot and marks the cart converted. After commit, the
+    customer is notified. Nothing is written when anything fails.
+    """
+    cart = _locked_open_cart(cart)
+    lines = list(cart.lines.select_related("variant", "variant__product"))
+    if not lines:
+        raise CartEmpty(details={"cart": str(cart.token)})
+    customer = _checkout_customer(customer=customer or cart.customer, contact=contact or {})
+    now = timezone.now()
+
+    quote = pricing_selectors.quote(
+        [{"sku": line.variant.sku, "quantity": line.quantity} for line in lines],
+        customer=customer.pk if customer else None,
+        coupon=cart.coupon_code or None,
+        at=now,
+    )
+    shown = expected_total if expected_total is not None else cart.quoted_total
+    if shown is not None and quantize(shown, quote.currency) != quote.total:
+        cart_remember_quote(cart=cart, total=quote.total)
+        raise PriceChanged(details={"expected_total": str(shown), "quote": quote.as_dict()})
+
+    location = _fulfilment_location(fulfilment=fulfilment, quote=quote)
+    number = _new_number()
+    reference = f"order:{number}"
+
+    points_value = Decimal("0")
+    if redeem_points:
+        if customer is None:
+            raise ContactRequired()
+        loyalty_services.points_redeem(
+            customer=customer, points=redeem_points, reference=reference, order_total=quote.total
+        )
+        points_value = loyalty_selectors.points_redeem_value(points=redeem_points)
+    amount_due = quantize(quote.total - points_value, quote.currency)
+    if tender is not None and quantize(tender.amount, quote.currency) != amount_due:
+        raise TenderMismatch(
+            details={"amount_due": str(amount_due), "tender_amount": str(tender.amount)}
+        )
+
+    contact = contact or {}
+    order = Order.objects.create(
+        number=number,
+        customer=customer,
+        channel=channel or cart.channel,
+        fulfilment_type=fulfilment["type"],
+        status=Status.PLACED,
+        location=location,
+        delivery_address=fulfilment.get("address") or {},
+        contact_name=contact.get("name", "") or (str(customer) if customer else ""),
+        contact_email=contact.get("email") or (customer.email if customer else "") or "",
+        contact_phone=contact.get("phone") or (customer.phone if customer else "") or "",
+        currency=quote.currency,
+        subtotal=quote.subtotal,
+        discount_total=quote.discount_total,
+        total=quote.total,
+        points_redeemed=redeem_points,
+        points_value=points_value,
+        amount_due=amount_due,
+        coupon_code=(quote.coupon or {}).get("code", "")
+        if (quote.coupon or {}).get("status") == "applied"
+        else "",
+        quote_snapshot=quote.as_dict(),
+        pickup_code=_new_pickup_code() if fulfilment["type"] == Fulfilment.PICKUP else "",
+        cart=cart,
+        placed_at=now,
+    )
+    names = {line.variant_id: line.variant for line in lines}
+    OrderLine.objects.bulk_create(
+        OrderLine(
+            order=order,
+            variant_id=q.variant_id,
+            sku=q.sku,
+            name=str(names[q.variant_id].name or names[q.variant_id].product.name),
+            quantity=q.quantity,
+            unit_price=q.unit_price,
+            discount_total=q.discount_total,
+            line_total=q.line_total,
+            vat_rate=q.vat_rate,
+            vat_amount=q.vat_amount,
+            discounts=[_discount_json(d) for d in q.discounts],
+        )
+        for q in quote.lines
+    )
+    tenders = []
+    if tender is not None and tender.amount:
+        tenders.append(
+            Tender(
+                order=order,
+                kind=tender.kind,
+                provider=tender.provider,
+                provider_reference=tender.reference,
+                amount=quantize(tender.amount, quote.currency),
+                currency=quote.currency,
+            )
+        )
+    if redeem_points:
+        tenders.append(
+            Tender(
+                order=order, kind="points", amount=points_value, currency=quote.currency,
+                provider_reference=str(redeem_points),
+            )
+        )
+    Tender.objects.bulk_create(tenders)
+    OrderTransition.objects.create(
+        order=order, from_status="", to_status=Status.PLACED, actor_kind=Actor.CUSTOMER,
+        actor_user=user if getattr(user, "is_authenticated", False) else None, at=now,
+    )
+    inventory_services.stock_reserve(
+        lines=[(q.variant_id, q.quantity) for q in quote.lines],
+        location=location,
+        reference=reference,
+        expires_at=None,
+    )
+    if order.coupon_code:
+        pricing_services.coupon_redemption_record(
+            code=order.coupon_code, customer_id=customer.pk if customer else None,
+            reference=reference,
+        )
+    Cart.objects.filter(pk=cart.pk).update(state=Cart.State.CONVERTED, updated_at=now)
+    _notify_after_commit(order, Status.PLACED)
+    return order
+
+
+def _discount_json(discount) -> dict[str, Any]:
+    if isinstance(discount, dict):
+        return {k: str(v) if isinstance(v, Decimal) else v for k, v in discount.items()}
+    return {
+        "promotion_id": discount.promotion_id,
+        "promotion_name": discount.promotion_name,
+        "kind": discount.kind,
+        "amount": str(discount.amount),
+    }
+
+
+def _checkout_customer(*, customer, contact: dict[str, str]):
+    """The logged-in customer, or the guest's profile found (or made) by email/phone."""
+    if customer is not None:
+        return customer
+    email, phone = contact.get("email") or None, contact.get("phone") or None
+    if not email and not phone:
+        raise ContactRequired()
+    name = (contact.get("name") or "").strip()
+    first, _sep, last = name.partition(" ")
+    return customer_services.customer_get_or_create(
+        email=email, phone=phone, first_name=first, last_name=last
+    )
+
+
+def _fulfilment_location(*, fulfilment: dict[str, Any], quote):
+    kind = fulfilment.get("type")
+    if kind == Fulfilment.PICKUP:
+        return _pickup_location(fulfilment.get("location"))
+    location = inventory_selectors.location_for_delivery(
+        lines=[(q.variant_id, q.quantity) for q in quote.lines]
+    )
+    if location is None:
+        raise NoShippingLocation(
+            details={"lines": [{"sku": q.sku, "requested": q.quantity} for q in quote.lines]}
+        )
+    return location
+
+
+# --- transitions -----------------------------------------------------------------------
+
+
+@transaction.atomic
+def order_transition(
+    *,
+    order: Order,
+    target: str,
+    actor: Actor,
+    user=None,
+    note: str = "",
+    pickup_code: str | None = None,
+    staff_location_ids: set[int] | None = None,
+    at: datetime | None = None,
+) -> Order:
+    """Move an order to `target` if the transition table allows it for this actor.
+
+    Locks the order row; refuses with `illegal_transition` (409) and changes nothing
+    otherwise. Staff acting for a store pass `staff_location_ids`: an order of another
+    store is refused with `not_your_store`. Handing over a pickup needs the customer's
+    pickup code. Effects (stock sale or release, points, coupon) run in the same
+    transaction; the notification is queued after commit.
+    """
+    from orders.errors import NotYourStore
+
+    order = Order.objects.select_for_update().get(pk=order.pk)
+    if staff_location_ids is not None and order.location_id not in staff_location_ids:
+        raise NotYourStore(details={"order": order.number})
+    try:
+        move = domain.transition_check(
+            fulfilment=order.fulfilment_type, source=order.status, target=target, actor=actor
+        )
+    except domain.TransitionRefused as refused:
+        raise IllegalTransition(
+            details={
+                "order": order.number,
+                "status": order.status,
+                "target": target,
+                "reason": refused.reason,
+                "allowed": refused.allowed,
+            }
+        ) from None
+    if move.target == Status.COLLECTED and (pickup_code or "") != order.pickup_code:
+        raise WrongPickupCode(details={"order": order.number})
+    now = at or timezone.now()
+    _apply_effects(order, move.effects, now)
+    source = order.status
+    order.status = move.target
+    order.save(update_fields=["status", "pickup_expires_at", "updated_at"])
+    OrderTransition.objects.create(
+        order=order,
+        from_status=source,
+        to_status=move.target,
+        actor_kind=actor,
+        actor_user=user if getattr(user, "is_authenticated", False) else None,
+        note=note[:255],
+        at=now,
+    )
+    _notify_after_commit(order, move.target)
+    return order
+
+
+def _apply_effects(order: Order, effects: tuple[Effect, ...], now: datetime) -> None:
+    reference = order.reference
+    for effect in effects:
+        if effect == Effect.START_PICKUP_CLOCK:
+            order.pickup_expires_at = now + timedelta(days=settings.PICKUP_HOLD_DAYS)
+        elif effect == Effect.CONSUME_STOCK:
+            inventory_services.stock_consume(reference=reference)
+        elif effect == Effect.RELEASE_STOCK:
+            inventory_services.stock_release(reference=reference, reason=f"order {order.status}")
+        elif effect == Effect.GIVE_BACK:
+            if order.points_redeemed:
+                loyalty_services.points_reverse(reference=reference, kind="redeem")
+            if order.coupon_code:
+                pricing_services.coupon_redemption_release(reference=reference)
+        elif effect == Effect.EARN_POINTS and order.customer_id:
+            loyalty_services.points_earn(
+                customer=order.customer,
+                reference=reference,
+                channel=order.channel,
+                lines=_earning_lines(order),
+                # Rule changes apply to new orders only: earn under the rules of the order's time.
+                at=order.placed_at,
+            )
+
+
+def _earning_lines(order: Order) -> list[dict[str, Any]]:
+    """Amounts paid per line after discounts, less the share paid with points (pro rata)."""
+    lines = list(order.lines.select_related("variant__product"))
+    paid_share = (order.amount_due / order.total) if order.total else Decimal("0")
+    return [
+        {
+            "variant_id": line.variant_id,
+            "category_id": line.variant.product.category_id,
+            "amount_paid": quantize(line.line_total * paid_share, order.currency),
+        }
+        for line in lines
+    ]
+
+
+def order_cancel_by_customer(*, order: Order, user) -> Order:
+    return order_transition(order=order, target=Status.CANCELLED, actor=Actor.CUSTOMER, user=user)
+
+
+def orders_expire_uncollected(*, at: datetime | None = None, limit: int = 500) -> int:
+    """Expire pickups whose hold ran out; each in its own transaction. Safe to run twice.
+
+    Rows are claimed with SKIP LOCKED (on PostgreSQL) so two beat workers never expire the
+    same order twice; an order already moved on is skipped by the transition check.
+    """
+    now = at or timezone.now()
+    expired = 0
+    due = Order.objects.filter(
+        status=Status.READY_FOR_PICKUP, pickup_expires_at__lte=now
+    ).values_list("pk", flat=True)[:limit]
+    for pk in list(due):
+        with transaction.atomic():
+            order = Order.objects.select_for_update(skip_locked=True).filter(pk=pk).first()
+            if order is None or order.status != Status.READY_FOR_PICKUP:
+                continue
+            order_transition(order=order, target=Status.EXPIRED, actor=Actor.SYSTEM, at=now)
+            expired += 1
+    return expired
+
+
+# --- hooks for the customers app -------------------------------------------------------
+
+
+def customer_merged(survivor_id: int, duplicate_id: int) -> dict[str, int]:
+    """Merge hook: the duplicate's orders and carts move to the survivor.
+
+    The duplicate's open cart is merged into the survivor's (or simply handed over when
+    the survivor has none), so the one-open-cart rule holds.
+    """
+    moved_orders = Order.objects.filter(customer_id=duplicate_id).update(customer_id=survivor_id)
+    open_dup = Cart.objects.filter(customer_id=duplicate_id, state=Cart.State.OPEN).first()
+    open_survivor = Cart.objects.filter(customer_id=survivor_id, state=Cart.State.OPEN).first()
+    if open_dup is not None and open_survivor is not None:
+        cart_merge(source=open_dup, target=open_survivor)
+    moved_carts = Cart.objects.filter(customer_id=duplicate_id).update(customer_id=survivor_id)
+    return {"orders": moved_orders, "carts": moved_carts}
+
+
+def _notify_after_commit(order: Order, status: str) -> None:
+    from orders.tasks import order_notify
+
+    order_id = order.pk
+    transaction.on_commit(lambda: order_notify.delay(order_id, str(status)))
+

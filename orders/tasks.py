@@ -1,0 +1,22 @@
+"""Celery tasks of orders: notify a customer of a status change; expire uncollected pickups.
+
+Tasks take ids, call services and are safe to run twice: a notification is recorded per
+(order, event, channel) before it is sent, so a retried task does not send again.
+"""
+
+from celery import shared_task
+
+from orders import services
+from orders.notifications_service import notification_send
+
+
+@shared_task(bind=True, autoretry_for=(ConnectionError,), retry_backoff=True, max_retries=5)
+def order_notify(self, order_id: int, event: str) -> int:
+    """Send the status message of `event` for order `order_id` on every configured channel."""
+    return notification_send(order_id=order_id, event=event)
+
+
+@shared_task
+def orders_expire_uncollected() -> int:
+    """Beat task: expire pickup orders whose hold period ran out and release their stock."""
+    return services.orders_expire_uncollected()

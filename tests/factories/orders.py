@@ -1,0 +1,57 @@
+"""Factories for orders: carts with lines, and a `shop` helper stocking and pricing SKUs.
+
+Orders themselves have no factory: they are only ever made by `checkout_place`, so every
+test order has the reservation, price snapshot and transition a real one has.
+"""
+
+from dataclasses import dataclass
+from decimal import Decimal
+
+import factory
+
+from orders.models import Cart, CartLine
+from tests.factories.catalog import VariantFactory
+from tests.factories.inventory import LocationFactory, StockLevelFactory, WarehouseFactory
+from tests.factories.pricing import PriceFactory
+
+
+class CartFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Cart
+
+    channel = "web"
+
+
+class CartLineFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = CartLine
+
+    cart = factory.SubFactory(CartFactory)
+    variant = factory.SubFactory(VariantFactory)
+    quantity = 1
+
+
+@dataclass
+class Shop:
+    store: object
+    other_store: object
+    warehouse: object
+
+    def sku(self, *, price: str = "10.00", store: int = 5, warehouse: int = 5, other: int = 0):
+        """A priced variant with stock in the store, the warehouse and the other store."""
+        variant = VariantFactory()
+        PriceFactory(variant=variant, amount=Decimal(price))
+        for location, units in ((self.store, store), (self.warehouse, warehouse)):
+            if units:
+                StockLevelFactory(variant=variant, location=location, on_hand=units)
+        if other:
+            StockLevelFactory(variant=variant, location=self.other_store, on_hand=other)
+        return variant
+
+
+def make_shop() -> Shop:
+    return Shop(
+        store=LocationFactory(code="BER-MITTE", name="Berlin Mitte"),
+        other_store=LocationFactory(code="HAM-01", name="Hamburg"),
+        warehouse=WarehouseFactory(code="WH-BER", name="Berlin warehouse"),
+    )

@@ -1,0 +1,75 @@
+"""The demo stock: stores and warehouses that look real, a spread of stock, a true ledger."""
+
+import io
+import random
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from inventory import demo, selectors
+from inventory.domain import opening_hours_problems
+from inventory.models import Location, StockLevel, StockMovement
+from tests.factories.catalog import VariantFactory
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def seeded():
+    for _ in range(60):
+        VariantFactory()
+    out = io.StringIO()
+    demo.seed(rng=random.Random(42), stdout=out)
+    return out.getvalue()
+
+
+def test_demo_has_three_to_five_stores_some_pickup_points_and_one_or_two_warehouses(seeded):
+    stores = Location.objects.filter(kind="store")
+    warehouses = Location.objects.filter(kind="warehouse")
+    assert 3 <= stores.count() <= 5 and 1 <= warehouses.count() <= 2
+    assert 0 < stores.filter(is_pickup_point=True).count() < stores.count()
+    assert warehouses.filter(ships_online=True).count() == warehouses.count()
+    for location in Location.objects.all():
+        ZoneInfo(location.time_zone)
+        assert opening_hours_problems(location.opening_hours) == []
+        assert location.latitude is not None and location.address_line
+    assert len({loc.time_zone for loc in Location.objects.all()}) > 1
+    assert "stock levels" in seeded
+
+
+def test_demo_stock_is_spread_with_gaps_sold_out_items_and_a_verified_ledger(seeded):
+    from inventory.services import verify_ledger
+
+    assert verify_ledger() == []
+    store_levels = StockLevel.objects.filter(location__kind="store")
+    assert store_levels.filter(on_hand=0).exists()  # sold out somewhere
+    assert store_levels.filter(on_hand__gt=0).count() > store_levels.count() // 2
+    variants = StockLevel.objects.values("variant").distinct().count()
+    stores = Location.objects.filter(kind="store").count()
+    assert store_levels.count() < variants * stores  # not every store carries everything
+    deep = StockLevel.objects.filter(location__kind="warehouse", on_hand__gte=20).count()
+    assert deep > 30
+    assert any(selectors.pickup_locations())
+
+
+def test_seeding_twice_does_not_duplicate_anything(seeded):
+    count = StockLevel.objects.count()
+    out = io.StringIO()
+    demo.seed(rng=random.Random(42), stdout=out)
+    assert StockLevel.objects.count() == count
+    assert "skipping" in out.getvalue()
+
+
+def test_the_same_seed_gives_the_same_stock():
+    for _ in range(20):
+        VariantFactory()
+
+    def seed_and_read():
+        demo.seed(rng=random.Random(1), stdout=io.StringIO())
+        stock = sorted(StockLevel.objects.values_list("variant_id", "location__code", "on_hand"))
+        StockMovement.objects.all().delete()
+        StockLevel.objects.all().delete()
+        Location.objects.all().delete()
+        return stock
+
+    assert seed_and_read() == seed_and_read()

@@ -1,0 +1,243 @@
+"""Checkout: one transaction that re-quotes, reserves, writes the order — or changes nothing."""
+
+from decimal import Decimal
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+
+from inventory.models import Reservation, StockLevel
+from inventory.services import verify_ledger
+from orders import services
+from orders.models import Cart, Order
+from tests.factories.customers import CustomerWithLoginFactory
+from tests.factories.inventory import LocationFactory
+from tests.factories.pricing import PromotionFactory
+
+pytestmark = pytest.mark.django_db
+
+CHECKOUT = "/api/v1/checkout/"
+
+
+def _cart_with(customer, *lines):
+    cart = services.cart_get_current(customer=customer, channel="web")
+    for variant, quantity in lines:
+        services.cart_line_add(cart=cart, sku=variant.sku, quantity=quantity)
+    return cart
+
+
+def _pickup(cart, location, **extra):
+    body = {"cart": str(cart.token), "fulfilment": {"type": "pickup", "location": location.code}}
+    return body | extra
+
+
+def _post(client, body, key="key-1"):
+    return client.post(CHECKOUT, body, format="json", HTTP_IDEMPOTENCY_KEY=key)
+
+
+def _reprice(variant, amount: str) -> None:
+    """The shop changes the variant's price right now (a fixed-price promotion starts)."""
+    PromotionFactory(
+        kind="fixed_price", scope="variants", value=Decimal(amount), variants=[variant]
+    )
+
+
+def _level(variant, location):
+    return StockLevel.objects.get(variant=variant, location=location)
+
+
+def test_pickup_checkout_reserves_at_the_store_and_snapshots_the_quote(
+    customer, customer_client, shop
+):
+    shirt = shop.sku(price="19.99", store=2)
+    cart = _cart_with(customer, (shirt, 2))
+    response = _post(
+        customer_client,
+        _pickup(cart, shop.store, tender={"kind": "card", "amount": "39.98", "provider": "psp"}),
+    )
+    assert response.status_code == 201, response.content
+    body = response.json()
+    assert body["status"] == "placed"
+    assert body["location"] == shop.store.code
+    assert body["total"] == "39.98" and body["amount_due"] == "39.98"
+    assert len(body["number"]) == 8 and len(body["pickup_code"]) == 6
+    assert body["lines"][0]["unit_price"] == "19.99"
+    level = _level(shirt, shop.store)
+    assert (level.on_hand, level.reserved) == (2, 2)
+    assert Cart.objects.get(pk=cart.pk).state == Cart.State.CONVERTED
+    # A later price change never alters the placed order.
+    _reprice(shirt, "5.00")
+    order = Order.objects.get(number=body["number"])
+    assert order.total == Decimal("39.98")
+    assert order.quote_snapshot["total"] == "39.98"
+    assert verify_ledger() == []
+
+
+def test_a_retry_with_the_same_key_returns_the_same_order(customer, customer_client, shop):
+    cart = _cart_with(customer, (shop.sku(store=5), 1))
+    first = _post(customer_client, _pickup(cart, shop.store), key="retry-me")
+    second = _post(customer_client, _pickup(cart, shop.store), key="retry-me")
+    assert first.status_code == second.status_code == 201
+    assert first.json()["number"] == second.json()["number"]
+    assert second["Idempotent-Replayed"] == "true"
+    assert Order.objects.count() == 1
+    assert Reservation.objects.count() == 1
+
+
+def test_the_same_key_with_another_body_is_refused(customer, customer_client, shop):
+    cart = _cart_with(customer, (shop.sku(store=5), 1))
+    assert _post(customer_client, _pickup(cart, shop.store), key="k").status_code == 201
+    other = _post(customer_client, _pickup(cart, shop.other_store), key="k")
+    assert other.status_code == 422
+    assert other.json()["error"]["code"] == "idempotency_key_reused"
+    assert Order.objects.count() == 1
+
+
+def test_checkout_without_an_idempotency_key_is_refused(customer, customer_client, shop):
+    cart = _cart_with(customer, (shop.sku(), 1))
+    response = customer_client.post(CHECKOUT, _pickup(cart, shop.store), format="json")
+    assert response.status_code == 400
+    assert response.json()["error"]["code"] == "idempotency_key_required"
+
+
+def _assert_nothing_happened(cart):
+    assert Order.objects.count() == 0
+    assert Reservation.objects.count() == 0
+    assert not StockLevel.objects.filter(reserved__gt=0).exists()
+    assert Cart.objects.get(pk=cart.pk).state == Cart.State.OPEN
+
+
+def test_out_of_stock_at_the_pickup_store_names_every_short_line_and_changes_nothing(
+    customer, customer_client, shop
+):
+    short_a = shop.sku(store=1, warehouse=10)
+    short_b = shop.sku(store=0, warehouse=10)
+    fine = shop.sku(store=10)
+    cart = _cart_with(customer, (short_a, 2), (short_b, 1), (fine, 1))
+    response = _post(customer_client, _pickup(cart, shop.store))
+    assert response.status_code == 409
+    error = response.json()["error"]
+    assert error["code"] == "insufficient_stock"
+    short = {line["sku"]: line for line in error["details"]["lines"]}
+    assert set(short) == {short_a.sku, short_b.sku}
+    assert (short[short_a.sku]["requested"], short[short_a.sku]["available"]) == (2, 1)
+    _assert_nothing_happened(cart)
+
+
+@pytest.mark.parametrize(
+    ("fulfilment", "status", "code"),
+    [
+        ({"type": "pickup", "location": "NO-SUCH-STORE"}, 404, None),
+        ({"type": "pickup"}, 400, "validation_error"),
+        ({"type": "delivery"}, 400, "validation_error"),
+        ({"type": "teleport"}, 400, "validation_error"),
+    ],
+)
+def test_bad_fulfilment_is_refused_and_nothing_is_reserved(
+    customer, customer_client, shop, fulfilment, status, code
+):
+    cart = _cart_with(customer, (shop.sku(), 1))
+    response = _post(customer_client, {"cart": str(cart.token), "fulfilment": fulfilment})
+    assert response.status_code == status
+    if code:
+        assert response.json()["error"]["code"] == code
+    _assert_nothing_happened(cart)
+
+
+def test_a_store_that_is_not_a_pickup_point_is_refused(customer, customer_client, shop):
+    outlet = LocationFactory(code="OUTLET", is_pickup_point=False)
+    cart = _cart_with(customer, (shop.sku(), 1))
+    response = _post(customer_client, _pickup(cart, outlet))
+    assert response.status_code == 422
+    assert response.json()["error"]["code"] == "invalid_pickup_location"
+    _assert_nothing_happened(cart)
+
+
+def test_an_empty_cart_cannot_be_checked_out(customer, customer_client, shop):
+    cart = _cart_with(customer)
+    response = _post(customer_client, _pickup(cart, shop.store))
+    assert response.status_code == 422
+    assert response.json()["error"]["code"] == "cart_empty"
+
+
+def test_a_price_change_since_the_cart_was_shown_is_a_409_with_the_new_quote(
+    customer, customer_client, shop
+):
+    variant = shop.sku(price="10.00")
+    cart = _cart_with(customer, (variant, 1))
+    assert customer_client.get(f"/api/v1/carts/{cart.token}/").json()["quote"]["total"] == "10.00"
+    _reprice(variant, "8.00")
+    response = _post(customer_client, _pickup(cart, shop.store))
+    assert response.status_code == 409
+    error = response.json()["error"]
+    assert error["code"] == "price_changed"
+    assert error["details"]["quote"]["total"] == "8.00"
+    _assert_nothing_happened(cart)
+    # The client accepts the new total by passing it.
+    ok = _post(customer_client, _pickup(cart, shop.store, expected_total="8.00"), key="k2")
+    assert ok.status_code == 201
+    assert ok.json()["total"] == "8.00"
+
+
+def test_a_tender_that_does_not_match_the_amount_due_is_refused(customer, customer_client, shop):
+    cart = _cart_with(customer, (shop.sku(price="10.00"), 1))
+    response = _post(
+        customer_client, _pickup(cart, shop.store, tender={"kind": "card", "amount": "9.00"})
+    )
+    assert response.status_code == 422
+    assert response.json()["error"]["code"] == "tender_mismatch"
+    _assert_nothing_happened(cart)
+
+
+def test_delivery_checkout_reserves_at_a_shipping_location(customer, customer_client, shop):
+    variant = shop.sku(store=10, warehouse=3)
+    cart = _cart_with(customer, (variant, 3))
+    body = {
+        "cart": str(cart.token),
+        "fulfilment": {"type": "delivery", "address": {"line1": "Alexanderplatz 1", "city": "Berlin"}},
+    }
+    response = _post(customer_client, body)
+    assert response.status_code == 201, response.content
+    assert response.json()["location"] == shop.warehouse.code
+    assert _level(variant, shop.warehouse).reserved == 3
+    assert _level(variant, shop.store).reserved == 0
+
+
+def test_a_guest_checks_out_with_contact_details_and_gets_a_profile(api_client, shop):
+    variant = shop.sku()
+    token = api_client.post("/api/v1/carts/", {"channel": "web"}, format="json").json()["token"]
+    api_client.post(f"/api/v1/carts/{token}/lines/", {"sku": variant.sku, "quantity": 1}, format="json")
+    no_contact = _post(api_client, {"cart": token, "fulfilment": {"type": "pickup", "location": shop.store.code}})
+    assert no_contact.status_code == 400
+    assert no_contact.json()["error"]["code"] == "contact_required"
+    body = {
+        "cart": token,
+        "fulfilment": {"type": "pickup", "location": shop.store.code},
+        "contact": {"name": "Ada Lovelace", "email": "Ada@Example.com", "phone": "0151 23456789"},
+    }
+    response = _post(api_client, body, key="guest-1")
+    assert response.status_code == 201, response.content
+    order = Order.objects.get(number=response.json()["number"])
+    assert order.customer.email == "ada@example.com"
+    assert order.customer.phone == "+4915123456789"
+
+
+def test_checkout_uses_a_fixed_number_of_queries_whatever_the_number_of_lines(shop):
+    """Budget: at most 25 queries for a 10-line cart, and no more for 20 lines."""
+
+    def queries_for(lines: int) -> int:
+        customer = CustomerWithLoginFactory()
+        cart = _cart_with(customer, *[(shop.sku(store=5), 1) for _ in range(lines)])
+        with CaptureQueriesContext(connection) as ctx:
+            services.checkout_place(
+                cart=cart,
+                customer=customer,
+                fulfilment={"type": "pickup", "location": shop.store.code},
+                tender=None,
+            )
+        return len(ctx.captured_queries)
+
+    ten, twenty = queries_for(10), queries_for(20)
+    print(f"checkout queries: 10 lines={ten}, 20 lines={twenty}")
+    assert ten <= 25, ten
+    assert twenty == ten
