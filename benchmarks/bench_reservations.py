@@ -143,9 +143,8 @@ def main() -> None:
             f"latency                 p50 {statistics.median(latencies) * 1000:.1f} ms, "
             f"p95 {p95 * 1000:.1f} ms"
         )
-        print(
-            f"failed attempts         {stats['failed']} insufficient_stock, {stats['errors']} errors"
-        )
+        failed, errors = stats["failed"], stats["errors"]
+        print(f"failed attempts         {failed} insufficient_stock, {errors} errors")
         print(f"units reserved          {reserved} (open reservations {open_reservations})")
         print(f"oversold units          {oversold}" + ("" if oversold == 0 else "  <-- BUG"))
         print(f"ledger check            {'ok' if not problems else f'{len(problems)} problem(s)'}")

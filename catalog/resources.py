@@ -304,22 +304,21 @@ def check_rows_against_each_other(rows: list[CatalogRow]) -> None:
                 )
 
 
-def _existing_variants(rows: list[CatalogRow]) -> dict[str, Variant]:
-    """Variants whose SKU equals a file SKU ignoring case, keyed by the upper-cased SKU.
+def _existing_variants(rows: list[CatalogRow]) -> list[Variant]:
+    """Variants whose SKU equals a file SKU ignoring case.
 
     An import-only read kept next to its one caller: it compares case-insensitively and
     prefetches exactly what the change detection below needs.
     """
     uppers = {row.sku.upper() for row in rows if row.sku}
     if not uppers:
-        return {}
-    variants = (
+        return []
+    return list(
         Variant.objects.annotate(sku_upper=Upper("sku"))
         .filter(sku_upper__in=uppers)
         .select_related("product", "product__category")
         .prefetch_related(Prefetch("barcodes", queryset=Barcode.objects.order_by("id")))
     )
-    return {variant.sku_upper: variant for variant in variants}
 
 
 def check_rows_against_database(rows: list[CatalogRow]) -> dict[str, Variant]:
@@ -339,7 +338,9 @@ def check_rows_against_database(rows: list[CatalogRow]) -> dict[str, Variant]:
         p.slug: p
         for p in Product.objects.filter(slug__in={r.product_slug for r in live if r.product_slug})
     }
-    variants = _existing_variants(live)
+    found = _existing_variants(live)
+    variants = {variant.sku: variant for variant in found}
+    variants_by_upper = {variant.sku_upper: variant for variant in found}
     codes = {code for row in live for code in row.barcodes or ()}
     owners = dict(Barcode.objects.filter(code__in=codes).values_list("code", "variant__sku"))
 
@@ -352,14 +353,14 @@ def check_rows_against_database(rows: list[CatalogRow]) -> dict[str, Variant]:
                     _("Unknown category %(slug)s (use the slug of an existing category).")
                     % {"slug": row.category_slug},
                 )
-        existing = variants.get(row.sku.upper()) if row.sku else None
-        if existing is not None and existing.sku != row.sku:
+        existing = variants.get(row.sku)
+        twin = variants_by_upper.get(row.sku.upper()) if row.sku and not existing else None
+        if twin is not None:
             row.add_error(
                 "sku",
                 _("The SKU %(sku)s differs from the existing SKU %(existing)s only in letter case.")
-                % {"sku": row.sku, "existing": existing.sku},
+                % {"sku": row.sku, "existing": twin.sku},
             )
-            existing = None
         if existing is not None and row.product_slug and existing.product.slug != row.product_slug:
             row.add_error(
                 "sku",
@@ -383,7 +384,7 @@ def check_rows_against_database(rows: list[CatalogRow]) -> dict[str, Variant]:
         _fill_absent_columns(row, existing, products.get(row.product_slug))
         if existing is not None and not row.errors:
             row.unchanged = _row_matches(row, existing)
-    return {v.sku: v for v in variants.values()}
+    return variants
 
 
 def _fill_absent_columns(row: CatalogRow, variant: Variant | None, product: Product | None) -> None:
@@ -463,7 +464,7 @@ def _adopt(target: Variant, source: Variant) -> None:
         setattr(target, model_field.attname, getattr(source, model_field.attname))
     target._state.adding = False
     target._state.db = source._state.db
-    target._state.fields_cache = {}
+    target._state.fields_cache = dict(source._state.fields_cache)  # product, category
     target._prefetched_objects_cache = {}
 
 

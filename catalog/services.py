@@ -215,26 +215,39 @@ def variant_delete(*, variant: Variant) -> None:
     _touch_product(product_id)
 
 
+def _barcodes_replace(*, variant: Variant, codes: list[str] | tuple[str, ...], new: bool) -> bool:
+    """Make `codes` exactly the variant's barcodes in a few set-based statements; True when
+    anything changed. Validates everything before it writes; callers own the transaction."""
+    wanted = list(dict.fromkeys(code.strip() for code in codes if code and code.strip()))
+    kinds = {code: barcode_validate(code=code) for code in wanted}
+    current = {} if new else {b.code: b for b in Barcode.objects.filter(variant=variant)}
+    missing = [code for code in wanted if code not in current]
+    if missing:
+        taken = Barcode.objects.filter(code__in=missing).values_list("code", "variant__sku")
+        owner = taken.first()
+        if owner is not None:
+            raise DuplicateBarcode(details={"barcode": owner[0], "sku": owner[1]})
+    stale = [barcode.pk for code, barcode in current.items() if code not in wanted]
+    if stale:
+        Barcode.objects.filter(pk__in=stale).delete()
+    if missing:
+        Barcode.objects.bulk_create(
+            [Barcode(variant=variant, code=code, kind=kinds[code]) for code in missing]
+        )
+    return bool(stale or missing)
+
+
 @transaction.atomic
 def variant_barcodes_set(*, variant: Variant, codes: list[str] | tuple[str, ...]) -> list[Barcode]:
     """Make `codes` exactly the variant's barcodes: add the missing ones, remove the others.
 
     Blank codes and repeats are ignored. Raises InvalidBarcode or DuplicateBarcode (a code
-    that belongs to another variant); being atomic, nothing changes when it raises. Locks
-    nothing: the unique constraint on the code decides between two concurrent writers.
-    Returns the variant's barcodes in the order they were added.
+    that belongs to another variant) before writing anything. Locks nothing: the unique
+    constraint on the code decides between two concurrent writers (IntegrityError for the
+    loser). Returns the variant's barcodes in the order they were added.
     """
-    wanted = list(dict.fromkeys(code.strip() for code in codes if code and code.strip()))
-    for code in wanted:
-        barcode_validate(code=code)
-    current = {b.code: b for b in Barcode.objects.filter(variant=variant)}
-    stale = [b.pk for code, b in current.items() if code not in wanted]
-    if stale:
-        Barcode.objects.filter(pk__in=stale).delete()
+    if _barcodes_replace(variant=variant, codes=codes, new=False):
         _touch_product(variant.product_id)
-    for code in wanted:
-        if code not in current:
-            barcode_add(variant=variant, code=code)
     return list(Barcode.objects.filter(variant=variant).order_by("id"))
 
 
@@ -257,16 +270,28 @@ def variant_upsert(
     The product is found by slug and created when new; its name, category and brand are
     updated when they differ. The variant is found by SKU and created, or updated in place;
     its barcodes become exactly `barcodes`. Locks the product row, then the variant row
-    (select_for_update, always in that order) so that two imports touching the same rows
-    apply one after the other. Raises DuplicateSku when the SKU belongs to a variant of
-    another product (a variant never moves between products) or differs from an existing
-    SKU only in letter case; InvalidVatRate, InvalidBarcode, DuplicateBarcode as the
-    single-purpose services do. Returns (variant, created).
+    (select_for_update, always in that order), so two imports touching the same rows apply
+    one after the other; two imports creating the same new row meet at the unique
+    constraints (IntegrityError for the second). Raises DuplicateSku when the SKU belongs to
+    a variant of another product (a variant never moves between products), InvalidVatRate,
+    InvalidBarcode and DuplicateBarcode, all before anything is written. Bumps the
+    product's `updated_at` when anything changed. Returns (variant, created).
+
+    Bulk imports call this once per row, so new rows are inserted directly (the slug and
+    SKU are given and were just looked up) instead of through `product_create` and
+    `variant_create`, saving their savepoints and re-checks.
     """
     sku = sku.strip()
-    product = Product.objects.select_for_update().filter(slug=product_slug).first()
+    vat = _vat(vat_rate)
+    product = (
+        Product.objects.select_for_update(of=("self",))
+        .select_related("category")
+        .filter(slug=product_slug)
+        .first()
+    )
+    product_created = product is None
     if product is None:
-        product = product_create(
+        product = Product.objects.create(
             name=product_name, category=category, brand=brand, slug=product_slug
         )
     else:
@@ -280,40 +305,36 @@ def variant_upsert(
         if changes:
             product_update(product=product, **changes)
 
-    variant = Variant.objects.select_for_update().select_related("product").filter(sku=sku).first()
+    variant = Variant.objects.select_for_update(of=("self",)).filter(sku=sku).first()
+    created = variant is None
     if variant is None:
-        twin = Variant.objects.filter(sku__iexact=sku).values_list("sku", flat=True).first()
-        if twin is not None:
-            raise DuplicateSku(
-                _("The SKU differs from the existing SKU %(sku)s only in letter case.")
-                % {"sku": twin},
-                details={"sku": sku, "existing_sku": twin},
-            )
-        variant = variant_create(
+        variant = Variant.objects.create(
             product=product,
             sku=sku,
-            vat_rate=vat_rate,
             name=variant_name,
             options=options or {},
+            vat_rate=vat,
             is_active=is_active,
         )
-        created = True
     else:
         if variant.product_id != product.pk:
+            owner = Product.objects.filter(pk=variant.product_id).values_list("slug", flat=True)
             raise DuplicateSku(
                 _("The SKU belongs to a variant of another product (%(product)s).")
-                % {"product": variant.product.slug},
-                details={"sku": sku, "product": variant.product.slug},
+                % {"product": owner.first()},
+                details={"sku": sku, "product": owner.first()},
             )
+        variant.product = product
         wanted = {
             "name": variant_name,
             "options": options or {},
-            "vat_rate": _vat(vat_rate),
+            "vat_rate": vat,
             "is_active": is_active,
         }
         changes = {k: v for k, v in wanted.items() if getattr(variant, k) != v}
         if changes:
             variant_update(variant=variant, **changes)
-        created = False
-    variant_barcodes_set(variant=variant, codes=barcodes)
+    barcodes_changed = _barcodes_replace(variant=variant, codes=barcodes, new=created)
+    if (created or barcodes_changed) and not product_created:
+        _touch_product(product.pk)
     return variant, created

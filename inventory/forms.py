@@ -15,7 +15,24 @@ class LocationForm(forms.ModelForm):
 
     class Meta:
         model = Location
-        fields = "__all__"
+        fields = [
+            "code",
+            "name",
+            "kind",
+            "is_active",
+            "address_line",
+            "postal_code",
+            "city",
+            "country",
+            "phone",
+            "latitude",
+            "longitude",
+            "time_zone",
+            "opening_hours",
+            "is_pickup_point",
+            "ships_online",
+            "fulfilment_priority",
+        ]
 
     def clean_code(self):
         return self.cleaned_data["code"].strip().upper()

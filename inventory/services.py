@@ -20,6 +20,7 @@ from collections import defaultdict
 from collections.abc import Iterable
 from datetime import datetime
 
+from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import IntegrityError, transaction
 from django.db.models import F, IntegerField, OuterRef, Q, Subquery, Sum, Value
 from django.db.models.functions import Coalesce
@@ -33,7 +34,6 @@ from inventory.domain import (
     location_rule_problems,
     merge_lines,
     needs_attention,
-    opening_hours_problems,
     parse_count_rows,
     shortfalls,
 )
@@ -244,23 +244,18 @@ def location_save(*, location: Location) -> Location:
     Raises InvalidLocation with every problem.
     Locks nothing: locations are reference data edited by staff.
     """
-    problems: dict[str, list[str]] = {}
     location.code = (location.code or "").strip().upper()
-    hours = opening_hours_problems(location.opening_hours or {})
-    if hours:
-        problems["opening_hours"] = hours
-    problems.update(
-        location_rule_problems(
-            kind=location.kind,
-            is_pickup_point=location.is_pickup_point,
-            latitude=location.latitude,
-            longitude=location.longitude,
-        )
+    problems = location_rule_problems(
+        kind=location.kind,
+        is_pickup_point=location.is_pickup_point,
+        latitude=location.latitude,
+        longitude=location.longitude,
     )
     try:
-        location.full_clean(validate_unique=True, validate_constraints=False)
-    except Exception as exc:  # django ValidationError: merge its messages
-        for field, messages in getattr(exc, "message_dict", {}).items():
+        # Field validation: time zone, opening hours, code format, uniqueness of the code.
+        location.full_clean(validate_constraints=False)
+    except DjangoValidationError as exc:
+        for field, messages in exc.message_dict.items():
             problems.setdefault(field, []).extend(messages)
     if problems:
         raise InvalidLocation(details={"fields": problems})
@@ -351,13 +346,15 @@ def _lock_open_reservations(
     )
     if not level_ids:
         return [], {}
-    levels = {
-        level.pk: level
-        for level in StockLevel.objects.select_for_update(skip_locked=skip_locked)
+    # of=self: lock the level rows only, never the joined location (every release at that
+    # store would queue on it, and SKIP LOCKED would skip the whole store).
+    locked = (
+        StockLevel.objects.select_for_update(skip_locked=skip_locked, of=("self",))
         .select_related("location")
         .filter(pk__in=level_ids)
         .order_by("pk")
-    }
+    )
+    levels = {level.pk: level for level in locked}
     still_open = list(
         reservations.filter(status=Reservation.Status.OPEN, level_id__in=list(levels)).order_by(
             "pk"

@@ -329,7 +329,11 @@ def checkout_place(
         if customer is None:
             raise ContactRequired()
         loyalty_services.points_redeem(
-            customer=customer, points=redeem_points, reference=reference, order_total=quote.total
+            customer=customer,
+            points=redeem_points,
+            reference=reference,
+            order_total=quote.total,
+            channel=channel or cart.channel,
         )
         points_value = loyalty_selectors.points_redeem_value(points=redeem_points)
     amount_due = quantize(quote.total - points_value, quote.currency)

@@ -21,6 +21,7 @@ from import_export.admin import ImportExportMixin
 from import_export.formats import base_formats
 
 from catalog.models import Variant
+from core.money import quantize
 from pricing import domain, selectors, services
 from pricing.models import Coupon, CouponRedemption, Price, PriceList, Promotion
 from pricing.resources import PriceResource
@@ -89,6 +90,13 @@ class PriceInlineFormSet(BaseInlineFormSet):
                 for f in changed
             ]
             plan = domain.plan_prices([], periods, now=timezone.now(), close_open_ended=True)
+            for index, period in enumerate(periods):
+                if period.amount != quantize(period.amount, self.instance.currency):
+                    plan.fail(
+                        index,
+                        domain.PRICE_INVALID,
+                        _("The amount has more decimals than the currency allows."),
+                    )
         else:
             rows = [_row(f, self.instance.pk) for f in changed]
             plan = services.price_rows_check(rows=rows, close_open_ended=True)

@@ -18,7 +18,7 @@ from django.utils import timezone
 
 from catalog import selectors as catalog_selectors
 from catalog.models import Product, Variant
-from pricing import domain, services
+from pricing import domain, selectors, services
 from pricing.models import PriceList
 
 COUPON_CODE = "WELCOME10"
@@ -29,7 +29,7 @@ PRICE_POINTS = [Decimal(p) for p in ("4.99", "9.99", "14.99", "19.99", "24.99", 
 
 def seed(*, rng: random.Random, stdout) -> None:
     now = timezone.now().replace(microsecond=0)
-    price_list = PriceList.objects.filter(is_default=True).first() or services.price_list_create(
+    price_list = selectors.price_list_default() or services.price_list_create(
         name="Retail", currency=settings.DEFAULT_CURRENCY, is_default=True
     )
     variants = list(Variant.objects.select_related("product").order_by("pk"))

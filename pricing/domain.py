@@ -236,22 +236,23 @@ def _rate(rate: Decimal) -> str:
 def allocate(total: Decimal, weights: Sequence[Decimal], currency: str) -> list[Decimal]:
     """Split `total` over `weights` in proportion, to the minor unit, adding up exactly.
 
-    Largest remainder method in whole minor units (integer arithmetic, no rounding
-    mode involved); equal remainders go to the earlier weight. When `total` is not more
-    than the sum of the weights, no share exceeds its weight.
+    Weights are amounts of the currency. Largest remainder method in whole minor units
+    (integer arithmetic, no rounding mode involved); equal remainders go to the earlier
+    weight. When `total` is not more than the sum of the weights, no share exceeds its
+    weight.
     """
-    unit = minor_unit(currency)
-    total_units = int(quantize(total, currency) / unit)
-    units = [int(quantize(w, currency) / unit) for w in weights]
+    digits = -minor_unit(currency).as_tuple().exponent
+    total_units = int(quantize(total, currency).scaleb(digits))
+    units = [int(w.scaleb(digits)) for w in weights]
     whole = sum(units)
     if whole <= 0 or total_units == 0:
-        return [quantize(ZERO, currency) for _w in weights]
+        return [Decimal(0).scaleb(-digits) for _w in weights]
     shares = [total_units * u // whole for u in units]
     remainders = [total_units * u % whole for u in units]
     left = total_units - sum(shares)
     for i in sorted(range(len(units)), key=lambda i: (-remainders[i], i))[:left]:
         shares[i] += 1
-    return [quantize(Decimal(s) * unit, currency) for s in shares]
+    return [Decimal(share).scaleb(-digits) for share in shares]
 
 
 # --- the engine ---------------------------------------------------------------------
@@ -260,8 +261,9 @@ def allocate(total: Decimal, weights: Sequence[Decimal], currency: str) -> list[
 @dataclass(slots=True)
 class _Line:
     item: BasketItem
+    unit_price: Decimal
     subtotal: Decimal
-    current: Decimal
+    current: Decimal  # what the line costs after the promotions applied so far
     discounts: list[LineDiscount] = field(default_factory=list)
     locked: bool = False  # a non-stacking promotion owns this line
 
@@ -274,11 +276,16 @@ def price_basket(
     coupon: CouponCheck | None = None,
     priced_at: datetime | None = None,
 ) -> Quote:
-    """Price a basket: base prices, promotions in priority order, VAT, totals, coupon."""
+    """Price a basket: base prices, promotions in priority order, VAT, totals, coupon.
+
+    Only `core.money.quantize` rounds; sums and differences of amounts already rounded
+    to the minor unit are exact and are left as they are.
+    """
     lines = []
     for item in items:
-        subtotal = quantize(quantize(item.unit_price, currency) * item.quantity, currency)
-        lines.append(_Line(item=item, subtotal=subtotal, current=subtotal))
+        unit_price = quantize(item.unit_price, currency)
+        subtotal = unit_price * item.quantity
+        lines.append(_Line(item=item, unit_price=unit_price, subtotal=subtotal, current=subtotal))
 
     unlocked = coupon.promotion_id if coupon is not None and coupon.problem is None else None
     outcomes: dict[int, str] = {}
@@ -294,23 +301,24 @@ def price_basket(
             variant_id=line.item.variant_id,
             product_id=line.item.product_id,
             quantity=line.item.quantity,
-            unit_price=quantize(line.item.unit_price, currency),
+            unit_price=line.unit_price,
             subtotal=line.subtotal,
             discounts=tuple(line.discounts),
-            discount_total=quantize(line.subtotal - line.current, currency),
+            discount_total=line.subtotal - line.current,
             line_total=line.current,
             vat_rate=line.item.vat_rate,
             vat_amount=vat_by_line[i],
         )
         for i, line in enumerate(lines)
     )
-    subtotal = quantize(sum((line.subtotal for line in quote_lines), ZERO), currency)
-    total = quantize(sum((line.line_total for line in quote_lines), ZERO), currency)
+    zero = quantize(ZERO, currency)
+    subtotal = sum((line.subtotal for line in quote_lines), zero)
+    total = sum((line.line_total for line in quote_lines), zero)
     return Quote(
         currency=currency,
         lines=quote_lines,
         subtotal=subtotal,
-        discount_total=quantize(subtotal - total, currency),
+        discount_total=subtotal - total,
         total=total,
         vat=vat_totals,
         coupon=_coupon_status(coupon, outcomes),
@@ -345,7 +353,7 @@ def _apply(rule: PromotionRule, lines: list[_Line], currency: str) -> str:
                 promotion_id=rule.id, promotion_name=rule.name, kind=rule.kind, amount=amount
             )
         )
-        line.current = quantize(line.current - amount, currency)
+        line.current -= amount  # both are amounts in minor units: exact
         if not rule.stackable:
             line.locked = True
         applied = True
@@ -414,19 +422,17 @@ def _vat(lines: list[_Line], currency: str) -> tuple[list[Decimal], tuple[VatTot
     by_rate: dict[Decimal, list[int]] = defaultdict(list)
     for i, line in enumerate(lines):
         by_rate[line.item.vat_rate].append(i)
-    per_line = [quantize(ZERO, currency)] * len(lines)
+    zero = quantize(ZERO, currency)
+    per_line = [zero] * len(lines)
     totals = []
     for rate in sorted(by_rate):
         members = by_rate[rate]
-        gross = quantize(sum((lines[i].current for i in members), ZERO), currency)
+        gross = sum((lines[i].current for i in members), zero)
         amount = quantize(gross * rate / (HUNDRED + rate), currency)
-        for i, share in zip(
-            members, allocate(amount, [lines[i].current for i in members], currency), strict=True
-        ):
+        shares = allocate(amount, [lines[i].current for i in members], currency)
+        for i, share in zip(members, shares, strict=True):
             per_line[i] = share
-        totals.append(
-            VatTotal(rate=rate, base=quantize(gross - amount, currency), amount=amount, gross=gross)
-        )
+        totals.append(VatTotal(rate=rate, base=gross - amount, amount=amount, gross=gross))
     return per_line, tuple(totals)
 
 

@@ -19,7 +19,16 @@ from decimal import Decimal
 from typing import Any
 
 from django.conf import settings
-from django.db.models import Count, Exists, IntegerField, OuterRef, Prefetch, Q, QuerySet, Value
+from django.db.models import (
+    Count,
+    Exists,
+    IntegerField,
+    OuterRef,
+    Prefetch,
+    Q,
+    QuerySet,
+    Value,
+)
 from django.utils import timezone
 
 from catalog import selectors as catalog_selectors
@@ -38,27 +47,6 @@ def price_list_default() -> PriceList | None:
 
 def _in_effect(at: datetime) -> Q:
     return Q(valid_from__lte=at) & (Q(valid_until__isnull=True) | Q(valid_until__gt=at))
-
-
-def prices_current(
-    *, variant_ids: Iterable[int], at: datetime | None = None
-) -> tuple[str, dict[int, Decimal]]:
-    """(currency, variant id → base price in effect at `at`) from the default price list."""
-    at = at or timezone.now()
-    rows = list(
-        Price.objects.filter(
-            _in_effect(at),
-            price_list__is_default=True,
-            price_list__is_active=True,
-            variant_id__in=set(variant_ids),
-        ).values_list("variant_id", "amount", "price_list__currency")
-    )
-    if rows:
-        currency = rows[0][2]
-    else:
-        default = price_list_default()
-        currency = default.currency if default else settings.DEFAULT_CURRENCY
-    return currency, {variant_id: amount for variant_id, amount, _c in rows}
 
 
 def price_history(*, variant_id: int) -> QuerySet[Price]:
@@ -112,43 +100,54 @@ def promotions_live(*, at: datetime | None = None) -> QuerySet[Promotion]:
     )
 
 
-_SCOPE_FIELDS = {
-    domain.VARIANTS: ("variants", "variant_id"),
-    domain.PRODUCTS: ("products", "product_id"),
-    domain.CATEGORIES: ("categories", "category_id"),
+_SCOPE_TABLES = {
+    domain.VARIANTS: (Promotion.variants.through, "variant_id"),
+    domain.PRODUCTS: (Promotion.products.through, "product_id"),
+    domain.CATEGORIES: (Promotion.categories.through, "category_id"),
 }
 
 
-def promotion_rules_live(*, at: datetime) -> list[domain.PromotionRule]:
-    """The live promotions as engine rules: one query, plus one per scope kind in use."""
-    rows = list(
-        Promotion.objects.filter(_live(at))
-        .annotate(requires_coupon=_requires_coupon())
-        .values(
-            "id",
-            "name",
-            "kind",
-            "scope",
-            "value",
-            "buy_quantity",
-            "get_quantity",
-            "threshold",
-            "priority",
-            "is_stackable",
-            "requires_coupon",
-        )
-    )
-    members: dict[str, dict[int, set[int]]] = {}
-    for scope, (field_name, column) in _SCOPE_FIELDS.items():
+def _scope_members(rows: list[dict[str, Any]]) -> dict[int, frozenset[int]]:
+    """promotion id → the ids its scope lists, for every scope in one UNION query."""
+    parts = []
+    for scope, (through, column) in _SCOPE_TABLES.items():
         ids = [row["id"] for row in rows if row["scope"] == scope]
-        found: dict[int, set[int]] = defaultdict(set)
         if ids:
-            through = getattr(Promotion, field_name).through
-            for promotion_id, member_id in through.objects.filter(promotion_id__in=ids).values_list(
-                "promotion_id", column
-            ):
-                found[promotion_id].add(member_id)
-        members[scope] = found
+            parts.append(
+                through.objects.filter(promotion_id__in=ids).values_list("promotion_id", column)
+            )
+    if not parts:
+        return {}
+    union = parts[0].union(*parts[1:], all=True) if len(parts) > 1 else parts[0]
+    found: dict[int, set[int]] = defaultdict(set)
+    for promotion_id, member_id in union:
+        found[promotion_id].add(member_id)
+    return {promotion_id: frozenset(ids) for promotion_id, ids in found.items()}
+
+
+# The constant part of the hot queries is built once: cloning a prepared queryset with
+# one more filter is much cheaper than building its joins and annotations per quote.
+# They are only ever filtered, never evaluated themselves (no shared result cache).
+_RULE_ROWS = Promotion.objects.annotate(requires_coupon=_requires_coupon()).values(
+    "id",
+    "name",
+    "kind",
+    "scope",
+    "value",
+    "buy_quantity",
+    "get_quantity",
+    "threshold",
+    "priority",
+    "is_stackable",
+    "requires_coupon",
+)
+
+
+def promotion_rules_live(*, at: datetime) -> list[domain.PromotionRule]:
+    """The live promotions as engine rules, in two queries (promotions, scope members)."""
+    rows = list(_RULE_ROWS.filter(_live(at)))
+    members = _scope_members(rows)
+    empty: frozenset[int] = frozenset()
     return [
         domain.PromotionRule(
             id=row["id"],
@@ -162,9 +161,11 @@ def promotion_rules_live(*, at: datetime) -> list[domain.PromotionRule]:
             priority=row["priority"],
             stackable=row["is_stackable"],
             requires_coupon=row["requires_coupon"],
-            variant_ids=frozenset(members[domain.VARIANTS].get(row["id"], ())),
-            product_ids=frozenset(members[domain.PRODUCTS].get(row["id"], ())),
-            category_ids=frozenset(members[domain.CATEGORIES].get(row["id"], ())),
+            variant_ids=members.get(row["id"], empty) if row["scope"] == domain.VARIANTS else empty,
+            product_ids=members.get(row["id"], empty) if row["scope"] == domain.PRODUCTS else empty,
+            category_ids=(
+                members.get(row["id"], empty) if row["scope"] == domain.CATEGORIES else empty
+            ),
         )
         for row in rows
     ]
@@ -219,6 +220,67 @@ def coupon_check(*, code: str, customer_id: int | None, at: datetime) -> domain.
 # --- the quote ----------------------------------------------------------------------
 
 
+@dataclass(frozen=True, slots=True)
+class VariantPricing:
+    """A variant's facts the engine needs, with its base price in effect (None: no price)."""
+
+    id: int
+    sku: str
+    product_id: int
+    category_id: int
+    vat_rate: Decimal
+    sellable: bool  # the variant and its product are active
+    price: Decimal | None
+    currency: str | None  # of the default price list, when priced
+
+
+_VARIANT_ROWS = Variant.objects.values_list(
+    "id", "sku", "product_id", "product__category_id", "vat_rate", "is_active", "product__is_active"
+)
+_DEFAULT_LIST_PRICES = Price.objects.filter(
+    price_list__is_default=True, price_list__is_active=True
+).values_list("variant_id", "amount", "price_list__currency")
+
+
+def variants_pricing(
+    *, at: datetime, skus: Iterable[str] | None = None, ids: Iterable[int] | None = None
+) -> list[VariantPricing]:
+    """Variants by SKU or id with their default-list price in effect at `at`: two queries.
+
+    Plain values, no model instances: this is the hot path of every quote and listing.
+    """
+    qs = _VARIANT_ROWS
+    if skus is not None:
+        qs = qs.filter(sku__in=set(skus))
+    if ids is not None:
+        qs = qs.filter(pk__in=set(ids))
+    rows = list(qs)
+    if not rows:
+        return []
+    prices = {
+        variant_id: (amount, currency)
+        for variant_id, amount, currency in _DEFAULT_LIST_PRICES.filter(
+            _in_effect(at), variant_id__in=[row[0] for row in rows]
+        )
+    }
+    result = []
+    for pk, sku, product_id, category_id, vat, active, product_active in rows:
+        amount, currency = prices.get(pk, (None, None))
+        result.append(
+            VariantPricing(
+                id=pk,
+                sku=sku,
+                product_id=product_id,
+                category_id=category_id,
+                vat_rate=vat,
+                sellable=active and product_active,
+                price=amount,
+                currency=currency,
+            )
+        )
+    return result
+
+
 def _customer_id(customer: Any) -> int | None:
     if customer is None or isinstance(customer, bool):
         return None
@@ -250,18 +312,25 @@ def _category_paths(rules: list[domain.PromotionRule]) -> dict[int, list[int]]:
 
 
 def _item(
-    variant: Variant, quantity: int, price: Decimal, paths: Mapping[int, list[int]]
+    variant: VariantPricing, quantity: int, paths: Mapping[int, list[int]]
 ) -> domain.BasketItem:
-    category_id = variant.product.category_id
     return domain.BasketItem(
         sku=variant.sku,
-        variant_id=variant.pk,
+        variant_id=variant.id,
         product_id=variant.product_id,
-        category_path=tuple(paths.get(category_id, (category_id,))),
+        category_path=tuple(paths.get(variant.category_id, (variant.category_id,))),
         quantity=quantity,
-        unit_price=price,
+        unit_price=variant.price,
         vat_rate=variant.vat_rate,
     )
+
+
+def _currency(variants: Iterable[VariantPricing]) -> str:
+    for variant in variants:
+        if variant.currency:
+            return variant.currency
+    default = price_list_default()
+    return default.currency if default else settings.DEFAULT_CURRENCY
 
 
 def quote(
@@ -286,6 +355,9 @@ def quote(
     not_applicable with the reason (inactive, not_started, expired, usage_limit_reached,
     customer_limit_reached, customer_required, not_in_basket, conditions_not_met,
     not_combinable, no_saving).
+
+    Queries: variants with prices, live promotions, their scope members, the category
+    tree (only with a category-scoped promotion), the coupon (only with a code).
     """
     at = at or timezone.now()
     requested = [_read_line(line) for line in lines]
@@ -299,17 +371,16 @@ def quote(
         raise InvalidQuantity(details={"lines": bad_quantities, "max": domain.MAX_QUANTITY})
 
     skus = {sku for sku, _q in requested if isinstance(sku, str)}
-    variants = catalog_selectors.variants_by_sku(skus=skus) if skus else {}
-    currency, prices = prices_current(variant_ids=[v.pk for v in variants.values()], at=at)
+    variants = {v.sku: v for v in variants_pricing(at=at, skus=skus)} if skus else {}
 
     problems: list[dict[str, Any]] = []
     for i, (sku, _quantity) in enumerate(requested):
         variant = variants.get(sku) if isinstance(sku, str) else None
         if variant is None:
             problems.append({"index": i, "sku": sku, "code": UnknownSku.code})
-        elif not (variant.is_active and variant.product.is_active):
+        elif not variant.sellable:
             problems.append({"index": i, "sku": sku, "code": VariantInactive.code})
-        elif variant.pk not in prices:
+        elif variant.price is None:
             problems.append({"index": i, "sku": sku, "code": NoPrice.code})
     if problems:
         for error in (UnknownSku, VariantInactive, NoPrice):
@@ -324,10 +395,8 @@ def quote(
 
     rules = promotion_rules_live(at=at)
     paths = _category_paths(rules)
-    items = [
-        _item(variants[sku], quantity, prices[variants[sku].pk], paths)
-        for sku, quantity in requested
-    ]
+    items = [_item(variants[sku], quantity, paths) for sku, quantity in requested]
+    currency = _currency(variants.values())
     return domain.price_basket(items, rules, currency=currency, coupon=checked, priced_at=at)
 
 
@@ -354,23 +423,25 @@ def unit_prices(*, variant_ids: Iterable[int], at: datetime | None = None) -> di
     listing never disagrees with the checkout.
     """
     at = at or timezone.now()
-    variants = catalog_selectors.variants_by_id(ids=variant_ids)
-    currency, prices = prices_current(variant_ids=variants.keys(), at=at)
+    variants = variants_pricing(at=at, ids=variant_ids)
+    if not variants:
+        return {}
+    currency = _currency(variants)
     rules = [rule for rule in promotion_rules_live(at=at) if not rule.requires_coupon]
     paths = _category_paths(rules)
     result: dict[int, UnitPrice] = {}
-    for variant_id, variant in variants.items():
-        if not (variant.is_active and variant.product.is_active):
-            result[variant_id] = UnitPrice(status="inactive", currency=currency)
+    for variant in variants:
+        if not variant.sellable:
+            result[variant.id] = UnitPrice(status="inactive", currency=currency)
             continue
-        if variant_id not in prices:
-            result[variant_id] = UnitPrice(status="no_price", currency=currency)
+        if variant.price is None:
+            result[variant.id] = UnitPrice(status="no_price", currency=currency)
             continue
         priced = domain.price_basket(
-            [_item(variant, 1, prices[variant_id], paths)], rules, currency=currency, priced_at=at
+            [_item(variant, 1, paths)], rules, currency=currency, priced_at=at
         )
         line = priced.lines[0]
-        result[variant_id] = UnitPrice(
+        result[variant.id] = UnitPrice(
             status="priced",
             currency=currency,
             price=line.unit_price,

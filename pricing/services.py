@@ -16,11 +16,14 @@ from datetime import datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
+from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
+from django.utils.dateparse import parse_date, parse_datetime
 from django.utils.translation import gettext as _
 
 from catalog.models import Category, Product, Variant
+from catalog.selectors import variants_by_sku
 from core.money import quantize
 from pricing import domain, selectors
 from pricing.errors import (
@@ -374,8 +377,6 @@ def _parse_datetime(value: Any) -> datetime | None:
     if isinstance(value, datetime):
         parsed = value
     else:
-        from django.utils.dateparse import parse_date, parse_datetime
-
         text = str(value).strip()
         parsed = parse_datetime(text)
         if parsed is None:
@@ -398,8 +399,6 @@ def price_import_check(
     unknown price lists, unreadable values, overlaps with stored prices and between rows.
     Reads in a constant number of queries; writes nothing.
     """
-    from catalog.selectors import variants_by_sku
-
     default = selectors.price_list_default()
     lists = {pl.name.casefold(): pl for pl in PriceList.objects.all()}
     skus = {str(r.get("sku") or "").strip() for r in records}
@@ -586,8 +585,8 @@ def coupon_save(*, coupon: Coupon) -> Coupon:
     coupon.code = domain.coupon_code_normalize(coupon.code or "")
     try:
         COUPON_CODE_VALIDATOR(coupon.code)
-    except Exception as exc:  # noqa: BLE001 - Django's ValidationError, reported as ours
-        raise InvalidCoupon(details={"code": coupon.code}) from exc
+    except ValidationError as exc:
+        raise InvalidCoupon(str(exc.messages[0]), details={"code": coupon.code}) from exc
     taken = Coupon.objects.filter(code=coupon.code).exclude(pk=coupon.pk).exists()
     if taken:
         raise InvalidCoupon(_("Another coupon has this code."), details={"code": coupon.code})

@@ -1,6 +1,8 @@
 """Input and output shapes of the inventory API. They validate shape only; every business
 rule (enough stock, known SKU, allowed location) is the services' and selectors' job."""
 
+from zoneinfo import ZoneInfo
+
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from rest_framework import serializers
@@ -48,8 +50,6 @@ class LocationSerializer(serializers.ModelSerializer):
         ]
 
     def get_open_now(self, location: Location) -> bool:
-        from zoneinfo import ZoneInfo
-
         local = timezone.now().astimezone(ZoneInfo(location.time_zone))
         return is_open_at(location.opening_hours or {}, local)
 

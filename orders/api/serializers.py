@@ -87,7 +87,11 @@ class CheckoutInput(serializers.Serializer):
     tender = TenderInputSerializer(required=False)
     redeem_points = serializers.IntegerField(required=False, min_value=0, default=0)
     expected_total = serializers.DecimalField(max_digits=12, decimal_places=2, required=False)
-    channel = serializers.ChoiceField(choices=CLIENT_CHANNELS, required=False)
+    channel = serializers.ChoiceField(
+        choices=CLIENT_CHANNELS,
+        required=False,
+        help_text="Where the order is placed; default: the channel the cart was started in.",
+    )
 
 
 class OrderLineOutput(serializers.Serializer):

@@ -1,4 +1,4 @@
-"""Fixtures of the customers tests: a fast password hasher and logged-in customer clients."""
+"""Fixtures of the customers tests: registered customers and their logged-in API clients."""
 
 import pytest
 from rest_framework.test import APIClient
@@ -6,12 +6,6 @@ from rest_framework.test import APIClient
 from customers.services import auth_login, customer_register
 
 PASSWORD = "correct-horse-battery"
-
-
-@pytest.fixture(autouse=True)
-def fast_password_hasher(settings):
-    # PBKDF2 at production strength costs ~0.3 s per hash; these tests hash hundreds of times.
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 
 def register(**kwargs):

@@ -159,7 +159,11 @@ def _csv(text: str) -> SimpleUploadedFile:
 def test_a_valid_count_file_is_applied_to_every_row(admin):
     a = StockLevelFactory(on_hand=5)
     b = VariantFactory(sku="NEW-ON-SHELF")
-    text = f"location,sku,counted\n{a.location.code},{a.variant.sku},3\n{a.location.code.lower()},NEW-ON-SHELF,2\n"
+    text = (
+        "location,sku,counted\n"
+        f"{a.location.code},{a.variant.sku},3\n"
+        f"{a.location.code.lower()},NEW-ON-SHELF,2\n"  # codes match in any case
+    )
     response = admin.post(IMPORT, {"file": _csv(text), "reason": "annual count"})
     assert response.status_code == 302
     a.refresh_from_db()

@@ -179,3 +179,37 @@ def test_two_expiry_workers_and_a_canceller_release_each_reservation_exactly_onc
     assert len(per_reservation) == 40 and set(per_reservation.values()) == {1}
     assert sorted(StockLevel.objects.values_list("reserved", flat=True)) == [0, 0, 0, 0]
     assert services.verify_ledger() == []
+
+
+def test_the_expiry_task_skips_only_the_level_someone_holds_and_gets_it_on_the_next_run():
+    from django.db import transaction
+
+    store = LocationFactory()
+    busy, free = (StockLevelFactory(location=store, on_hand=5) for _ in range(2))
+    soon = timezone.now() + timedelta(minutes=1)
+    for level, reference in ((busy, "order:exp-busy"), (free, "order:exp-free")):
+        services.stock_reserve(
+            lines=[(level.variant_id, 1)], location=store, reference=reference, expires_at=soon
+        )
+    services.stock_reserve(lines=[(busy.variant_id, 1)], location=store, reference="order:held")
+    holding, done = threading.Event(), threading.Event()
+
+    def holder():
+        with transaction.atomic():  # a cancellation in progress holds the busy level's lock
+            services.stock_release(reference="order:held")
+            holding.set()
+            done.wait(20)
+        return "committed"
+
+    def worker():
+        holding.wait(20)
+        try:
+            return services.reservations_release_expired(now=soon + timedelta(seconds=1))
+        finally:
+            done.set()
+
+    assert run_concurrently([holder, worker]) == ["committed", 1]
+    assert Reservation.objects.get(reference="order:exp-free").status == "expired"
+    assert Reservation.objects.get(reference="order:exp-busy").status == "open"
+    assert services.reservations_release_expired(now=soon + timedelta(seconds=1)) == 1
+    assert services.verify_ledger() == []

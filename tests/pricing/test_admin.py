@@ -73,7 +73,12 @@ def test_price_history_view_lists_every_price_of_the_variant(admin_client):
     old = PriceFactory(
         amount=D("8.00"), valid_from=now - timedelta(days=9), valid_until=now - timedelta(days=1)
     )
-    PriceFactory(variant=old.variant, amount=D("9.00"), valid_from=now - timedelta(days=1), valid_until=now + timedelta(days=2))
+    PriceFactory(
+        variant=old.variant,
+        amount=D("9.00"),
+        valid_from=now - timedelta(days=1),
+        valid_until=now + timedelta(days=2),
+    )
     PriceFactory(variant=old.variant, amount=D("9.50"), valid_from=now + timedelta(days=2))
     response = admin_client.get(f"/admin/pricing/price/history/{old.variant_id}/")
     assert response.status_code == 200

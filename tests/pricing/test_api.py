@@ -177,9 +177,7 @@ def test_catalog_product_detail_shows_base_and_promotion_price_per_variant(api_c
     on_sale = PriceFactory(variant__product=product, amount=D("50.00")).variant
     plain = PriceFactory(variant__product=product, amount=D("20.00")).variant
     unpriced = VariantFactory(product=product)
-    PromotionFactory(
-        name="Half", value=D("50"), scope=Promotion.Scope.VARIANTS, variants=[on_sale]
-    )
+    PromotionFactory(name="Half", value=D("50"), scope=Promotion.Scope.VARIANTS, variants=[on_sale])
     CouponFactory(promotion__value=D("90"))  # coupon-only: never in a listing
     body = api_client.get(f"{PRODUCTS}{product.pk}/").json()
     assert _variant_in(body, on_sale.pk)["price"] == {

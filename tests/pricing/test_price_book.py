@@ -39,7 +39,9 @@ def test_before_its_first_price_a_variant_is_not_sellable():
     start = timezone.now() + timedelta(hours=1)
     price = PriceFactory(valid_from=start)
     with pytest.raises(NoPrice) as error:
-        selectors.quote([{"sku": price.variant.sku, "quantity": 1}], at=start - timedelta(seconds=1))
+        selectors.quote(
+            [{"sku": price.variant.sku, "quantity": 1}], at=start - timedelta(seconds=1)
+        )
     assert error.value.details["lines"] == [
         {"index": 0, "sku": price.variant.sku, "code": "no_price"}
     ]

@@ -57,11 +57,15 @@ def test_promotions_from_the_database_apply_with_their_scopes():
     hat = PriceFactory(amount=D("20.00"))
     PromotionFactory(scope=Promotion.Scope.CATEGORIES, categories=[parent], value=D("25"))
     PromotionFactory(
-        kind=Promotion.Kind.AMOUNT_OFF, scope=Promotion.Scope.VARIANTS, variants=[hat.variant],
+        kind=Promotion.Kind.AMOUNT_OFF,
+        scope=Promotion.Scope.VARIANTS,
+        variants=[hat.variant],
         value=D("2"),
     )
     PromotionFactory(
-        scope=Promotion.Scope.PRODUCTS, products=[hat.variant.product], value=D("50"),
+        scope=Promotion.Scope.PRODUCTS,
+        products=[hat.variant.product],
+        value=D("50"),
         starts_at=timezone.now() + timedelta(days=1),  # not live yet
     )
     quote = selectors.quote(
@@ -176,7 +180,9 @@ def test_a_coupon_outside_its_promotion_window_says_so():
     late = CouponFactory(promotion__starts_at=now - timedelta(days=9), promotion__ends_at=now)
     off = CouponFactory(is_active=False)
     line = {"sku": price.variant.sku, "quantity": 1}
-    reasons = [selectors.quote([line], coupon=c.code, at=now).coupon["reason"] for c in (early, late, off)]
+    reasons = [
+        selectors.quote([line], coupon=c.code, at=now).coupon["reason"] for c in (early, late, off)
+    ]
     assert reasons == ["not_started", "expired", "inactive"]
 
 

@@ -1,0 +1,737 @@
+"""Checkout benchmark on PostgreSQL: a real gunicorn server, concurrent HTTP clients, and
+the raw database floor beside it.
+
+What it does, all in a throwaway database `omni_bench_checkout_<pid>` created on the
+DATABASE_URL server and dropped at the end (whatever happens):
+
+1. migrate it and seed it through the services (`seed` step, a Django subprocess): a pickup
+   store with stock on 10 hot variants (three of them scarce, so late checkouts fail with
+   `insufficient_stock`), prices, and 400 customers — each with a token and an open cart of
+   the 10 hot variants (1–2 units a line), written in bulk; the same step measures SQL
+   queries per checkout in-process (`checkout_place` for 10 and 20 lines, and one
+   `POST /api/v1/checkout/` through DRF's test client with token auth);
+2. start `gunicorn config.wsgi` (4 sync workers, DEBUG off) and drive
+   `POST /api/v1/checkout/` from 24 client threads, one Idempotency-Key per checkout, then
+   replay a few keys (each must return the same order);
+3. check the stock (`verify` step): no level reserves more than it holds, the reserved
+   units equal the units of the placed orders, `inventory.services.verify_ledger()` is clean,
+   no customer got two orders;
+4. with plain psycopg and the same concurrency, time the least a checkout must write — an
+   order insert, a conditional `UPDATE … SET reserved = reserved + 1 WHERE … AND on_hand -
+   reserved >= 1` on each of the same 10 hot rows, a ledger insert — and print checkout
+   throughput as a fraction of it (aim: at least 10%).
+
+Run: `DATABASE_URL=postgres://postgres@127.0.0.1:5432/omnicore python -m benchmarks checkout`.
+On anything but PostgreSQL it says it is skipped. Bounded: 400 checkouts or 60 s of load,
+5 s of raw loop; about half a minute in all on a 2-core machine.
+"""
+
+import http.client
+import json
+import os
+import queue
+import random
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from collections import Counter
+from datetime import timedelta
+from decimal import Decimal
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+ROOT = Path(__file__).resolve().parent.parent
+CLIENTS = 24
+GUNICORN_WORKERS = 4
+CHECKOUTS = 400
+LINES = 10  # every cart holds every hot variant
+SCARCE = (0.80, 0.85, 0.90)  # stock of the first hot variants, as a share of the carts' demand
+WARMUP_CHECKOUTS = 8
+REPLAYS = 20
+LOAD_DEADLINE_SECONDS = 60.0
+RAW_SECONDS = 5.0
+RAW_MAX_TRANSACTIONS = 20_000
+STORE = "BENCH-STORE"
+CUSTOMER_EMAIL = "bench{n}@bench.example"
+CHECKOUT_PATH = "/api/v1/checkout/"
+
+
+# --- orchestration (the parent process: no Django here) ------------------------------
+
+
+def _is_postgres(url: str) -> bool:
+    return urlsplit(url).scheme in {"postgres", "postgresql", "pgsql"}
+
+
+def _with_database(url: str, name: str) -> str:
+    parts = urlsplit(url)
+    return urlunsplit((parts.scheme, parts.netloc, f"/{name}", parts.query, parts.fragment))
+
+
+def _psycopg_conninfo(url: str) -> str:
+    # psycopg understands postgresql:// URLs; dj-database-url's other spellings are not.
+    parts = urlsplit(url)
+    return urlunsplit(("postgresql", parts.netloc, parts.path, parts.query, ""))
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _child_env(url: str) -> dict[str, str]:
+    env = dict(os.environ)
+    env.update(
+        DATABASE_URL=url,
+        DJANGO_SETTINGS_MODULE="config.settings",
+        # Order notifications run eagerly after commit (no broker); do not print the mails.
+        EMAIL_BACKEND="django.core.mail.backends.dummy.EmailBackend",
+        LOG_LEVEL="ERROR",  # every refused checkout would log a 409 warning
+    )
+    env.pop("CELERY_BROKER_URL", None)
+    return env
+
+
+def _run_step(step: str, env: dict[str, str], workdir: Path) -> dict:
+    out = workdir / f"{step}.json"
+    proc = subprocess.run(
+        [sys.executable, "-m", "benchmarks.bench_checkout", step, str(out)],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
+    if proc.returncode != 0:
+        raise RuntimeError(f"step {step} failed:\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}")
+    return json.loads(out.read_text())
+
+
+def _admin_connect(url: str):
+    import psycopg
+
+    return psycopg.connect(_psycopg_conninfo(_with_database(url, "postgres")), autocommit=True)
+
+
+def main() -> None:
+    url = os.environ.get("DATABASE_URL", "")
+    if not _is_postgres(url):
+        print(
+            "bench_checkout: skipped — it needs PostgreSQL (a real server process, concurrent "
+            "connections, row locks): set DATABASE_URL=postgres://user@host:5432/name"
+        )
+        return
+
+    name = f"omni_bench_checkout_{os.getpid()}"
+    bench_url = _with_database(url, name)
+    env = _child_env(bench_url)
+    began = time.perf_counter()
+    print(f"creating a throwaway database {name} …", flush=True)
+    with _admin_connect(url) as admin:
+        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        admin.execute(f'CREATE DATABASE "{name}"')
+    server = None
+    try:
+        with tempfile.TemporaryDirectory(prefix="bench_checkout_") as tmp:
+            workdir = Path(tmp)
+            subprocess.run(
+                [sys.executable, "manage.py", "migrate", "--verbosity", "0"],
+                cwd=ROOT,
+                env=env,
+                check=True,
+                timeout=180,
+            )
+            print("seeding (services, bulk) and counting queries …", flush=True)
+            seed = _run_step("seed", env, workdir)
+
+            port = _free_port()
+            log_path = workdir / "gunicorn.log"
+            server = _server_start(env, port, log_path)
+            print(
+                f"gunicorn on 127.0.0.1:{port}, {GUNICORN_WORKERS} workers; "
+                f"{len(seed['load'])} checkouts from {CLIENTS} clients …",
+                flush=True,
+            )
+            _run_load(port, seed["warmup"], clients=WARMUP_CHECKOUTS)
+            load = _run_load(port, seed["load"], clients=CLIENTS, deadline=LOAD_DEADLINE_SECONDS)
+            replays = _replay(port, seed["load"], load["placed"])
+            _server_stop(server)
+            server_log = log_path.read_text(errors="replace") if log_path.exists() else ""
+            server = None
+
+            check = _run_step("verify", env, workdir)
+            print("raw PostgreSQL loop …", flush=True)
+            raw = _raw_floor(bench_url, lines=LINES)
+            _report(seed, load, replays, check, raw, time.perf_counter() - began)
+            if load["codes"].get("http_500") or load["codes"].get("transport_error"):
+                print("server log tail:\n" + server_log[-3000:])
+    finally:
+        if server is not None:
+            _server_stop(server)
+        with _admin_connect(url) as admin:
+            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+# --- the server -------------------------------------------------------------------------
+
+
+def _server_start(env: dict[str, str], port: int, log_path: Path) -> subprocess.Popen:
+    server_env = env | {
+        "DEBUG": "false",
+        "SECRET_KEY": "bench-checkout-" + uuid.uuid4().hex,
+        "ALLOWED_HOSTS": "127.0.0.1",
+    }
+    gunicorn = Path(sys.executable).with_name("gunicorn")
+    log = open(log_path, "w")  # noqa: SIM115 - the server writes to it until it is stopped
+    proc = subprocess.Popen(
+        [
+            str(gunicorn),
+            "config.wsgi",
+            "--workers",
+            str(GUNICORN_WORKERS),
+            "--bind",
+            f"127.0.0.1:{port}",
+            "--timeout",
+            "60",
+            "--log-level",
+            "warning",
+        ],
+        cwd=ROOT,
+        env=server_env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError("gunicorn exited:\n" + log_path.read_text()[-3000:])
+        try:
+            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+            conn.request("GET", "/api/v1/")
+            conn.getresponse().read()
+            conn.close()
+            return proc
+        except OSError:
+            time.sleep(0.2)
+    _server_stop(proc)
+    raise RuntimeError("gunicorn did not answer within 30 s")
+
+
+def _server_stop(proc: subprocess.Popen) -> None:
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout=5)
+
+
+# --- the clients ------------------------------------------------------------------------
+
+
+def _checkout_body(item: dict) -> bytes:
+    total = item["total"]
+    return json.dumps(
+        {
+            "cart": item["cart"],
+            "fulfilment": {"type": "pickup", "location": STORE},
+            "tender": {"kind": "card", "amount": total, "provider": "bench", "reference": item["key"]},
+            "expected_total": total,
+            "channel": "web",
+        }
+    ).encode()
+
+
+def _post_checkout(port: int, item: dict) -> tuple[int, dict, dict]:
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+    try:
+        conn.request(
+            "POST",
+            CHECKOUT_PATH,
+            body=_checkout_body(item),
+            headers={
+                "Content-Type": "application/json",
+                "Authorization": f"Token {item['token']}",
+                "Idempotency-Key": item["key"],
+            },
+        )
+        response = conn.getresponse()
+        raw = response.read()
+        try:
+            body = json.loads(raw)
+        except ValueError:
+            body = {}
+        return response.status, body, dict(response.getheaders())
+    finally:
+        conn.close()
+
+
+def _outcome(status: int, body: dict) -> str:
+    if status == 201:
+        return "placed"
+    if status >= 500:
+        return f"http_{status}"
+    error = body.get("error") if isinstance(body, dict) else None
+    return (error or {}).get("code") or f"http_{status}"
+
+
+def _run_load(port: int, items: list[dict], *, clients: int, deadline: float = 30.0) -> dict:
+    """POST every item's checkout from `clients` threads; latencies and outcomes."""
+    work: queue.Queue = queue.Queue()
+    for index, item in enumerate(items):
+        work.put((index, item))
+    results: list[tuple[int, str, float, str]] = []
+    lock = threading.Lock()
+    start = threading.Barrier(clients + 1)
+    stop_at = [0.0]
+
+    def client() -> None:
+        start.wait()
+        mine = []
+        while time.monotonic() < stop_at[0]:
+            try:
+                index, item = work.get_nowait()
+            except queue.Empty:
+                break
+            began = time.perf_counter()
+            try:
+                status, body, _headers = _post_checkout(port, item)
+                outcome, number = _outcome(status, body), body.get("number", "")
+            except OSError:
+                outcome, number = "transport_error", ""
+            mine.append((index, outcome, time.perf_counter() - began, number))
+        with lock:
+            results.extend(mine)
+
+    threads = [threading.Thread(target=client) for _ in range(clients)]
+    for thread in threads:
+        thread.start()
+    stop_at[0] = time.monotonic() + deadline
+    start.wait()
+    began = time.perf_counter()
+    for thread in threads:
+        thread.join()
+    elapsed = time.perf_counter() - began
+    return {
+        "elapsed": elapsed,
+        "codes": Counter(outcome for _i, outcome, _t, _n in results),
+        "latencies": sorted(t for _i, _o, t, _n in results),
+        "placed_latencies": sorted(t for _i, o, t, _n in results if o == "placed"),
+        "placed": {i: n for i, o, _t, n in results if o == "placed"},
+        "done": len(results),
+    }
+
+
+def _replay(port: int, items: list[dict], placed: dict[int, str]) -> dict:
+    """Retry some placed checkouts with their key and body: the same order must come back."""
+    same = 0
+    picked = sorted(placed)[:: max(1, len(placed) // REPLAYS)][:REPLAYS]
+    for index in picked:
+        status, body, headers = _post_checkout(port, items[index])
+        replayed = headers.get("Idempotent-Replayed") == "true"
+        if status == 201 and body.get("number") == placed[index] and replayed:
+            same += 1
+    return {"tried": len(picked), "same": same}
+
+
+# --- the raw PostgreSQL floor -----------------------------------------------------------
+
+RAW_SCHEMA = """
+CREATE TABLE bench_raw_stock (
+    id bigserial PRIMARY KEY, on_hand integer NOT NULL, reserved integer NOT NULL DEFAULT 0
+);
+CREATE TABLE bench_raw_order (
+    id bigserial PRIMARY KEY, number varchar(16) NOT NULL UNIQUE, customer_id bigint NOT NULL,
+    total numeric(12, 2) NOT NULL, placed_at timestamptz NOT NULL
+);
+CREATE TABLE bench_raw_ledger (
+    id bigserial PRIMARY KEY, level_id bigint NOT NULL REFERENCES bench_raw_stock (id),
+    reference varchar(100) NOT NULL, reserved_delta integer NOT NULL,
+    created_at timestamptz NOT NULL
+);
+"""
+
+
+def _raw_floor(url: str, *, lines: int) -> dict:
+    """Transactions/s of: order insert, one conditional UPDATE per hot row, ledger insert."""
+    import psycopg
+
+    conninfo = _psycopg_conninfo(url)
+    with psycopg.connect(conninfo, autocommit=True) as setup:
+        setup.execute(RAW_SCHEMA)
+        setup.execute(
+            "INSERT INTO bench_raw_stock (on_hand) SELECT 1000000000 FROM generate_series(1, %s)",
+            (lines,),
+        )
+        stock_ids = [row[0] for row in setup.execute("SELECT id FROM bench_raw_stock ORDER BY id")]
+
+    done = [0]
+    failed = [0]
+    lock = threading.Lock()
+    start = threading.Barrier(CLIENTS + 1)
+    stop_at = [0.0]
+
+    def worker(index: int) -> None:
+        ok = short = 0
+        with psycopg.connect(conninfo) as conn:
+            start.wait()
+            attempt = 0
+            while time.monotonic() < stop_at[0]:
+                with lock:
+                    if done[0] >= RAW_MAX_TRANSACTIONS:
+                        break
+                    done[0] += 1
+                attempt += 1
+                number = f"R{index:02d}{attempt:07d}"
+                try:
+                    with conn.transaction():
+                        conn.execute(
+                            "INSERT INTO bench_raw_order (number, customer_id, total, placed_at) "
+                            "VALUES (%s, %s, %s, now()) RETURNING id",
+                            (number, index, Decimal("123.45")),
+                        )
+                        for stock_id in stock_ids:  # fixed order: no deadlocks
+                            cur = conn.execute(
+                                "UPDATE bench_raw_stock SET reserved = reserved + 1 "
+                                "WHERE id = %s AND on_hand - reserved >= 1",
+                                (stock_id,),
+                            )
+                            if cur.rowcount != 1:
+                                raise LookupError(stock_id)
+                        conn.execute(
+                            "INSERT INTO bench_raw_ledger "
+                            "(level_id, reference, reserved_delta, created_at) "
+                            "SELECT unnest(%s::bigint[]), %s, 1, now()",
+                            (stock_ids, f"order:{number}"),
+                        )
+                    ok += 1
+                except LookupError:
+                    short += 1
+        with lock:
+            failed[0] += short
+
+    threads = [threading.Thread(target=worker, args=(i,)) for i in range(CLIENTS)]
+    for thread in threads:
+        thread.start()
+    stop_at[0] = time.monotonic() + RAW_SECONDS
+    start.wait()
+    began = time.perf_counter()
+    for thread in threads:
+        thread.join()
+    elapsed = time.perf_counter() - began
+    with psycopg.connect(conninfo, autocommit=True) as check:
+        committed = check.execute("SELECT count(*) FROM bench_raw_order").fetchone()[0]
+    return {"committed": committed, "failed": failed[0], "elapsed": elapsed}
+
+
+# --- the report -------------------------------------------------------------------------
+
+
+def _ms(values: list[float], share: float) -> str:
+    if not values:
+        return "-"
+    if share == 0.5:
+        return f"{statistics.median(values) * 1000:.0f}"
+    return f"{values[min(len(values) - 1, int(len(values) * share))] * 1000:.0f}"
+
+
+def _report(seed, load, replays, check, raw, total_seconds) -> None:
+    def row(label: str, value: str) -> None:
+        print(f"  {label:<28}{value}")
+
+    elapsed = load["elapsed"] or 1e-9
+    rate = load["done"] / elapsed
+    placed_rate = len(load["placed"]) / elapsed
+    raw_rate = raw["committed"] / (raw["elapsed"] or 1e-9)
+    codes = ", ".join(f"{code} {n}" for code, n in load["codes"].most_common())
+    q = seed["queries"]
+    print(
+        f"checkout over HTTP — gunicorn {GUNICORN_WORKERS} sync workers, {CLIENTS} clients, "
+        f"{LINES}-line carts on {LINES} hot variants at one pickup store"
+    )
+    row("checkouts", f"{load['done']} of {len(seed['load'])} in {elapsed:.1f} s")
+    row("checkouts/s", f"{rate:.1f}  (orders placed/s {placed_rate:.1f})")
+    row(
+        "latency ms, all",
+        f"p50 {_ms(load['latencies'], 0.5)}  p95 {_ms(load['latencies'], 0.95)}",
+    )
+    row(
+        "latency ms, placed",
+        f"p50 {_ms(load['placed_latencies'], 0.5)}  p95 {_ms(load['placed_latencies'], 0.95)}",
+    )
+    row("outcomes", codes)
+    row("idempotent replays", f"{replays['same']}/{replays['tried']} returned the same order")
+    print("SQL queries per checkout (in-process, 10-line cart unless said)")
+    row(
+        "checkout_place",
+        f"{q['service_10']} in the transaction (+{q['after_commit']} after commit: "
+        "notification task, eager)",
+    )
+    row("checkout_place, 20 lines", f"{q['service_20']} in the transaction")
+    row("POST /api/v1/checkout/", f"{q['http_10']} per request (auth, idempotency, response, all)")
+    print("stock")
+    oversold = check["oversold"]
+    row("oversold units", f"{oversold}" + ("" if oversold == 0 else "  <-- BUG"))
+    balanced = check["reserved"] == check["placed_units"] == check["open_reserved"]
+    row(
+        "reserved = placed units",
+        f"{check['reserved']} reserved, {check['open_reserved']} in open reservations, "
+        f"{check['placed_units']} in placed orders" + ("" if balanced else "  <-- MISMATCH"),
+    )
+    orders_match = check["load_orders"] == len(load["placed"])
+    row(
+        "orders vs clients",
+        f"{check['load_orders']} orders for {len(load['placed'])} 201s, "
+        f"{check['customers_with_two_orders']} customers with two"
+        + ("" if orders_match and not check["customers_with_two_orders"] else "  <-- MISMATCH"),
+    )
+    ledger = check["ledger_problems"]
+    row("verify_ledger()", "ok" if not ledger else f"{len(ledger)} problem(s)")
+    for problem in ledger[:5]:
+        print(f"    {problem}")
+    print(
+        f"raw PostgreSQL floor — psycopg, {CLIENTS} connections; per transaction an order "
+        f"insert, {LINES} conditional UPDATEs of the hot rows, a ledger insert"
+    )
+    row("transactions/s", f"{raw_rate:.0f}  ({raw['committed']} in {raw['elapsed']:.1f} s)")
+    fraction = rate / raw_rate if raw_rate else 0.0
+    row(
+        "checkout / raw",
+        f"{fraction:.1%}  (placed orders only {placed_rate / raw_rate if raw_rate else 0:.1%}; "
+        "aim >= 10%)",
+    )
+    print(f"  {'total run time':<28}{total_seconds:.0f} s")
+
+
+# --- Django steps (subprocesses with DATABASE_URL pointing at the throwaway database) ----
+
+
+def _seed(out: Path) -> None:
+    import django
+
+    django.setup()
+    from django.contrib.auth.hashers import make_password
+    from django.db import transaction
+    from django.utils import timezone
+    from rest_framework.authtoken.models import Token
+
+    from catalog.services import category_create, product_create, variant_create
+    from customers.models import Customer, Source, User
+    from inventory.models import Location
+    from inventory.services import location_save, stock_receive
+    from orders.models import Cart, CartLine
+    from pricing.services import PriceRow, price_list_create, prices_save
+
+    rng = random.Random(5)
+    now = timezone.now()
+    with transaction.atomic():
+        category = category_create(name="Bench")
+        product = product_create(name="Bench product", category=category)
+        hot = [
+            variant_create(product=product, sku=f"HOT-{n:02d}", vat_rate="19")
+            for n in range(LINES)
+        ]
+        probes = [
+            variant_create(product=product, sku=f"PROBE-{n:02d}", vat_rate="19")
+            for n in range(20)
+        ]
+        warm = variant_create(product=product, sku="WARM", vat_rate="19")
+        variants = hot + probes + [warm]
+        prices = {v.pk: Decimal("9.99") + n for n, v in enumerate(variants)}
+        price_list = price_list_create(name="Retail", currency="EUR", is_default=True)
+        prices_save(
+            rows=[
+                PriceRow(
+                    price_list_id=price_list.pk,
+                    variant_id=vid,
+                    amount=amount,
+                    valid_from=now - timedelta(days=1),
+                )
+                for vid, amount in prices.items()
+            ]
+        )
+        store = location_save(
+            location=Location(
+                code=STORE, name="Bench store", kind="store", is_pickup_point=True, city="Berlin"
+            )
+        )
+
+        # Customers, tokens and carts in bulk: the services do one customer at a time and
+        # hash a password each, which would dominate the run. One hash serves everyone.
+        password = make_password("bench-pass-123")
+        count = CHECKOUTS + WARMUP_CHECKOUTS + 3
+        users = User.objects.bulk_create(
+            [
+                User(email=CUSTOMER_EMAIL.format(n=n), full_name=f"Bench {n}", password=password)
+                for n in range(count)
+            ]
+        )
+        customers = Customer.objects.bulk_create(
+            [
+                Customer(
+                    user=user,
+                    email=user.email,
+                    phone=f"+49151{30000000 + n:08d}",
+                    first_name="Bench",
+                    last_name=str(n),
+                    signup_channel=Source.WEB,
+                    registered_at=now,
+                    registered_via=Source.WEB,
+                )
+                for n, user in enumerate(users)
+            ]
+        )
+        tokens = Token.objects.bulk_create(
+            [Token(key=uuid.uuid4().hex + uuid.uuid4().hex[:8], user=user) for user in users]
+        )
+        load_customers, rest = customers[:CHECKOUTS], customers[CHECKOUTS:]
+        warm_customers, probe_customers = rest[:WARMUP_CHECKOUTS], rest[WARMUP_CHECKOUTS:]
+        carts = Cart.objects.bulk_create(
+            [
+                Cart(customer=c, channel="web", fulfilment_type="pickup", pickup_location=store)
+                for c in load_customers + warm_customers
+            ]
+        )
+        quantities = [[rng.choice((1, 1, 2)) for _ in hot] for _ in load_customers]
+        lines = [
+            CartLine(cart=cart, variant=v, quantity=q)
+            for cart, qs in zip(carts, quantities, strict=False)
+            for v, q in zip(hot, qs, strict=True)
+        ]
+        lines += [CartLine(cart=cart, variant=warm, quantity=1) for cart in carts[CHECKOUTS:]]
+        CartLine.objects.bulk_create(lines)
+
+        demand = [sum(qs[i] for qs in quantities) for i in range(len(hot))]
+        stock = [
+            int(demand[i] * SCARCE[i]) if i < len(SCARCE) else demand[i] + 50
+            for i in range(len(hot))
+        ]
+        stock_receive(
+            lines=[(v.pk, units) for v, units in zip(hot, stock, strict=True)]
+            + [(v.pk, 100) for v in probes]
+            + [(warm.pk, 100)],
+            location=store,
+            reference="bench:receipt",
+        )
+
+    token_of = {t.user_id: t.key for t in tokens}
+
+    def item(cart, customer, total):
+        return {
+            "cart": str(cart.token),
+            "token": token_of[customer.user_id],
+            "key": str(uuid.uuid4()),
+            "total": str(total),
+        }
+
+    load = [
+        item(cart, customer, sum(prices[v.pk] * q for v, q in zip(hot, qs, strict=True)))
+        for cart, customer, qs in zip(carts[:CHECKOUTS], load_customers, quantities, strict=True)
+    ]
+    warmup = [
+        item(cart, customer, prices[warm.pk])
+        for cart, customer in zip(carts[CHECKOUTS:], warm_customers, strict=True)
+    ]
+    queries = _count_queries(store, probes, probe_customers, token_of)
+    out.write_text(json.dumps({"load": load, "warmup": warmup, "queries": queries}))
+
+
+def _count_queries(store, probes, customers, token_of) -> dict:
+    """Queries of one checkout: the service (10 and 20 lines) and the whole HTTP request."""
+    from django.db import connection, transaction
+    from django.test.utils import CaptureQueriesContext
+    from rest_framework.test import APIClient
+
+    from orders import services
+
+    def cart_of(customer, variants):
+        cart = services.cart_get_current(customer=customer, channel="web")
+        for variant in variants:
+            services.cart_line_add(cart=cart, sku=variant.sku, quantity=1)
+        return cart
+
+    def service_checkout(customer, variants):
+        cart = cart_of(customer, variants)
+        with CaptureQueriesContext(connection) as ctx:
+            # The view runs checkout_place inside the idempotency record's transaction; so
+            # does this, which also separates what runs after commit (the notification).
+            with transaction.atomic():
+                services.checkout_place(
+                    cart=cart,
+                    customer=customer,
+                    fulfilment={"type": "pickup", "location": STORE},
+                    tender=None,
+                )
+                inside = len(ctx.captured_queries)
+        return inside, len(ctx.captured_queries) - inside
+
+    first, second, third = customers
+    service_10, after_commit = service_checkout(first, probes[:10])
+    service_20, _after = service_checkout(second, probes)
+
+    cart = cart_of(third, probes[:10])
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Token {token_of[third.user_id]}")
+    body = {"cart": str(cart.token), "fulfilment": {"type": "pickup", "location": STORE}}
+    with CaptureQueriesContext(connection) as ctx:
+        response = client.post(CHECKOUT_PATH, body, format="json", HTTP_IDEMPOTENCY_KEY="probe")
+    if response.status_code != 201:
+        raise RuntimeError(f"probe checkout failed: {response.status_code} {response.content!r}")
+    return {
+        "service_10": service_10,
+        "service_20": service_20,
+        "after_commit": after_commit,
+        "http_10": len(ctx.captured_queries),
+    }
+
+
+def _verify(out: Path) -> None:
+    import django
+
+    django.setup()
+    from django.db.models import Count, Sum
+
+    from customers.models import Customer
+    from inventory.models import Reservation, StockLevel
+    from inventory.services import verify_ledger
+    from orders.models import Order, OrderLine
+
+    levels = list(StockLevel.objects.values_list("on_hand", "reserved"))
+    result = {
+        "oversold": sum(max(reserved - on_hand, 0) for on_hand, reserved in levels),
+        "reserved": sum(reserved for _on_hand, reserved in levels),
+        "open_reserved": Reservation.objects.filter(status=Reservation.Status.OPEN).aggregate(
+            n=Sum("quantity")
+        )["n"]
+        or 0,
+        "placed_units": OrderLine.objects.filter(order__status="placed").aggregate(
+            n=Sum("quantity")
+        )["n"]
+        or 0,
+        # Only the load carts hold the hot variants (warm-up and probe carts do not).
+        "load_orders": Order.objects.filter(lines__sku__startswith="HOT").distinct().count(),
+        "customers_with_two_orders": Customer.objects.annotate(n=Count("orders"))
+        .filter(n__gt=1)
+        .count(),
+        "ledger_problems": verify_ledger(),
+    }
+    out.write_text(json.dumps(result))
+
+
+def _child(argv: list[str]) -> None:
+    step, out = argv[0], Path(argv[1])
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+    {"seed": _seed, "verify": _verify}[step](out)
+
+
+if __name__ == "__main__":
+    _child(sys.argv[1:])
