@@ -189,26 +189,17 @@ def _server_start(env: dict[str, str], port: int, log_path: Path) -> subprocess.
         "ALLOWED_HOSTS": "127.0.0.1",
     }
     gunicorn = Path(sys.executable).with_name("gunicorn")
-    log = open(log_path, "w")  # noqa: SIM115 - the server writes to it until it is stopped
-    proc = subprocess.Popen(
-        [
-            str(gunicorn),
-            "config.wsgi",
-            "--workers",
-            str(GUNICORN_WORKERS),
-            "--bind",
-            f"127.0.0.1:{port}",
-            "--timeout",
-            "60",
-            "--log-level",
-            "warning",
-        ],
-        cwd=ROOT,
-        env=server_env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
+    command = [str(gunicorn), "config.wsgi", "--workers", str(GUNICORN_WORKERS)]
+    command += ["--bind", f"127.0.0.1:{port}", "--timeout", "60", "--log-level", "warning"]
+    with open(log_path, "w") as log:  # the server keeps its own copy of the descriptor
+        proc = subprocess.Popen(
+            command,
+            cwd=ROOT,
+            env=server_env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
         if proc.poll() is not None:
@@ -244,7 +235,12 @@ def _checkout_body(item: dict) -> bytes:
         {
             "cart": item["cart"],
             "fulfilment": {"type": "pickup", "location": STORE},
-            "tender": {"kind": "card", "amount": total, "provider": "bench", "reference": item["key"]},
+            "tender": {
+                "kind": "card",
+                "amount": total,
+                "provider": "bench",
+                "reference": item["key"],
+            },
             "expected_total": total,
             "channel": "web",
         }
@@ -471,13 +467,18 @@ def _report(seed, load, replays, check, raw, total_seconds) -> None:
     row("outcomes", codes)
     row("idempotent replays", f"{replays['same']}/{replays['tried']} returned the same order")
     print("SQL queries per checkout (in-process, 10-line cart unless said)")
+    (s10, c10), (s20, c20) = q["service_10"], q["service_20"]
     row(
         "checkout_place",
-        f"{q['service_10']} in the transaction (+{q['after_commit']} after commit: "
-        "notification task, eager)",
+        f"{s10 - c10} queries + {c10} BEGIN/SAVEPOINT in the transaction; "
+        f"+{q['after_commit']} after commit (notification task, run eagerly)",
     )
-    row("checkout_place, 20 lines", f"{q['service_20']} in the transaction")
-    row("POST /api/v1/checkout/", f"{q['http_10']} per request (auth, idempotency, response, all)")
+    row("checkout_place, 20 lines", f"{s20 - c20} queries + {c20} BEGIN/SAVEPOINT")
+    row(
+        "POST /api/v1/checkout/",
+        f"{q['http_10']} statements, {q['http_10_control']} of them BEGIN/SAVEPOINT/COMMIT "
+        "(token auth, idempotency record, response, notification)",
+    )
     print("stock")
     oversold = check["oversold"]
     row("oversold units", f"{oversold}" + ("" if oversold == 0 else "  <-- BUG"))
@@ -537,12 +538,10 @@ def _seed(out: Path) -> None:
         category = category_create(name="Bench")
         product = product_create(name="Bench product", category=category)
         hot = [
-            variant_create(product=product, sku=f"HOT-{n:02d}", vat_rate="19")
-            for n in range(LINES)
+            variant_create(product=product, sku=f"HOT-{n:02d}", vat_rate="19") for n in range(LINES)
         ]
         probes = [
-            variant_create(product=product, sku=f"PROBE-{n:02d}", vat_rate="19")
-            for n in range(20)
+            variant_create(product=product, sku=f"PROBE-{n:02d}", vat_rate="19") for n in range(20)
         ]
         warm = variant_create(product=product, sku="WARM", vat_rate="19")
         variants = hot + probes + [warm]
@@ -645,6 +644,15 @@ def _seed(out: Path) -> None:
     out.write_text(json.dumps({"load": load, "warmup": warmup, "queries": queries}))
 
 
+TRANSACTION_CONTROL = ("BEGIN", "COMMIT", "ROLLBACK", "SAVEPOINT", "RELEASE SAVEPOINT")
+
+
+def _split(captured: list[dict]) -> tuple[int, int]:
+    """(statements, of which transaction control) — Django logs BEGIN and savepoints too."""
+    control = sum(1 for q in captured if q["sql"].upper().startswith(TRANSACTION_CONTROL))
+    return len(captured), control
+
+
 def _count_queries(store, probes, customers, token_of) -> dict:
     """Queries of one checkout: the service (10 and 20 lines) and the whole HTTP request."""
     from django.db import connection, transaction
@@ -672,7 +680,7 @@ def _count_queries(store, probes, customers, token_of) -> dict:
                     tender=None,
                 )
                 inside = len(ctx.captured_queries)
-        return inside, len(ctx.captured_queries) - inside
+        return _split(ctx.captured_queries[:inside]), len(ctx.captured_queries) - inside
 
     first, second, third = customers
     service_10, after_commit = service_checkout(first, probes[:10])
@@ -687,6 +695,7 @@ def _count_queries(store, probes, customers, token_of) -> dict:
     if response.status_code != 201:
         raise RuntimeError(f"probe checkout failed: {response.status_code} {response.content!r}")
     return {
+        "http_10_control": _split(ctx.captured_queries)[1],
         "service_10": service_10,
         "service_20": service_20,
         "after_commit": after_commit,

@@ -172,8 +172,8 @@ CUSTOMER_TIMELINE_SOURCES: list[str] = [
 CUSTOMER_LOGIN_HANDLERS: list[str] = ["orders.services.cart_merge_on_login"]
 
 # Celery: without a broker, tasks run eagerly in-process so the demo needs nothing else.
-CELERY_BROKER_URL = os.environ.get("CELERY_BROKER_URL", "")
-CELERY_TASK_ALWAYS_EAGER = not CELERY_BROKER_URL
+CELERY_TASK_ALWAYS_EAGER = not os.environ.get("CELERY_BROKER_URL")
+CELERY_BROKER_URL = os.environ.get("CELERY_BROKER_URL") or "memory://"
 CELERY_TASK_EAGER_PROPAGATES = True
 CELERY_RESULT_BACKEND = os.environ.get("CELERY_RESULT_BACKEND") or None
 CELERY_TASK_ACKS_LATE = True
@@ -201,6 +201,12 @@ LOGGING = {
     "disable_existing_loggers": False,
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
+    # One line per eager task run drowns the demo output; the worker logs its own runs.
+    "loggers": {
+        "celery.app.trace": {"level": "WARNING"},
+        # Eager mode still builds a producer pool for the in-memory broker and warns about it.
+        "kombu.connection": {"level": "ERROR"},
+    },
 }
 
 if not DEBUG:
