@@ -146,7 +146,8 @@ class OrderAdmin(admin.ModelAdmin):
                 self.message_user(request, f"{number}: {text}", messages.ERROR)
             return redirect(reverse("admin:orders_order_pickups") + "?" + request.GET.urlencode())
         locations = [
-            loc for loc in inventory_selectors.locations_for_staff(user=request.user)
+            loc
+            for loc in inventory_selectors.locations_for_staff(user=request.user)
             if loc.is_pickup_point
         ]
         chosen = request.GET.get("location")

@@ -71,10 +71,17 @@ def seed(*, rng: random.Random, stdout) -> None:
                 fulfilment = (
                     {"type": "pickup", "location": store.code}
                     if kind == "pickup"
-                    else {"type": "delivery", "address": {"line1": "Demo street 1", "city": "Berlin"}}
+                    else {
+                        "type": "delivery",
+                        "address": {"line1": "Demo street 1", "city": "Berlin"},
+                    }
                 )
                 order = services.checkout_place(
-                    cart=cart, customer=customer, fulfilment=fulfilment, tender=None, channel=channel
+                    cart=cart,
+                    customer=customer,
+                    fulfilment=fulfilment,
+                    tender=None,
+                    channel=channel,
                 )
                 for target in path:
                     actor = Actor.SYSTEM if target == Status.EXPIRED else Actor.STAFF

@@ -74,6 +74,9 @@ class CartLine(models.Model):
             models.CheckConstraint(condition=models.Q(quantity__gt=0), name="cartline_qty_pos"),
         ]
 
+    def __str__(self) -> str:
+        return f"{self.quantity} × variant {self.variant_id}"
+
 
 class Order(models.Model):
     number = models.CharField(max_length=16, unique=True)
@@ -104,7 +107,9 @@ class Order(models.Model):
     quote_snapshot = models.JSONField()
     pickup_code = models.CharField(max_length=8, blank=True)
     pickup_expires_at = models.DateTimeField(null=True, blank=True)
-    cart = models.ForeignKey(Cart, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    cart = models.ForeignKey(
+        Cart, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
     placed_at = models.DateTimeField()
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -138,6 +143,9 @@ class OrderLine(models.Model):
     class Meta:
         ordering = ["id"]
 
+    def __str__(self) -> str:
+        return f"{self.quantity} × {self.sku}"
+
 
 class OrderTransition(models.Model):
     """Append-only history of status changes: who moved the order, from what, to what, when."""
@@ -155,6 +163,9 @@ class OrderTransition(models.Model):
     class Meta:
         ordering = ["at", "id"]
 
+    def __str__(self) -> str:
+        return f"{self.from_status or '—'} → {self.to_status}"
+
 
 class Tender(models.Model):
     """A payment recorded against an order (authorized by an external provider, or points)."""
@@ -166,6 +177,9 @@ class Tender(models.Model):
     amount = models.DecimalField(**MONEY)
     currency = models.CharField(max_length=3)
     created_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.amount} {self.currency}"
 
 
 class Notification(models.Model):
@@ -184,3 +198,6 @@ class Notification(models.Model):
                 fields=["order", "event", "channel"], name="notification_once_per_event"
             )
         ]
+
+    def __str__(self) -> str:
+        return f"{self.event} via {self.channel}"

@@ -62,9 +62,7 @@ def cart_view(*, cart: Cart, at: datetime | None = None) -> CartView:
     Lines the engine refuses to price (deactivated SKU, no current price) are shown with
     their problem and left out of the quote instead of failing the whole cart.
     """
-    lines = list(
-        CartLine.objects.filter(cart=cart).select_related("variant", "variant__product")
-    )
+    lines = list(CartLine.objects.filter(cart=cart).select_related("variant", "variant__product"))
     variant_ids = [line.variant_id for line in lines]
     if cart.fulfilment_type == Fulfilment.PICKUP and cart.pickup_location_id:
         per_location = inventory_selectors.availability(

@@ -179,7 +179,9 @@ def cart_merge(*, source: Cart, target: Cart) -> MergeReport:
     if source.pk == target.pk:
         return report
     first, second = sorted([source, target], key=lambda c: c.pk)
-    locked = {c.pk: c for c in Cart.objects.select_for_update().filter(pk__in=[first.pk, second.pk])}
+    locked = {
+        c.pk: c for c in Cart.objects.select_for_update().filter(pk__in=[first.pk, second.pk])
+    }
     source, target = locked[source.pk], locked[target.pk]
     if source.state != Cart.State.OPEN or target.state != Cart.State.OPEN:
         return report
@@ -370,7 +372,7 @@ def checkout_place(
         placed_at=now,
     )
     names = {line.variant_id: line.variant for line in lines}
-    OrderLine.objects.bulk_create(
+    order_lines = OrderLine.objects.bulk_create(
         OrderLine(
             order=order,
             variant_id=q.variant_id,
@@ -401,14 +403,21 @@ def checkout_place(
     if redeem_points:
         tenders.append(
             Tender(
-                order=order, kind="points", amount=points_value, currency=quote.currency,
+                order=order,
+                kind="points",
+                amount=points_value,
+                currency=quote.currency,
                 provider_reference=str(redeem_points),
             )
         )
     Tender.objects.bulk_create(tenders)
-    OrderTransition.objects.create(
-        order=order, from_status="", to_status=Status.PLACED, actor_kind=Actor.CUSTOMER,
-        actor_user=user if getattr(user, "is_authenticated", False) else None, at=now,
+    placed = OrderTransition.objects.create(
+        order=order,
+        from_status="",
+        to_status=Status.PLACED,
+        actor_kind=Actor.CUSTOMER,
+        actor_user=user if getattr(user, "is_authenticated", False) else None,
+        at=now,
     )
     inventory_services.stock_reserve(
         lines=[(q.variant_id, q.quantity) for q in quote.lines],
@@ -418,11 +427,19 @@ def checkout_place(
     )
     if order.coupon_code:
         pricing_services.coupon_redemption_record(
-            code=order.coupon_code, customer_id=customer.pk if customer else None,
+            code=order.coupon_code,
+            customer_id=customer.pk if customer else None,
             reference=reference,
         )
     Cart.objects.filter(pk=cart.pk).update(state=Cart.State.CONVERTED, updated_at=now)
     _notify_after_commit(order, Status.PLACED)
+    # The caller shows the order it just made: hand over what is already in memory rather
+    # than reading it back while the stock rows are still locked.
+    order._prefetched_objects_cache = {
+        "lines": order_lines,
+        "tenders": tenders,
+        "transitions": [placed],
+    }
     return order
 
 
@@ -614,4 +631,3 @@ def _notify_after_commit(order: Order, status: str) -> None:
 
     order_id = order.pk
     transaction.on_commit(lambda: order_notify.delay(order_id, str(status)))
-

@@ -405,8 +405,9 @@ class UnitPrice:
     """What one unit of a variant costs on its own now (catalog listings, price feeds).
 
     `status`: "priced", "no_price" or "inactive". `price` is the base price, `final`
-    what the engine charges for a one-unit basket without coupon (basket-dependent
-    promotions such as buy N get M or thresholds cannot show here).
+    what the engine charges for a basket of just this one unit, without coupon: a
+    promotion that needs more (buy N get M, a basket threshold) shows only when one unit
+    already qualifies — exactly what the checkout would charge for it.
     """
 
     status: str

@@ -146,7 +146,6 @@ class CheckoutView(APIView):
                 channel=v.get("channel"),
                 user=request.user,
             )
-            order = selectors.order_get(number=order.number)
             return Response(s.OrderOutput(order).data, status=status.HTTP_201_CREATED)
 
         scope = f"checkout:{customer.pk if customer else 'guest'}"

@@ -121,8 +121,12 @@ def test_login_merges_the_anonymous_cart_capping_quantities_by_availability(api_
     services.cart_line_add(cart=own, sku=scarce.sku, quantity=2)
 
     token = _new_cart(api_client, channel="app")
-    api_client.post(f"/api/v1/carts/{token}/lines/", {"sku": scarce.sku, "quantity": 2}, format="json")
-    api_client.post(f"/api/v1/carts/{token}/lines/", {"sku": plenty.sku, "quantity": 4}, format="json")
+    api_client.post(
+        f"/api/v1/carts/{token}/lines/", {"sku": scarce.sku, "quantity": 2}, format="json"
+    )
+    api_client.post(
+        f"/api/v1/carts/{token}/lines/", {"sku": plenty.sku, "quantity": 4}, format="json"
+    )
 
     response = api_client.post(
         "/api/v1/auth/token/",

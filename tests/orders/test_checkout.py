@@ -194,7 +194,10 @@ def test_delivery_checkout_reserves_at_a_shipping_location(customer, customer_cl
     cart = _cart_with(customer, (variant, 3))
     body = {
         "cart": str(cart.token),
-        "fulfilment": {"type": "delivery", "address": {"line1": "Alexanderplatz 1", "city": "Berlin"}},
+        "fulfilment": {
+            "type": "delivery",
+            "address": {"line1": "Alexanderplatz 1", "city": "Berlin"},
+        },
     }
     response = _post(customer_client, body)
     assert response.status_code == 201, response.content
@@ -206,8 +209,12 @@ def test_delivery_checkout_reserves_at_a_shipping_location(customer, customer_cl
 def test_a_guest_checks_out_with_contact_details_and_gets_a_profile(api_client, shop):
     variant = shop.sku()
     token = api_client.post("/api/v1/carts/", {"channel": "web"}, format="json").json()["token"]
-    api_client.post(f"/api/v1/carts/{token}/lines/", {"sku": variant.sku, "quantity": 1}, format="json")
-    no_contact = _post(api_client, {"cart": token, "fulfilment": {"type": "pickup", "location": shop.store.code}})
+    api_client.post(
+        f"/api/v1/carts/{token}/lines/", {"sku": variant.sku, "quantity": 1}, format="json"
+    )
+    no_contact = _post(
+        api_client, {"cart": token, "fulfilment": {"type": "pickup", "location": shop.store.code}}
+    )
     assert no_contact.status_code == 400
     assert no_contact.json()["error"]["code"] == "contact_required"
     body = {

@@ -17,7 +17,9 @@ def _order(customer, shop):
     cart = services.cart_get_current(customer=customer, channel="web")
     services.cart_line_add(cart=cart, sku=shop.sku().sku, quantity=1)
     return services.checkout_place(
-        cart=cart, customer=customer, fulfilment={"type": "pickup", "location": shop.store.code},
+        cart=cart,
+        customer=customer,
+        fulfilment={"type": "pickup", "location": shop.store.code},
         tender=None,
     )
 
@@ -37,7 +39,9 @@ def test_the_merge_moves_orders_open_cart_lines_and_points_atomically(shop):
         cart=services.cart_get_current(customer=duplicate, channel="app"), sku=hat.sku, quantity=2
     )
 
-    record = customer_merge(survivor=survivor, duplicate=duplicate, merged_by=UserFactory(is_staff=True))
+    record = customer_merge(
+        survivor=survivor, duplicate=duplicate, merged_by=UserFactory(is_staff=True)
+    )
 
     assert set(Order.objects.filter(customer=survivor).values_list("pk", flat=True)) == {
         survivor_order.pk,

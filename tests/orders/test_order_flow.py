@@ -51,7 +51,12 @@ def test_staff_prepare_and_hand_over_a_pickup_and_the_ledger_shows_the_sale(cust
     assert "pickup_code" not in ready.json()  # the customer shows it; staff don't read it off
     assert ready.json()["pickup_days_left"] == 5
 
-    wrong = _act(staff, order, "handover", pickup_code="000000" if order.pickup_code != "000000" else "111111")
+    wrong = _act(
+        staff,
+        order,
+        "handover",
+        pickup_code="000000" if order.pickup_code != "000000" else "111111",
+    )
     assert wrong.status_code == 422
     assert wrong.json()["error"]["code"] == "wrong_pickup_code"
     assert Order.objects.get(pk=order.pk).status == "ready_for_pickup"
@@ -163,13 +168,18 @@ def test_uncollected_pickups_expire_and_release_their_stock(customer, shop):
     assert verify_ledger() == []
 
 
-def test_every_status_change_notifies_the_customer_once(customer, shop, django_capture_on_commit_callbacks):
+def test_every_status_change_notifies_the_customer_once(
+    customer, shop, django_capture_on_commit_callbacks
+):
     with django_capture_on_commit_callbacks(execute=True):
         order = _place(customer, shop)
     with django_capture_on_commit_callbacks(execute=True):
         services.order_transition(order=order, target="ready_for_pickup", actor="staff")
     subjects = [m.subject for m in mail.outbox]
-    assert subjects == [f"Order {order.number} received", f"Order {order.number} is ready for pickup"]
+    assert subjects == [
+        f"Order {order.number} received",
+        f"Order {order.number} is ready for pickup",
+    ]
     assert mail.outbox[1].to == [customer.email]
     assert order.pickup_code in mail.outbox[1].body
     # A retried task sends nothing twice.

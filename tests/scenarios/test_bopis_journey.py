@@ -57,7 +57,12 @@ def test_app_cart_web_login_pickup_checkout_ready_collected(
                 "cart": cart["token"],
                 "channel": "web",
                 "fulfilment": {"type": "pickup", "location": shop.store.code},
-                "tender": {"kind": "card", "amount": "104.87", "provider": "psp", "reference": "AUTH-1"},
+                "tender": {
+                    "kind": "card",
+                    "amount": "104.87",
+                    "provider": "psp",
+                    "reference": "AUTH-1",
+                },
             },
             format="json",
             HTTP_IDEMPOTENCY_KEY="journey-1",
@@ -100,7 +105,11 @@ def test_app_cart_web_login_pickup_checkout_ready_collected(
 
     # The customer sees the order, collected, in their history and timeline.
     mine = web.get(f"/api/v1/orders/{order['number']}/").json()
-    assert [t["to_status"] for t in mine["transitions"]] == ["placed", "ready_for_pickup", "collected"]
+    assert [t["to_status"] for t in mine["transitions"]] == [
+        "placed",
+        "ready_for_pickup",
+        "collected",
+    ]
     timeline = web.get("/api/v1/me/timeline/").json()
     kinds = [entry["kind"] for entry in timeline["results"]]
     assert "order_collected" in kinds and "order_placed" in kinds

@@ -69,7 +69,10 @@ def test_points_earned_in_store_are_spent_on_the_web(shop):
     order = response.json()
     assert order["total"] == "40.00"  # the price is not changed by points
     assert order["points_value"] == "15.00" and order["amount_due"] == "25.00"
-    assert {t["kind"]: t["amount"] for t in order["tenders"]} == {"card": "25.00", "points": "15.00"}
+    assert {t["kind"]: t["amount"] for t in order["tenders"]} == {
+        "card": "25.00",
+        "points": "15.00",
+    }
     assert loyalty_selectors.balance_get(customer=customer) == 100
     assert client.get("/api/v1/me/loyalty/").json()["balance"] == 100
 
