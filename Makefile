@@ -29,6 +29,7 @@ lint: install
 
 test: lint
 	$(BIN)/python manage.py makemigrations --check --dry-run
+	$(BIN)/python manage.py spectacular --fail-on-warn --validate --file /dev/null
 	$(BIN)/pytest
 
 bench: install

@@ -148,6 +148,21 @@ SPECTACULAR_SETTINGS = {
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
     "COMPONENT_SPLIT_REQUEST": True,
+    # Several apps name a field "channel" or "status" with different choice sets.
+    "ENUM_NAME_OVERRIDES": {
+        "SalesChannelEnum": ["web", "app", "pos"],
+        "ClientChannelEnum": ["web", "app"],
+        "OrderStatusEnum": [
+            "placed",
+            "ready_for_pickup",
+            "collected",
+            "shipped",
+            "delivered",
+            "expired",
+            "cancelled",
+        ],
+        "FulfilmentEnum": ["pickup", "delivery"],
+    },
 }
 
 # Extra per-variant fields shown by the catalog product API, contributed by higher apps
