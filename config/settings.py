@@ -54,6 +54,7 @@ INSTALLED_APPS = [
     "inventory",
     "loyalty",
     "orders",
+    "demo",
 ]
 
 MIDDLEWARE = [

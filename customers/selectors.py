@@ -95,6 +95,12 @@ def customer_find_by_contacts(
     return result
 
 
+def customer_list(*, active: bool | None = True) -> QuerySet[Customer]:
+    """Customers in creation order; by default only those not merged away."""
+    qs = Customer.objects.order_by("pk")
+    return qs if active is None else qs.filter(is_active=active)
+
+
 def customer_get_for_user(*, user) -> Customer:
     """The (surviving) customer profile of a login; raises CustomerNotFound when it has none."""
     customer = Customer.objects.select_related("user").filter(user_id=user.pk).first()

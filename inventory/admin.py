@@ -318,22 +318,26 @@ class StockLevelAdmin(ExportMixin, admin.ModelAdmin):
             grouped[level.location].append((level.variant_id, quantity))
         return grouped
 
+    def _per_location(self, service, form, request) -> int:
+        """Run one stock service per location of the selected levels, all in one transaction."""
+        with transaction.atomic():
+            return sum(
+                len(
+                    service(
+                        lines=lines,
+                        location=location,
+                        reference=form.cleaned_data["reference"],
+                        reason=form.cleaned_data["reason"],
+                        actor=request.user,
+                    )
+                )
+                for location, lines in self._by_location(form).items()
+            )
+
     @admin.action(description=_("Receive stock"), permissions=["change"])
     def receive_action(self, request, queryset):
         def apply(form):
-            with transaction.atomic():
-                return sum(
-                    len(
-                        services.stock_receive(
-                            lines=lines,
-                            location=location,
-                            reference=form.cleaned_data["reference"],
-                            reason=form.cleaned_data["reason"],
-                            actor=request.user,
-                        )
-                    )
-                    for location, lines in self._by_location(form).items()
-                )
+            return self._per_location(services.stock_receive, form, request)
 
         return self._operation(
             request,
@@ -347,19 +351,7 @@ class StockLevelAdmin(ExportMixin, admin.ModelAdmin):
     @admin.action(description=_("Adjust stock (with a reason)"), permissions=["change"])
     def adjust_action(self, request, queryset):
         def apply(form):
-            with transaction.atomic():
-                return sum(
-                    len(
-                        services.stock_adjust(
-                            lines=lines,
-                            location=location,
-                            reason=form.cleaned_data["reason"],
-                            reference=form.cleaned_data["reference"],
-                            actor=request.user,
-                        )
-                    )
-                    for location, lines in self._by_location(form).items()
-                )
+            return self._per_location(services.stock_adjust, form, request)
 
         return self._operation(
             request,
@@ -395,19 +387,7 @@ class StockLevelAdmin(ExportMixin, admin.ModelAdmin):
     @admin.action(description=_("Write off stock"), permissions=["change"])
     def write_off_action(self, request, queryset):
         def apply(form):
-            with transaction.atomic():
-                return sum(
-                    len(
-                        services.stock_write_off(
-                            lines=lines,
-                            location=location,
-                            reason=form.cleaned_data["reason"],
-                            reference=form.cleaned_data["reference"],
-                            actor=request.user,
-                        )
-                    )
-                    for location, lines in self._by_location(form).items()
-                )
+            return self._per_location(services.stock_write_off, form, request)
 
         return self._operation(
             request,

@@ -11,7 +11,7 @@ import random
 from django.db import transaction
 
 from core.errors import DomainError
-from customers.models import Customer
+from customers.selectors import customer_list
 from inventory import selectors as inventory_selectors
 from orders import services
 from orders.domain import Actor, Status
@@ -31,13 +31,9 @@ CHANNELS = ["web", "app", "pos"]
 
 def _sellable_skus(location_id: int, limit: int = 400) -> list[str]:
     """SKUs with a current price and stock at the location."""
-    from inventory.models import StockLevel
-
-    levels = (
-        StockLevel.objects.filter(location_id=location_id, on_hand__gt=5, reserved=0)
-        .select_related("variant")
-        .order_by("variant_id")[:limit]
-    )
+    levels = inventory_selectors.stock_levels(location_ids=[location_id]).filter(
+        on_hand__gt=5, reserved=0
+    )[:limit]
     variants = {level.variant_id: level.variant.sku for level in levels if level.variant.is_active}
     prices = pricing_selectors.unit_prices(variant_ids=list(variants))
     return [sku for vid, sku in variants.items() if vid in prices]
@@ -47,7 +43,7 @@ def seed(*, rng: random.Random, stdout) -> None:
     if Order.objects.exists():
         stdout.write("  orders: demo orders already present")
         return
-    customers = list(Customer.objects.filter(is_active=True).order_by("pk")[:12])
+    customers = list(customer_list()[:12])
     stores = [loc for loc in inventory_selectors.pickup_locations().order_by("pk")]
     if not customers or not stores:
         stdout.write("  orders: no customers or pickup stores; skipped")

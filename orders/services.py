@@ -7,6 +7,7 @@ or not at all. Notifications are queued with `transaction.on_commit`.
 """
 
 import secrets
+import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -16,6 +17,7 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from catalog.errors import UnknownSku
 from catalog.selectors import variants_by_sku
 from core.money import quantize
 from customers import services as customer_services
@@ -33,6 +35,7 @@ from orders.errors import (
     IllegalTransition,
     InvalidQuantity,
     NoShippingLocation,
+    NotYourStore,
     PickupLocationInvalid,
     PriceChanged,
     TenderMismatch,
@@ -228,9 +231,7 @@ def cart_merge_on_login(customer, request_data: dict) -> dict:
     return {"cart_merge": report.as_dict() | {"cart": str(target.token)}}
 
 
-def _uuid_or_none(value: str):
-    import uuid
-
+def _uuid_or_none(value: str) -> uuid.UUID | None:
     try:
         return uuid.UUID(value)
     except ValueError:
@@ -238,8 +239,6 @@ def _uuid_or_none(value: str):
 
 
 def _sellable_variant(sku: str):
-    from catalog.errors import UnknownSku
-
     variant = variants_by_sku(skus=[sku]).get(sku)
     if variant is None or not variant.is_active or not variant.product.is_active:
         raise UnknownSku(details={"sku": sku})
@@ -505,8 +504,6 @@ def order_transition(
     pickup code. Effects (stock sale or release, points, coupon) run in the same
     transaction; the notification is queued after commit.
     """
-    from orders.errors import NotYourStore
-
     order = Order.objects.select_for_update().get(pk=order.pk)
     if staff_location_ids is not None and order.location_id not in staff_location_ids:
         raise NotYourStore(details={"order": order.number})
