@@ -9,6 +9,7 @@ from django.utils import timezone
 
 from core.errors import DomainError
 from inventory import selectors as inventory_selectors
+from loyalty import selectors as loyalty_selectors
 from orders.domain import Fulfilment, Status
 from orders.errors import CartNotFound, OrderNotFound
 from orders.models import Cart, CartLine, Order, OrderTransition
@@ -38,6 +39,7 @@ class CartView:
     quote: dict[str, Any] | None
     total: Any
     problems: list[dict[str, Any]] = field(default_factory=list)
+    points: dict[str, Any] | None = None
 
 
 def _bad_skus(error: DomainError) -> set[str]:
@@ -118,7 +120,25 @@ def cart_view(*, cart: Cart, at: datetime | None = None) -> CartView:
         quote=quote.as_dict() if quote else None,
         total=quote.total if quote else None,
         problems=problems,
+        points=_points_offer(cart, quote),
     )
+
+
+def _points_offer(cart: Cart, quote) -> dict[str, Any] | None:
+    """For a customer's cart: how many points could pay for it, and what they are worth.
+
+    Points are a payment at checkout (`redeem_points`), never a price change, so the quote
+    above stays as it is.
+    """
+    if cart.customer_id is None or quote is None:
+        return None
+    customer = cart.customer
+    redeemable = loyalty_selectors.points_redeemable_max(customer=customer, order_total=quote.total)
+    return {
+        "balance": loyalty_selectors.balance_get(customer=customer),
+        "redeemable_max": redeemable,
+        "redeemable_value": str(loyalty_selectors.points_redeem_value(points=redeemable)),
+    }
 
 
 def _order_queryset() -> QuerySet[Order]:

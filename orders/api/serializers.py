@@ -48,6 +48,10 @@ class CartOutput(serializers.Serializer):
     lines = CartLineOutput(many=True)
     quote = serializers.JSONField(allow_null=True, help_text="A fresh quote from the engine.")
     problems = serializers.JSONField()
+    points = serializers.JSONField(
+        allow_null=True,
+        help_text="Logged-in customers: balance, points usable on this cart and their value.",
+    )
 
     def get_pickup_location(self, view) -> str | None:
         location = view.cart.pickup_location

@@ -123,3 +123,17 @@ def test_redeeming_more_points_than_the_balance_places_no_order(shop):
     assert response.status_code == 422
     assert response.json()["error"]["code"] == "insufficient_points"
     assert Order.objects.count() == 0
+
+
+def test_the_cart_offers_points_as_a_payment_without_changing_the_quote(shop):
+    LoyaltyRulesFactory()  # 1 point pays 0.10, at most 50 % of an order
+    customer = CustomerWithLoginFactory()
+    from loyalty.services import points_adjust
+
+    points_adjust(customer=customer, points=400, reason="welcome bonus", actor=None)
+    cart = _cart(customer, shop.sku(price="60.00"), 1, "web")
+    client = APIClient()
+    client.force_authenticate(customer.user)
+    body = client.get(f"/api/v1/carts/{cart.token}/").json()
+    assert body["quote"]["total"] == "60.00"
+    assert body["points"] == {"balance": 400, "redeemable_max": 300, "redeemable_value": "30.00"}
