@@ -5,6 +5,7 @@ that rounds money calls `quantize`; nothing else calls `Decimal.quantize` on mon
 """
 
 from decimal import ROUND_HALF_UP, Decimal
+from functools import cache
 
 from django.conf import settings
 
@@ -18,8 +19,13 @@ def default_currency() -> str:
 
 
 def minor_unit(currency: str | None = None) -> Decimal:
-    digits = MINOR_UNITS.get((currency or default_currency()).upper(), 2)
-    return Decimal(1).scaleb(-digits)
+    return _minor_unit(currency or default_currency())
+
+
+@cache
+def _minor_unit(currency: str) -> Decimal:
+    # The quote engine rounds some hundred amounts per basket; the exponent never changes.
+    return Decimal(1).scaleb(-MINOR_UNITS.get(currency.upper(), 2))
 
 
 def quantize(amount: Decimal | int | str, currency: str | None = None) -> Decimal:

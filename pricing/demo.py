@@ -27,6 +27,44 @@ PRICE_POINTS = [Decimal(p) for p in ("4.99", "9.99", "14.99", "19.99", "24.99", 
 ]
 
 
+def _points(*amounts: str) -> list[Decimal]:
+    return [Decimal(a) for a in amounts]
+
+
+# Price points by top-level category name, so a chocolate bar does not cost 249.99.
+PRICE_BANDS = {
+    "apparel": _points("9.99", "14.99", "19.99", "24.99", "29.99", "39.99", "49.99", "79.99"),
+    "footwear": _points("29.99", "39.99", "49.99", "59.99", "79.99", "99.99", "129.99"),
+    "electronics": _points(
+        "9.99", "19.99", "29.99", "49.99", "99.99", "149.99", "249.99", "499.99"
+    ),
+    "books": _points("7.99", "9.99", "12.99", "14.99", "19.99", "24.99"),
+    "grocery": _points("0.99", "1.49", "1.99", "2.49", "2.99", "3.99", "4.99", "6.99"),
+    "home": _points("4.99", "9.99", "14.99", "19.99", "29.99", "39.99", "49.99", "79.99"),
+}
+
+
+# Leaf categories whose prices differ from their top-level category's.
+LEAF_BANDS = {
+    "smartphones": _points("199.00", "299.00", "449.00", "649.00", "899.00"),
+    "laptops": _points("499.00", "699.00", "899.00", "1199.00", "1499.00"),
+    "cases": _points("9.99", "14.99", "19.99", "29.99"),
+    "chargers & cables": _points("9.99", "14.99", "19.99", "29.99", "39.99"),
+    "candles": _points("4.99", "7.99", "9.99", "14.99"),
+    "mugs & cups": _points("4.99", "7.99", "9.99", "12.99"),
+}
+
+
+def _band_by_category() -> dict[int, list[Decimal]]:
+    """category id → its price points: the leaf's own band, else its top-level category's."""
+    names = {c.pk: c.name.lower() for c in catalog_selectors.category_list()}
+    return {
+        category_id: LEAF_BANDS.get(names.get(category_id, ""))
+        or PRICE_BANDS.get(names.get(chain[-1], ""), PRICE_POINTS)
+        for category_id, chain in catalog_selectors.category_ancestor_map().items()
+    }
+
+
 def seed(*, rng: random.Random, stdout) -> None:
     now = timezone.now().replace(microsecond=0)
     price_list = selectors.price_list_default() or services.price_list_create(
@@ -53,11 +91,13 @@ def _price_rows(
     rng: random.Random, price_list: PriceList, variants: list[Variant], now
 ) -> tuple[list[services.PriceRow], int]:
     since = now - timedelta(days=90)
+    bands = _band_by_category()
     base_by_product: dict[int, Decimal] = {}
     rows: list[services.PriceRow] = []
     scheduled = 0
     for variant in variants:
-        base = base_by_product.setdefault(variant.product_id, rng.choice(PRICE_POINTS))
+        points = bands.get(variant.product.category_id, PRICE_POINTS)
+        base = base_by_product.setdefault(variant.product_id, rng.choice(points))
         rows.append(
             services.PriceRow(
                 price_list_id=price_list.pk, variant_id=variant.pk, amount=base, valid_from=since
@@ -67,12 +107,12 @@ def _price_rows(
             # A change some days ahead ends the open-ended price above by itself.
             # The new price is the next price point up or down.
             step = rng.choice((-1, 1))
-            point = min(max(PRICE_POINTS.index(base) + step, 0), len(PRICE_POINTS) - 1)
+            point = min(max(points.index(base) + step, 0), len(points) - 1)
             rows.append(
                 services.PriceRow(
                     price_list_id=price_list.pk,
                     variant_id=variant.pk,
-                    amount=PRICE_POINTS[point] if point != PRICE_POINTS.index(base) else base + 5,
+                    amount=points[point] if point != points.index(base) else base + 1,
                     valid_from=now + timedelta(days=rng.randint(3, 30)),
                 )
             )

@@ -326,17 +326,35 @@ def price_basket(
     )
 
 
+def _in_scope(rule: PromotionRule, lines: list[_Line]) -> list[_Line]:
+    """The lines `rule.covers`, in basket order; one set lookup per line (the hot loop)."""
+    scope = rule.scope
+    if scope == BASKET:
+        return list(lines)
+    if scope == VARIANTS:
+        ids = rule.variant_ids
+        return [line for line in lines if line.item.variant_id in ids]
+    if scope == PRODUCTS:
+        ids = rule.product_ids
+        return [line for line in lines if line.item.product_id in ids]
+    if scope == CATEGORIES:
+        ids = rule.category_ids
+        return [line for line in lines if not ids.isdisjoint(line.item.category_path)]
+    return []
+
+
 def _apply(rule: PromotionRule, lines: list[_Line], currency: str) -> str:
-    in_scope = [line for line in lines if rule.covers(line.item)]
+    in_scope = _in_scope(rule, lines)
     if not in_scope:
         return NOT_IN_BASKET
     if rule.kind == BASKET_THRESHOLD:
         if sum((line.current for line in in_scope), ZERO) < rule.threshold:
             return CONDITIONS_NOT_MET
+    stackable = rule.stackable
     eligible = [
         line
         for line in in_scope
-        if line.current > 0 and not line.locked and (rule.stackable or not line.discounts)
+        if line.current > 0 and not line.locked and (stackable or not line.discounts)
     ]
     if not eligible:
         return NOT_COMBINABLE
@@ -345,16 +363,14 @@ def _apply(rule: PromotionRule, lines: list[_Line], currency: str) -> str:
         return CONDITIONS_NOT_MET
     applied = False
     for line, amount in zip(eligible, amounts, strict=True):
-        amount = min(max(amount, ZERO), line.current)
+        current = line.current
+        if amount > current:
+            amount = current
         if amount <= 0:
-            continue
-        line.discounts.append(
-            LineDiscount(
-                promotion_id=rule.id, promotion_name=rule.name, kind=rule.kind, amount=amount
-            )
-        )
-        line.current -= amount  # both are amounts in minor units: exact
-        if not rule.stackable:
+            continue  # also drops a negative amount: no discount raises a price
+        line.discounts.append(LineDiscount(rule.id, rule.name, rule.kind, amount))
+        line.current = current - amount  # both are amounts in minor units: exact
+        if not stackable:
             line.locked = True
         applied = True
     return APPLIED if applied else NO_SAVING

@@ -1,9 +1,10 @@
 """Pricing reads, and `quote`: the one function that prices anything in any channel.
 
-`quote` loads what a basket needs in a fixed number of queries whatever its size (the
-variants, the category tree when a promotion is scoped by category, the current prices
-of the default price list, the live promotions with their scopes, the coupon and its
-uses) and hands plain values to `pricing.domain.price_basket`. It never writes.
+`quote` loads what a basket needs in two or three queries whatever its size (the
+variants with the default price list's prices in effect; the live promotions with their
+scopes, category scopes expanded down the tree; the coupon and its uses, only with a
+code) and hands plain values to `pricing.domain.price_basket`. It never writes. Those
+reads are hand-written SQL, see "the hot path" below.
 
 "One price book": prices come from the single active default price list; there are no
 per-channel prices or promotions. Promotion amounts are in that list's currency.
@@ -11,31 +12,21 @@ per-channel prices or promotions. Promotion amounts are in that list's currency.
 
 from __future__ import annotations
 
-from collections import defaultdict
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
 from django.conf import settings
-from django.db.models import (
-    Count,
-    Exists,
-    IntegerField,
-    OuterRef,
-    Prefetch,
-    Q,
-    QuerySet,
-    Value,
-)
+from django.db import connection
+from django.db.models import Exists, Field, OuterRef, Prefetch, Q, QuerySet
 from django.utils import timezone
 
-from catalog import selectors as catalog_selectors
 from catalog.models import Category, Product, Variant
 from pricing import domain
 from pricing.errors import CouponNotFound, InvalidQuantity, NoPrice, UnknownSku, VariantInactive
-from pricing.models import Coupon, Price, PriceList, Promotion
+from pricing.models import Coupon, CouponRedemption, Price, PriceList, Promotion
 
 # --- the price book -----------------------------------------------------------------
 
@@ -100,121 +91,255 @@ def promotions_live(*, at: datetime | None = None) -> QuerySet[Promotion]:
     )
 
 
-_SCOPE_TABLES = {
-    domain.VARIANTS: (Promotion.variants.through, "variant_id"),
-    domain.PRODUCTS: (Promotion.products.through, "product_id"),
-    domain.CATEGORIES: (Promotion.categories.through, "category_id"),
-}
+# --- the hot path: hand-written SQL --------------------------------------------------
+#
+# `quote` runs on every listing, cart and checkout, so its reads skip the ORM's query
+# compiler (which cost more than the database itself) and make as few round trips as
+# possible. The SQL is portable (SQLite and PostgreSQL, %s placeholders), parameters are
+# adapted and results converted by the very field methods the ORM uses, so values are
+# identical to what the equivalent querysets return.
+
+_VARIANT = Variant._meta.db_table
+_PRODUCT = Product._meta.db_table
+_CATEGORY = Category._meta.db_table
+_PRICE = Price._meta.db_table
+_PRICE_LIST = PriceList._meta.db_table
+_PROMOTION = Promotion._meta.db_table
+_COUPON = Coupon._meta.db_table
+_REDEMPTION = CouponRedemption._meta.db_table
+_PROMOTION_VARIANTS = Promotion.variants.through._meta.db_table
+_PROMOTION_PRODUCTS = Promotion.products.through._meta.db_table
+_PROMOTION_CATEGORIES = Promotion.categories.through._meta.db_table
+
+_Step = Callable[[Any, Any, Any], Any]
+_converters: dict[tuple[str, Field], tuple[Any, tuple[_Step, ...]]] = {}
 
 
-def _scope_members(rows: list[dict[str, Any]]) -> dict[int, frozenset[int]]:
-    """promotion id → the ids its scope lists, for every scope in one UNION query."""
-    parts = []
-    for scope, (through, column) in _SCOPE_TABLES.items():
-        ids = [row["id"] for row in rows if row["scope"] == scope]
-        if ids:
-            parts.append(
-                through.objects.filter(promotion_id__in=ids).values_list("promotion_id", column)
-            )
-    if not parts:
-        return {}
-    union = parts[0].union(*parts[1:], all=True) if len(parts) > 1 else parts[0]
-    found: dict[int, set[int]] = defaultdict(set)
-    for promotion_id, member_id in union:
-        found[promotion_id].add(member_id)
-    return {promotion_id: frozenset(ids) for promotion_id, ids in found.items()}
+def _converter(field: Field) -> tuple[Any, tuple[_Step, ...]]:
+    """What the ORM does to a raw value of `field` read from this database: the column
+    expression and the converter steps it applies (none on PostgreSQL for our types).
+
+    Built once per database vendor and field: the steps depend only on those (and on
+    settings), not on the connection of the thread that built them.
+    """
+    key = (connection.vendor, field)
+    if key not in _converters:
+        col = field.get_col(field.model._meta.db_table)
+        steps = connection.ops.get_db_converters(col) + field.get_db_converters(connection)
+        _converters[key] = (col, tuple(steps))
+    return _converters[key]
 
 
-# The constant part of the hot queries is built once: cloning a prepared queryset with
-# one more filter is much cheaper than building its joins and annotations per quote.
-# They are only ever filtered, never evaluated themselves (no shared result cache).
-_RULE_ROWS = Promotion.objects.annotate(requires_coupon=_requires_coupon()).values(
-    "id",
-    "name",
-    "kind",
-    "scope",
-    "value",
-    "buy_quantity",
-    "get_quantity",
-    "threshold",
-    "priority",
-    "is_stackable",
-    "requires_coupon",
+def _convert_rows(rows: list[tuple], fields: Sequence[Field | None]) -> list[tuple]:
+    """Apply the ORM's converters column by column (None: the column needs none)."""
+    plan = []
+    for i, field in enumerate(fields):
+        if field is not None:
+            col, steps = _converter(field)
+            plan.extend((i, col, step) for step in steps)
+    if not plan:
+        return rows
+    result = []
+    for row in rows:
+        row = list(row)
+        for i, col, step in plan:
+            row[i] = step(row[i], col, connection)
+        result.append(tuple(row))
+    return result
+
+
+def _fetch(sql: str, params: Sequence[Any]) -> list[tuple]:
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return cursor.fetchall()
+
+
+def _when(at: datetime) -> Any:
+    """`at` as the database wants it, exactly as the ORM prepares a DateTimeField lookup."""
+    return Promotion._meta.get_field("starts_at").get_db_prep_value(at, connection)
+
+
+def _compact(sql: str) -> str:
+    # One line, single spaces: shorter statements stay in psycopg's query cache.
+    return " ".join(sql.split())
+
+
+def _placeholders(count: int) -> str:
+    return ", ".join(["%s"] * count)
+
+
+# --- promotions as engine rules -----------------------------------------------------
+
+
+# One query for the live promotions, their scope members and whether a coupon is needed.
+# A category-scoped promotion is expanded here to its categories with all their
+# sub-categories (a recursive walk down the tree), so the engine only needs each line's
+# own category: "some ancestor-or-self of the line's category is listed" is the same as
+# "the line's category is a listed category or below one".
+def _rules_sql(vendor: str) -> str:
+    def members(column: str, table: str) -> str:
+        # A scope's member ids as one value: an array on PostgreSQL, a comma-separated
+        # string elsewhere (both parsed by `_member_ids`).
+        if vendor == "postgresql":
+            return f"ARRAY(SELECT m.{column} FROM {table} m WHERE m.promotion_id = live.id)"
+        return f"(SELECT group_concat(m.{column}) FROM {table} m WHERE m.promotion_id = live.id)"
+
+    return f"""
+WITH RECURSIVE live AS (
+    SELECT id, name, kind, scope, value, buy_quantity, get_quantity, threshold, priority,
+        is_stackable
+    FROM {_PROMOTION}
+    WHERE is_active = %s AND starts_at <= %s AND (ends_at IS NULL OR ends_at > %s)
+), tree(promotion_id, category_id) AS (
+    SELECT m.promotion_id, m.category_id
+    FROM {_PROMOTION_CATEGORIES} m JOIN live ON live.id = m.promotion_id
+    WHERE live.scope = '{domain.CATEGORIES}'
+    UNION
+    SELECT tree.promotion_id, c.id
+    FROM tree JOIN {_CATEGORY} c ON c.parent_id = tree.category_id
 )
+SELECT live.id, live.name, live.kind, live.scope, live.value, live.buy_quantity,
+    live.get_quantity, live.threshold, live.priority, live.is_stackable,
+    EXISTS (SELECT 1 FROM {_COUPON} cp WHERE cp.promotion_id = live.id),
+    CASE live.scope
+        WHEN '{domain.VARIANTS}' THEN {members("variant_id", _PROMOTION_VARIANTS)}
+        WHEN '{domain.PRODUCTS}' THEN {members("product_id", _PROMOTION_PRODUCTS)}
+        WHEN '{domain.CATEGORIES}' THEN {members("category_id", "tree")}
+    END
+FROM live
+ORDER BY live.priority DESC, live.id
+"""
+
+
+_RULES_SQL = {vendor: _compact(_rules_sql(vendor)) for vendor in ("postgresql", "other")}
+_RULE_FIELDS = [
+    None,
+    None,
+    None,
+    None,
+    Promotion._meta.get_field("value"),
+    None,
+    None,
+    Promotion._meta.get_field("threshold"),
+    None,
+    Promotion._meta.get_field("is_stackable"),
+]
+
+
+def _member_ids(raw: Any) -> frozenset[int]:
+    if not raw:
+        return frozenset()
+    if isinstance(raw, str):
+        return frozenset(int(part) for part in raw.split(","))
+    return frozenset(raw)
 
 
 def promotion_rules_live(*, at: datetime) -> list[domain.PromotionRule]:
-    """The live promotions as engine rules, in two queries (promotions, scope members)."""
-    rows = list(_RULE_ROWS.filter(_live(at)))
-    members = _scope_members(rows)
+    """The live promotions as engine rules, highest priority first, in one query.
+
+    A category-scoped rule lists its categories with all their sub-categories.
+    """
+    sql = _RULES_SQL.get(connection.vendor, _RULES_SQL["other"])
+    when = _when(at)
+    rows = _convert_rows(_fetch(sql, [True, when, when]), _RULE_FIELDS)
     empty: frozenset[int] = frozenset()
-    return [
-        domain.PromotionRule(
-            id=row["id"],
-            name=row["name"],
-            kind=row["kind"],
-            scope=row["scope"],
-            value=row["value"],
-            buy_quantity=row["buy_quantity"],
-            get_quantity=row["get_quantity"],
-            threshold=row["threshold"],
-            priority=row["priority"],
-            stackable=row["is_stackable"],
-            requires_coupon=row["requires_coupon"],
-            variant_ids=members.get(row["id"], empty) if row["scope"] == domain.VARIANTS else empty,
-            product_ids=members.get(row["id"], empty) if row["scope"] == domain.PRODUCTS else empty,
-            category_ids=(
-                members.get(row["id"], empty) if row["scope"] == domain.CATEGORIES else empty
-            ),
+    rules = []
+    for (
+        pk,
+        name,
+        kind,
+        scope,
+        value,
+        buy_quantity,
+        get_quantity,
+        threshold,
+        priority,
+        stackable,
+        requires_coupon,
+        members,
+    ) in rows:
+        ids = _member_ids(members)
+        rules.append(
+            domain.PromotionRule(
+                id=pk,
+                name=name,
+                kind=kind,
+                scope=scope,
+                value=value,
+                buy_quantity=buy_quantity,
+                get_quantity=get_quantity,
+                threshold=threshold,
+                priority=priority,
+                stackable=stackable,
+                requires_coupon=bool(requires_coupon),
+                variant_ids=ids if scope == domain.VARIANTS else empty,
+                product_ids=ids if scope == domain.PRODUCTS else empty,
+                category_ids=ids if scope == domain.CATEGORIES else empty,
+            )
         )
-        for row in rows
-    ]
+    return rules
 
 
 # --- coupons ------------------------------------------------------------------------
+
+# The coupon, its promotion's window and its live use counts, in one query. A NULL
+# customer matches no use, so the per-customer count is 0 without one.
+_COUPON_SQL = f"""
+SELECT c.code, c.promotion_id, c.is_active, c.usage_limit, c.usage_limit_per_customer,
+    (SELECT COUNT(*) FROM {_REDEMPTION} r
+        WHERE r.coupon_id = c.id AND r.released_at IS NULL),
+    (SELECT COUNT(*) FROM {_REDEMPTION} r
+        WHERE r.coupon_id = c.id AND r.released_at IS NULL AND r.customer_id = %s),
+    p.is_active, p.starts_at, p.ends_at
+FROM {_COUPON} c JOIN {_PROMOTION} p ON p.id = c.promotion_id
+WHERE c.code = %s
+"""
+_COUPON_SQL = _compact(_COUPON_SQL)
+_COUPON_FIELDS = [
+    None,
+    None,
+    Coupon._meta.get_field("is_active"),
+    None,
+    None,
+    None,
+    None,
+    Promotion._meta.get_field("is_active"),
+    Promotion._meta.get_field("starts_at"),
+    Promotion._meta.get_field("ends_at"),
+]
 
 
 def coupon_check(*, code: str, customer_id: int | None, at: datetime) -> domain.CouponCheck:
     """Load a coupon by code (any case) with its uses; raise CouponNotFound if none has it."""
     normalized = domain.coupon_code_normalize(code)
-    active_uses = Q(redemptions__released_at__isnull=True)
-    by_customer = (
-        Count("redemptions", filter=active_uses & Q(redemptions__customer_id=customer_id))
-        if customer_id is not None
-        else Value(0, output_field=IntegerField())
-    )
-    row = (
-        Coupon.objects.filter(code=normalized)
-        .annotate(used=Count("redemptions", filter=active_uses), used_by_customer=by_customer)
-        .values(
-            "code",
-            "promotion_id",
-            "is_active",
-            "usage_limit",
-            "usage_limit_per_customer",
-            "used",
-            "used_by_customer",
-            "promotion__is_active",
-            "promotion__starts_at",
-            "promotion__ends_at",
-        )
-        .first()
-    )
-    if row is None:
+    rows = _convert_rows(_fetch(_COUPON_SQL, [customer_id, normalized]), _COUPON_FIELDS)
+    if not rows:
         raise CouponNotFound(details={"coupon": code})
+    (
+        stored_code,
+        promotion_id,
+        active,
+        usage_limit,
+        usage_limit_per_customer,
+        used,
+        used_by_customer,
+        promotion_active,
+        starts_at,
+        ends_at,
+    ) = rows[0]
     problem = domain.coupon_problem(
         at=at,
-        coupon_active=row["is_active"],
-        promotion_active=row["promotion__is_active"],
-        starts_at=row["promotion__starts_at"],
-        ends_at=row["promotion__ends_at"],
-        usage_limit=row["usage_limit"],
-        used=row["used"],
-        usage_limit_per_customer=row["usage_limit_per_customer"],
-        used_by_customer=row["used_by_customer"],
+        coupon_active=active,
+        promotion_active=promotion_active,
+        starts_at=starts_at,
+        ends_at=ends_at,
+        usage_limit=usage_limit,
+        used=used,
+        usage_limit_per_customer=usage_limit_per_customer,
+        used_by_customer=used_by_customer,
         customer_id=customer_id,
     )
-    return domain.CouponCheck(code=row["code"], promotion_id=row["promotion_id"], problem=problem)
+    return domain.CouponCheck(code=stored_code, promotion_id=promotion_id, problem=problem)
 
 
 # --- the quote ----------------------------------------------------------------------
@@ -234,51 +359,78 @@ class VariantPricing:
     currency: str | None  # of the default price list, when priced
 
 
-_VARIANT_ROWS = Variant.objects.values_list(
-    "id", "sku", "product_id", "product__category_id", "vat_rate", "is_active", "product__is_active"
+# Variants with their product's facts and the default list's price in effect, in one
+# query. The price is a correlated lookup per variant (an index probe on price list,
+# variant, valid_from) so the plan stays the same however many prices the book holds; at
+# most one price is in effect per variant and list (the price book's rule), the newest
+# start would win otherwise.
+_VARIANTS_SQL = f"""
+WITH book AS (
+    SELECT l.id, l.currency FROM {_PRICE_LIST} l WHERE l.is_default = %s AND l.is_active = %s
 )
-_DEFAULT_LIST_PRICES = Price.objects.filter(
-    price_list__is_default=True, price_list__is_active=True
-).values_list("variant_id", "amount", "price_list__currency")
+SELECT v.id, v.sku, v.product_id, p.category_id, v.vat_rate, v.is_active, p.is_active,
+    (SELECT pr.amount FROM {_PRICE} pr
+        WHERE pr.price_list_id = (SELECT id FROM book) AND pr.variant_id = v.id
+            AND pr.valid_from <= %s AND (pr.valid_until IS NULL OR pr.valid_until > %s)
+        ORDER BY pr.valid_from DESC LIMIT 1),
+    (SELECT currency FROM book)
+FROM {_VARIANT} v JOIN {_PRODUCT} p ON p.id = v.product_id
+WHERE {{where}}
+"""
+_VARIANTS_SQL = _compact(_VARIANTS_SQL)
+_VARIANT_FIELDS = [
+    None,
+    None,
+    None,
+    None,
+    Variant._meta.get_field("vat_rate"),
+    Variant._meta.get_field("is_active"),
+    Product._meta.get_field("is_active"),
+    Price._meta.get_field("amount"),
+    None,
+]
 
 
 def variants_pricing(
     *, at: datetime, skus: Iterable[str] | None = None, ids: Iterable[int] | None = None
 ) -> list[VariantPricing]:
-    """Variants by SKU or id with their default-list price in effect at `at`: two queries.
+    """Variants by SKU or id with their default-list price in effect at `at`: one query.
 
     Plain values, no model instances: this is the hot path of every quote and listing.
     """
-    qs = _VARIANT_ROWS
-    if skus is not None:
-        qs = qs.filter(sku__in=set(skus))
-    if ids is not None:
-        qs = qs.filter(pk__in=set(ids))
-    rows = list(qs)
-    if not rows:
-        return []
-    prices = {
-        variant_id: (amount, currency)
-        for variant_id, amount, currency in _DEFAULT_LIST_PRICES.filter(
-            _in_effect(at), variant_id__in=[row[0] for row in rows]
+    where, params = ["1 = 1"], [True, True, _when(at), _when(at)]
+    for column, values in (("v.sku", skus), ("v.id", ids)):
+        if values is None:
+            continue
+        values = list(set(values))
+        if not values:
+            return []
+        where.append(f"{column} IN ({_placeholders(len(values))})")
+        params.extend(values)
+    sql = _VARIANTS_SQL.format(where=" AND ".join(where))
+    by_id: dict[int, VariantPricing] = {}
+    for (
+        pk,
+        sku,
+        product_id,
+        category_id,
+        vat,
+        active,
+        product_active,
+        amount,
+        currency,
+    ) in _convert_rows(_fetch(sql, params), _VARIANT_FIELDS):
+        by_id[pk] = VariantPricing(
+            id=pk,
+            sku=sku,
+            product_id=product_id,
+            category_id=category_id,
+            vat_rate=vat,
+            sellable=active and product_active,
+            price=amount,
+            currency=currency if amount is not None else None,
         )
-    }
-    result = []
-    for pk, sku, product_id, category_id, vat, active, product_active in rows:
-        amount, currency = prices.get(pk, (None, None))
-        result.append(
-            VariantPricing(
-                id=pk,
-                sku=sku,
-                product_id=product_id,
-                category_id=category_id,
-                vat_rate=vat,
-                sellable=active and product_active,
-                price=amount,
-                currency=currency,
-            )
-        )
-    return result
+    return list(by_id.values())
 
 
 def _customer_id(customer: Any) -> int | None:
@@ -304,21 +456,13 @@ def _valid_quantity(quantity: Any) -> bool:
     )
 
 
-def _category_paths(rules: list[domain.PromotionRule]) -> dict[int, list[int]]:
-    # The tree is only read when a live promotion is scoped by category.
-    if any(rule.scope == domain.CATEGORIES for rule in rules):
-        return catalog_selectors.category_ancestor_map()
-    return {}
-
-
-def _item(
-    variant: VariantPricing, quantity: int, paths: Mapping[int, list[int]]
-) -> domain.BasketItem:
+def _item(variant: VariantPricing, quantity: int) -> domain.BasketItem:
+    # The line's own category is enough: category-scoped rules list every sub-category.
     return domain.BasketItem(
         sku=variant.sku,
         variant_id=variant.id,
         product_id=variant.product_id,
-        category_path=tuple(paths.get(variant.category_id, (variant.category_id,))),
+        category_path=(variant.category_id,),
         quantity=quantity,
         unit_price=variant.price,
         vat_rate=variant.vat_rate,
@@ -356,8 +500,8 @@ def quote(
     customer_limit_reached, customer_required, not_in_basket, conditions_not_met,
     not_combinable, no_saving).
 
-    Queries: variants with prices, live promotions, their scope members, the category
-    tree (only with a category-scoped promotion), the coupon (only with a code).
+    Queries: the variants with their prices, the live promotions with their scopes, the
+    coupon with its uses (only with a code) — the same for 1 or 1,000 lines.
     """
     at = at or timezone.now()
     requested = [_read_line(line) for line in lines]
@@ -394,8 +538,7 @@ def quote(
     )
 
     rules = promotion_rules_live(at=at)
-    paths = _category_paths(rules)
-    items = [_item(variants[sku], quantity, paths) for sku, quantity in requested]
+    items = [_item(variants[sku], quantity) for sku, quantity in requested]
     currency = _currency(variants.values())
     return domain.price_basket(items, rules, currency=currency, coupon=checked, priced_at=at)
 
@@ -429,7 +572,6 @@ def unit_prices(*, variant_ids: Iterable[int], at: datetime | None = None) -> di
         return {}
     currency = _currency(variants)
     rules = [rule for rule in promotion_rules_live(at=at) if not rule.requires_coupon]
-    paths = _category_paths(rules)
     result: dict[int, UnitPrice] = {}
     for variant in variants:
         if not variant.sellable:
@@ -438,9 +580,7 @@ def unit_prices(*, variant_ids: Iterable[int], at: datetime | None = None) -> di
         if variant.price is None:
             result[variant.id] = UnitPrice(status="no_price", currency=currency)
             continue
-        priced = domain.price_basket(
-            [_item(variant, 1, paths)], rules, currency=currency, priced_at=at
-        )
+        priced = domain.price_basket([_item(variant, 1)], rules, currency=currency, priced_at=at)
         line = priced.lines[0]
         result[variant.id] = UnitPrice(
             status="priced",
