@@ -40,6 +40,7 @@ class CartView:
     total: Any
     problems: list[dict[str, Any]] = field(default_factory=list)
     points: dict[str, Any] | None = None
+    fulfilment: dict[str, Any] | None = None
 
 
 def _bad_skus(error: DomainError) -> set[str]:
@@ -121,7 +122,30 @@ def cart_view(*, cart: Cart, at: datetime | None = None) -> CartView:
         total=quote.total if quote else None,
         problems=problems,
         points=_points_offer(cart, quote),
+        fulfilment=_fulfilment_check(cart, lines, view_lines),
     )
+
+
+def _fulfilment_check(cart: Cart, lines: list[CartLine], view_lines: list[dict]) -> dict:
+    """Whether checkout could reserve the whole cart now, the way checkout will do it.
+
+    A pickup needs every line at the chosen store. A delivery ships from one location, so
+    per-line delivery availability (summed over the shipping locations) is not enough: one
+    location must hold every line, which is what checkout asks inventory for.
+    """
+    if not lines:
+        return {"ready": False, "reason": "cart_empty"}
+    if cart.fulfilment_type == Fulfilment.PICKUP:
+        if not cart.pickup_location_id:
+            return {"ready": False, "reason": "pickup_location_required"}
+        ready = all(line["in_stock"] for line in view_lines)
+        return {"ready": ready, "reason": None if ready else "insufficient_stock"}
+    location = inventory_selectors.location_for_delivery(
+        lines=[(line.variant_id, line.quantity) for line in lines]
+    )
+    if location is None:
+        return {"ready": False, "reason": "insufficient_stock"}
+    return {"ready": True, "reason": None, "ships_from": location.code}
 
 
 def _points_offer(cart: Cart, quote) -> dict[str, Any] | None:

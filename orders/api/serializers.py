@@ -48,6 +48,10 @@ class CartOutput(serializers.Serializer):
     lines = CartLineOutput(many=True)
     quote = serializers.JSONField(allow_null=True, help_text="A fresh quote from the engine.")
     problems = serializers.JSONField()
+    fulfilment = serializers.JSONField(
+        help_text="Whether checkout could reserve the whole cart now for the chosen fulfilment: "
+        '{"ready", "reason", "ships_from"}.'
+    )
     points = serializers.JSONField(
         allow_null=True,
         help_text="Logged-in customers: balance, points usable on this cart and their value.",

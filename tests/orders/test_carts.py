@@ -150,3 +150,22 @@ def test_login_merges_the_anonymous_cart_capping_quantities_by_availability(api_
     quantities = {line.variant.sku: line.quantity for line in own.lines.select_related("variant")}
     assert quantities == {scarce.sku: 3, plenty.sku: 4}
     assert Cart.objects.get(token=token).state == Cart.State.MERGED
+
+
+def test_the_cart_says_when_no_single_location_can_ship_it_all(api_client, shop):
+    from tests.factories.inventory import WarehouseFactory
+
+    north = WarehouseFactory(code="WH-NORTH")
+    only_in_berlin = shop.sku(store=0, warehouse=2)
+    only_in_north = shop.sku(store=0, warehouse=0)
+    from tests.factories.inventory import StockLevelFactory
+
+    StockLevelFactory(variant=only_in_north, location=north, on_hand=2)
+    token = _new_cart(api_client)
+    url = f"/api/v1/carts/{token}/lines/"
+    body = api_client.post(url, {"sku": only_in_berlin.sku, "quantity": 1}, format="json").json()
+    assert body["fulfilment"] == {"ready": True, "reason": None, "ships_from": "WH-BER"}
+    body = api_client.post(url, {"sku": only_in_north.sku, "quantity": 1}, format="json").json()
+    # Each line alone is available for delivery, but no location holds both.
+    assert all(line["in_stock"] for line in body["lines"])
+    assert body["fulfilment"] == {"ready": False, "reason": "insufficient_stock"}
