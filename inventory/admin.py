@@ -279,7 +279,7 @@ class StockLevelAdmin(ExportMixin, admin.ModelAdmin):
 
     def save_model(self, request, obj, form, change):
         # Only the low-stock threshold is editable; it is display configuration, not a balance.
-        StockLevel.objects.filter(pk=obj.pk).update(low_stock_threshold=obj.low_stock_threshold)
+        services.stock_level_threshold_set(level=obj, threshold=obj.low_stock_threshold)
 
     # --- operations on selected levels ---------------------------------------------------
 

@@ -736,6 +736,20 @@ def stock_level_acknowledge(*, level: StockLevel, actor=None) -> StockLevel:
     return level
 
 
+@transaction.atomic
+def stock_level_threshold_set(*, level: StockLevel, threshold: int) -> StockLevel:
+    """Set the low-stock threshold staff are warned at (display configuration, no movement).
+
+    Touches only that column, so it never races with the balance columns that reservations
+    and sales change under their row locks.
+    """
+    if threshold < 0:
+        raise ValidationFailed(_("A low-stock threshold cannot be negative."))
+    StockLevel.objects.filter(pk=level.pk).update(low_stock_threshold=threshold)
+    level.low_stock_threshold = threshold
+    return level
+
+
 # --- transfers ----------------------------------------------------------------------------
 
 
