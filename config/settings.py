@@ -235,5 +235,5 @@ if not DEBUG:
 PHONE_DEFAULT_REGION = os.environ.get("PHONE_DEFAULT_REGION", "DE")
 
 # Orders: where notifications go (one class per channel) and how long a pickup waits.
-ORDER_NOTIFIERS = env_list("ORDER_NOTIFIERS", "orders.notifications.EmailNotifier")
+ORDER_NOTIFIERS = env_list("ORDER_NOTIFIERS", "core.messaging.EmailChannel")
 PICKUP_HOLD_DAYS = int(os.environ.get("PICKUP_HOLD_DAYS", "5"))

@@ -114,6 +114,12 @@ class Order(models.Model):
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
+        # Store operations beyond the model's add/change/view, granted through the roles.
+        permissions = [
+            ("work_pickup_queue", "Can work the pickup queue (prepare, mark ready, hand over)"),
+            ("ship_order", "Can ship and deliver orders"),
+            ("cancel_order", "Can cancel an order for the customer"),
+        ]
         indexes = [
             models.Index(fields=["location", "status"], name="order_location_status_idx"),
             models.Index(fields=["status", "pickup_expires_at"], name="order_status_expiry_idx"),

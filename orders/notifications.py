@@ -6,57 +6,26 @@ marketing consent. Marketing messages would check consent per channel; none are 
 """
 
 from dataclasses import dataclass
-from functools import cache
-from typing import Protocol
 
 from django.conf import settings
-from django.core.mail import send_mail
-from django.utils.module_loading import import_string
 from django.utils.translation import gettext as _
+
+from core import messaging
 
 
 @dataclass(frozen=True)
-class Message:
-    order_number: str
-    event: str
-    subject: str
-    body: str
-    email: str
-    phone: str
+class Message(messaging.Message):
+    order_number: str = ""
+    event: str = ""
 
 
-class Notifier(Protocol):
-    channel: str
-
-    def recipient(self, message: Message) -> str:
-        """Where this channel would deliver the message, or "" when it cannot."""
-
-    def send(self, message: Message) -> None: ...
-
-
-class EmailNotifier:
-    channel = "email"
-
-    def recipient(self, message: Message) -> str:
-        return message.email
-
-    def send(self, message: Message) -> None:
-        send_mail(
-            message.subject,
-            message.body,
-            settings.DEFAULT_FROM_EMAIL,
-            [message.email],
-            fail_silently=False,
-        )
-
-
-@cache
-def _load(paths: tuple[str, ...]) -> list[Notifier]:
-    return [import_string(path)() for path in paths]
+# Kept as a name for settings written before the channels moved to core.
+EmailNotifier = messaging.EmailChannel
+Notifier = messaging.Channel
 
 
 def notifiers() -> list[Notifier]:
-    return _load(tuple(settings.ORDER_NOTIFIERS))
+    return messaging.channels(settings.ORDER_NOTIFIERS)
 
 
 EVENT_TEXT = {
@@ -95,4 +64,6 @@ def message_for(*, number: str, event: str, email: str, phone: str, extra: str =
     subject, body = EVENT_TEXT[event](number)
     if extra:
         body = f"{body}\n\n{extra}"
-    return Message(number, event, subject, body, email, phone)
+    return Message(
+        subject=subject, body=body, email=email, phone=phone, order_number=number, event=event
+    )
