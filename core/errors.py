@@ -22,8 +22,10 @@ class DomainError(Exception):
         code: str | None = None,
         details: dict[str, Any] | None = None,
         http_status: int | None = None,
+        headers: dict[str, str] | None = None,
     ) -> None:
         self.message = str(message if message is not None else self.message)
+        self.headers = headers or {}  # e.g. Retry-After of a lock-out
         self.code = code or self.code
         self.details = details or {}
         if http_status is not None:

@@ -34,7 +34,7 @@ def _first_message(detail: Any) -> str:
 def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
     if isinstance(exc, DomainError):
         set_rollback()
-        return Response({"error": exc.as_dict()}, status=exc.http_status)
+        return Response({"error": exc.as_dict()}, status=exc.http_status, headers=exc.headers)
 
     if isinstance(exc, Http404):
         exc = exceptions.NotFound()
