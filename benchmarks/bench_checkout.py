@@ -239,12 +239,7 @@ def _checkout_body(item: dict) -> bytes:
         {
             "cart": item["cart"],
             "fulfilment": {"type": "pickup", "location": STORE},
-            "tender": {
-                "kind": "card",
-                "amount": total,
-                "provider": "bench",
-                "reference": item["key"],
-            },
+            "payment": {"provider": "test", "token": "tok_ok"},
             "expected_total": total,
             "channel": "web",
         }
@@ -681,7 +676,7 @@ def _count_queries(store, probes, customers, token_of) -> dict:
                     cart=cart,
                     customer=customer,
                     fulfilment={"type": "pickup", "location": STORE},
-                    tender=None,
+                    payment=services.PaymentInput(provider="test", token="tok_ok"),
                 )
                 inside = len(ctx.captured_queries)
         return _split(ctx.captured_queries[:inside]), len(ctx.captured_queries) - inside

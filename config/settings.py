@@ -237,3 +237,15 @@ PHONE_DEFAULT_REGION = os.environ.get("PHONE_DEFAULT_REGION", "DE")
 # Orders: where notifications go (one class per channel) and how long a pickup waits.
 ORDER_NOTIFIERS = env_list("ORDER_NOTIFIERS", "core.messaging.EmailChannel")
 PICKUP_HOLD_DAYS = int(os.environ.get("PICKUP_HOLD_DAYS", "5"))
+# Wrong pickup codes tried at the desk within the window lock the order's handover for it.
+PICKUP_CODE_MAX_ATTEMPTS = int(os.environ.get("PICKUP_CODE_MAX_ATTEMPTS", "5"))
+PICKUP_CODE_LOCK_MINUTES = int(os.environ.get("PICKUP_CODE_LOCK_MINUTES", "30"))
+# Handover requests per member of staff (DRF rate), on top of the per-order lock-out.
+PICKUP_HANDOVER_RATE = os.environ.get("PICKUP_HANDOVER_RATE", "30/minute")
+
+# Payment providers by the name clients send at checkout (see orders.payments).
+PAYMENT_PROVIDERS: dict[str, str] = {"test": "orders.payments.TestPaymentProvider"}
+if os.environ.get("PAYMENT_PROVIDERS"):
+    PAYMENT_PROVIDERS = dict(
+        item.split("=", 1) for item in env_list("PAYMENT_PROVIDERS", "") if "=" in item
+    )

@@ -76,7 +76,11 @@ def seed(*, rng: random.Random, stdout) -> None:
                     cart=cart,
                     customer=customer,
                     fulfilment=fulfilment,
-                    tender=None,
+                    payment=services.PaymentInput(provider="test", token="tok_ok")
+                    if index % 3
+                    else services.PAY_IN_STORE
+                    if kind == "pickup"
+                    else services.PaymentInput(provider="test", token="tok_ok"),
                     channel=channel,
                 )
                 for target in path:
@@ -84,7 +88,11 @@ def seed(*, rng: random.Random, stdout) -> None:
                     if target == Status.CANCELLED and index % 2:
                         actor = Actor.CUSTOMER
                     order = services.order_transition(
-                        order=order, target=target, actor=actor, pickup_code=order.pickup_code
+                        order=order,
+                        target=target,
+                        actor=actor,
+                        pickup_code=order.pickup_code,
+                        desk_payment=services.DeskPayment(kind="card"),
                     )
             made += 1
         except DomainError as error:  # e.g. a delivery nobody can ship in full: skip it

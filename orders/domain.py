@@ -36,6 +36,10 @@ class Actor(StrEnum):
 
 
 class Effect(StrEnum):
+    # Payment effects come first: a provider call is made before any stock or points row is
+    # locked, so a slow provider never holds the hot rows of the lock order.
+    CAPTURE_PAYMENT = "capture_payment"  # authorized money is taken (or paid at the desk)
+    VOID_PAYMENT = "void_payment"  # the authorization is released: nothing is charged
     CONSUME_STOCK = "consume_stock"  # reservation becomes a sale in the stock ledger
     RELEASE_STOCK = "release_stock"  # reservation goes back to available
     EARN_POINTS = "earn_points"  # the sale is complete: loyalty points are earned
@@ -51,7 +55,9 @@ class Move:
     effects: tuple[Effect, ...] = ()
 
 
-_CANCEL = (Effect.RELEASE_STOCK, Effect.GIVE_BACK)
+# Effects run in this order, which follows the global lock order: the payment provider
+# (no lock), stock levels, then the points account, then coupon counters.
+_CANCEL = (Effect.VOID_PAYMENT, Effect.RELEASE_STOCK, Effect.GIVE_BACK)
 S, A = Status, Actor
 STAFF, SYSTEM, ANYONE = (
     frozenset({A.STAFF}),
@@ -62,14 +68,19 @@ STAFF, SYSTEM, ANYONE = (
 TRANSITIONS: dict[Fulfilment, tuple[Move, ...]] = {
     Fulfilment.PICKUP: (
         Move(S.PLACED, S.READY_FOR_PICKUP, STAFF, (Effect.START_PICKUP_CLOCK,)),
-        Move(S.READY_FOR_PICKUP, S.COLLECTED, STAFF, (Effect.CONSUME_STOCK, Effect.EARN_POINTS)),
+        Move(
+            S.READY_FOR_PICKUP,
+            S.COLLECTED,
+            STAFF,
+            (Effect.CAPTURE_PAYMENT, Effect.CONSUME_STOCK, Effect.EARN_POINTS),
+        ),
         Move(S.READY_FOR_PICKUP, S.EXPIRED, SYSTEM | STAFF, _CANCEL),
         # The customer may cancel only before the store has prepared the order.
         Move(S.PLACED, S.CANCELLED, ANYONE, _CANCEL),
         Move(S.READY_FOR_PICKUP, S.CANCELLED, STAFF, _CANCEL),
     ),
     Fulfilment.DELIVERY: (
-        Move(S.PLACED, S.SHIPPED, STAFF, (Effect.CONSUME_STOCK,)),
+        Move(S.PLACED, S.SHIPPED, STAFF, (Effect.CAPTURE_PAYMENT, Effect.CONSUME_STOCK)),
         Move(S.SHIPPED, S.DELIVERED, STAFF | SYSTEM, (Effect.EARN_POINTS,)),
         Move(S.PLACED, S.CANCELLED, ANYONE, _CANCEL),
     ),

@@ -80,7 +80,41 @@ class WrongPickupCode(DomainError):
     http_status = 422
 
 
-class NotYourStore(DomainError):
-    code = "not_your_store"
-    message = _("You can only act on orders of your own store.")
-    http_status = 403
+class NotYourStore(OrderNotFound):
+    """Another store's order answers exactly like a missing one: staff learn nothing of it."""
+
+
+class AuthenticationRequired(DomainError):
+    code = "authentication_required"
+    message = _("Log in to use stored value such as points.")
+    http_status = 401
+
+
+class PaymentRequired(DomainError):
+    code = "payment_required"
+    message = _("This order needs a payment: a provider token, or pay in store for a pickup.")
+    http_status = 422
+
+
+class PaymentDeclined(DomainError):
+    code = "payment_declined"
+    message = _("The payment was declined.")
+    http_status = 402
+
+
+class PaymentFailed(DomainError):
+    code = "payment_failed"
+    message = _("The payment provider refused the operation.")
+    http_status = 409
+
+
+class UnknownPaymentProvider(DomainError):
+    code = "unknown_payment_provider"
+    message = _("This payment provider is not configured.")
+    http_status = 400
+
+
+class PickupCodeLocked(DomainError):
+    code = "pickup_code_locked"
+    message = _("Too many wrong pickup codes for this order; try again later.")
+    http_status = 429

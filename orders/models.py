@@ -106,6 +106,13 @@ class Order(models.Model):
     coupon_code = models.CharField(max_length=64, blank=True)
     quote_snapshot = models.JSONField()
     pickup_code = models.CharField(max_length=8, blank=True)
+    # How the amount due is paid: authorized online through a provider at checkout, at the
+    # store's desk on handover, or nothing to pay (points or discounts cover it all).
+    payment_method = models.CharField(
+        max_length=16,
+        choices=[("online", "online"), ("pay_in_store", "pay_in_store"), ("none", "none")],
+        default="online",
+    )
     pickup_expires_at = models.DateTimeField(null=True, blank=True)
     cart = models.ForeignKey(
         Cart, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
@@ -174,14 +181,27 @@ class OrderTransition(models.Model):
 
 
 class Tender(models.Model):
-    """A payment recorded against an order (authorized by an external provider, or points)."""
+    """How part of an order is paid, and where that payment stands.
+
+    An online card tender is `authorized` at checkout through the payment provider and
+    `captured` on handover or shipping, or `voided` on cancel or expiry. Points and money
+    taken at the store's desk are captured when recorded. Only captured money earns points.
+    """
+
+    class State(models.TextChoices):
+        AUTHORIZED = "authorized"
+        CAPTURED = "captured"
+        VOIDED = "voided"
 
     order = models.ForeignKey(Order, related_name="tenders", on_delete=models.CASCADE)
-    kind = models.CharField(max_length=20)  # card, cash, gift_card, points, …
+    kind = models.CharField(max_length=20)  # card, cash, points
     provider = models.CharField(max_length=50, blank=True)
     provider_reference = models.CharField(max_length=100, blank=True)
     amount = models.DecimalField(**MONEY)
     currency = models.CharField(max_length=3)
+    status = models.CharField(max_length=12, choices=State.choices, default=State.CAPTURED)
+    captured_at = models.DateTimeField(null=True, blank=True)
+    voided_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     def __str__(self) -> str:
@@ -207,3 +227,41 @@ class Notification(models.Model):
 
     def __str__(self) -> str:
         return f"{self.event} via {self.channel}"
+
+
+class PickupCodeAttempt(models.Model):
+    """Every pickup code tried at the desk, right or wrong: guessing locks the handover."""
+
+    order = models.ForeignKey(Order, related_name="pickup_attempts", on_delete=models.CASCADE)
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    succeeded = models.BooleanField()
+    at = models.DateTimeField()
+
+    class Meta:
+        indexes = [models.Index(fields=["order", "at"], name="pickup_attempt_order_at_idx")]
+
+    def __str__(self) -> str:
+        return f"{'right' if self.succeeded else 'wrong'} code at {self.at:%Y-%m-%d %H:%M}"
+
+
+class TestProviderCharge(models.Model):
+    """The `test` payment provider's own books (what a real provider keeps on its side).
+
+    Only `orders.payments.TestPaymentProvider` writes here; it lets the test provider refuse
+    what a real one refuses (capturing a voided authorization, refunding more than captured).
+    """
+
+    __test__ = False  # not a pytest test class, whatever its name
+
+    reference = models.CharField(max_length=64, unique=True)
+    amount = models.DecimalField(**MONEY)
+    currency = models.CharField(max_length=3)
+    captured = models.DecimalField(default=0, **MONEY)
+    refunded = models.DecimalField(default=0, **MONEY)
+    status = models.CharField(max_length=12)  # authorized, captured, voided
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return f"{self.reference} {self.status}"

@@ -6,6 +6,7 @@ from typing import Any
 
 from django.db.models import Prefetch, QuerySet
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from core.errors import DomainError
 from inventory import selectors as inventory_selectors
@@ -14,6 +15,20 @@ from orders.domain import Fulfilment, Status
 from orders.errors import CartNotFound, OrderNotFound
 from orders.models import Cart, CartLine, Order, OrderTransition
 from pricing import selectors as pricing_selectors
+
+
+def cart_current(*, customer) -> Cart:
+    """The customer's one open cart; `cart_not_found` when they have none (POST /carts/)."""
+    cart = (
+        Cart.objects.select_related("pickup_location")
+        .filter(customer=customer, state=Cart.State.OPEN)
+        .first()
+    )
+    if cart is None:
+        raise CartNotFound(
+            _("No open cart: POST /api/v1/carts/ starts one."), details={"cart": None}
+        )
+    return cart
 
 
 def cart_get(*, token: str, customer=None) -> Cart:

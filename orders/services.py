@@ -6,6 +6,7 @@ points) inside the same transaction, so an order, its stock and its points chang
 or not at all. Notifications are queued with `transaction.on_commit`.
 """
 
+import logging
 import secrets
 import uuid
 from dataclasses import dataclass, field
@@ -16,9 +17,11 @@ from typing import Any
 from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from catalog.errors import UnknownSku
 from catalog.selectors import variants_by_sku
+from core.background import enqueue_on_commit
 from core.money import quantize
 from customers import services as customer_services
 from inventory import selectors as inventory_selectors
@@ -28,6 +31,7 @@ from loyalty import services as loyalty_services
 from orders import domain
 from orders.domain import Actor, Effect, Fulfilment, Status
 from orders.errors import (
+    AuthenticationRequired,
     CartEmpty,
     CartLineNotFound,
     CartNotOpen,
@@ -36,14 +40,26 @@ from orders.errors import (
     InvalidQuantity,
     NoShippingLocation,
     NotYourStore,
+    PaymentRequired,
+    PickupCodeLocked,
     PickupLocationInvalid,
     PriceChanged,
-    TenderMismatch,
     WrongPickupCode,
 )
-from orders.models import Cart, CartLine, Order, OrderLine, OrderTransition, Tender
+from orders.models import (
+    Cart,
+    CartLine,
+    Order,
+    OrderLine,
+    OrderTransition,
+    PickupCodeAttempt,
+    Tender,
+)
+from orders.payments import payment_provider
 from pricing import selectors as pricing_selectors
 from pricing import services as pricing_services
+
+logger = logging.getLogger(__name__)
 
 MAX_LINE_QUANTITY = 999
 NUMBER_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O or 1/I: read aloud at the till
@@ -273,19 +289,31 @@ def _new_pickup_code() -> str:
 
 
 @dataclass(frozen=True)
-class TenderInput:
-    kind: str
-    amount: Decimal
+class PaymentInput:
+    """How the client pays the amount due: a provider token, or at the store's desk."""
+
+    method: str = "online"  # online | pay_in_store
     provider: str = ""
+    token: str = ""
+
+
+@dataclass(frozen=True)
+class DeskPayment:
+    """Money taken at the store's desk when a pay-in-store order is handed over."""
+
+    kind: str  # cash | card
     reference: str = ""
 
 
-@transaction.atomic
+PAY_IN_STORE = PaymentInput(method="pay_in_store")
+DESK_TENDER_KINDS = ("cash", "card")
+
+
 def checkout_place(
     *,
     cart: Cart,
     fulfilment: dict[str, Any],
-    tender: TenderInput | None,
+    payment: PaymentInput | None = None,
     customer=None,
     contact: dict[str, str] | None = None,
     redeem_points: int = 0,
@@ -295,21 +323,71 @@ def checkout_place(
 ) -> Order:
     """Turn an open cart into an order, in one transaction.
 
-    Locks the cart row (a second checkout of the same cart waits, then sees it converted),
-    re-quotes through the pricing engine, refuses with `price_changed` (409, new quote in
-    details) when the total differs from what the shopper saw, reserves the stock at the
-    pickup store or a shipping location (locking stock rows in a fixed order; raises
-    `insufficient_stock` listing every short line), redeems points, records the coupon use,
-    writes the order with its price snapshot and marks the cart converted. After commit, the
-    customer is notified. Nothing is written when anything fails.
+    `customer` is the authenticated owner (None for a guest, whose `contact` links the
+    order to a profile for history only). Steps, in this order: lock the cart row; re-quote
+    and refuse with `price_changed` (409, new quote in details) when the total differs from
+    what the shopper saw; authorize the amount due with the payment provider before any
+    balance is locked (402 `payment_declined` changes nothing); write the order; then the
+    balances in the global lock order — stock levels (`insufficient_stock` lists every
+    short line), the points account, coupon counters. If anything after the authorization
+    fails, the authorization is voided and nothing is written. After commit, the customer
+    is notified.
     """
-    cart = _locked_open_cart(cart)
-    lines = list(cart.lines.select_related("variant", "variant__product"))
-    if not lines:
-        raise CartEmpty(details={"cart": str(cart.token)})
-    customer = _checkout_customer(customer=customer or cart.customer, contact=contact or {})
-    now = timezone.now()
+    if redeem_points and customer is None:
+        # Points are stored value: only their authenticated owner spends them.
+        raise AuthenticationRequired()
+    with transaction.atomic():
+        cart = _locked_open_cart(cart)
+        lines = list(cart.lines.select_related("variant", "variant__product"))
+        if not lines:
+            raise CartEmpty(details={"cart": str(cart.token)})
+        owner = customer or cart.customer
+        linked = owner or _checkout_guest_profile(contact=contact or {})
+        now = timezone.now()
+        quote = _checkout_quote(
+            cart=cart, lines=lines, customer=linked, expected_total=expected_total, now=now
+        )
+        location = _fulfilment_location(fulfilment=fulfilment, quote=quote)
+        number = _new_number()
+        points_value = loyalty_selectors.points_redeem_value(points=redeem_points, at=now)
+        amount_due = quantize(quote.total - points_value, quote.currency)
+        method = _payment_method(payment=payment, amount_due=amount_due, fulfilment=fulfilment)
+        authorization = _payment_authorize(
+            payment=payment, method=method, amount=amount_due, quote=quote, number=number
+        )
+        try:
+            order = _checkout_write(
+                cart=cart,
+                lines=lines,
+                quote=quote,
+                customer=linked,
+                contact=contact or {},
+                fulfilment=fulfilment,
+                location=location,
+                number=number,
+                channel=channel or cart.channel,
+                method=method,
+                authorization=authorization,
+                redeem_points=redeem_points,
+                points_value=points_value,
+                amount_due=amount_due,
+                user=user,
+                now=now,
+            )
+            _checkout_take_balances(
+                order=order, owner=owner, redeem_points=redeem_points, quote=quote
+            )
+        except Exception:
+            if authorization is not None:
+                _payment_void_quietly(*authorization)
+            raise
+        Cart.objects.filter(pk=cart.pk).update(state=Cart.State.CONVERTED, updated_at=now)
+        _notify_after_commit(order, Status.PLACED)
+        return order
 
+
+def _checkout_quote(*, cart: Cart, lines, customer, expected_total, now):
+    """The fresh quote; `price_changed` when it is not the total the shopper was shown."""
     quote = pricing_selectors.quote(
         [{"sku": line.variant.sku, "quantity": line.quantity} for line in lines],
         customer=customer.pk if customer else None,
@@ -318,36 +396,71 @@ def checkout_place(
     )
     shown = expected_total if expected_total is not None else cart.quoted_total
     if shown is not None and quantize(shown, quote.currency) != quote.total:
-        cart_remember_quote(cart=cart, total=quote.total)
         raise PriceChanged(details={"expected_total": str(shown), "quote": quote.as_dict()})
+    return quote
 
-    location = _fulfilment_location(fulfilment=fulfilment, quote=quote)
-    number = _new_number()
-    reference = f"order:{number}"
 
-    points_value = Decimal("0")
-    if redeem_points:
-        if customer is None:
-            raise ContactRequired()
-        loyalty_services.points_redeem(
-            customer=customer,
-            points=redeem_points,
-            reference=reference,
-            order_total=quote.total,
-            channel=channel or cart.channel,
-        )
-        points_value = loyalty_selectors.points_redeem_value(points=redeem_points)
-    amount_due = quantize(quote.total - points_value, quote.currency)
-    if tender is not None and quantize(tender.amount, quote.currency) != amount_due:
-        raise TenderMismatch(
-            details={"amount_due": str(amount_due), "tender_amount": str(tender.amount)}
-        )
+def _payment_method(*, payment: PaymentInput | None, amount_due: Decimal, fulfilment) -> str:
+    if amount_due <= 0:
+        return "none"  # points or discounts cover it all: nothing to authorize
+    if payment is None:
+        raise PaymentRequired(details={"amount_due": str(amount_due)})
+    if payment.method == "pay_in_store":
+        if fulfilment.get("type") != Fulfilment.PICKUP:
+            raise PaymentRequired(
+                _("Only a pickup can be paid in the store."),
+                details={"amount_due": str(amount_due)},
+            )
+        return "pay_in_store"
+    if not payment.provider or not payment.token:
+        raise PaymentRequired(details={"amount_due": str(amount_due)})
+    return "online"
 
-    contact = contact or {}
+
+def _payment_authorize(*, payment, method, amount, quote, number) -> tuple[str, str] | None:
+    """(provider, authorization id) for an online payment; raises PaymentDeclined (402)."""
+    if method != "online":
+        return None
+    provider = payment_provider(payment.provider)
+    authorization = provider.authorize(
+        token=payment.token, amount=amount, currency=quote.currency, reference=f"order:{number}"
+    )
+    return payment.provider, authorization
+
+
+def _payment_void_quietly(provider_name: str, authorization: str) -> None:
+    """Release an authorization whose checkout failed; a provider error is only logged
+    (the authorization then lapses at the provider, as unused authorizations do)."""
+    try:
+        payment_provider(provider_name).void(authorization=authorization)
+    except Exception:
+        logger.exception("could not void authorization %s", authorization)
+
+
+def _checkout_write(
+    *,
+    cart,
+    lines,
+    quote,
+    customer,
+    contact,
+    fulfilment,
+    location,
+    number,
+    channel,
+    method,
+    authorization,
+    redeem_points,
+    points_value,
+    amount_due,
+    user,
+    now,
+) -> Order:
+    """Insert the order, its lines, tenders and first transition (no balance is touched)."""
     order = Order.objects.create(
         number=number,
         customer=customer,
-        channel=channel or cart.channel,
+        channel=channel,
         fulfilment_type=fulfilment["type"],
         status=Status.PLACED,
         location=location,
@@ -362,6 +475,7 @@ def checkout_place(
         points_redeemed=redeem_points,
         points_value=points_value,
         amount_due=amount_due,
+        payment_method=method,
         coupon_code=(quote.coupon or {}).get("code", "")
         if (quote.coupon or {}).get("status") == "applied"
         else "",
@@ -388,15 +502,17 @@ def checkout_place(
         for q in quote.lines
     )
     tenders = []
-    if tender is not None and tender.amount:
+    if authorization is not None:
+        provider_name, reference = authorization
         tenders.append(
             Tender(
                 order=order,
-                kind=tender.kind,
-                provider=tender.provider,
-                provider_reference=tender.reference,
-                amount=quantize(tender.amount, quote.currency),
+                kind="card",
+                provider=provider_name,
+                provider_reference=reference,
+                amount=amount_due,
                 currency=quote.currency,
+                status=Tender.State.AUTHORIZED,
             )
         )
     if redeem_points:
@@ -407,6 +523,8 @@ def checkout_place(
                 amount=points_value,
                 currency=quote.currency,
                 provider_reference=str(redeem_points),
+                status=Tender.State.CAPTURED,
+                captured_at=now,
             )
         )
     Tender.objects.bulk_create(tenders)
@@ -418,28 +536,39 @@ def checkout_place(
         actor_user=user if getattr(user, "is_authenticated", False) else None,
         at=now,
     )
-    inventory_services.stock_reserve(
-        lines=[(q.variant_id, q.quantity) for q in quote.lines],
-        location=location,
-        reference=reference,
-        expires_at=None,
-    )
-    if order.coupon_code:
-        pricing_services.coupon_redemption_record(
-            code=order.coupon_code,
-            customer_id=customer.pk if customer else None,
-            reference=reference,
-        )
-    Cart.objects.filter(pk=cart.pk).update(state=Cart.State.CONVERTED, updated_at=now)
-    _notify_after_commit(order, Status.PLACED)
     # The caller shows the order it just made: hand over what is already in memory rather
-    # than reading it back while the stock rows are still locked.
+    # than reading it back while the stock rows are locked.
     order._prefetched_objects_cache = {
         "lines": order_lines,
         "tenders": tenders,
         "transitions": [placed],
     }
     return order
+
+
+def _checkout_take_balances(*, order: Order, owner, redeem_points: int, quote) -> None:
+    """Reserve stock, spend points, count the coupon use — in the global lock order."""
+    reference = order.reference
+    inventory_services.stock_reserve(
+        lines=[(q.variant_id, q.quantity) for q in quote.lines],
+        location=order.location,
+        reference=reference,
+        expires_at=None,
+    )
+    if redeem_points:
+        loyalty_services.points_redeem(
+            customer=owner,
+            points=redeem_points,
+            reference=reference,
+            order_total=quote.total,
+            channel=order.channel,
+        )
+    if order.coupon_code:
+        pricing_services.coupon_redemption_record(
+            code=order.coupon_code,
+            customer_id=order.customer_id,
+            reference=reference,
+        )
 
 
 def _discount_json(discount) -> dict[str, Any]:
@@ -453,10 +582,12 @@ def _discount_json(discount) -> dict[str, Any]:
     }
 
 
-def _checkout_customer(*, customer, contact: dict[str, str]):
-    """The logged-in customer, or the guest's profile found (or made) by email/phone."""
-    if customer is not None:
-        return customer
+def _checkout_guest_profile(*, contact: dict[str, str]):
+    """The profile a guest order is linked to for history, found (or made) by email/phone.
+
+    The customers service never changes a profile that has a login, and nothing of the
+    profile is shown to the guest; points can only be spent by their authenticated owner.
+    """
     email, phone = contact.get("email") or None, contact.get("phone") or None
     if not email and not phone:
         raise ContactRequired()
@@ -484,7 +615,6 @@ def _fulfilment_location(*, fulfilment: dict[str, Any], quote):
 # --- transitions -----------------------------------------------------------------------
 
 
-@transaction.atomic
 def order_transition(
     *,
     order: Order,
@@ -493,17 +623,51 @@ def order_transition(
     user=None,
     note: str = "",
     pickup_code: str | None = None,
+    desk_payment: DeskPayment | None = None,
     staff_location_ids: set[int] | None = None,
     at: datetime | None = None,
 ) -> Order:
     """Move an order to `target` if the transition table allows it for this actor.
 
     Locks the order row; refuses with `illegal_transition` (409) and changes nothing
-    otherwise. Staff acting for a store pass `staff_location_ids`: an order of another
-    store is refused with `not_your_store`. Handing over a pickup needs the customer's
-    pickup code. Effects (stock sale or release, points, coupon) run in the same
-    transaction; the notification is queued after commit.
+    otherwise. Staff acting for a store pass `staff_location_ids`: another store's order
+    answers `order_not_found`, exactly like a missing one. Handing over a pickup needs the
+    customer's pickup code: every attempt is recorded (a wrong one in its own transaction,
+    so the record outlives the refused request) and after `PICKUP_CODE_MAX_ATTEMPTS` wrong
+    codes within `PICKUP_CODE_LOCK_MINUTES` the handover answers `pickup_code_locked` (429).
+    A pay-in-store order is handed over only with `desk_payment` (cash or card at the desk).
+    Effects run in the table's order — payment (capture or void at the provider) before any
+    balance lock, then stock, points, coupon; the notification is queued after commit.
     """
+    now = at or timezone.now()
+    try:
+        with transaction.atomic():
+            return _order_transition_locked(
+                order=order,
+                target=target,
+                actor=actor,
+                user=user,
+                note=note,
+                pickup_code=pickup_code,
+                desk_payment=desk_payment,
+                staff_location_ids=staff_location_ids,
+                now=now,
+            )
+    except WrongPickupCode:
+        with transaction.atomic():
+            PickupCodeAttempt.objects.create(
+                order=order, user=_real_user(user), succeeded=False, at=now
+            )
+        raise
+
+
+def _real_user(user):
+    return user if getattr(user, "is_authenticated", False) else None
+
+
+def _order_transition_locked(
+    *, order, target, actor, user, note, pickup_code, desk_payment, staff_location_ids, now
+) -> Order:
     order = Order.objects.select_for_update().get(pk=order.pk)
     if staff_location_ids is not None and order.location_id not in staff_location_ids:
         raise NotYourStore(details={"order": order.number})
@@ -521,10 +685,9 @@ def order_transition(
                 "allowed": refused.allowed,
             }
         ) from None
-    if move.target == Status.COLLECTED and (pickup_code or "") != order.pickup_code:
-        raise WrongPickupCode(details={"order": order.number})
-    now = at or timezone.now()
-    _apply_effects(order, move.effects, now)
+    if move.target == Status.COLLECTED:
+        _check_pickup_code(order=order, pickup_code=pickup_code, user=user, now=now)
+    _apply_effects(order, move.effects, now, desk_payment=desk_payment)
     source = order.status
     order.status = move.target
     order.save(update_fields=["status", "pickup_expires_at", "updated_at"])
@@ -533,7 +696,7 @@ def order_transition(
         from_status=source,
         to_status=move.target,
         actor_kind=actor,
-        actor_user=user if getattr(user, "is_authenticated", False) else None,
+        actor_user=_real_user(user),
         note=note[:255],
         at=now,
     )
@@ -541,11 +704,36 @@ def order_transition(
     return order
 
 
-def _apply_effects(order: Order, effects: tuple[Effect, ...], now: datetime) -> None:
+def _check_pickup_code(*, order: Order, pickup_code: str | None, user, now: datetime) -> None:
+    window_start = now - timedelta(minutes=settings.PICKUP_CODE_LOCK_MINUTES)
+    wrong = list(
+        PickupCodeAttempt.objects.filter(order=order, succeeded=False, at__gt=window_start)
+        .order_by("-at")
+        .values_list("at", flat=True)[: settings.PICKUP_CODE_MAX_ATTEMPTS]
+    )
+    if len(wrong) >= settings.PICKUP_CODE_MAX_ATTEMPTS:
+        unlock_at = wrong[-1] + timedelta(minutes=settings.PICKUP_CODE_LOCK_MINUTES)
+        retry_after = max(1, int((unlock_at - now).total_seconds()))
+        raise PickupCodeLocked(
+            details={"order": order.number, "retry_after": retry_after},
+            headers={"Retry-After": str(retry_after)},
+        )
+    if not secrets.compare_digest((pickup_code or "").encode(), order.pickup_code.encode()):
+        raise WrongPickupCode(details={"order": order.number})
+    PickupCodeAttempt.objects.create(order=order, user=_real_user(user), succeeded=True, at=now)
+
+
+def _apply_effects(
+    order: Order, effects: tuple[Effect, ...], now: datetime, *, desk_payment=None
+) -> None:
     reference = order.reference
     for effect in effects:
         if effect == Effect.START_PICKUP_CLOCK:
             order.pickup_expires_at = now + timedelta(days=settings.PICKUP_HOLD_DAYS)
+        elif effect == Effect.CAPTURE_PAYMENT:
+            _payment_capture(order=order, desk_payment=desk_payment, now=now)
+        elif effect == Effect.VOID_PAYMENT:
+            _payment_void(order=order, now=now)
         elif effect == Effect.CONSUME_STOCK:
             inventory_services.stock_consume(reference=reference)
         elif effect == Effect.RELEASE_STOCK:
@@ -566,10 +754,54 @@ def _apply_effects(order: Order, effects: tuple[Effect, ...], now: datetime) -> 
             )
 
 
+def _payment_capture(*, order: Order, desk_payment: DeskPayment | None, now: datetime) -> None:
+    """Capture the authorized amount, or record the money taken at the desk."""
+    if order.payment_method == "pay_in_store" and order.amount_due > 0:
+        if desk_payment is None or desk_payment.kind not in DESK_TENDER_KINDS:
+            raise PaymentRequired(
+                _("This order is paid in the store: record the cash or card payment."),
+                code="desk_payment_required",
+                details={"order": order.number, "amount_due": str(order.amount_due)},
+            )
+        Tender.objects.create(
+            order=order,
+            kind=desk_payment.kind,
+            provider="desk",
+            provider_reference=(desk_payment.reference or "")[:100],
+            amount=order.amount_due,
+            currency=order.currency,
+            status=Tender.State.CAPTURED,
+            captured_at=now,
+        )
+        return
+    for tender in Tender.objects.filter(order=order, status=Tender.State.AUTHORIZED):
+        payment_provider(tender.provider).capture(
+            authorization=tender.provider_reference, amount=tender.amount
+        )
+        tender.status, tender.captured_at = Tender.State.CAPTURED, now
+        tender.save(update_fields=["status", "captured_at"])
+
+
+def _payment_void(*, order: Order, now: datetime) -> None:
+    for tender in Tender.objects.filter(order=order, status=Tender.State.AUTHORIZED):
+        payment_provider(tender.provider).void(authorization=tender.provider_reference)
+        tender.status, tender.voided_at = Tender.State.VOIDED, now
+        tender.save(update_fields=["status", "voided_at"])
+
+
 def _earning_lines(order: Order) -> list[dict[str, Any]]:
-    """Amounts paid per line after discounts, less the share paid with points (pro rata)."""
+    """Money captured per line after discounts (pro rata): points earn nothing, and neither
+    does money that was only authorized or promised."""
     lines = list(order.lines.select_related("variant__product"))
-    paid_share = (order.amount_due / order.total) if order.total else Decimal("0")
+    captured = sum(
+        (
+            t.amount
+            for t in order.tenders.all()
+            if t.status == Tender.State.CAPTURED and t.kind != "points"
+        ),
+        Decimal("0"),
+    )
+    paid_share = (captured / order.total) if order.total else Decimal("0")
     return [
         {
             "variant_id": line.variant_id,
@@ -626,5 +858,4 @@ def customer_merged(survivor_id: int, duplicate_id: int) -> dict[str, int]:
 def _notify_after_commit(order: Order, status: str) -> None:
     from orders.tasks import order_notify
 
-    order_id = order.pk
-    transaction.on_commit(lambda: order_notify.delay(order_id, str(status)))
+    enqueue_on_commit(order_notify, order.pk, str(status))

@@ -10,9 +10,15 @@ from orders import services
 from orders.notifications_service import notification_send
 
 
-@shared_task(bind=True, autoretry_for=(ConnectionError,), retry_backoff=True, max_retries=5)
+@shared_task(
+    bind=True, autoretry_for=(Exception,), retry_backoff=True, retry_jitter=True, max_retries=5
+)
 def order_notify(self, order_id: int, event: str) -> int:
-    """Send the status message of `event` for order `order_id` on every configured channel."""
+    """Send the status message of `event` for order `order_id` on every configured channel.
+
+    Any failure is retried with backoff (a message already sent is never sent again); the
+    order itself was committed long before, so a failure here never reaches its client.
+    """
     return notification_send(order_id=order_id, event=event)
 
 

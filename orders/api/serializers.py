@@ -81,20 +81,48 @@ class ContactInput(serializers.Serializer):
     phone = serializers.CharField(required=False, allow_blank=True, max_length=32)
 
 
-class TenderInputSerializer(serializers.Serializer):
-    kind = serializers.ChoiceField(choices=["card", "wallet", "gift_card", "cash_on_delivery"])
-    amount = serializers.DecimalField(max_digits=12, decimal_places=2, min_value=0)
+class PaymentInputSerializer(serializers.Serializer):
+    """`{"provider": "test", "token": "tok_ok"}`, or `{"method": "pay_in_store"}` for a pickup."""
+
+    method = serializers.ChoiceField(choices=["online", "pay_in_store"], default="online")
     provider = serializers.CharField(required=False, allow_blank=True, max_length=50)
-    reference = serializers.CharField(required=False, allow_blank=True, max_length=100)
+    token = serializers.CharField(
+        required=False,
+        allow_blank=True,
+        max_length=255,
+        help_text="The payment provider's one-time token from the client (test: tok_ok).",
+    )
+
+    def validate(self, attrs):
+        if attrs["method"] == "online" and not (attrs.get("provider") and attrs.get("token")):
+            raise serializers.ValidationError(
+                {"token": "An online payment needs a provider and a token."}
+            )
+        return attrs
 
 
 class CheckoutInput(serializers.Serializer):
     cart = serializers.UUIDField()
     fulfilment = FulfilmentInput()
     contact = ContactInput(required=False)
-    tender = TenderInputSerializer(required=False)
-    redeem_points = serializers.IntegerField(required=False, min_value=0, default=0)
-    expected_total = serializers.DecimalField(max_digits=12, decimal_places=2, required=False)
+    payment = PaymentInputSerializer(
+        required=False,
+        help_text="Required unless points cover the whole amount: the provider authorizes "
+        "the amount due at checkout and it is captured on handover or shipping.",
+    )
+    redeem_points = serializers.IntegerField(
+        required=False,
+        min_value=0,
+        max_value=10_000_000,
+        default=0,
+        help_text="Points to spend; only for the logged-in owner of the points.",
+    )
+    expected_total = serializers.DecimalField(
+        max_digits=12,
+        decimal_places=2,
+        required=False,
+        help_text="The total the shopper was shown; 409 price_changed when the quote differs.",
+    )
     channel = serializers.ChoiceField(
         choices=CLIENT_CHANNELS,
         required=False,
@@ -124,6 +152,7 @@ class TransitionOutput(serializers.Serializer):
 class TenderOutput(serializers.Serializer):
     kind = serializers.CharField()
     provider = serializers.CharField()
+    status = serializers.CharField(help_text="authorized, captured or voided")
     amount = serializers.DecimalField(max_digits=12, decimal_places=2)
     currency = serializers.CharField()
 
@@ -152,6 +181,7 @@ class OrderOutput(serializers.ModelSerializer):
             "points_value",
             "amount_due",
             "coupon_code",
+            "payment_method",
             "pickup_code",
             "pickup_expires_at",
             "pickup_days_left",
@@ -172,6 +202,14 @@ class StaffOrderOutput(OrderOutput):
         fields = [f for f in OrderOutput.Meta.fields if f != "pickup_code"]
 
 
+class DeskPaymentInput(serializers.Serializer):
+    kind = serializers.ChoiceField(choices=["cash", "card"])
+    reference = serializers.CharField(required=False, allow_blank=True, max_length=100)
+
+
 class StaffTransitionInput(serializers.Serializer):
     pickup_code = serializers.CharField(required=False, allow_blank=True, max_length=8)
     note = serializers.CharField(required=False, allow_blank=True, max_length=255)
+    desk_payment = DeskPaymentInput(
+        required=False, help_text="Handover of a pay-in-store order: how the customer paid."
+    )

@@ -4,14 +4,17 @@ Each view validates the shape of its input and calls one service; domain errors 
 the error shape through the project's exception handler.
 """
 
+from django.conf import settings
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import generics, status
 from rest_framework.exceptions import NotAuthenticated, PermissionDenied
 from rest_framework.permissions import AllowAny, IsAuthenticated
 from rest_framework.response import Response
+from rest_framework.throttling import UserRateThrottle
 from rest_framework.views import APIView
 
 from core.api.idempotency import idempotent_response
+from core.db import run_with_retry
 from customers.selectors import customer_get_for_user
 from inventory import selectors as inventory_selectors
 from orders import selectors, services
@@ -27,9 +30,12 @@ def request_customer(request):
     return customer_get_for_user(user=user)
 
 
-def cart_response(cart, *, status_code=status.HTTP_200_OK) -> Response:
+def cart_response(cart, *, status_code=status.HTTP_200_OK, remember: bool = True) -> Response:
+    """The cart with a fresh quote. After a change (`remember`), the total shown is kept for
+    checkout's price check; a GET never writes, so it only shows."""
     view = selectors.cart_view(cart=cart)
-    services.cart_remember_quote(cart=cart, total=view.total)
+    if remember:
+        services.cart_remember_quote(cart=cart, total=view.total)
     return Response(s.CartOutput(view).data, status=status_code)
 
 
@@ -53,16 +59,10 @@ class CartCurrentView(APIView):
 
     permission_classes = [IsAuthenticated]
 
-    @extend_schema(
-        responses=s.CartOutput,
-        parameters=[OpenApiParameter("channel", str, enum=s.CLIENT_CHANNELS)],
-    )
+    @extend_schema(responses=s.CartOutput)
     def get(self, request):
-        channel = request.query_params.get("channel", "web")
-        if channel not in s.CLIENT_CHANNELS:
-            channel = "web"
-        cart = services.cart_get_current(customer=request_customer(request), channel=channel)
-        return cart_response(cart)
+        cart = selectors.cart_current(customer=request_customer(request))
+        return cart_response(cart, remember=False)
 
 
 class CartDetailView(APIView):
@@ -70,7 +70,8 @@ class CartDetailView(APIView):
 
     @extend_schema(responses=s.CartOutput)
     def get(self, request, token):
-        return cart_response(selectors.cart_get(token=token, customer=request_customer(request)))
+        cart = selectors.cart_get(token=token, customer=request_customer(request))
+        return cart_response(cart, remember=False)
 
     @extend_schema(request=s.CartUpdateInput, responses=s.CartOutput)
     def patch(self, request, token):
@@ -134,11 +135,11 @@ class CheckoutView(APIView):
             data.is_valid(raise_exception=True)
             v = data.validated_data
             cart = selectors.cart_get(token=v["cart"], customer=customer)
-            tender = v.get("tender")
+            payment = v.get("payment")
             order = services.checkout_place(
                 cart=cart,
                 fulfilment=v["fulfilment"],
-                tender=services.TenderInput(**tender) if tender else None,
+                payment=services.PaymentInput(**payment) if payment else None,
                 customer=customer,
                 contact=v.get("contact"),
                 redeem_points=v["redeem_points"],
@@ -149,7 +150,7 @@ class CheckoutView(APIView):
             return Response(s.OrderOutput(order).data, status=status.HTTP_201_CREATED)
 
         scope = f"checkout:{customer.pk if customer else 'guest'}"
-        return idempotent_response(request, scope=scope, handler=place)
+        return run_with_retry(lambda: idempotent_response(request, scope=scope, handler=place))
 
 
 class OrderDetailView(APIView):
@@ -169,7 +170,7 @@ class OrderCancelView(APIView):
     @extend_schema(request=None, responses=s.OrderOutput)
     def post(self, request, number):
         order = selectors.order_get_for_customer(number=number, customer=request_customer(request))
-        services.order_cancel_by_customer(order=order, user=request.user)
+        run_with_retry(lambda: services.order_cancel_by_customer(order=order, user=request.user))
         return Response(s.OrderOutput(selectors.order_get(number=order.number)).data)
 
 
@@ -182,10 +183,12 @@ class MyOrdersView(generics.ListAPIView):
 
 
 class StaffMixin:
-    def staff_location_ids(self, request) -> set[int]:
+    """Staff endpoints check the Django permission of the operation *and* the store."""
+
+    def staff_location_ids(self, request, permission: str) -> set[int]:
         if not request.user.is_authenticated:
             raise NotAuthenticated()
-        if not request.user.is_staff:
+        if not request.user.is_staff or not request.user.has_perm(permission):
             raise PermissionDenied()
         return {loc.pk for loc in inventory_selectors.locations_for_staff(user=request.user)}
 
@@ -198,7 +201,7 @@ class StaffPickupQueueView(StaffMixin, APIView):
         responses=s.StaffOrderOutput(many=True),
     )
     def get(self, request):
-        allowed = self.staff_location_ids(request)
+        allowed = self.staff_location_ids(request, "orders.work_pickup_queue")
         code = request.query_params.get("location")
         if code:
             location = inventory_selectors.location_get(code_or_id=code)
@@ -214,31 +217,52 @@ class StaffPickupQueueView(StaffMixin, APIView):
         )
 
 
+# action → (target status, the permission it needs)
 STAFF_ACTIONS = {
-    "ready": Status.READY_FOR_PICKUP,
-    "handover": Status.COLLECTED,
-    "cancel": Status.CANCELLED,
-    "ship": Status.SHIPPED,
-    "deliver": Status.DELIVERED,
+    "ready": (Status.READY_FOR_PICKUP, "orders.work_pickup_queue"),
+    "handover": (Status.COLLECTED, "orders.work_pickup_queue"),
+    "cancel": (Status.CANCELLED, "orders.cancel_order"),
+    "ship": (Status.SHIPPED, "orders.ship_order"),
+    "deliver": (Status.DELIVERED, "orders.ship_order"),
 }
+
+
+class HandoverThrottle(UserRateThrottle):
+    """Pickup codes are six digits: a member of staff may not try them in bulk."""
+
+    scope = "pickup_handover"
+
+    def get_rate(self) -> str:
+        return settings.PICKUP_HANDOVER_RATE
 
 
 class StaffOrderActionView(StaffMixin, APIView):
     """Store tablets: mark ready, hand over (with the pickup code), cancel, ship, deliver."""
 
+    def get_throttles(self):
+        if self.kwargs.get("action") == "handover":
+            return [HandoverThrottle()]
+        return []
+
     @extend_schema(request=s.StaffTransitionInput, responses=s.StaffOrderOutput)
     def post(self, request, number, action):
-        allowed = self.staff_location_ids(request)
+        target, permission = STAFF_ACTIONS[action]
+        allowed = self.staff_location_ids(request, permission)
         data = s.StaffTransitionInput(data=request.data)
         data.is_valid(raise_exception=True)
+        v = data.validated_data
         order = selectors.order_get(number=number)
-        services.order_transition(
-            order=order,
-            target=STAFF_ACTIONS[action],
-            actor=Actor.STAFF,
-            user=request.user,
-            note=data.validated_data.get("note", ""),
-            pickup_code=data.validated_data.get("pickup_code"),
-            staff_location_ids=allowed,
+        desk = v.get("desk_payment")
+        run_with_retry(
+            lambda: services.order_transition(
+                order=order,
+                target=target,
+                actor=Actor.STAFF,
+                user=request.user,
+                note=v.get("note", ""),
+                pickup_code=v.get("pickup_code"),
+                desk_payment=services.DeskPayment(**desk) if desk else None,
+                staff_location_ids=allowed,
+            )
         )
         return Response(s.StaffOrderOutput(selectors.order_get(number=number)).data)

@@ -10,6 +10,7 @@ from decimal import Decimal
 import factory
 
 from orders.models import Cart, CartLine
+from orders.services import PaymentInput
 from tests.factories.catalog import VariantFactory
 from tests.factories.inventory import LocationFactory, StockLevelFactory, WarehouseFactory
 from tests.factories.pricing import PriceFactory
@@ -55,3 +56,24 @@ def make_shop() -> Shop:
         other_store=LocationFactory(code="HAM-01", name="Hamburg"),
         warehouse=WarehouseFactory(code="WH-BER", name="Berlin warehouse"),
     )
+
+
+# A card the test payment provider authorizes (tok_decline would be declined).
+CARD = PaymentInput(provider="test", token="tok_ok")
+
+ORDER_STAFF_PERMISSIONS = ("work_pickup_queue", "ship_order", "cancel_order")
+
+
+def order_staff(location, *codenames: str):
+    """A staff user of `location` holding these orders permissions (default: all three)."""
+    from django.contrib.auth.models import Permission
+
+    from tests.factories.inventory import LocationStaffFactory
+
+    user = LocationStaffFactory(location=location).user
+    user.user_permissions.add(
+        *Permission.objects.filter(
+            content_type__app_label="orders", codename__in=codenames or ORDER_STAFF_PERMISSIONS
+        )
+    )
+    return type(user).objects.get(pk=user.pk)  # fresh: no stale permission cache

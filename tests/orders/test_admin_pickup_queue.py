@@ -6,6 +6,7 @@ from django.test import Client
 from orders import services
 from orders.models import Order
 from tests.factories.inventory import LocationStaffFactory
+from tests.factories.orders import CARD
 
 pytestmark = pytest.mark.django_db
 
@@ -19,7 +20,7 @@ def _place(customer, shop, location):
         cart=cart,
         customer=customer,
         fulfilment={"type": "pickup", "location": location.code},
-        tender=None,
+        payment=CARD,
     )
 
 

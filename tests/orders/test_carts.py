@@ -1,6 +1,10 @@
 """Carts on the server: anonymous tokens, the customer's one cart, lines, quotes, merge."""
 
+from decimal import Decimal
+
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from rest_framework.test import APIClient
 
 from orders import services
@@ -90,7 +94,7 @@ def test_the_logged_in_customer_has_one_cart_on_every_device(shop):
     phone.force_authenticate(customer.user)
     laptop.force_authenticate(customer.user)
     variant = shop.sku()
-    token = phone.get("/api/v1/carts/current/?channel=app").json()["token"]
+    token = phone.post("/api/v1/carts/", {"channel": "app"}, format="json").json()["token"]
     phone.post(f"/api/v1/carts/{token}/lines/", {"sku": variant.sku, "quantity": 1}, format="json")
     on_laptop = laptop.get("/api/v1/carts/current/").json()
     assert on_laptop["token"] == token
@@ -102,7 +106,7 @@ def test_another_customer_cannot_see_or_change_my_cart(shop):
     me, them = APIClient(), APIClient()
     me.force_authenticate(mine.user)
     them.force_authenticate(theirs.user)
-    token = me.get("/api/v1/carts/current/").json()["token"]
+    token = me.post("/api/v1/carts/", {}, format="json").json()["token"]
     variant = shop.sku()
     assert them.get(f"/api/v1/carts/{token}/").status_code == 404
     response = them.post(
@@ -169,3 +173,33 @@ def test_the_cart_says_when_no_single_location_can_ship_it_all(api_client, shop)
     # Each line alone is available for delivery, but no location holds both.
     assert all(line["in_stock"] for line in body["lines"])
     assert body["fulfilment"] == {"ready": False, "reason": "insufficient_stock"}
+
+
+def test_reading_the_current_cart_never_creates_one(shop):
+    customer = CustomerWithLoginFactory()
+    client = APIClient()
+    client.force_authenticate(customer.user)
+    response = client.get("/api/v1/carts/current/")
+    assert response.status_code == 404
+    assert response.json()["error"]["code"] == "cart_not_found"
+    assert not Cart.objects.filter(customer=customer).exists()
+
+
+def test_reading_a_cart_never_writes_the_quoted_total(shop):
+    customer = CustomerWithLoginFactory()
+    client = APIClient()
+    client.force_authenticate(customer.user)
+    variant = shop.sku(price="10.00")
+    token = client.post("/api/v1/carts/", {}, format="json").json()["token"]
+    client.post(f"/api/v1/carts/{token}/lines/", {"sku": variant.sku, "quantity": 2}, format="json")
+    assert Cart.objects.get(token=token).quoted_total == Decimal("20.00")
+    Cart.objects.filter(token=token).update(quoted_total=Decimal("1.00"))
+    with CaptureQueriesContext(connection) as queries:
+        assert client.get(f"/api/v1/carts/{token}/").status_code == 200
+    writes = [
+        q["sql"]
+        for q in queries.captured_queries
+        if q["sql"].lstrip().upper().startswith(("INSERT", "UPDATE", "DELETE"))
+    ]
+    assert writes == []
+    assert Cart.objects.get(token=token).quoted_total == Decimal("1.00")

@@ -16,7 +16,7 @@ from inventory.services import verify_ledger
 from orders import services
 from orders.models import Order
 from tests.factories.customers import CustomerWithLoginFactory
-from tests.factories.orders import make_shop
+from tests.factories.orders import CARD, make_shop
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 
@@ -35,7 +35,7 @@ def _race(carts_and_customers, location_code):
                 cart=cart,
                 customer=customer,
                 fulfilment={"type": "pickup", "location": location_code},
-                tender=None,
+                payment=CARD,
             )
             result = "ok"
         except DomainError as error:

@@ -9,6 +9,7 @@ from orders import services
 from orders.models import Cart, Order
 from tests.factories.customers import CustomerFactory, CustomerWithLoginFactory, UserFactory
 from tests.factories.loyalty import LoyaltyRulesFactory
+from tests.factories.orders import CARD
 
 pytestmark = pytest.mark.django_db
 
@@ -20,7 +21,7 @@ def _order(customer, shop):
         cart=cart,
         customer=customer,
         fulfilment={"type": "pickup", "location": shop.store.code},
-        tender=None,
+        payment=CARD,
     )
 
 

@@ -21,7 +21,7 @@ from django.test import override_settings
 from orders import services
 from orders.models import Notification
 from tests.factories.customers import CustomerWithLoginFactory
-from tests.factories.orders import make_shop
+from tests.factories.orders import CARD, make_shop
 
 REDIS_URL = os.environ.get("TEST_CELERY_BROKER_URL", "redis://127.0.0.1:6379/15")
 
@@ -102,7 +102,7 @@ def test_a_real_worker_sends_the_ready_message_once_however_often_the_task_arriv
             cart=cart,
             customer=customer,
             fulfilment={"type": "pickup", "location": shop.store.code},
-            tender=None,
+            payment=CARD,
         )
         services.order_transition(order=order, target="ready_for_pickup", actor="staff")
     assert not Notification.objects.exists()

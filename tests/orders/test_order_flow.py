@@ -12,7 +12,7 @@ from inventory.services import verify_ledger
 from orders import services
 from orders.models import Notification, Order, OrderTransition
 from orders.tasks import order_notify
-from tests.factories.inventory import LocationStaffFactory
+from tests.factories.orders import CARD, order_staff
 
 pytestmark = pytest.mark.django_db
 
@@ -26,11 +26,13 @@ def _place(customer, shop, *, variant=None, quantity=1, location=None, delivery=
         if delivery
         else {"type": "pickup", "location": (location or shop.store).code}
     )
-    return services.checkout_place(cart=cart, customer=customer, fulfilment=fulfilment, tender=None)
+    return services.checkout_place(
+        cart=cart, customer=customer, fulfilment=fulfilment, payment=CARD
+    )
 
 
 def _staff_client(location):
-    staff = LocationStaffFactory(location=location).user
+    staff = order_staff(location)
     client = APIClient()
     client.force_authenticate(staff)
     return client
@@ -76,8 +78,11 @@ def test_a_staff_member_of_store_a_cannot_act_on_a_store_b_order(customer, shop)
     order = _place(customer, shop, location=shop.store)
     other_staff = _staff_client(shop.other_store)
     response = _act(other_staff, order, "ready")
-    assert response.status_code == 403
-    assert response.json()["error"]["code"] == "not_your_store"
+    missing = _act(other_staff, type(order)(number="ZZZZZZZZ"), "ready")
+    # Another store's order answers exactly like an order that does not exist.
+    assert response.status_code == missing.status_code == 404
+    assert response.json()["error"]["code"] == missing.json()["error"]["code"] == "order_not_found"
+    assert response.json()["error"]["message"] == missing.json()["error"]["message"]
     assert Order.objects.get(pk=order.pk).status == "placed"
     queue = other_staff.get("/api/v1/staff/pickups/").json()
     assert queue == {"to_prepare": [], "waiting": []}

@@ -11,7 +11,7 @@ from rest_framework.test import APIClient
 from inventory.models import StockLevel, StockMovement
 from inventory.services import verify_ledger
 from tests.factories.customers import CustomerWithLoginFactory
-from tests.factories.inventory import LocationStaffFactory
+from tests.factories.orders import order_staff
 
 pytestmark = pytest.mark.django_db
 
@@ -57,12 +57,8 @@ def test_app_cart_web_login_pickup_checkout_ready_collected(
                 "cart": cart["token"],
                 "channel": "web",
                 "fulfilment": {"type": "pickup", "location": shop.store.code},
-                "tender": {
-                    "kind": "card",
-                    "amount": "104.87",
-                    "provider": "psp",
-                    "reference": "AUTH-1",
-                },
+                "payment": {"provider": "test", "token": "tok_ok"},
+                "expected_total": "104.87",
             },
             format="json",
             HTTP_IDEMPOTENCY_KEY="journey-1",
@@ -75,7 +71,7 @@ def test_app_cart_web_login_pickup_checkout_ready_collected(
 
     # Store staff prepare it; the customer is told it is ready, with the pickup code.
     staff = APIClient()
-    staff.force_authenticate(LocationStaffFactory(location=shop.store).user)
+    staff.force_authenticate(order_staff(shop.store))
     queue = staff.get("/api/v1/staff/pickups/").json()
     assert [o["number"] for o in queue["to_prepare"]] == [order["number"]]
     with django_capture_on_commit_callbacks(execute=True):

@@ -5,8 +5,6 @@ The in-store sale is an order with channel `pos` completed through the orders se
 price change: the quote and VAT are untouched, the amount due drops by the points' value.
 """
 
-from decimal import Decimal
-
 import pytest
 from rest_framework.test import APIClient
 
@@ -16,6 +14,7 @@ from orders import services
 from orders.models import Order
 from tests.factories.customers import CustomerWithLoginFactory
 from tests.factories.loyalty import LoyaltyRulesFactory
+from tests.factories.orders import CARD
 
 pytestmark = pytest.mark.django_db
 
@@ -38,7 +37,7 @@ def test_points_earned_in_store_are_spent_on_the_web(shop):
         cart=_cart(customer, coat, 1, "pos"),
         customer=customer,
         fulfilment={"type": "pickup", "location": shop.store.code},
-        tender=services.TenderInput(kind="card", amount=Decimal("250.00")),
+        payment=CARD,
         channel="pos",
     )
     services.order_transition(order=in_store, target="ready_for_pickup", actor="staff")
@@ -60,7 +59,7 @@ def test_points_earned_in_store_are_spent_on_the_web(shop):
             "cart": str(cart.token),
             "fulfilment": {"type": "delivery", "address": {"line1": "Main St 1"}},
             "redeem_points": 150,
-            "tender": {"kind": "card", "amount": "25.00"},
+            "payment": {"provider": "test", "token": "tok_ok"},
         },
         format="json",
         HTTP_IDEMPOTENCY_KEY="spend-1",
@@ -95,7 +94,7 @@ def test_cancelling_an_order_gives_the_redeemed_points_back(shop):
         cart=_cart(customer, variant, 1, "web"),
         customer=customer,
         fulfilment={"type": "pickup", "location": shop.store.code},
-        tender=services.TenderInput(kind="card", amount=Decimal("80.00")),
+        payment=CARD,
         redeem_points=200,
     )
     assert loyalty_selectors.balance_get(customer=customer) == 0
@@ -116,6 +115,7 @@ def test_redeeming_more_points_than_the_balance_places_no_order(shop):
             "cart": str(cart.token),
             "fulfilment": {"type": "pickup", "location": shop.store.code},
             "redeem_points": 50,
+            "payment": {"provider": "test", "token": "tok_ok"},
         },
         format="json",
         HTTP_IDEMPOTENCY_KEY="too-many",
