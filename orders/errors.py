@@ -57,12 +57,6 @@ class ContactRequired(DomainError):
     http_status = 400
 
 
-class TenderMismatch(DomainError):
-    code = "tender_mismatch"
-    message = _("The recorded payment does not match the amount due.")
-    http_status = 422
-
-
 class OrderNotFound(NotFound):
     code = "order_not_found"
     message = _("No such order.")
