@@ -176,9 +176,11 @@ CATALOG_VARIANT_ENRICHERS: list[str] = [
 
 # Higher apps that must move their rows when two customers are merged, and that add
 # entries to the customer timeline. Each is a dotted path to a function in that app.
+# Merge handlers run in the global lock order: orders and carts (the rows that name an
+# operation) first, then points accounts, then coupon uses.
 CUSTOMER_MERGE_HANDLERS: list[str] = [
-    "loyalty.services.customer_merged",
     "orders.services.customer_merged",
+    "loyalty.services.customer_merged",
 ]
 CUSTOMER_TIMELINE_SOURCES: list[str] = [
     "loyalty.selectors.timeline_entries",
