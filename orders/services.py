@@ -373,6 +373,7 @@ def checkout_place(
                 amount_due=amount_due,
                 user=user,
                 now=now,
+                owned=owner is not None,
             )
             _checkout_take_balances(
                 order=order, owner=owner, redeem_points=redeem_points, quote=quote
@@ -455,8 +456,10 @@ def _checkout_write(
     amount_due,
     user,
     now,
+    owned: bool,
 ) -> Order:
     """Insert the order, its lines, tenders and first transition (no balance is touched)."""
+    profile = customer if owned else None
     order = Order.objects.create(
         number=number,
         customer=customer,
@@ -465,9 +468,11 @@ def _checkout_write(
         status=Status.PLACED,
         location=location,
         delivery_address=fulfilment.get("address") or {},
-        contact_name=contact.get("name", "") or (str(customer) if customer else ""),
-        contact_email=contact.get("email") or (customer.email if customer else "") or "",
-        contact_phone=contact.get("phone") or (customer.phone if customer else "") or "",
+        # A guest's order is reached through the contact the guest gave, never through
+        # the profile it is linked to (that could be someone else's).
+        contact_name=contact.get("name", "") or (str(profile) if profile else ""),
+        contact_email=contact.get("email") or (profile.email if profile else "") or "",
+        contact_phone=contact.get("phone") or (profile.phone if profile else "") or "",
         currency=quote.currency,
         subtotal=quote.subtotal,
         discount_total=quote.discount_total,

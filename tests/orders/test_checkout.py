@@ -318,6 +318,30 @@ def test_a_guest_cannot_spend_the_points_of_the_profile_whose_email_they_give(ap
     assert placed.json()["points_redeemed"] == 0
 
 
+def test_a_guest_order_linked_by_phone_reaches_only_the_contact_the_guest_gave(api_client, shop):
+    owner = CustomerWithLoginFactory(
+        first_name="Olga", email="olga@example.com", phone="+4915111111111"
+    )
+    variant = shop.sku(price="20.00")
+    token = api_client.post("/api/v1/carts/", {"channel": "web"}, format="json").json()["token"]
+    api_client.post(
+        f"/api/v1/carts/{token}/lines/", {"sku": variant.sku, "quantity": 1}, format="json"
+    )
+    body = {
+        "cart": token,
+        "fulfilment": {"type": "pickup", "location": shop.store.code},
+        "contact": {"phone": "+4915111111111"},
+        "payment": PAY,
+    }
+    response = _post(api_client, body)
+    assert response.status_code == 201, response.content
+    text = response.content.decode()
+    assert "olga" not in text.lower() and "Olga" not in text
+    order = Order.objects.get(number=response.json()["number"])
+    assert order.customer == owner  # linked for history
+    assert (order.contact_name, order.contact_email) == ("", "")
+
+
 def test_delivery_checkout_reserves_at_a_shipping_location(customer, customer_client, shop):
     variant = shop.sku(store=10, warehouse=3)
     cart = _cart_with(customer, (variant, 3))
