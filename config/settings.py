@@ -58,6 +58,8 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # First: refuses NUL bytes in /api/ paths and query strings before anything reads them.
+    "core.middleware.ApiInputGuardMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
@@ -124,6 +126,11 @@ STATIC_ROOT = BASE_DIR / "staticfiles"
 # Money: one currency per retailer by default; amounts are Decimal quantized to its minor unit.
 DEFAULT_CURRENCY = os.environ.get("DEFAULT_CURRENCY", "EUR")
 
+# Request limits: a body larger than this (JSON included, see core.api.parsers) is a 413,
+# more fields than this in a query string or form is a 400, both in the API's error shape.
+DATA_UPLOAD_MAX_MEMORY_SIZE = int(os.environ.get("DATA_UPLOAD_MAX_MEMORY_SIZE", 2_621_440))
+DATA_UPLOAD_MAX_NUMBER_FIELDS = int(os.environ.get("DATA_UPLOAD_MAX_NUMBER_FIELDS", 1000))
+
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "rest_framework.authentication.TokenAuthentication",
@@ -135,6 +142,12 @@ REST_FRAMEWORK = {
     "PAGE_SIZE": 20,
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "core.api.exceptions.exception_handler",
+    # JSON bounded in size and depth, no NUL characters (see core.api.parsers).
+    "DEFAULT_PARSER_CLASSES": [
+        "core.api.parsers.JSONParser",
+        "rest_framework.parsers.FormParser",
+        "rest_framework.parsers.MultiPartParser",
+    ],
     "COERCE_DECIMAL_TO_STRING": True,
     "DATETIME_FORMAT": "iso-8601",
 }
@@ -149,6 +162,11 @@ SPECTACULAR_SETTINGS = {
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
     "COMPONENT_SPLIT_REQUEST": True,
+    # Every operation documents its 4xx answers in the error shape (core.api.schema).
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "core.api.schema.add_error_responses",
+    ],
     # Several apps name a field "channel" or "status" with different choice sets.
     "ENUM_NAME_OVERRIDES": {
         "SalesChannelEnum": ["web", "app", "pos"],

@@ -24,5 +24,7 @@ urlpatterns = [
     path("healthz", healthz, name="healthz"),
 ]
 
+handler400 = "core.api.views.bad_request"
+handler403 = "core.api.views.permission_denied"
 handler404 = "core.api.views.not_found"
 handler500 = "core.api.views.server_error"

@@ -116,6 +116,13 @@ class LocationStaff(models.Model):
         return f"{self.user} @ {self.location.code}"
 
 
+# The most units one level (or one movement) may hold: far above any real shelf or warehouse,
+# and far enough below the 32-bit integer column (2,147,483,647) that one request adding
+# its maximum (500 lines of 1,000,000 units) to a full level still computes without overflow,
+# so the CHECK constraints below refuse it instead of PostgreSQL raising "integer out of range".
+STOCK_UNITS_MAX = 1_000_000_000
+
+
 class StockLevel(models.Model):
     """On hand and reserved units of one variant at one location; available = the difference.
 
@@ -145,6 +152,15 @@ class StockLevel(models.Model):
             models.UniqueConstraint(fields=["variant", "location"], name="stock_level_uniq"),
             models.CheckConstraint(
                 condition=models.Q(reserved__gte=0), name="stock_level_reserved_not_negative"
+            ),
+            models.CheckConstraint(
+                condition=models.Q(reserved__lte=STOCK_UNITS_MAX),
+                name="stock_level_reserved_bounded",
+            ),
+            # on_hand may go below zero (a POS sale is a fact), but not without bound.
+            models.CheckConstraint(
+                condition=models.Q(on_hand__gte=-STOCK_UNITS_MAX, on_hand__lte=STOCK_UNITS_MAX),
+                name="stock_level_on_hand_bounded",
             ),
         ]
         indexes = [models.Index(fields=["location", "variant"], name="stock_level_loc_var_idx")]

@@ -72,7 +72,7 @@ def location_get(*, code_or_id: str | int, include_inactive: bool = True) -> Loc
     qs = Location.objects.all() if include_inactive else Location.objects.filter(is_active=True)
     text = str(code_or_id).strip().upper()
     condition = Q(code=text)
-    if text.isdigit():
+    if text.isascii() and text.isdigit():  # '²'.isdigit() is true, int('²') raises
         condition |= Q(pk=int(text))
     found = sorted(qs.filter(condition), key=lambda loc: loc.code != text)
     if not found:

@@ -4,6 +4,7 @@ import django_filters
 
 from catalog import selectors
 from catalog.models import Category, Product
+from core.api.filters import IsoDateTimeFilter
 
 
 class ProductFilter(django_filters.FilterSet):
@@ -22,7 +23,7 @@ class ProductFilter(django_filters.FilterSet):
         coerce=lambda value: value in ("true", "1"),
         help_text="true or false.",
     )
-    updated_since = django_filters.IsoDateTimeFilter(
+    updated_since = IsoDateTimeFilter(
         field_name="updated_at", lookup_expr="gte", help_text="ISO 8601 timestamp."
     )
 

@@ -1,20 +1,40 @@
 """One exception handler for the whole API: every error becomes {"error": {code, message, details}}.
 
 Domain errors carry their own code and status. DRF's own exceptions (validation, auth,
-not found, throttling, parse errors) are mapped to the same shape. The transaction is
-rolled back for every error so a failed request changes nothing.
+not found, throttling, parse errors) are mapped to the same shape, and so are the
+request-level refusals Django raises while a view reads its input (a body past
+`DATA_UPLOAD_MAX_MEMORY_SIZE`, too many fields, a foreign Host). A database refusal of a
+value (`DataError`: text too long for its column, a NUL byte, an integer out of range;
+or a CHECK constraint, such as the bounds on stock quantities) is the client's bad input
+that slipped past validation: it answers 400/422 and is logged as a warning, so the gap
+is still seen and closed at the edge. The transaction is rolled back for every error so
+a failed request changes nothing.
 """
 
+import logging
 from typing import Any
 
-from django.core.exceptions import PermissionDenied
+from django.core.exceptions import (
+    DisallowedHost,
+    PermissionDenied,
+    RequestDataTooBig,
+    SuspiciousOperation,
+    TooManyFieldsSent,
+    TooManyFilesSent,
+)
 from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db import DataError, IntegrityError
 from django.http import Http404
+from django.utils.translation import gettext as _
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import set_rollback
 
 from core.errors import DomainError
+
+logger = logging.getLogger(__name__)
+
+CHECK_VIOLATION = "23514"  # PostgreSQL SQLSTATE of a failed CHECK constraint
 
 
 def error_body(code: str, message: str, details: Any = None) -> dict[str, Any]:
@@ -31,10 +51,61 @@ def _first_message(detail: Any) -> str:
     return str(detail)
 
 
+def suspicious_operation_error(exc: SuspiciousOperation) -> tuple[int, dict[str, Any]]:
+    """Status and error body for a request Django refuses before or while reading it."""
+    if isinstance(exc, RequestDataTooBig):
+        return 413, error_body("request_too_large", _("The request body is too large."))
+    if isinstance(exc, TooManyFieldsSent | TooManyFilesSent):
+        return 400, error_body("too_many_fields", _("The request has too many fields."))
+    if isinstance(exc, DisallowedHost):
+        return 400, error_body("disallowed_host", _("The Host header is not allowed."))
+    return 400, error_body("bad_request", _("The request is not valid."))
+
+
+def _check_violation(exc: IntegrityError) -> str | None:
+    """The name of the CHECK constraint that refused a write, or None for other violations."""
+    cause = exc.__cause__
+    if getattr(cause, "sqlstate", None) == CHECK_VIOLATION:
+        return getattr(getattr(cause, "diag", None), "constraint_name", None) or ""
+    text = str(exc)
+    if text.startswith("CHECK constraint failed"):  # SQLite names the constraint after it
+        return text.partition(":")[2].strip()
+    return None
+
+
+def _database_refusal(exc: Exception) -> Response | None:
+    if isinstance(exc, DataError):
+        logger.warning("Database refused a value from the request: %s", exc)
+        body = error_body("invalid_value", _("A value is not valid for where it is stored."))
+        return Response(body, status=status.HTTP_400_BAD_REQUEST)
+    if isinstance(exc, IntegrityError):
+        constraint = _check_violation(exc)
+        if constraint is None:
+            return None  # unique or foreign-key races are bugs to see, not input to refuse
+        logger.warning("A CHECK constraint refused a value from the request: %s", exc)
+        body = error_body(
+            "value_out_of_range",
+            _("A value is out of the allowed range."),
+            {"constraint": constraint} if constraint else None,
+        )
+        return Response(body, status=status.HTTP_422_UNPROCESSABLE_ENTITY)
+    return None
+
+
 def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
     if isinstance(exc, DomainError):
         set_rollback()
         return Response({"error": exc.as_dict()}, status=exc.http_status, headers=exc.headers)
+
+    if isinstance(exc, SuspiciousOperation):
+        set_rollback()
+        code, body = suspicious_operation_error(exc)
+        return Response(body, status=code)
+
+    refusal = _database_refusal(exc)
+    if refusal is not None:
+        set_rollback()
+        return refusal
 
     if isinstance(exc, Http404):
         exc = exceptions.NotFound()

@@ -37,6 +37,8 @@ def idempotency_key(request, *, required: bool = True) -> str | None:
         return None
     if len(key) > 255:
         raise ValidationFailed(_("The Idempotency-Key header is too long."))
+    if not key.isprintable():  # a NUL or control character would never reach the database
+        raise ValidationFailed(_("The Idempotency-Key header contains control characters."))
     return key
 
 
@@ -49,25 +51,27 @@ def idempotent_response(
         return handler()
     fingerprint = request_fingerprint(request)
     for _attempt in range(2):
-        try:
-            with transaction.atomic():
+        with transaction.atomic():
+            try:
                 record, created = IdempotencyRecord.objects.select_for_update().get_or_create(
                     scope=scope, key=key, defaults={"request_hash": fingerprint}
                 )
-                if record.request_hash != fingerprint:
-                    raise IdempotencyKeyReused(details={"key": key})
-                if not created and record.response_status is not None:
-                    replay = Response(record.response_body, status=record.response_status)
-                    replay["Idempotent-Replayed"] = "true"
-                    return replay
-                response = handler()
-                record.response_status = response.status_code
-                record.response_body = json.loads(json.dumps(response.data, default=str))
-                record.save(update_fields=["response_status", "response_body"])
-                return response
-        except IntegrityError:
-            # A concurrent request with the same key inserted first; read its outcome.
-            continue
+            except IntegrityError:
+                # A concurrent request with the same key inserted first; read its outcome.
+                # Only the record's insert is caught here: an IntegrityError of the handler's
+                # own writes is the handler's error and must reach the client as such.
+                continue
+            if record.request_hash != fingerprint:
+                raise IdempotencyKeyReused(details={"key": key})
+            if not created and record.response_status is not None:
+                replay = Response(record.response_body, status=record.response_status)
+                replay["Idempotent-Replayed"] = "true"
+                return replay
+            response = handler()
+            record.response_status = response.status_code
+            record.response_body = json.loads(json.dumps(response.data, default=str))
+            record.save(update_fields=["response_status", "response_body"])
+            return response
     raise IdempotencyKeyReused(
         _("A request with this Idempotency-Key is still being processed."),
         code="idempotency_in_progress",
