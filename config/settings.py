@@ -5,6 +5,7 @@ Everything a deployment changes comes from the environment (see the README's
 """
 
 import os
+from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
@@ -43,7 +44,7 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "rest_framework",
-    "rest_framework.authtoken",
+    "knox",
     "django_filters",
     "drf_spectacular",
     "import_export",
@@ -132,10 +133,20 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = int(os.environ.get("DATA_UPLOAD_MAX_MEMORY_SIZE", 
 DATA_UPLOAD_MAX_NUMBER_FIELDS = int(os.environ.get("DATA_UPLOAD_MAX_NUMBER_FIELDS", 1000))
 
 REST_FRAMEWORK = {
+    # Customers: one expiring token per device ("Authorization: Token <key>"); staff: session.
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "rest_framework.authentication.TokenAuthentication",
+        "customers.auth.DeviceTokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
+    # Scoped throttles (core.api.throttles reads these at request time, so tests and the
+    # fuzz run can change them). Anonymous callers are counted per IP, customers per login.
+    "DEFAULT_THROTTLE_RATES": {
+        "auth_login": os.environ.get("THROTTLE_AUTH_LOGIN", "10/minute"),
+        "auth_register": os.environ.get("THROTTLE_AUTH_REGISTER", "10/hour"),
+        "verification_send": os.environ.get("THROTTLE_VERIFICATION_SEND", "10/hour"),
+        "verification_check": os.environ.get("THROTTLE_VERIFICATION_CHECK", "30/hour"),
+        "pricing_quote": os.environ.get("THROTTLE_PRICING_QUOTE", "120/minute"),
+    },
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.AllowAny"],
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
     "DEFAULT_PAGINATION_CLASS": "core.api.pagination.CursorPagination",
@@ -206,6 +217,21 @@ CUSTOMER_TIMELINE_SOURCES: list[str] = [
 ]
 # Called at token login/registration, e.g. to merge an anonymous cart (see customers.hooks).
 CUSTOMER_LOGIN_HANDLERS: list[str] = ["orders.services.cart_merge_on_login"]
+
+# Tokens: one per device, each with an expiry; the header keeps DRF's "Token" prefix.
+CUSTOMER_TOKEN_TTL_DAYS = int(os.environ.get("CUSTOMER_TOKEN_TTL_DAYS", "30"))
+KNOX_TOKEN_MODEL = "knox.AuthToken"
+REST_KNOX = {
+    "TOKEN_TTL": timedelta(days=CUSTOMER_TOKEN_TTL_DAYS),
+    "AUTH_HEADER_PREFIX": "Token",
+    "AUTO_REFRESH": False,
+}
+# One-time codes that prove a contact before it joins a login (see customers.verification).
+# Channels by dotted path (core.messaging.Channel); an SMS gateway is added here.
+CUSTOMER_CODE_CHANNELS = env_list("CUSTOMER_CODE_CHANNELS", "core.messaging.EmailChannel")
+CUSTOMER_CODE_TTL_MINUTES = int(os.environ.get("CUSTOMER_CODE_TTL_MINUTES", "15"))
+CUSTOMER_CODE_MAX_ATTEMPTS = int(os.environ.get("CUSTOMER_CODE_MAX_ATTEMPTS", "5"))
+CUSTOMER_CODE_MAX_SENDS = int(os.environ.get("CUSTOMER_CODE_MAX_SENDS", "3"))
 
 # Celery: without a broker, tasks run eagerly in-process so the demo needs nothing else.
 CELERY_TASK_ALWAYS_EAGER = not os.environ.get("CELERY_BROKER_URL")

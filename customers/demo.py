@@ -60,7 +60,12 @@ def seed(*, rng: random.Random, stdout) -> None:
     def name() -> tuple[str, str]:
         return rng.choice(FIRST_NAMES), rng.choice(LAST_NAMES)
 
-    shopper = customer_register(
+    # Known at the till by phone and card first; registering in the app (her contacts are
+    # taken as proven here) folds that profile, card included, into her login's.
+    customer_get_or_create(
+        phone=DEMO_CUSTOMER_PHONE, card_number=_card(rng, cards), source=Source.POS
+    )
+    customer_register(
         email=DEMO_CUSTOMER_EMAIL,
         phone=DEMO_CUSTOMER_PHONE,
         password=DEMO_CUSTOMER_PASSWORD,
@@ -69,7 +74,6 @@ def seed(*, rng: random.Random, stdout) -> None:
         consents={"email": True, "push": True, "sms": False},
         source=Source.APP,
     )
-    customer_get_or_create(phone=shopper.phone, card_number=_card(rng, cards), source=Source.POS)
     for n in range(5):
         first, last = name()
         channel = rng.choice([Source.WEB, Source.APP])

@@ -6,12 +6,15 @@ be; consent decisions and timeline pages are chosen by time.
 """
 
 import re
+import unicodedata
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
 import phonenumbers
 from django.conf import settings
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.core.validators import validate_email
 from django.utils.translation import gettext as _
 
 from core.errors import ValidationFailed
@@ -29,8 +32,33 @@ class InvalidCardNumber(ValidationFailed):
     code = "invalid_card_number"
 
 
+class InvalidName(ValidationFailed):
+    code = "invalid_name"
+
+
+def has_control_characters(value: str) -> bool:
+    """True when the text holds a control or format character (newline, NUL, RTL override…).
+
+    Such characters in a name or contact end up in mail headers, CSV exports and admin
+    pages; no real name or address needs them.
+    """
+    return any(unicodedata.category(ch) in {"Cc", "Cf", "Zl", "Zp"} for ch in value)
+
+
+def clean_name(raw: str | None, *, field: str = "name") -> str:
+    """A name stripped of surrounding spaces; raise InvalidName when it holds control characters."""
+    name = (raw or "").strip(" ")
+    if has_control_characters(name):
+        raise InvalidName(
+            _("A name cannot contain control characters or line breaks."), details={"field": field}
+        )
+    return name
+
+
 def normalize_phone(raw: str, *, region: str | None = None) -> str:
     """Return the phone in E.164 (+4915112345678) or raise InvalidPhone."""
+    if has_control_characters(raw):
+        raise InvalidPhone(_("Not a phone number."), details={"phone": raw})
     try:
         number = phonenumbers.parse(raw, region or settings.PHONE_DEFAULT_REGION)
     except phonenumbers.NumberParseException as exc:
@@ -41,10 +69,19 @@ def normalize_phone(raw: str, *, region: str | None = None) -> str:
 
 
 def normalize_email(raw: str) -> str:
-    """Lower-case and strip an email; raise InvalidEmail when it has no local@domain shape."""
-    email = raw.strip().lower()
+    """Lower-case and strip an email; raise InvalidEmail unless it is one plain address.
+
+    Django's validator decides the shape (no spaces, newlines or control characters, a
+    real domain); a dot in the domain is required on top, since customers have no
+    intranet addresses.
+    """
+    email = raw.strip(" ").lower()
     local, _sep, domain = email.rpartition("@")
-    if not local or "." not in domain or " " in email:
+    try:
+        validate_email(email)
+    except DjangoValidationError:
+        local = ""
+    if not local or "." not in domain or has_control_characters(email):
         raise InvalidEmail(_("Not a valid email address."), details={"email": raw})
     return email
 

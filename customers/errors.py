@@ -3,23 +3,31 @@
 from django.utils.translation import gettext_lazy as _
 
 from core.errors import Conflict, DomainError, NotFound, ValidationFailed
-from customers.domain import InvalidCardNumber, InvalidEmail, InvalidPhone
+from customers.domain import InvalidCardNumber, InvalidEmail, InvalidName, InvalidPhone
 
 __all__ = [
     "ContactTaken",
+    "ContactUnreachable",
     "CustomerAlreadyMerged",
     "CustomerAmbiguous",
     "CustomerExists",
     "CustomerNotFound",
     "IdentifierRequired",
     "InvalidCardNumber",
+    "InvalidCode",
     "InvalidCredentials",
     "InvalidEmail",
+    "InvalidName",
     "InvalidPassword",
     "InvalidPhone",
     "LoginIdentifierRequired",
     "MergeIntoSelf",
     "NotACustomer",
+    "SessionNotFound",
+    "TooManyCodes",
+    "VerificationExpired",
+    "VerificationLocked",
+    "VerificationNotFound",
 ]
 
 
@@ -81,3 +89,40 @@ class MergeIntoSelf(DomainError):
 class CustomerAlreadyMerged(Conflict):
     code = "customer_already_merged"
     message = _("This customer was already merged into another one.")
+
+
+class ContactUnreachable(ValidationFailed):
+    code = "contact_unreachable"
+    message = _("No configured channel can send a code to this kind of contact; use another one.")
+
+
+class InvalidCode(ValidationFailed):
+    code = "invalid_code"
+    message = _("The code is wrong.")
+
+
+class VerificationNotFound(NotFound):
+    code = "verification_not_found"
+    message = _("No open verification has this id.")
+
+
+class VerificationExpired(DomainError):
+    code = "verification_expired"
+    message = _("The code has expired; ask for a new one.")
+    http_status = 410
+
+
+class VerificationLocked(DomainError):
+    code = "verification_locked"
+    message = _("Too many wrong codes; start again.")
+    http_status = 410
+
+
+class TooManyCodes(Conflict):
+    code = "too_many_codes"
+    message = _("No more codes can be sent for this verification; start again.")
+
+
+class SessionNotFound(NotFound):
+    code = "session_not_found"
+    message = _("No session of yours has this id.")

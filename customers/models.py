@@ -6,6 +6,8 @@ E.164 phone, normalized email or loyalty card number, with per-channel marketing
 history) and an audit row per merge of duplicates (`CustomerMerge`).
 """
 
+import uuid
+
 from django.contrib.auth.base_user import AbstractBaseUser, BaseUserManager
 from django.contrib.auth.models import PermissionsMixin
 from django.db import models
@@ -214,3 +216,71 @@ class CustomerMerge(models.Model):
 
     def __str__(self) -> str:
         return f"#{self.duplicate_id} → #{self.survivor_id}"
+
+
+class ContactVerification(models.Model):
+    """A one-time code that proves someone holds an email or phone before it joins a login.
+
+    `registration`: a new login waits here (its password already hashed) until the code
+    for its contact is given; `contact_change`: a profile's new email or phone waits.
+    Only an HMAC of the code is stored. A code is short-lived, a verification allows a
+    few wrong attempts in total (however many codes were sent) and is completed once.
+    """
+
+    class Purpose(models.TextChoices):
+        REGISTRATION = "registration", _("registration")
+        CONTACT_CHANGE = "contact_change", _("contact change")
+
+    class Field(models.TextChoices):
+        EMAIL = "email", _("email")
+        PHONE = "phone", _("phone")
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    purpose = models.CharField(_("purpose"), max_length=16, choices=Purpose.choices)
+    field = models.CharField(_("contact kind"), max_length=8, choices=Field.choices)
+    value = models.CharField(_("contact"), max_length=254)
+    # The profile a contact change is for (none for a registration).
+    customer = models.ForeignKey(
+        Customer,
+        null=True,
+        blank=True,
+        related_name="contact_verifications",
+        on_delete=models.CASCADE,
+    )
+    # What a registration creates once verified: names, password hash, consents, channel.
+    payload = models.JSONField(_("pending registration"), default=dict, blank=True)
+    code_hash = models.CharField(_("code (HMAC)"), max_length=64, blank=True)
+    codes_requested = models.PositiveSmallIntegerField(_("codes requested"), default=0)
+    codes_sent = models.PositiveSmallIntegerField(_("codes sent"), default=0)
+    attempts = models.PositiveSmallIntegerField(_("wrong attempts"), default=0)
+    created_at = models.DateTimeField(_("created at"), default=timezone.now)
+    expires_at = models.DateTimeField(_("expires at"))
+    completed_at = models.DateTimeField(_("completed at"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("contact verification")
+        verbose_name_plural = _("contact verifications")
+        indexes = [models.Index(fields=["expires_at"], name="verification_expiry")]
+
+    def __str__(self) -> str:
+        return f"{self.purpose} {self.field}"
+
+
+class LoginSession(models.Model):
+    """The device behind one API token: its name and when it was last used.
+
+    The token itself is django-rest-knox's (stored as a digest, with its expiry); this row
+    goes with it when the token is deleted (logout, expiry).
+    """
+
+    token = models.OneToOneField("knox.AuthToken", related_name="session", on_delete=models.CASCADE)
+    name = models.CharField(_("device"), max_length=100, blank=True)
+    created_at = models.DateTimeField(_("created at"), default=timezone.now)
+    last_used_at = models.DateTimeField(_("last used at"), default=timezone.now)
+
+    class Meta:
+        verbose_name = _("login session")
+        verbose_name_plural = _("login sessions")
+
+    def __str__(self) -> str:
+        return self.name or f"session {self.pk}"

@@ -7,7 +7,9 @@ it to the survivor, so an old phone, card or login keeps finding the right perso
 from datetime import datetime
 from typing import Any
 
+from django.conf import settings
 from django.db.models import Q, QuerySet
+from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from core.errors import ValidationFailed
@@ -25,8 +27,10 @@ from customers.models import (
     SALES_CHANNELS,
     ConsentChange,
     ConsentChannel,
+    ContactVerification,
     Customer,
     CustomerMerge,
+    LoginSession,
     MarketingConsent,
     User,
 )
@@ -311,3 +315,27 @@ def customer_timeline_page(
     for _path, source in timeline_sources():
         entries.extend(source(customer.pk, limit=fetch, before=before))
     return timeline_page(entries, limit=limit)
+
+
+def login_sessions(*, user) -> QuerySet[LoginSession]:
+    """The login's unexpired token sessions (devices), newest first, with their tokens."""
+    now = timezone.now()
+    return (
+        LoginSession.objects.select_related("token")
+        .filter(token__user=user)
+        .filter(Q(token__expiry__isnull=True) | Q(token__expiry__gt=now))
+        .order_by("-created_at", "-pk")
+    )
+
+
+def pending_contact_changes(*, customer: Customer) -> list[ContactVerification]:
+    """New emails or phones of this profile waiting for their code, oldest first."""
+    return list(
+        ContactVerification.objects.filter(
+            customer=customer,
+            purpose=ContactVerification.Purpose.CONTACT_CHANGE,
+            completed_at__isnull=True,
+            expires_at__gt=timezone.now(),
+            attempts__lt=settings.CUSTOMER_CODE_MAX_ATTEMPTS,
+        ).order_by("created_at")
+    )

@@ -1,25 +1,37 @@
-"""Writes of users and customer profiles: register, identify, update, consent, merge, log in.
+"""Writes of users and customer profiles: register, prove contacts, identify, update, merge, log in.
 
 Every public function is atomic. Contacts arrive raw and are normalized here. Unique
 contacts are checked first, for a clear error, and the database's unique constraints
 guard against concurrent writers: an IntegrityError becomes the same domain error.
+A contact joins a login only with a one-time code (`registration_start` /
+`registration_complete`, `contact_change_start` / `contact_change_complete`); a profile
+that has a login is never changed by what a till or a guest checkout says.
 Higher apps take part through the hooks in `customers.hooks`, never by being imported.
 """
 
+import hmac
+import secrets
+import uuid
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Any
 
+from django.conf import settings
 from django.contrib.auth import authenticate, password_validation
 from django.contrib.auth.hashers import make_password
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
+from django.utils.crypto import salted_hmac
 from django.utils.translation import gettext as _
-from rest_framework.authtoken.models import Token
+from knox.models import AuthToken
 
-from core.errors import ValidationFailed
+from core.background import enqueue_on_commit
+from core.errors import DomainError, ValidationFailed
+from core.messaging import Message, channels
 from customers.domain import (
     ConsentDecision,
+    clean_name,
     latest_decision,
     normalize_card_number,
     normalize_email,
@@ -27,22 +39,30 @@ from customers.domain import (
 )
 from customers.errors import (
     ContactTaken,
+    ContactUnreachable,
     CustomerAlreadyMerged,
-    CustomerAmbiguous,
     CustomerExists,
     IdentifierRequired,
+    InvalidCode,
     InvalidCredentials,
     InvalidPassword,
     LoginIdentifierRequired,
     MergeIntoSelf,
     NotACustomer,
+    SessionNotFound,
+    TooManyCodes,
+    VerificationExpired,
+    VerificationLocked,
+    VerificationNotFound,
 )
 from customers.hooks import login_handlers, merge_handlers
 from customers.models import (
     ConsentChange,
     ConsentChannel,
+    ContactVerification,
     Customer,
     CustomerMerge,
+    LoginSession,
     MarketingConsent,
     Source,
     User,
@@ -62,7 +82,8 @@ UNSET: Any = _Unset()
 
 
 def _clean(value: str | None) -> str | None:
-    value = (value or "").strip()
+    # Spaces only: a stray newline or tab is refused by the normalizers, not hidden.
+    value = (value or "").strip(" ")
     return value or None
 
 
@@ -117,8 +138,8 @@ def customer_create(
     try:
         with transaction.atomic():
             customer = Customer.objects.create(
-                first_name=(first_name or "").strip(),
-                last_name=(last_name or "").strip(),
+                first_name=clean_name(first_name, field="first_name"),
+                last_name=clean_name(last_name, field="last_name"),
                 signup_channel=source,
                 **contacts,
             )
@@ -141,15 +162,18 @@ def customer_get_or_create(
     """The customer known by any of these contacts, or a new profile (POS, guest checkout).
 
     When the contacts point at different customers the card wins over the phone and the
-    phone over the email: a sale must not fail because a profile needs merging. Empty
-    names and free contacts of the found customer are filled in; its login is untouched.
-    Locks the found customer row. Raises IdentifierRequired and Invalid* (400).
+    phone over the email: a sale must not fail because a profile needs merging. A found
+    profile that has a login is returned unchanged: whoever types a contact at a till or
+    in a guest checkout has not proven it, so they may link a sale to it for history but
+    never change it. A profile without a login gets its empty names and free contacts
+    filled in. Locks the found customer row. Raises IdentifierRequired and Invalid* (400).
     """
     _validate_choice(source, Source, code="invalid_source", name="source")
     contacts = _normalize_contacts(phone=phone, email=email, card_number=card_number)
     if not any(contacts.values()):
         raise IdentifierRequired()
-    first_name, last_name = (first_name or "").strip(), (last_name or "").strip()
+    first_name = clean_name(first_name, field="first_name")
+    last_name = clean_name(last_name, field="last_name")
     found = customer_find_by_contacts(**contacts)
     if not found:
         try:
@@ -166,6 +190,8 @@ def customer_get_or_create(
     customer = Customer.objects.select_for_update().get(pk=chosen.pk)
     if customer.merged_into_id is not None:
         return customer_resolve(customer)  # merged while we waited for the lock
+    if customer.user_id is not None:
+        return customer
     changed = []
     if first_name and not customer.first_name:
         customer.first_name = first_name
@@ -215,8 +241,8 @@ def customer_update(
         raise CustomerAlreadyMerged(details={"customer": locked.pk})
     changed: dict[str, Any] = {}
     for name, value in (("first_name", first_name), ("last_name", last_name)):
-        if value is not UNSET and (value or "").strip() != getattr(locked, name):
-            changed[name] = (value or "").strip()
+        if value is not UNSET and clean_name(value, field=name) != getattr(locked, name):
+            changed[name] = clean_name(value, field=name)
     given = {
         name: value
         for name, value in (("phone", phone), ("email", email), ("card_number", card_number))
@@ -342,112 +368,119 @@ def customer_register(
     *,
     email: str | None = None,
     phone: str | None = None,
-    password: str,
+    password: str | None = None,
+    password_hash: str | None = None,
     first_name: str = "",
     last_name: str = "",
     consents: dict[str, bool] | None = None,
     source: str = Source.WEB,
 ) -> Customer:
-    """Create a login and its customer profile, or give a login to a known customer.
+    """Create a login with a new profile for contacts that are already proven.
 
-    A customer already known by this phone or email but without a login (identified at
-    the till, a guest checkout) gets the new login, so there is never a second profile.
-    Locks that customer row. Raises LoginIdentifierRequired, Invalid* / InvalidPassword
-    (400), CustomerExists (409) when a login exists for the contact, CustomerAmbiguous
-    (409) when the phone and the email belong to two different customers.
+    The API calls this only when a verification code for the contact was given
+    (`registration_complete`); seeding and tests call it with contacts they trust.
+    Profiles without a login that hold one of the contacts (a till customer, a guest)
+    are folded into the new profile by `customer_merge`, so their points, orders and
+    pickup codes follow the person who proved the contact. Takes `password` (validated
+    with Django's validators against the user) or an already made `password_hash`.
+    Locks the merged profiles. Raises LoginIdentifierRequired, Invalid* /
+    InvalidPassword (400), CustomerExists (409) when a login holds one of the contacts.
     """
     _validate_choice(source, Source, code="invalid_source", name="source")
     contacts = _normalize_contacts(phone=phone, email=email, card_number=None)
     phone, email = contacts["phone"], contacts["email"]
     if not phone and not email:
         raise LoginIdentifierRequired(_("Give an email or a phone to register with."))
-    first_name, last_name = (first_name or "").strip(), (last_name or "").strip()
+    first_name = clean_name(first_name, field="first_name")
+    last_name = clean_name(last_name, field="last_name")
     full_name = f"{first_name} {last_name}".strip()
-    _validate_password(password, email=email, phone=phone, name=full_name)
-    # Hashed before any row is locked: hashing is slow on purpose.
-    password_hash = make_password(password)
-    if any(isinstance(h, User) for h in contact_conflicts(customer=None, **contacts).values()):
+    if password_hash is None:
+        _validate_password(password or "", email=email, phone=phone, name=full_name)
+        password_hash = make_password(password)
+    holders = contact_conflicts(customer=None, phone=phone, email=email)
+    if any(isinstance(h, User) or h.user_id is not None for h in holders.values()):
         raise CustomerExists()
-    found = {c.pk: c for c in customer_find_by_contacts(phone=phone, email=email).values()}
-    if len(found) > 1:
-        raise CustomerAmbiguous(details={"fields": ["email", "phone"]})
-    customer = None
-    if found:
-        customer = Customer.objects.select_for_update().get(pk=next(iter(found)))
-        if customer.user_id is not None:
-            raise CustomerExists()
     try:
         with transaction.atomic():
             user = User.objects.create(
                 email=email, phone=phone, password=password_hash, full_name=full_name
             )
+            customer = Customer.objects.create(
+                user=user,
+                first_name=first_name,
+                last_name=last_name,
+                signup_channel=source,
+                **{f: v for f, v in (("phone", phone), ("email", email)) if f not in holders},
+            )
     except IntegrityError as exc:
         raise CustomerExists() from exc
-    now = timezone.now()
-    if customer is None:
-        try:
-            with transaction.atomic():
-                customer = Customer.objects.create(
-                    user=user,
-                    first_name=first_name,
-                    last_name=last_name,
-                    phone=phone,
-                    email=email,
-                    signup_channel=source,
-                )
-        except IntegrityError as exc:
-            raise CustomerExists() from exc
-        # Equal timestamps mark "the profile was made by registering" (one timeline entry).
-        customer.registered_at, customer.registered_via = customer.created_at, source
-        customer.save(update_fields=["registered_at", "registered_via"])
-    else:
-        customer.user, customer.registered_at, customer.registered_via = user, now, source
-        changed = ["user", "registered_at", "registered_via", "updated_at"]
-        for name, value in (
-            ("first_name", first_name),
-            ("last_name", last_name),
-            ("phone", phone),
-            ("email", email),
-        ):
-            if value and not getattr(customer, name):
-                setattr(customer, name, value)
-                changed.append(name)
-        customer.save(update_fields=changed)
+    # Equal timestamps mark "the profile was made by registering" (one timeline entry).
+    customer.registered_at, customer.registered_via = customer.created_at, source
+    customer.save(update_fields=["registered_at", "registered_via"])
+    for duplicate in {h.pk: h for h in holders.values()}.values():
+        customer_merge(survivor=customer, duplicate=duplicate, merged_by=user)
+    customer.refresh_from_db()
+    # A contact still sitting on an older duplicate of a merged profile is released to us.
+    missing = {
+        f: v for f, v in (("phone", phone), ("email", email)) if v and not getattr(customer, f)
+    }
+    for name, value in missing.items():
+        Customer.objects.filter(merged_into=customer, **{name: value}).update(**{name: None})
+        setattr(customer, name, value)
+    if missing:
+        customer.save(update_fields=[*missing, "updated_at"])
+    # Decided now, so they are the most recent and win over the merged profiles' decisions.
     _consents_apply(customer, consents, source=source, changed_by=user)
     return customer
 
 
 @dataclass
 class AuthResult:
-    """A login: the token key, the customer, and what the login handlers added."""
+    """A login: the token key (shown once), its session, the customer, the hooks' additions."""
 
     token: str
+    session: LoginSession
     customer: Customer
     extras: dict[str, Any] = field(default_factory=dict)
+    pending: list[ContactVerification] = field(default_factory=list)
 
 
-def _session_start(user: User, customer: Customer, request_data: dict[str, Any]) -> AuthResult:
-    token, _created = Token.objects.get_or_create(user=user)
+def _session_start(
+    user: User, customer: Customer, *, device: str, request_data: dict[str, Any]
+) -> AuthResult:
+    instance, key = AuthToken.objects.create(
+        user=user, expiry=timedelta(days=settings.CUSTOMER_TOKEN_TTL_DAYS)
+    )
+    session = LoginSession.objects.create(
+        token=instance, name=clean_name(device, field="device")[:100]
+    )
     user.last_login = timezone.now()
     user.save(update_fields=["last_login"])
     # Handlers get what the client sent (e.g. an anonymous "cart_token"), never the password.
-    data = {k: v for k, v in (request_data or {}).items() if k != "password"}
+    data = {k: v for k, v in (request_data or {}).items() if k not in {"password", "code"}}
     extras: dict[str, Any] = {}
     for _path, handler in login_handlers():
         extras.update(handler(customer, data) or {})
-    return AuthResult(token=token.key, customer=customer, extras=extras)
+    return AuthResult(token=key, session=session, customer=customer, extras=extras)
 
 
 def auth_login(
-    *, login: str, password: str, request_data: dict[str, Any] | None = None
+    *,
+    login: str,
+    password: str,
+    device: str = "",
+    request_data: dict[str, Any] | None = None,
 ) -> AuthResult:
-    """Check a login (email or phone) and password; return the login's token and customer.
+    """Check a login (email or phone) and password; start a token session for this device.
 
-    Runs settings.CUSTOMER_LOGIN_HANDLERS in the same transaction: a DomainError from one
-    fails the login and undoes everything. Raises InvalidCredentials (401) for an unknown
-    login, a wrong password or a disabled user alike, NotACustomer (403) for a login
-    without a customer profile (a staff account).
+    Every login makes a new token with its own expiry (settings.CUSTOMER_TOKEN_TTL_DAYS)
+    and a `LoginSession` naming the device. Runs settings.CUSTOMER_LOGIN_HANDLERS in the
+    same transaction: a DomainError from one fails the login and undoes everything.
+    Raises InvalidCredentials (401) for an unknown login, a wrong password or a disabled
+    user alike (the password is hashed in every case, so they take as long), and
+    NotACustomer (403) for a login without a customer profile (a staff account).
     """
+    device = clean_name(device, field="device")
     # The deliberately slow password check runs before the transaction opens.
     user = authenticate(request=None, username=(login or "").strip(), password=password or "")
     if user is None:
@@ -456,21 +489,400 @@ def auth_login(
         profile = Customer.objects.select_related("user").filter(user_id=user.pk).first()
         if profile is None:
             raise NotACustomer()
-        return _session_start(user, customer_resolve(profile), request_data or {})
+        return _session_start(
+            user, customer_resolve(profile), device=device, request_data=request_data or {}
+        )
 
 
 @transaction.atomic
-def auth_register(*, request_data: dict[str, Any] | None = None, **registration: Any) -> AuthResult:
-    """`customer_register` and log the new customer in, in one transaction."""
-    customer = customer_register(**registration)
-    return _session_start(customer.user, customer, request_data or {})
+def auth_logout(*, token: AuthToken) -> None:
+    """End one session: delete this device's token (the login's other devices stay)."""
+    AuthToken.objects.filter(pk=token.pk).delete()
 
 
 @transaction.atomic
-def auth_logout(*, user: User) -> int:
-    """Delete the login's API token (every device using it must log in again)."""
-    deleted, _by_model = Token.objects.filter(user=user).delete()
-    return deleted
+def auth_logout_all(*, user: User) -> int:
+    """End every session of the login ("log out everywhere"); returns how many ended."""
+    _total, by_model = AuthToken.objects.filter(user=user).delete()
+    return by_model.get(AuthToken._meta.label, 0)
+
+
+@transaction.atomic
+def session_end(*, user: User, session_id: int) -> None:
+    """End one of the login's sessions by id. Raises SessionNotFound (404) for another's."""
+    session = LoginSession.objects.filter(pk=session_id, token__user=user).first()
+    if session is None:
+        raise SessionNotFound(details={"session": session_id})
+    AuthToken.objects.filter(pk=session.token_id).delete()
+
+
+# --- proving a contact: one-time codes -----------------------------------------------
+
+
+def _code_hmac(verification_id: uuid.UUID, code: str) -> str:
+    # Keyed with SECRET_KEY: the stored value alone does not let anyone test codes offline.
+    return salted_hmac(
+        "customers.ContactVerification", f"{verification_id}:{code}", algorithm="sha256"
+    ).hexdigest()
+
+
+def _reachable(field_name: str, value: str) -> bool:
+    probe = Message(subject="", body="", **{field_name: value})
+    return any(ch.recipient(probe) for ch in channels(settings.CUSTOMER_CODE_CHANNELS))
+
+
+def _code_ttl() -> timedelta:
+    return timedelta(minutes=settings.CUSTOMER_CODE_TTL_MINUTES)
+
+
+def _queue_code(verification: ContactVerification) -> None:
+    from customers import tasks  # tasks call services: imported late to avoid a cycle
+
+    enqueue_on_commit(
+        tasks.verification_send_code, str(verification.pk), verification.codes_requested
+    )
+
+
+def _verification_open(
+    *,
+    purpose: str,
+    field_name: str,
+    value: str,
+    customer: Customer | None = None,
+    payload: dict[str, Any] | None = None,
+) -> ContactVerification:
+    if not _reachable(field_name, value):
+        raise ContactUnreachable(details={"field": field_name})
+    verification = ContactVerification.objects.create(
+        purpose=purpose,
+        field=field_name,
+        value=value,
+        customer=customer,
+        payload=payload or {},
+        codes_requested=1,
+        expires_at=timezone.now() + _code_ttl(),
+    )
+    _queue_code(verification)
+    return verification
+
+
+@transaction.atomic
+def registration_start(
+    *,
+    email: str | None = None,
+    phone: str | None = None,
+    password: str,
+    first_name: str = "",
+    last_name: str = "",
+    consents: dict[str, bool] | None = None,
+    source: str = Source.WEB,
+) -> ContactVerification:
+    """Begin a registration: nothing is created but a verification; a code is sent.
+
+    The answer is the same whether or not a customer or a login already holds the
+    contact (no enumeration): the message sent decides — a code for a free contact or
+    one of a profile without a login, a "you already have an account" notice when a
+    login holds it (see `verification_deliver`). The email is proven first (the phone
+    when there is no email); the other contact is proven after the login exists
+    (`registration_complete` starts its verification). The password is validated
+    with Django's validators now and kept only as a hash. Sends the code on commit.
+    Raises LoginIdentifierRequired, Invalid*, InvalidPassword, ContactUnreachable (400).
+    """
+    _validate_choice(source, Source, code="invalid_source", name="source")
+    contacts = _normalize_contacts(phone=phone, email=email, card_number=None)
+    phone, email = contacts["phone"], contacts["email"]
+    if not phone and not email:
+        raise LoginIdentifierRequired(_("Give an email or a phone to register with."))
+    first_name = clean_name(first_name, field="first_name")
+    last_name = clean_name(last_name, field="last_name")
+    _validate_password(password, email=email, phone=phone, name=f"{first_name} {last_name}".strip())
+    first, value = ("email", email) if email else ("phone", phone)
+    payload = {
+        "password": make_password(password),
+        "first_name": first_name,
+        "last_name": last_name,
+        "consents": consents or {},
+        "source": source,
+        "then": {"phone": phone} if email and phone else {},
+    }
+    return _verification_open(
+        purpose=ContactVerification.Purpose.REGISTRATION,
+        field_name=first,
+        value=value,
+        payload=payload,
+    )
+
+
+@transaction.atomic
+def contact_change_start(*, customer: Customer, field_name: str, value: str) -> ContactVerification:
+    """Begin changing a profile's email or phone: the new contact gets a code, nothing changes.
+
+    An earlier open change of the same contact kind ends. Answers the same whether or
+    not someone else holds the contact (the message decides, as for registration).
+    Sends the code on commit. Raises Invalid* and ContactUnreachable (400).
+    """
+    value = _normalize_contacts(
+        **{name: value if name == field_name else None for name in CONTACT_FIELDS}
+    )[field_name]
+    now = timezone.now()
+    ContactVerification.objects.filter(
+        customer=customer, field=field_name, completed_at__isnull=True, expires_at__gt=now
+    ).update(expires_at=now)
+    return _verification_open(
+        purpose=ContactVerification.Purpose.CONTACT_CHANGE,
+        field_name=field_name,
+        value=value,
+        customer=customer,
+    )
+
+
+@transaction.atomic
+def verification_resend(*, verification_id: uuid.UUID) -> ContactVerification:
+    """Send a new code (the old one stops working) with a fresh expiry.
+
+    Wrong attempts are not reset: they count for the verification, not per code.
+    Locks the verification. Raises VerificationNotFound (404) for an unknown or
+    completed one, TooManyCodes (409) after settings.CUSTOMER_CODE_MAX_SENDS codes and
+    VerificationLocked (410) when the attempts are used up. Sends the code on commit.
+    """
+    verification = (
+        ContactVerification.objects.select_for_update()
+        .filter(pk=verification_id, completed_at__isnull=True)
+        .first()
+    )
+    if verification is None:
+        raise VerificationNotFound()
+    if verification.attempts >= settings.CUSTOMER_CODE_MAX_ATTEMPTS:
+        raise VerificationLocked()
+    if verification.codes_requested >= settings.CUSTOMER_CODE_MAX_SENDS:
+        raise TooManyCodes(details={"max_codes": settings.CUSTOMER_CODE_MAX_SENDS})
+    verification.codes_requested += 1
+    verification.code_hash = ""
+    verification.expires_at = timezone.now() + _code_ttl()
+    verification.save(update_fields=["codes_requested", "code_hash", "expires_at"])
+    _queue_code(verification)
+    return verification
+
+
+def _held_by_another_login(verification: ContactVerification) -> bool:
+    own = verification.customer
+    holders = contact_conflicts(customer=own, **{verification.field: verification.value})
+    return any(isinstance(h, User) or h.user_id is not None for h in holders.values())
+
+
+@transaction.atomic
+def verification_deliver(*, verification_id: str, sequence: int) -> bool:
+    """Make and send code number `sequence` of a verification; safe to run twice.
+
+    Runs in the worker. Locks the verification; does nothing (returns False) when that
+    code was already sent, a newer one was asked for, or the verification is done or
+    expired. When a login already holds the contact, a notice ("you already have an
+    account") goes out instead of a code, so the verification can never complete. Only
+    the HMAC of the code is stored. A channel's error rolls the code back and is
+    raised for the task to retry.
+    """
+    verification = (
+        ContactVerification.objects.select_for_update().filter(pk=verification_id).first()
+    )
+    if (
+        verification is None
+        or verification.completed_at is not None
+        or verification.codes_requested != sequence
+        or verification.codes_sent >= sequence
+        or verification.expires_at <= timezone.now()
+    ):
+        return False
+    registering = verification.purpose == ContactVerification.Purpose.REGISTRATION
+    if _held_by_another_login(verification):
+        verification.code_hash = ""
+        if registering:
+            body = _(
+                "Someone asked to register with this address. You already have an account: "
+                "log in with your password. If it was not you, ignore this message."
+            )
+        else:
+            body = _(
+                "Someone asked to add this address to another account. It stays with yours; "
+                "if it was not you, ignore this message."
+            )
+        subject = _("About your account")
+    else:
+        code = f"{secrets.randbelow(10**6):06d}"
+        verification.code_hash = _code_hmac(verification.pk, code)
+        minutes = settings.CUSTOMER_CODE_TTL_MINUTES
+        body = _(
+            "Your code is %(code)s. It is valid for %(minutes)s minutes. "
+            "If you did not ask for it, ignore this message."
+        ) % {"code": code, "minutes": minutes}
+        subject = _("Your verification code")
+    verification.codes_sent = sequence
+    verification.save(update_fields=["code_hash", "codes_sent"])
+    message = Message(
+        subject=str(subject), body=str(body), **{verification.field: verification.value}
+    )
+    reached = [ch for ch in channels(settings.CUSTOMER_CODE_CHANNELS) if ch.recipient(message)]
+    for channel in reached:
+        channel.send(message)
+    return bool(reached)
+
+
+def _verification_take(
+    *, verification_id: uuid.UUID, code: str, purpose: str, customer: Customer | None = None
+) -> tuple[ContactVerification | None, DomainError | None]:
+    """Check a code inside the caller's transaction; a wrong one is counted, not raised.
+
+    The caller raises the returned error after its transaction commits, so the count of
+    wrong attempts survives the error answer.
+    """
+    verification = (
+        ContactVerification.objects.select_for_update()
+        .filter(pk=verification_id, purpose=purpose, customer=customer)
+        .first()
+    )
+    if verification is None or verification.completed_at is not None:
+        return None, VerificationNotFound()
+    limit = settings.CUSTOMER_CODE_MAX_ATTEMPTS
+    if verification.attempts >= limit:
+        return None, VerificationLocked()
+    if verification.expires_at <= timezone.now():
+        return None, VerificationExpired()
+    given = _code_hmac(verification.pk, (code or "").strip())
+    if not verification.code_hash or not hmac.compare_digest(given, verification.code_hash):
+        verification.attempts += 1
+        verification.save(update_fields=["attempts"])
+        if verification.attempts >= limit:
+            return None, VerificationLocked()
+        return None, InvalidCode(details={"attempts_left": limit - verification.attempts})
+    verification.completed_at = timezone.now()
+    verification.save(update_fields=["completed_at"])
+    return verification, None
+
+
+def registration_complete(
+    *,
+    verification_id: uuid.UUID,
+    code: str,
+    device: str = "",
+    request_data: dict[str, Any] | None = None,
+) -> AuthResult:
+    """Finish a registration with its code: create the login, merge, log in this device.
+
+    The login gets a new profile; a profile without a login that holds the proven
+    contact is merged into it (`customer_register` → `customer_merge`), so its points,
+    orders and pickup codes become the login's only now. A second contact given at
+    registration starts its own verification (returned in `pending`). Locks the
+    verification. Raises InvalidCode (400, attempts counted and kept),
+    VerificationLocked / VerificationExpired (410), VerificationNotFound (404),
+    CustomerExists (409) when a login took the contact meanwhile.
+    """
+    device = clean_name(device, field="device")
+    with transaction.atomic():
+        verification, error = _verification_take(
+            verification_id=verification_id,
+            code=code,
+            purpose=ContactVerification.Purpose.REGISTRATION,
+        )
+        if verification is not None:
+            data = verification.payload
+            customer = customer_register(
+                **{verification.field: verification.value},
+                password_hash=data["password"],
+                first_name=data.get("first_name", ""),
+                last_name=data.get("last_name", ""),
+                consents=data.get("consents") or None,
+                source=data.get("source", Source.WEB),
+            )
+            verification.customer, verification.payload = customer, {}  # the hash is done with
+            verification.save(update_fields=["customer", "payload"])
+            result = _session_start(
+                customer.user, customer, device=device, request_data=request_data or {}
+            )
+            for name, value in (data.get("then") or {}).items():
+                result.pending.append(
+                    contact_change_start(customer=customer, field_name=name, value=value)
+                )
+    if error is not None:
+        raise error
+    return result
+
+
+def contact_change_complete(
+    *, customer: Customer, verification_id: uuid.UUID, code: str
+) -> Customer:
+    """Attach a proven email or phone to the customer's profile and login.
+
+    A profile without a login that held the contact (the same person at the till) is
+    merged into this one first, through `customer_merge`. Locks the verification, then
+    the profiles. Raises InvalidCode (400), VerificationLocked / VerificationExpired
+    (410), VerificationNotFound (404, also for another customer's verification),
+    ContactTaken (409) when a login took the contact meanwhile.
+    """
+    with transaction.atomic():
+        verification, error = _verification_take(
+            verification_id=verification_id,
+            code=code,
+            purpose=ContactVerification.Purpose.CONTACT_CHANGE,
+            customer=customer,
+        )
+        if verification is not None:
+            name, value = verification.field, verification.value
+            holders = contact_conflicts(customer=customer, **{name: value})
+            for holder in holders.values():
+                if isinstance(holder, User) or holder.user_id is not None:
+                    raise ContactTaken(details={"fields": [name]})
+                customer_merge(survivor=customer, duplicate=holder, merged_by=customer.user)
+            customer = customer_update(
+                customer=customer,
+                **{name: value},
+                source=Source.WEB,
+                changed_by=customer.user,
+            )
+    if error is not None:
+        raise error
+    return customer
+
+
+@transaction.atomic
+def profile_update(
+    *,
+    customer: Customer,
+    first_name: str = UNSET,
+    last_name: str = UNSET,
+    email: str | None = UNSET,
+    phone: str | None = UNSET,
+    consents: dict[str, bool] | None = None,
+    source: str = Source.WEB,
+) -> tuple[Customer, list[ContactVerification]]:
+    """The customer's own change of their profile: names and consents now, contacts later.
+
+    A new email or phone takes effect only after its code (`contact_change_complete`);
+    until then it is returned as pending and the answer does not say whether someone
+    else holds it. Removing a contact is immediate (the login keeps at least one).
+    Locks the customer row. Raises what `customer_update` and `contact_change_start` raise.
+    """
+    _validate_choice(source, Source, code="invalid_source", name="source")
+    given = {n: v for n, v in (("email", email), ("phone", phone)) if v is not UNSET}
+    normalized = _normalize_contacts(
+        phone=given.get("phone"), email=given.get("email"), card_number=None
+    )
+    removed = {n: None for n in given if not normalized[n]}
+    added = {
+        n: normalized[n] for n in given if normalized[n] and normalized[n] != getattr(customer, n)
+    }
+    customer = customer_update(
+        customer=customer,
+        first_name=first_name,
+        last_name=last_name,
+        **removed,
+        consents=consents,
+        source=source,
+        changed_by=customer.user,
+    )
+    pending = [
+        contact_change_start(customer=customer, field_name=name, value=value)
+        for name, value in added.items()
+    ]
+    return customer, pending
 
 
 # --- merging duplicates ---------------------------------------------------------------

@@ -1,6 +1,7 @@
 """Shared fixtures: API clients, PostgreSQL-only marker handling, factories registration."""
 
 import pytest
+from django.core.cache import cache
 from django.db import connection
 from django.test import override_settings
 from rest_framework.test import APIClient
@@ -28,6 +29,14 @@ def fast_password_hasher():
     # PBKDF2 at production strength costs ~0.3 s per hash; the suite hashes hundreds of times.
     with override_settings(PASSWORD_HASHERS=["django.contrib.auth.hashers.MD5PasswordHasher"]):
         yield
+
+
+@pytest.fixture(autouse=True)
+def fresh_throttles():
+    # Throttle counters live in the cache: one test's requests must not slow down the next.
+    cache.clear()
+    yield
+    cache.clear()
 
 
 @pytest.fixture

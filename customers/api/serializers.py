@@ -4,7 +4,13 @@ from django.utils.translation import gettext_lazy as _
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from customers.models import ConsentChannel, Customer, MarketingConsent, Source
+from customers.models import (
+    ConsentChannel,
+    ContactVerification,
+    Customer,
+    MarketingConsent,
+    Source,
+)
 
 CLIENT_CHANNELS = [Source.WEB, Source.APP]
 
@@ -45,6 +51,23 @@ def _channel() -> serializers.ChoiceField:
     )
 
 
+def _device() -> serializers.CharField:
+    return serializers.CharField(
+        required=False,
+        allow_blank=True,
+        max_length=100,
+        help_text=_('A name for this device or app, shown in the session list ("Anna\'s phone").'),
+    )
+
+
+def _cart_token() -> serializers.CharField:
+    return serializers.CharField(
+        required=False,
+        max_length=64,
+        help_text=_("An anonymous cart to merge into the customer's (handled by login hooks)."),
+    )
+
+
 class RegisterInput(serializers.Serializer):
     email = _contact(254)
     phone = _contact(32)
@@ -53,10 +76,38 @@ class RegisterInput(serializers.Serializer):
     last_name = _name()
     consents = ConsentsInput(required=False)
     channel = _channel()
-    cart_token = serializers.CharField(
-        required=False,
-        help_text=_("An anonymous cart to merge into the customer's (handled by login hooks)."),
+
+
+class VerificationOutput(serializers.Serializer):
+    id = serializers.UUIDField(help_text=_("Send it with the code to finish."))
+    field = serializers.ChoiceField(
+        choices=ContactVerification.Field.choices, help_text=_("Where the code was sent.")
     )
+    value = serializers.CharField(help_text=_("The contact being proven."))
+    expires_at = serializers.DateTimeField()
+
+
+class RegistrationOutput(serializers.Serializer):
+    """The same answer whether or not the contact is known: the message sent differs."""
+
+    verification = VerificationOutput()
+    message = serializers.CharField()
+
+
+class VerifyInput(serializers.Serializer):
+    verification = serializers.UUIDField()
+    code = serializers.CharField(max_length=12, help_text=_("The code from the message."))
+    device = _device()
+    cart_token = _cart_token()
+
+
+class ContactVerifyInput(serializers.Serializer):
+    verification = serializers.UUIDField()
+    code = serializers.CharField(max_length=12, help_text=_("The code from the message."))
+
+
+class ResendInput(serializers.Serializer):
+    verification = serializers.UUIDField()
 
 
 class LoginInput(serializers.Serializer):
@@ -66,10 +117,8 @@ class LoginInput(serializers.Serializer):
     email = serializers.CharField(required=False, max_length=254)
     phone = serializers.CharField(required=False, max_length=32)
     password = serializers.CharField(max_length=128, trim_whitespace=False, write_only=True)
-    cart_token = serializers.CharField(
-        required=False,
-        help_text=_("An anonymous cart to merge into the customer's (handled by login hooks)."),
-    )
+    device = _device()
+    cart_token = _cart_token()
 
     def validate(self, attrs):
         login = attrs.get("login") or attrs.get("email") or attrs.get("phone")
@@ -117,6 +166,9 @@ class CustomerOutput(serializers.ModelSerializer):
 
     has_login = serializers.SerializerMethodField()
     consents = serializers.SerializerMethodField()
+    pending_contacts = serializers.SerializerMethodField(
+        help_text=_("New emails or phones waiting for their code; they apply once verified.")
+    )
 
     class Meta:
         model = Customer
@@ -132,6 +184,7 @@ class CustomerOutput(serializers.ModelSerializer):
             "registered_at",
             "created_at",
             "consents",
+            "pending_contacts",
         ]
 
     def get_has_login(self, customer) -> bool:
@@ -141,10 +194,32 @@ class CustomerOutput(serializers.ModelSerializer):
     def get_consents(self, customer) -> dict:
         return ConsentsOutput(consents_output(self.context["consents"])).data
 
+    @extend_schema_field(VerificationOutput(many=True))
+    def get_pending_contacts(self, customer) -> list:
+        return VerificationOutput(self.context.get("pending", []), many=True).data
+
 
 class AuthOutput(serializers.Serializer):
-    token = serializers.CharField(help_text=_('Send as "Authorization: Token <token>".'))
+    token = serializers.CharField(
+        help_text=_('Send as "Authorization: Token <token>". Shown only this once.')
+    )
+    expiry = serializers.DateTimeField(help_text=_("When this token stops working."))
+    session = serializers.IntegerField(help_text=_("The id of this device's session."))
     customer = CustomerOutput()
+
+
+class SessionOutput(serializers.Serializer):
+    """One device's token session; the token itself is never shown again."""
+
+    id = serializers.IntegerField()
+    name = serializers.CharField()
+    created_at = serializers.DateTimeField()
+    expires_at = serializers.DateTimeField(source="token.expiry", allow_null=True)
+    last_used_at = serializers.DateTimeField()
+    current = serializers.SerializerMethodField(help_text=_("The session of this request."))
+
+    def get_current(self, session) -> bool:
+        return session.token_id == self.context.get("current")
 
 
 class TimelineQuery(serializers.Serializer):

@@ -1,62 +1,95 @@
-"""Auth and profile endpoints: register, token login and logout, own profile and timeline.
+"""Auth and profile endpoints: register and verify, token login per device, sessions, own profile.
 
 Every endpoint under /me/ works on the customer of the token's login only, so one
-customer can never read or change another's data. Views validate shape, call one
-service or selector, and render; errors keep the project's error shape.
+customer can never read or change another's data. Registration and contact changes
+answer the same whether or not someone already holds the contact; a contact joins a
+login only with the code sent to it. Login, registration and codes are throttled
+(429 with Retry-After). Views validate shape, call one service or selector, and
+render; errors keep the project's error shape.
 """
 
 from urllib.parse import urlencode
 
+from django.utils.translation import gettext as _
 from drf_spectacular.utils import OpenApiResponse, extend_schema
+from knox.models import AuthToken
 from rest_framework import status
 from rest_framework.permissions import AllowAny, IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from core.api.throttles import ScopedThrottle
 from customers import selectors, services
 from customers.api.serializers import (
     AuthOutput,
+    ContactVerifyInput,
     CustomerOutput,
     LoginInput,
     ProfileUpdateInput,
     RegisterInput,
+    RegistrationOutput,
+    ResendInput,
+    SessionOutput,
     TimelineEntryOutput,
     TimelinePageOutput,
     TimelineQuery,
+    VerificationOutput,
+    VerifyInput,
 )
 from customers.models import Customer
 
-CONTACT_AND_NAME_FIELDS = ("first_name", "last_name", "email", "phone")
+NAME_FIELDS = ("first_name", "last_name")
+CONTACT_FIELDS = ("email", "phone")
+
+THROTTLED = OpenApiResponse(description="throttled (429, with Retry-After)")
 
 
 def profile_data(customer: Customer) -> dict:
     consents = selectors.customer_consents(customer=customer)
-    return CustomerOutput(customer, context={"consents": consents}).data
+    pending = selectors.pending_contact_changes(customer=customer)
+    return CustomerOutput(customer, context={"consents": consents, "pending": pending}).data
 
 
 def _auth_body(result: services.AuthResult) -> dict:
     # Hook results come first so that no handler can overwrite the token or the profile.
-    return {**result.extras, "token": result.token, "customer": profile_data(result.customer)}
+    return {
+        **result.extras,
+        "token": result.token,
+        "expiry": AuthOutput().fields["expiry"].to_representation(result.session.token.expiry),
+        "session": result.session.pk,
+        "customer": profile_data(result.customer),
+    }
 
 
 def _request_data(request) -> dict:
     return dict(request.data.items()) if hasattr(request.data, "items") else {}
 
 
+def _device(request, given: str) -> str:
+    # Without a name the client's own description is the best label a customer will recognise.
+    return given or request.headers.get("User-Agent", "")[:100]
+
+
 class RegisterView(APIView):
-    """Create a login and customer profile (or give a login to a customer known from a store)."""
+    """Start a registration: a code goes to the email (or phone); nothing else happens yet.
+
+    Always 202 with the same shape, whether or not the contact is known: a free contact
+    or one of a customer known from a store gets a code; a contact that already has a
+    login gets a message saying so. Finish with POST auth/verify/.
+    """
 
     # No session authentication: a browser's admin cookie must not demand a CSRF token here.
     authentication_classes: list = []
     permission_classes = [AllowAny]
+    throttle_classes = [ScopedThrottle]
+    throttle_scope = "auth_register"
 
-    @extend_schema(request=RegisterInput, responses={201: AuthOutput})
+    @extend_schema(request=RegisterInput, responses={202: RegistrationOutput, 429: THROTTLED})
     def post(self, request):
         data = RegisterInput(data=request.data)
         data.is_valid(raise_exception=True)
         v = data.validated_data
-        result = services.auth_register(
-            request_data=_request_data(request),
+        verification = services.registration_start(
             email=v.get("email"),
             phone=v.get("phone"),
             password=v["password"],
@@ -65,18 +98,95 @@ class RegisterView(APIView):
             consents=v.get("consents"),
             source=v["channel"],
         )
-        return Response(_auth_body(result), status=status.HTTP_201_CREATED)
+        body = {
+            "verification": VerificationOutput(verification).data,
+            "message": _("Check your email or phone to continue: we sent you a message."),
+        }
+        return Response(body, status=status.HTTP_202_ACCEPTED)
 
 
-class TokenView(APIView):
-    """Log in with an email or phone and a password; answers the API token and the profile."""
+class RegisterVerifyView(APIView):
+    """Finish a registration with the code: creates the login and logs this device in.
+
+    A profile known from a store or a guest order with the proven contact is merged
+    into the new one now (its points, orders and pickup codes follow). A phone given
+    with an email at registration is listed in customer.pending_contacts with its own
+    verification (finish it with POST me/contacts/verify/).
+    """
 
     authentication_classes: list = []
     permission_classes = [AllowAny]
+    throttle_classes = [ScopedThrottle]
+    throttle_scope = "verification_check"
+
+    @extend_schema(
+        request=VerifyInput,
+        responses={
+            201: AuthOutput,
+            400: OpenApiResponse(description="invalid_code (details.attempts_left)"),
+            404: OpenApiResponse(description="verification_not_found"),
+            410: OpenApiResponse(description="verification_expired, verification_locked"),
+            429: THROTTLED,
+        },
+    )
+    def post(self, request):
+        data = VerifyInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        v = data.validated_data
+        result = services.registration_complete(
+            verification_id=v["verification"],
+            code=v["code"],
+            device=_device(request, v.get("device", "")),
+            request_data=_request_data(request),
+        )
+        return Response(_auth_body(result), status=status.HTTP_201_CREATED)
+
+
+class VerificationResendView(APIView):
+    """Send a new code for a registration or a contact change (the old code stops working)."""
+
+    authentication_classes: list = []
+    permission_classes = [AllowAny]
+    throttle_classes = [ScopedThrottle]
+    throttle_scope = "verification_send"
+
+    @extend_schema(
+        request=ResendInput,
+        responses={
+            202: VerificationOutput,
+            404: OpenApiResponse(description="verification_not_found"),
+            409: OpenApiResponse(description="too_many_codes"),
+            410: OpenApiResponse(description="verification_locked"),
+            429: THROTTLED,
+        },
+    )
+    def post(self, request):
+        data = ResendInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        verification = services.verification_resend(
+            verification_id=data.validated_data["verification"]
+        )
+        return Response(VerificationOutput(verification).data, status=status.HTTP_202_ACCEPTED)
+
+
+class TokenView(APIView):
+    """Log in with an email or phone and a password: a new token for this device.
+
+    Each login is its own session with an expiry; the token is shown only here.
+    """
+
+    authentication_classes: list = []
+    permission_classes = [AllowAny]
+    throttle_classes = [ScopedThrottle]
+    throttle_scope = "auth_login"
 
     @extend_schema(
         request=LoginInput,
-        responses={200: AuthOutput, 401: OpenApiResponse(description="invalid_credentials")},
+        responses={
+            200: AuthOutput,
+            401: OpenApiResponse(description="invalid_credentials"),
+            429: THROTTLED,
+        },
     )
     def post(self, request):
         data = LoginInput(data=request.data)
@@ -84,44 +194,128 @@ class TokenView(APIView):
         result = services.auth_login(
             login=data.validated_data["login"],
             password=data.validated_data["password"],
+            device=_device(request, data.validated_data.get("device", "")),
             request_data=_request_data(request),
         )
         return Response(_auth_body(result))
 
 
 class LogoutView(APIView):
-    """Delete the login's API token."""
+    """End this device's session: its token stops working; other devices stay logged in."""
 
     permission_classes = [IsAuthenticated]
 
     @extend_schema(request=None, responses={204: None})
     def post(self, request):
-        services.auth_logout(user=request.user)
+        if isinstance(request.auth, AuthToken):
+            services.auth_logout(token=request.auth)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class LogoutAllView(APIView):
+    """Log out everywhere: every token of this login stops working."""
+
+    permission_classes = [IsAuthenticated]
+
+    @extend_schema(request=None, responses={204: None})
+    def post(self, request):
+        services.auth_logout_all(user=request.user)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class MeSessionsView(APIView):
+    """The devices logged in to this account: name, created, expiry, last used (never the token)."""
+
+    permission_classes = [IsAuthenticated]
+    pagination_class = None
+
+    @extend_schema(responses=SessionOutput(many=True))
+    def get(self, request):
+        current = request.auth.pk if isinstance(request.auth, AuthToken) else None
+        sessions = selectors.login_sessions(user=request.user)
+        return Response(SessionOutput(sessions, many=True, context={"current": current}).data)
+
+
+class MeSessionView(APIView):
+    """End one of this login's sessions (e.g. a lost phone)."""
+
+    permission_classes = [IsAuthenticated]
+
+    @extend_schema(
+        request=None,
+        responses={204: None, 404: OpenApiResponse(description="session_not_found")},
+    )
+    def delete(self, request, session_id: int):
+        services.session_end(user=request.user, session_id=session_id)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
 class MeView(APIView):
-    """The logged-in customer's profile and marketing consents."""
+    """The logged-in customer's profile and marketing consents.
+
+    PATCH applies names and consents at once; a new email or phone is only pending
+    (listed in pending_contacts) until the code sent to it is given at
+    POST me/contacts/verify/. Removing a contact is immediate.
+    """
 
     permission_classes = [IsAuthenticated]
+    throttle_scope = "verification_send"
+
+    def get_throttles(self):
+        # Only a contact change sends a message; names and consents are not limited.
+        if self.request.method == "PATCH" and hasattr(self.request.data, "keys"):
+            if any(self.request.data.get(name) for name in CONTACT_FIELDS):
+                return [ScopedThrottle()]
+        return []
 
     @extend_schema(responses=CustomerOutput)
     def get(self, request):
         customer = selectors.customer_get_for_user(user=request.user)
         return Response(profile_data(customer))
 
-    @extend_schema(request=ProfileUpdateInput, responses=CustomerOutput)
+    @extend_schema(request=ProfileUpdateInput, responses={200: CustomerOutput, 429: THROTTLED})
     def patch(self, request):
         customer = selectors.customer_get_for_user(user=request.user)
         data = ProfileUpdateInput(data=request.data, partial=True)
         data.is_valid(raise_exception=True)
         v = data.validated_data
-        customer = services.customer_update(
+        customer, _pending = services.profile_update(
             customer=customer,
-            **{name: v[name] for name in CONTACT_AND_NAME_FIELDS if name in v},
+            **{name: v[name] for name in (*NAME_FIELDS, *CONTACT_FIELDS) if name in v},
             consents=v.get("consents"),
             source=v.get("channel", "web"),
-            changed_by=request.user,
+        )
+        return Response(profile_data(customer))
+
+
+class MeContactVerifyView(APIView):
+    """Prove a new email or phone with its code: it becomes the profile's and the login's.
+
+    A profile known from a store with this contact is merged into the customer's now.
+    """
+
+    permission_classes = [IsAuthenticated]
+    throttle_classes = [ScopedThrottle]
+    throttle_scope = "verification_check"
+
+    @extend_schema(
+        request=ContactVerifyInput,
+        responses={
+            200: CustomerOutput,
+            400: OpenApiResponse(description="invalid_code (details.attempts_left)"),
+            404: OpenApiResponse(description="verification_not_found"),
+            410: OpenApiResponse(description="verification_expired, verification_locked"),
+            429: THROTTLED,
+        },
+    )
+    def post(self, request):
+        customer = selectors.customer_get_for_user(user=request.user)
+        data = ContactVerifyInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        customer = services.contact_change_complete(
+            customer=customer,
+            verification_id=data.validated_data["verification"],
+            code=data.validated_data["code"],
         )
         return Response(profile_data(customer))
 

@@ -10,6 +10,7 @@ from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from core.api.throttles import ScopedThrottle
 from pricing import selectors
 from pricing.api.serializers import (
     PromotionOutputSerializer,
@@ -33,6 +34,9 @@ class QuoteView(APIView):
     """Price a basket exactly as checkout will: base prices, promotions, coupon, VAT, totals."""
 
     permission_classes = [AllowAny]
+    # A quote says whether a coupon code exists: limit how fast codes can be guessed.
+    throttle_classes = [ScopedThrottle]
+    throttle_scope = "pricing_quote"
 
     @extend_schema(
         request=QuoteInputSerializer,

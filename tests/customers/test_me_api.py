@@ -1,15 +1,16 @@
 """The customer's own profile: read and change it, each customer seeing and changing only theirs."""
 
 import pytest
+from django.core import mail
 
 from customers.models import ConsentChange, Customer
-from customers.services import customer_create
-from tests.customers.conftest import PASSWORD
+from tests.customers.conftest import PASSWORD, codes_sent_to, last_code
 
 pytestmark = pytest.mark.django_db
 
 ME = "/api/v1/me/"
 TOKEN = "/api/v1/auth/token/"
+VERIFY_CONTACT = "/api/v1/me/contacts/verify/"
 
 
 def test_me_needs_a_token(api_client):
@@ -38,8 +39,11 @@ def test_me_shows_contacts_login_and_every_consent_channel(anna_client):
     assert body["consents"]["email"] == {"granted": False, "changed_at": None, "source": None}
 
 
-def test_patch_changes_name_contacts_and_consents_through_the_services(anna_client, anna):
-    response = anna_client.patch(
+def test_patch_changes_names_and_consents_at_once_and_contacts_after_their_codes(
+    anna_client, anna, deliver, sms
+):
+    response = deliver(
+        anna_client.patch,
         ME,
         {
             "first_name": "Anne",
@@ -55,13 +59,31 @@ def test_patch_changes_name_contacts_and_consents_through_the_services(anna_clie
     body = response.json()
     assert (body["first_name"], body["email"], body["phone"]) == (
         "Anne",
-        "anne.schmidt@example.com",
-        "+4915133333333",
+        "anna@example.com",
+        "+4915111111111",
     )
+    pending = {p["field"]: p for p in body["pending_contacts"]}
+    assert pending["email"]["value"] == "anne.schmidt@example.com"
+    assert pending["phone"]["value"] == "+4915133333333"
     assert body["consents"]["sms"]["granted"] is True and body["consents"]["sms"]["source"] == "app"
     assert body["consents"]["push"]["granted"] is False
     change = ConsentChange.objects.get(customer=anna, channel="sms")
     assert (change.source, change.changed_by) == ("app", anna.user)
+    # Not yet a login: the new phone logs nobody in until its code is given.
+    assert (
+        anna_client.post(TOKEN, {"login": "+4915133333333", "password": PASSWORD}).status_code
+        == 401
+    )
+
+    for field, contact in (("email", "anne.schmidt@example.com"), ("phone", "+4915133333333")):
+        response = anna_client.post(
+            VERIFY_CONTACT,
+            {"verification": pending[field]["id"], "code": last_code(contact)},
+        )
+        assert response.status_code == 200, response.json()
+    body = anna_client.get(ME).json()
+    assert (body["email"], body["phone"]) == ("anne.schmidt@example.com", "+4915133333333")
+    assert body["pending_contacts"] == []
     # the login followed the contact change
     new_login = anna_client.post(TOKEN, {"login": "+4915133333333", "password": PASSWORD})
     assert new_login.status_code == 200
@@ -74,21 +96,36 @@ def test_patch_with_only_consents_leaves_the_contacts_alone(anna_client, anna):
     assert (anna.email, anna.phone) == ("anna@example.com", "+4915111111111")
 
 
-def test_patch_cannot_take_another_customers_phone_or_email(anna_client, ben_client, anna, ben):
+def test_patch_with_another_logins_contact_answers_the_same_and_never_takes_it(
+    anna_client, ben_client, anna, ben, deliver, sms
+):
+    answers = []
     for body in ({"phone": "+4915122222222"}, {"email": "BEN@example.com"}):
-        response = anna_client.patch(ME, {"first_name": "X", **body}, format="json")
-        assert response.status_code == 409
-        assert response.json()["error"]["code"] == "contact_taken"
+        response = deliver(anna_client.patch, ME, {"first_name": "X", **body}, format="json")
+        assert response.status_code == 200
+        answers.append(response.json()["pending_contacts"][-1])
+    # Ben is told someone tried; no code exists that could complete the change.
+    assert "already" in mail.outbox[-1].body or "another account" in mail.outbox[-1].body
+    assert codes_sent_to("ben@example.com") == [] and codes_sent_to("+4915122222222") == []
+    for pending in answers:
+        response = anna_client.post(
+            VERIFY_CONTACT, {"verification": pending["id"], "code": "000000"}
+        )
+        assert response.json()["error"]["code"] == "invalid_code"
     anna.refresh_from_db()
-    assert (anna.first_name, anna.phone) == ("Anna", "+4915111111111")
+    assert (anna.first_name, anna.phone, anna.email) == ("X", "+4915111111111", "anna@example.com")
     assert ben_client.get(ME).json()["email"] == "ben@example.com"
 
 
-def test_patch_cannot_take_the_phone_of_a_customer_known_only_at_the_till(anna_client):
-    customer_create(phone="+4915144444444", source="pos")
-    response = anna_client.patch(ME, {"phone": "+49 151 4444 4444"}, format="json")
-    assert response.status_code == 409
-    assert response.json()["error"]["details"] == {"fields": ["phone"]}
+def test_a_verification_of_another_customer_is_not_found(anna_client, ben_client, deliver):
+    pending = deliver(anna_client.patch, ME, {"email": "anna.new@example.com"}, format="json")
+    verification = pending.json()["pending_contacts"][0]["id"]
+    response = ben_client.post(
+        VERIFY_CONTACT, {"verification": verification, "code": last_code("anna.new@example.com")}
+    )
+    assert response.status_code == 404
+    assert response.json()["error"]["code"] == "verification_not_found"
+    assert ben_client.get(ME).json()["email"] == "ben@example.com"
 
 
 def test_one_customers_patch_changes_nothing_of_another(anna_client, ben):
