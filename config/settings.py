@@ -226,7 +226,7 @@ REST_KNOX = {
     "AUTH_HEADER_PREFIX": "Token",
     "AUTO_REFRESH": False,
 }
-# One-time codes that prove a contact before it joins a login (see customers.verification).
+# One-time codes that prove a contact before it joins a login (see customers.services).
 # Channels by dotted path (core.messaging.Channel); an SMS gateway is added here.
 CUSTOMER_CODE_CHANNELS = env_list("CUSTOMER_CODE_CHANNELS", "core.messaging.EmailChannel")
 CUSTOMER_CODE_TTL_MINUTES = int(os.environ.get("CUSTOMER_CODE_TTL_MINUTES", "15"))

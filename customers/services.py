@@ -837,6 +837,16 @@ def contact_change_complete(
                 source=Source.WEB,
                 changed_by=customer.user,
             )
+            # The merge may already have given the profile this contact; the login
+            # takes the proven one either way (and only that one).
+            user = customer.user
+            if getattr(user, name) != value:
+                setattr(user, name, value)
+                try:
+                    with transaction.atomic():
+                        user.save(update_fields=[name])
+                except IntegrityError as exc:
+                    raise ContactTaken(details={"fields": [name]}) from exc
     if error is not None:
         raise error
     return customer

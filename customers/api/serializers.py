@@ -33,14 +33,22 @@ class ConsentsInput(serializers.Serializer):
         return super().to_internal_value(data)
 
 
+# Not trimmed here: the services strip spaces and refuse line breaks and control characters
+# instead of silently dropping them.
 def _contact(max_length: int) -> serializers.CharField:
     return serializers.CharField(
-        required=False, allow_blank=True, allow_null=True, max_length=max_length
+        required=False,
+        allow_blank=True,
+        allow_null=True,
+        max_length=max_length,
+        trim_whitespace=False,
     )
 
 
 def _name() -> serializers.CharField:
-    return serializers.CharField(required=False, allow_blank=True, max_length=100)
+    return serializers.CharField(
+        required=False, allow_blank=True, max_length=100, trim_whitespace=False
+    )
 
 
 def _channel() -> serializers.ChoiceField:
@@ -56,6 +64,7 @@ def _device() -> serializers.CharField:
         required=False,
         allow_blank=True,
         max_length=100,
+        trim_whitespace=False,
         help_text=_('A name for this device or app, shown in the session list ("Anna\'s phone").'),
     )
 
