@@ -20,3 +20,29 @@ class IdempotencyRecord(models.Model):
 
     def __str__(self) -> str:
         return f"{self.scope}:{self.key}"
+
+
+class Change(models.Model):
+    """One entry of the change log: entity `key` of `topic` changed in transaction `xid`.
+
+    Written by the catalog, pricing and inventory services in the same transaction as the
+    change (`core.changelog.changes_record`), read by feeds (the POS sync) in (xid, id)
+    order up to a safe horizon, so that a change committed late is never skipped.
+    """
+
+    topic = models.CharField(max_length=20)
+    key = models.BigIntegerField()
+    # The location of a stock change (feeds of one store read only theirs); null otherwise.
+    scope = models.BigIntegerField(null=True, blank=True)
+    # The writing transaction's 64-bit id on PostgreSQL; 0 on SQLite (one writer at a time).
+    xid = models.BigIntegerField(default=0)
+    at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["topic", "xid", "id"], name="change_topic_xid_idx"),
+            models.Index(fields=["topic", "scope", "xid", "id"], name="change_scope_xid_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.topic}:{self.key} #{self.pk}"
