@@ -23,6 +23,7 @@ from catalog.errors import (
 )
 from catalog.models import Barcode, Category, Product, Variant
 from catalog.selectors import category_descendant_ids
+from core.changelog import changes_record
 from core.errors import Conflict
 
 
@@ -76,6 +77,12 @@ def category_move(*, category: Category, parent: Category | None) -> Category:
         raise CategoryCycle(details={"category": category.pk, "parent": parent.pk})
     category.parent = parent
     category.save(update_fields=["parent"])
+    # The variants below now sit in another branch (category-scoped promotions follow).
+    below = category_descendant_ids(category_id=category.pk)
+    changes_record(
+        topic="variant",
+        keys=Variant.objects.filter(product__category_id__in=below).values_list("pk", flat=True),
+    )
     return category
 
 
@@ -122,11 +129,15 @@ def product_update(*, product: Product, **fields: Any) -> Product:
     for name, value in fields.items():
         setattr(product, name, value)
     product.save(update_fields=[*fields, "updated_at"])
+    changes_record(topic="variant", keys=product.variants.values_list("pk", flat=True))
     return product
 
 
-def _touch_product(product_id: int) -> None:
+def _touch_product(product_id: int, *, variant_ids: list[int] | None = None) -> None:
+    """Bump the product's `updated_at` and log its variants as changed (POS feeds)."""
     Product.objects.filter(pk=product_id).update(updated_at=timezone.now())
+    ids = Variant.objects.filter(product_id=product_id).values_list("pk", flat=True)
+    changes_record(topic="variant", keys=[*ids, *(variant_ids or [])])
 
 
 @transaction.atomic
@@ -203,7 +214,7 @@ def variant_delete(*, variant: Variant) -> None:
     Raises Conflict (`variant_in_use`) when other rows (order lines, stock levels…) still
     point at it with a protecting foreign key: such a variant is deactivated, not deleted.
     """
-    product_id = variant.product_id
+    product_id, variant_id = variant.product_id, variant.pk
     try:
         variant.delete()
     except (ProtectedError, RestrictedError) as exc:
@@ -212,7 +223,7 @@ def variant_delete(*, variant: Variant) -> None:
             code="variant_in_use",
             details={"sku": variant.sku},
         ) from exc
-    _touch_product(product_id)
+    _touch_product(product_id, variant_ids=[variant_id])  # a tombstone for the feed
 
 
 def _barcodes_replace(*, variant: Variant, codes: list[str] | tuple[str, ...], new: bool) -> bool:
@@ -337,4 +348,6 @@ def variant_upsert(
     barcodes_changed = _barcodes_replace(variant=variant, codes=barcodes, new=created)
     if (created or barcodes_changed) and not product_created:
         _touch_product(product.pk)
+    elif created:
+        changes_record(topic="variant", keys=[variant.pk])
     return variant, created

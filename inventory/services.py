@@ -29,6 +29,7 @@ from django.utils.translation import gettext as _
 
 from catalog.models import Variant
 from catalog.selectors import variants_by_id, variants_by_sku
+from core.changelog import changes_record_many
 from core.errors import ValidationFailed
 from inventory.domain import (
     location_rule_problems,
@@ -218,6 +219,10 @@ class _Ledger:
             _levels_update_postgres(levels)
         else:
             StockLevel.objects.bulk_update(levels, LEVEL_BALANCE_FIELDS, batch_size=500)
+        # Store feeds (the POS) learn of every level change in the same transaction.
+        changes_record_many(
+            topic="stock", pairs=[(level.variant_id, level.location_id) for level in levels]
+        )
         return StockMovement.objects.bulk_create(self.movements, batch_size=1000)
 
 

@@ -24,6 +24,7 @@ from django.utils.translation import gettext as _
 
 from catalog.models import Category, Product, Variant
 from catalog.selectors import variants_by_sku
+from core.changelog import changes_record
 from core.money import quantize
 from pricing import domain, selectors
 from pricing.errors import (
@@ -118,6 +119,11 @@ def price_list_update(*, price_list: PriceList, **fields: Any) -> PriceList:
     if price_list.is_default and not locked.is_default:
         _unset_other_defaults(price_list)
     price_list.save(update_fields=list(fields))
+    if {"is_default", "is_active"} & set(fields):
+        # Another list is now the price book: every variant's price may have changed.
+        changes_record(
+            topic="price", keys=Price.objects.values_list("variant_id", flat=True).distinct()
+        )
     return price_list
 
 
@@ -252,6 +258,7 @@ def prices_save(*, rows: Sequence[PriceRow], close_open_ended: bool = False) -> 
             # A concurrent writer inserted an overlapping price after our check.
             raise PriceOverlap(details={"constraint": EXCLUSION_CONSTRAINT}) from exc
         raise
+    changes_record(topic="price", keys={row.variant_id for row in rows})
     return updated + created
 
 
@@ -340,6 +347,7 @@ def price_delete(*, price: Price) -> None:
     if locked.valid_from <= timezone.now():
         raise PriceHistoryImmutable(details={"price": locked.pk})
     locked.delete()
+    changes_record(topic="price", keys=[locked.variant_id])
 
 
 def _amount(value: Any) -> Decimal:
@@ -532,6 +540,7 @@ def promotion_save(
             getattr(promotion, name).set(given[name])
         elif name != promotion.scope:
             getattr(promotion, name).clear()
+    changes_record(topic="promotion", keys=[promotion.pk])
     return promotion
 
 
@@ -591,6 +600,7 @@ def coupon_save(*, coupon: Coupon) -> Coupon:
     if taken:
         raise InvalidCoupon(_("Another coupon has this code."), details={"code": coupon.code})
     coupon.save()
+    changes_record(topic="promotion", keys=[coupon.promotion_id])
     return coupon
 
 
