@@ -110,3 +110,22 @@ def variants_by_sku(*, skus: Iterable[str]) -> dict[str, Variant]:
 def variants_by_id(*, ids: Iterable[int]) -> dict[int, Variant]:
     qs = Variant.objects.select_related("product").filter(pk__in=set(ids))
     return {v.pk: v for v in qs}
+
+
+def variant_ids_after(*, after: int, limit: int) -> list[int]:
+    """Ids of sellable variants (active, of an active product) above `after`, in id order."""
+    return list(
+        Variant.objects.filter(pk__gt=after, is_active=True, product__is_active=True)
+        .order_by("pk")
+        .values_list("pk", flat=True)[:limit]
+    )
+
+
+def variants_for_feed(*, ids: Iterable[int]) -> dict[int, Variant]:
+    """Variants by id with product and barcodes, for feeds (inactive ones included)."""
+    return {
+        v.pk: v
+        for v in Variant.objects.filter(pk__in=set(ids))
+        .select_related("product")
+        .prefetch_related("barcodes")
+    }

@@ -55,6 +55,7 @@ INSTALLED_APPS = [
     "inventory",
     "loyalty",
     "orders",
+    "pos",
     "demo",
 ]
 

@@ -10,6 +10,7 @@ api_v1 = [
     path("catalog/", include("catalog.api.urls")),
     path("pricing/", include("pricing.api.urls")),
     path("inventory/", include("inventory.api.urls")),
+    path("pos/", include("pos.api.urls")),
     path("", include("loyalty.api.urls")),
     # customers' routes (auth/, me/) and orders' (carts/, checkout/, orders/) sit at the root
     path("", include("customers.api.urls")),

@@ -92,14 +92,19 @@ def current_position() -> Position:
 
 
 def changes_after(
-    *, topic: str, position: Position, limit: int, scope: int | None = None
+    *,
+    topic: str | tuple[str, ...],
+    position: Position,
+    limit: int,
+    scope: int | None = None,
 ) -> tuple[list[Change], Position, bool]:
-    """Entries of `topic` (and `scope`) after `position`, below the safe horizon.
+    """Entries of `topic` (one or several) and `scope` after `position`, below the horizon.
 
     Returns (entries in (xid, id) order, the new position, whether more are ready now).
     """
     horizon = safe_horizon()
-    rows = Change.objects.filter(topic=topic)
+    topics = (topic,) if isinstance(topic, str) else topic
+    rows = Change.objects.filter(topic__in=topics)
     if scope is not None:
         rows = rows.filter(scope=scope)
     if horizon is not None:

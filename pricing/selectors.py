@@ -590,3 +590,46 @@ def unit_prices(*, variant_ids: Iterable[int], at: datetime | None = None) -> di
             discounts=line.discounts,
         )
     return result
+
+
+# --- feeds --------------------------------------------------------------------------
+
+
+def prices_upcoming(*, variant_ids: Iterable[int], at: datetime | None = None) -> dict[int, list]:
+    """variant id → the default price list's prices starting after `at`, earliest first:
+    a till that sells offline switches to them itself when their time comes."""
+    at = at or timezone.now()
+    price_list = price_list_default()
+    if price_list is None:
+        return {}
+    result: dict[int, list] = {}
+    rows = Price.objects.filter(
+        price_list=price_list, variant_id__in=set(variant_ids), valid_from__gt=at
+    ).order_by("variant_id", "valid_from")
+    for price in rows:
+        result.setdefault(price.variant_id, []).append(price)
+    return result
+
+
+def promotion_ids_after(*, after: int, limit: int, at: datetime | None = None) -> list[int]:
+    """Ids of promotions that are or will be live (active, not ended), above `after`."""
+    at = at or timezone.now()
+    return list(
+        Promotion.objects.filter(pk__gt=after, is_active=True)
+        .filter(Q(ends_at__isnull=True) | Q(ends_at__gt=at))
+        .order_by("pk")
+        .values_list("pk", flat=True)[:limit]
+    )
+
+
+def promotions_for_feed(*, ids: Iterable[int]) -> dict[int, Promotion]:
+    """Promotions by id with their scopes and coupons (codes included: for terminals only)."""
+    return {
+        p.pk: p
+        for p in Promotion.objects.filter(pk__in=set(ids)).prefetch_related(
+            Prefetch("variants", queryset=Variant.objects.only("id")),
+            Prefetch("products", queryset=Product.objects.only("id")),
+            Prefetch("categories", queryset=Category.objects.only("id")),
+            "coupons",
+        )
+    }
