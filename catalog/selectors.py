@@ -129,3 +129,9 @@ def variants_for_feed(*, ids: Iterable[int]) -> dict[int, Variant]:
         .select_related("product")
         .prefetch_related("barcodes")
     }
+
+
+def variants_by_barcode(*, codes: Iterable[str]) -> dict[str, Variant]:
+    """Barcode → variant (with product) for the given codes, in one query."""
+    barcodes = Barcode.objects.select_related("variant__product").filter(code__in=set(codes))
+    return {b.code: b.variant for b in barcodes}

@@ -192,7 +192,7 @@ SPECTACULAR_SETTINGS = {
             "expired",
             "cancelled",
         ],
-        "FulfilmentEnum": ["pickup", "delivery"],
+        "FulfilmentEnum": ["pickup", "delivery", "in_store"],
     },
 }
 

@@ -4,6 +4,7 @@ A merged duplicate stays as a row pointing at its survivor; every lookup here re
 it to the survivor, so an old phone, card or login keeps finding the right person.
 """
 
+from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
@@ -339,3 +340,27 @@ def pending_contact_changes(*, customer: Customer) -> list[ContactVerification]:
             attempts__lt=settings.CUSTOMER_CODE_MAX_ATTEMPTS,
         ).order_by("created_at")
     )
+
+
+def customers_identify(
+    *, phones: Iterable[str] = (), cards: Iterable[str] = (), ids: Iterable[int] = ()
+) -> dict[tuple[str, str | int], Customer]:
+    """Profiles for many till identifiers at once (normalized phones, card numbers, ids):
+    {("phone", value) | ("card", value) | ("id", value): the surviving profile}, one query
+    (plus one for the survivors of merged profiles)."""
+    phones, cards, ids = set(phones), set(cards), set(ids)
+    if not (phones or cards or ids):
+        return {}
+    found = Customer.objects.filter(
+        Q(phone__in=phones) | Q(card_number__in=cards) | Q(pk__in=ids)
+    )
+    result: dict[tuple[str, str | int], Customer] = {}
+    for customer in found:
+        survivor = customer_resolve(customer) if customer.merged_into_id else customer
+        if customer.phone in phones:
+            result[("phone", customer.phone)] = survivor
+        if customer.card_number in cards:
+            result[("card", customer.card_number)] = survivor
+        if customer.pk in ids:
+            result[("id", customer.pk)] = survivor
+    return result

@@ -17,7 +17,8 @@ location in one call rather than lock levels piecemeal.
 
 import secrets
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 
 from django.core.exceptions import ValidationError as DjangoValidationError
@@ -539,6 +540,54 @@ def stock_record_pos_sale(
         ledger.apply(levels[vid], kind=Kind.SALE, quantity=quantity, on_hand=-quantity)
     ledger.flag_short_levels(_("Sold at the till beyond available stock (%s).") % reference)
     return ledger.save()
+
+
+@dataclass(frozen=True)
+class ShortLevel:
+    """A level that a till's sales left holding less than its open reservations need."""
+
+    variant_id: int
+    location_id: int
+    on_hand: int
+    reserved: int
+
+
+@transaction.atomic
+def stock_record_pos_sales(
+    *, location: Location | int, sales: Sequence[tuple[str, Lines]], actor=None
+) -> list[ShortLevel]:
+    """Record many till sales at once (a synced batch): one "sale" movement per sale line.
+
+    Like `stock_record_pos_sale`, never refused: on_hand may go below zero, and a level left
+    below zero or below its reservations is flagged. Locks every level involved once (pk
+    order), writes all levels in one statement and all movements in one insert. Returns the
+    levels now holding less than their open reservations need (reconciliation: pickup
+    orders that a sale left short).
+    """
+    location = _location(location)
+    per_sale = [(_reference(ref, required=True), merge_lines(lines)) for ref, lines in sales]
+    variant_ids = {vid for _ref, quantities in per_sale for vid in quantities}
+    if not variant_ids:
+        return []
+    _variants(variant_ids)
+    levels = _lock_levels(location, variant_ids, create=True)
+    ledger = _Ledger(reason=_("POS sale"), actor=actor)
+    for reference, quantities in per_sale:
+        for vid, quantity in quantities.items():
+            ledger.apply(
+                levels[vid],
+                kind=Kind.SALE,
+                quantity=quantity,
+                on_hand=-quantity,
+                reference=reference,
+            )
+    ledger.flag_short_levels(_("Sold at the till beyond available stock."))
+    ledger.save()
+    return [
+        ShortLevel(vid, location.pk, lvl.on_hand, lvl.reserved)
+        for vid, lvl in sorted(levels.items())
+        if lvl.on_hand < lvl.reserved
+    ]
 
 
 @transaction.atomic

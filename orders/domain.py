@@ -17,6 +17,7 @@ class Channel(StrEnum):
 class Fulfilment(StrEnum):
     PICKUP = "pickup"
     DELIVERY = "delivery"
+    IN_STORE = "in_store"  # a sale at a store's till: recorded already completed
 
 
 class Status(StrEnum):
@@ -84,6 +85,10 @@ TRANSITIONS: dict[Fulfilment, tuple[Move, ...]] = {
         Move(S.SHIPPED, S.DELIVERED, STAFF | SYSTEM, (Effect.EARN_POINTS,)),
         Move(S.PLACED, S.CANCELLED, ANYONE, _CANCEL),
     ),
+    # A till sale is recorded as the fact it is — `collected` from the start, its stock
+    # sale, points and coupon use written by `till_sales_record` — and moves no further
+    # (returns are their own aggregate).
+    Fulfilment.IN_STORE: (),
 }
 
 TERMINAL = frozenset({S.COLLECTED, S.DELIVERED, S.EXPIRED, S.CANCELLED})

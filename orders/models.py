@@ -110,7 +110,12 @@ class Order(models.Model):
     # store's desk on handover, or nothing to pay (points or discounts cover it all).
     payment_method = models.CharField(
         max_length=16,
-        choices=[("online", "online"), ("pay_in_store", "pay_in_store"), ("none", "none")],
+        choices=[
+            ("online", "online"),
+            ("pay_in_store", "pay_in_store"),
+            ("till", "till"),
+            ("none", "none"),
+        ],
         default="online",
     )
     pickup_expires_at = models.DateTimeField(null=True, blank=True)

@@ -29,7 +29,7 @@ from inventory import services as inventory_services
 from loyalty import selectors as loyalty_selectors
 from loyalty import services as loyalty_services
 from orders import domain
-from orders.domain import Actor, Effect, Fulfilment, Status
+from orders.domain import Actor, Channel, Effect, Fulfilment, Status
 from orders.errors import (
     AuthenticationRequired,
     CartEmpty,
@@ -864,3 +864,181 @@ def _notify_after_commit(order: Order, status: str) -> None:
     from orders.tasks import order_notify
 
     enqueue_on_commit(order_notify, order.pk, str(status))
+
+
+# --- sales that already happened at a till ---------------------------------------------
+
+
+@dataclass(frozen=True)
+class TillLine:
+    variant_id: int
+    sku: str
+    name: str
+    category_id: int | None
+    quantity: int
+    unit_price: Decimal  # what the till charged per unit, VAT included
+    discount: Decimal  # the discounts the till applied to the whole line
+    vat_rate: Decimal
+
+
+@dataclass(frozen=True)
+class TillTender:
+    kind: str  # cash, card, points, gift_card
+    amount: Decimal
+    points: int = 0
+
+
+@dataclass(frozen=True)
+class TillSale:
+    reference: str  # "pos:<sale uuid>"
+    occurred_at: datetime
+    cashier: str
+    customer: Any  # the identified customer profile, or None
+    lines: tuple[TillLine, ...]
+    tenders: tuple[TillTender, ...]
+
+
+@dataclass
+class TillRecord:
+    """What recording a batch of till sales made, and what staff must look at."""
+
+    orders: dict[str, Order] = field(default_factory=dict)  # reference → order
+    short_levels: list[Any] = field(default_factory=list)
+
+
+def till_sales_record(*, location, sales: list[TillSale], currency: str) -> TillRecord:
+    """Record sales that already happened at a till of `location` as completed orders.
+
+    Never refused for stock or prices: a till sale is a fact. Per sale, an order of channel
+    `pos`, fulfilment `in_store`, status `collected`, with the lines and tenders as charged;
+    then, for the whole batch in the global lock order, the stock sale at the store (levels
+    locked once; below zero allowed and flagged) and the points earned by identified
+    customers under the rules at each sale's time. Deduplication is the caller's (one row
+    per sale UUID, claimed in the same transaction). Statements per batch do not grow with
+    the number of sales, except one points call per identified customer's sale.
+    """
+    record = TillRecord()
+    if not sales:
+        return record
+    with transaction.atomic():
+        numbers = _new_numbers(len(sales))
+        orders = []
+        for sale, number in zip(sales, numbers, strict=True):
+            subtotal = sum((line.unit_price * line.quantity for line in sale.lines), Decimal(0))
+            discounts = sum((line.discount for line in sale.lines), Decimal(0))
+            total = quantize(subtotal - discounts, currency)
+            points_value = quantize(
+                sum((t.amount for t in sale.tenders if t.kind == "points"), Decimal(0)), currency
+            )
+            orders.append(
+                Order(
+                    number=number,
+                    customer=sale.customer,
+                    channel=Channel.POS,
+                    fulfilment_type=Fulfilment.IN_STORE,
+                    status=Status.COLLECTED,
+                    location=location,
+                    contact_name=str(sale.customer) if sale.customer else "",
+                    currency=currency,
+                    subtotal=quantize(subtotal, currency),
+                    discount_total=quantize(discounts, currency),
+                    total=total,
+                    points_redeemed=sum(t.points for t in sale.tenders if t.kind == "points"),
+                    points_value=points_value,
+                    amount_due=quantize(total - points_value, currency),
+                    payment_method="till",
+                    quote_snapshot={"priced_by": "till", "sale": sale.reference},
+                    placed_at=sale.occurred_at,
+                )
+            )
+        Order.objects.bulk_create(orders)
+        lines, tenders, transitions = [], [], []
+        for sale, order in zip(sales, orders, strict=True):
+            record.orders[sale.reference] = order
+            for line in sale.lines:
+                line_total = quantize(line.unit_price * line.quantity - line.discount, currency)
+                lines.append(
+                    OrderLine(
+                        order=order,
+                        variant_id=line.variant_id,
+                        sku=line.sku,
+                        name=line.name,
+                        quantity=line.quantity,
+                        unit_price=quantize(line.unit_price, currency),
+                        discount_total=quantize(line.discount, currency),
+                        line_total=line_total,
+                        vat_rate=line.vat_rate,
+                        vat_amount=quantize(
+                            line_total * line.vat_rate / (100 + line.vat_rate), currency
+                        ),
+                        discounts=[{"kind": "till", "amount": str(line.discount)}]
+                        if line.discount
+                        else [],
+                    )
+                )
+            for tender in sale.tenders:
+                tenders.append(
+                    Tender(
+                        order=order,
+                        kind=tender.kind,
+                        provider="till",
+                        provider_reference=str(tender.points) if tender.kind == "points" else "",
+                        amount=quantize(tender.amount, currency),
+                        currency=currency,
+                        status=Tender.State.CAPTURED,
+                        captured_at=sale.occurred_at,
+                    )
+                )
+            transitions.append(
+                OrderTransition(
+                    order=order,
+                    from_status="",
+                    to_status=Status.COLLECTED,
+                    actor_kind=Actor.STAFF,
+                    note=f"till sale {sale.reference} by cashier {sale.cashier}"[:255],
+                    at=sale.occurred_at,
+                )
+            )
+        OrderLine.objects.bulk_create(lines)
+        Tender.objects.bulk_create(tenders)
+        OrderTransition.objects.bulk_create(transitions)
+        # Balances, in the global lock order: stock levels first, then points accounts.
+        record.short_levels = inventory_services.stock_record_pos_sales(
+            location=location,
+            sales=[
+                (order.reference, [(line.variant_id, line.quantity) for line in sale.lines])
+                for sale, order in zip(sales, orders, strict=True)
+            ],
+        )
+        for sale, order in zip(sales, orders, strict=True):
+            if sale.customer is None:
+                continue
+            paid_share = (order.amount_due / order.total) if order.total else Decimal(0)
+            loyalty_services.points_earn(
+                customer=sale.customer,
+                reference=order.reference,
+                channel=Channel.POS,
+                lines=[
+                    {
+                        "variant_id": line.variant_id,
+                        "category_id": line.category_id,
+                        "amount_paid": quantize(
+                            (line.unit_price * line.quantity - line.discount) * paid_share,
+                            currency,
+                        ),
+                    }
+                    for line in sale.lines
+                ],
+                at=sale.occurred_at,
+            )
+    return record
+
+
+def _new_numbers(count: int) -> list[str]:
+    """`count` order numbers no order has yet (one query to check, retried on a clash)."""
+    numbers: set[str] = set()
+    while len(numbers) < count:
+        wanted = {_new_number() for _ in range(count - len(numbers))} - numbers
+        taken = set(Order.objects.filter(number__in=wanted).values_list("number", flat=True))
+        numbers |= wanted - taken
+    return list(numbers)

@@ -1,11 +1,16 @@
-"""Feed cursors: opaque to the till, signed so that a forged or garbled one is refused.
+"""Pure rules of the POS edge: feed cursors, and the shape of a sale as the till sends it.
+
+Feed cursors are opaque to the till, signed so that a forged or garbled one is refused.
 
 A cursor says which feed it belongs to, which phase the till is in — the first full
 pass over every entity (`full`, after entity id `after`) or the change log (`log`, after
 position (`xid`, `id`)) — and where the change log starts once the full pass is done.
 """
 
+import uuid
 from dataclasses import dataclass
+from datetime import datetime, timedelta
+from decimal import Decimal, InvalidOperation
 
 from django.core import signing
 
@@ -39,3 +44,162 @@ def cursor_decode(value: str, *, feed: str) -> Cursor:
     if not all(isinstance(n, int) and not isinstance(n, bool) for n in (after, xid, pos)):
         raise ValueError("bad cursor")
     return Cursor(feed=name, phase=phase, after=after, xid=xid, id=pos)
+
+
+# --- sales as the till sends them ----------------------------------------------------------
+
+
+MAX_LINES = 200
+MAX_QUANTITY = 9_999
+MAX_AMOUNT = Decimal("999999999.99")
+TENDER_KINDS = ("cash", "card", "points", "gift_card")
+CLOCK_SKEW = timedelta(hours=1)  # a till clock ahead of ours by more than this is wrong
+
+
+class SaleRejected(Exception):
+    def __init__(self, reason: str, detail: str = ""):
+        self.reason, self.detail = reason, detail
+        super().__init__(reason)
+
+
+@dataclass(frozen=True)
+class RawLine:
+    sku: str
+    barcode: str
+    quantity: int
+    unit_price: Decimal
+    discount: Decimal
+
+
+@dataclass(frozen=True)
+class RawTender:
+    kind: str
+    amount: Decimal
+    points: int
+
+
+@dataclass(frozen=True)
+class RawSale:
+    id: uuid.UUID
+    occurred_at: datetime
+    cashier: str
+    customer: dict  # {"phone": …} | {"card": …} | {"id": …} | {}
+    hold: str
+    coupons: tuple[str, ...]
+    lines: tuple[RawLine, ...]
+    tenders: tuple[RawTender, ...]
+
+    @property
+    def total(self) -> Decimal:
+        return sum((li.unit_price * li.quantity - li.discount for li in self.lines), Decimal(0))
+
+
+def _text(value, name: str, limit: int, *, required: bool = False) -> str:
+    if value is None:
+        value = ""
+    if not isinstance(value, str) or len(value) > limit or any(ord(c) < 32 for c in value):
+        raise SaleRejected("malformed", f"{name} must be text of at most {limit} characters")
+    if required and not value.strip():
+        raise SaleRejected("malformed", f"{name} is required")
+    return value.strip()
+
+
+def _money(value, name: str) -> Decimal:
+    if isinstance(value, bool) or not isinstance(value, str | int):
+        raise SaleRejected("malformed", f"{name} must be a decimal string")
+    try:
+        amount = Decimal(str(value))
+    except InvalidOperation:
+        raise SaleRejected("malformed", f"{name} must be a decimal string") from None
+    if not amount.is_finite() or amount < 0 or amount > MAX_AMOUNT or amount != round(amount, 2):
+        raise SaleRejected("malformed", f"{name} must be 0 to {MAX_AMOUNT} with 2 decimals")
+    return amount
+
+
+def _int(value, name: str, low: int, high: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise SaleRejected("malformed", f"{name} must be a whole number")
+    if not low <= value <= high:
+        raise SaleRejected("malformed", f"{name} must be from {low} to {high}")
+    return value
+
+
+def sale_parse(raw, *, now: datetime) -> RawSale:
+    """A sale as the till sent it, checked for shape; raises SaleRejected saying why."""
+    if not isinstance(raw, dict):
+        raise SaleRejected("malformed", "a sale is an object")
+    try:
+        sale_id = uuid.UUID(_text(raw.get("id"), "id", 36, required=True))
+    except ValueError:
+        raise SaleRejected("malformed", "id must be a UUID") from None
+    text = _text(raw.get("occurred_at"), "occurred_at", 40, required=True)
+    try:
+        occurred_at = datetime.fromisoformat(text)
+    except ValueError:
+        raise SaleRejected("malformed", "occurred_at must be ISO 8601") from None
+    if occurred_at.tzinfo is None or occurred_at.utcoffset() is None:
+        raise SaleRejected("malformed", "occurred_at needs a UTC offset")
+    if occurred_at > now + CLOCK_SKEW:
+        raise SaleRejected("malformed", "occurred_at is in the future")
+    customer = raw.get("customer") or {}
+    if not isinstance(customer, dict) or len(customer) > 1:
+        raise SaleRejected("malformed", "customer is one of phone, card or id")
+    if customer:
+        ((key, value),) = customer.items()
+        if key not in ("phone", "card", "id"):
+            raise SaleRejected("malformed", "customer is one of phone, card or id")
+        customer = {
+            key: _int(value, "customer.id", 1, 2**62)
+            if key == "id"
+            else _text(value, f"customer.{key}", 32, required=True)
+        }
+    lines_raw = raw.get("lines")
+    if not isinstance(lines_raw, list) or not 1 <= len(lines_raw) <= MAX_LINES:
+        raise SaleRejected("malformed", f"a sale has 1 to {MAX_LINES} lines")
+    lines = []
+    for i, line in enumerate(lines_raw):
+        if not isinstance(line, dict):
+            raise SaleRejected("malformed", f"lines[{i}] is an object")
+        quantity = line.get("quantity")
+        if isinstance(quantity, int) and not isinstance(quantity, bool) and quantity < 0:
+            raise SaleRejected(
+                "returns_not_supported", "a returned line goes through the returns service"
+            )
+        sku = _text(line.get("sku"), f"lines[{i}].sku", 64)
+        barcode = _text(line.get("barcode"), f"lines[{i}].barcode", 14)
+        if not sku and not barcode:
+            raise SaleRejected("malformed", f"lines[{i}] needs a sku or a barcode")
+        quantity = _int(quantity, f"lines[{i}].quantity", 1, MAX_QUANTITY)
+        unit_price = _money(line.get("unit_price"), f"lines[{i}].unit_price")
+        discount = _money(line.get("discount", "0"), f"lines[{i}].discount")
+        if discount > unit_price * quantity:
+            raise SaleRejected("malformed", f"lines[{i}].discount exceeds the line")
+        lines.append(RawLine(sku, barcode, quantity, unit_price, discount))
+    tenders_raw = raw.get("tenders")
+    if not isinstance(tenders_raw, list) or not 1 <= len(tenders_raw) <= 10:
+        raise SaleRejected("malformed", "a sale has 1 to 10 tenders")
+    tenders = []
+    for i, tender in enumerate(tenders_raw):
+        if not isinstance(tender, dict) or tender.get("kind") not in TENDER_KINDS:
+            raise SaleRejected("malformed", f"tenders[{i}].kind is one of {TENDER_KINDS}")
+        points = _int(tender.get("points", 0), f"tenders[{i}].points", 0, 10**9)
+        if tender["kind"] == "points" and not points:
+            raise SaleRejected("malformed", f"tenders[{i}] pays with points: give the points")
+        tenders.append(RawTender(tender["kind"], _money(tender.get("amount"), "amount"), points))
+    coupons_raw = raw.get("coupons") or []
+    if not isinstance(coupons_raw, list) or len(coupons_raw) > 5:
+        raise SaleRejected("malformed", "coupons is a list of at most 5 codes")
+    coupons = tuple(_text(c, "coupon", 64, required=True) for c in coupons_raw)
+    sale = RawSale(
+        id=sale_id,
+        occurred_at=occurred_at,
+        cashier=_text(raw.get("cashier"), "cashier", 32),
+        customer=customer,
+        hold=_text(raw.get("hold"), "hold", 64),
+        coupons=coupons,
+        lines=tuple(lines),
+        tenders=tuple(tenders),
+    )
+    if sum((t.amount for t in sale.tenders), Decimal(0)) != sale.total:
+        raise SaleRejected("malformed", f"the tenders do not add up to the total {sale.total}")
+    return sale

@@ -38,3 +38,47 @@ class Terminal(models.Model):
     # authenticated, but it is not a person and has no staff rights.
     is_authenticated = True
     is_staff = False
+
+
+class PosSale(models.Model):
+    """One sale made at a till, by its terminal-generated UUID: the row that makes sync
+    exactly-once. Claimed (inserted) in the same transaction that records the sale's order,
+    stock and points, so a replay finds it and records nothing again."""
+
+    id = models.UUIDField(primary_key=True)
+    terminal = models.ForeignKey(Terminal, on_delete=models.PROTECT, related_name="sales")
+    order_number = models.CharField(max_length=16, db_index=True)
+    occurred_at = models.DateTimeField(_("happened at the till"))
+    recorded_at = models.DateTimeField(_("recorded"), auto_now_add=True)
+    cashier = models.CharField(max_length=32, blank=True)
+    customer_id = models.BigIntegerField(null=True, blank=True)
+    # What staff should look at: {"coupon": "usage_limit", "points": {...}, "prices": n}
+    flags = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        ordering = ["-occurred_at"]
+        indexes = [models.Index(fields=["terminal", "occurred_at"], name="possale_terminal_at_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.id} → {self.order_number}"
+
+
+class PriceDiscrepancy(models.Model):
+    """A till charged another price than the engine would have at the sale's time.
+
+    Listed for staff, never rejected: the customer paid what the till said."""
+
+    sale = models.ForeignKey(PosSale, on_delete=models.CASCADE, related_name="discrepancies")
+    location = models.ForeignKey("inventory.Location", on_delete=models.PROTECT, related_name="+")
+    sku = models.CharField(max_length=64)
+    quantity = models.IntegerField()
+    charged = models.DecimalField(max_digits=12, decimal_places=2)
+    expected = models.DecimalField(max_digits=12, decimal_places=2)
+    difference = models.DecimalField(max_digits=12, decimal_places=2)
+    occurred_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["-occurred_at"]
+
+    def __str__(self) -> str:
+        return f"{self.sku}: charged {self.charged}, expected {self.expected}"

@@ -675,6 +675,52 @@ def coupon_redemption_record(
 
 
 @transaction.atomic
+def coupon_uses_record_facts(
+    *, uses: Sequence[tuple[str, int | None, str]]
+) -> dict[str, str | None]:
+    """Record coupon uses that already happened at a till: (code, customer id, reference).
+
+    A sale that happened is never refused: a use beyond a limit is recorded all the same
+    and reported, so staff see it. Locks the coupons in id order (the lock order of
+    coupon counters), once for the whole batch. Idempotent per (coupon, reference).
+    Returns reference → None (within limits), "unknown_coupon", "usage_limit" or
+    "customer_limit".
+    """
+    by_code: dict[str, Coupon] = {
+        c.code: c
+        for c in Coupon.objects.select_for_update()
+        .filter(code__in={domain.coupon_code_normalize(code) for code, _c, _r in uses})
+        .order_by("pk")
+    }
+    outcome: dict[str, str | None] = {}
+    for code, customer_id, reference in uses:
+        coupon = by_code.get(domain.coupon_code_normalize(code))
+        if coupon is None:
+            outcome[reference] = "unknown_coupon"
+            continue
+        active = CouponRedemption.objects.filter(coupon=coupon, released_at__isnull=True)
+        problem = domain.coupon_usage_problem(
+            usage_limit=coupon.usage_limit,
+            used=active.count() if coupon.usage_limit is not None else 0,
+            usage_limit_per_customer=coupon.usage_limit_per_customer,
+            used_by_customer=(
+                active.filter(customer_id=customer_id).count()
+                if coupon.usage_limit_per_customer is not None and customer_id is not None
+                else 0
+            ),
+            customer_id=customer_id,
+        )
+        CouponRedemption.objects.get_or_create(
+            coupon=coupon, reference=reference, defaults={"customer_id": customer_id}
+        )
+        outcome[reference] = {
+            domain.COUPON_USAGE_LIMIT: "usage_limit",
+            domain.COUPON_CUSTOMER_LIMIT: "customer_limit",
+        }.get(problem)
+    return outcome
+
+
+@transaction.atomic
 def coupon_redemption_release(*, reference: str) -> int:
     """Give back the coupon use(s) of `reference` (an order was cancelled); return how many.
 

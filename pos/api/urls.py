@@ -10,4 +10,5 @@ urlpatterns = [
     path("sync/promotions/", views.PromotionsFeedView.as_view(), name="pos-feed-promotions"),
     path("sync/stock/", views.StockFeedView.as_view(), name="pos-feed-stock"),
     path("sync/ack/", views.AckView.as_view(), name="pos-feed-ack"),
+    path("sync/sales/", views.SalesSyncView.as_view(), name="pos-sync-sales"),
 ]

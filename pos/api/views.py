@@ -10,6 +10,7 @@ from rest_framework import status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from core.db import run_with_retry
 from pos import selectors, services
 from pos.api import serializers as s
 from pos.auth import IsTerminal, TerminalAuthentication
@@ -64,3 +65,17 @@ class AckView(TerminalView):
             raise InvalidCursor(details={"feed": feed}) from None
         services.terminal_synced(terminal=request.auth, feed=feed, cursor=cursor)
         return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class SalesSyncView(TerminalView):
+    """Push a batch of up to 500 sales made at the till (offline or not): each is recorded
+    exactly once by its UUID; the answer says per sale created, duplicate or rejected."""
+
+    @extend_schema(request=s.SalesBatchDoc, responses=s.SalesBatchOutput)
+    def post(self, request):
+        data = s.SalesBatchInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        results = run_with_retry(
+            lambda: services.sales_sync(terminal=request.auth, sales=data.validated_data["sales"])
+        )
+        return Response({"results": [r.as_dict() for r in results]})
