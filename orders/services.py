@@ -906,7 +906,9 @@ class TillRecord:
     short_levels: list[Any] = field(default_factory=list)
 
 
-def till_sales_record(*, location, sales: list[TillSale], currency: str) -> TillRecord:
+def till_sales_record(
+    *, location, sales: list[TillSale], currency: str, numbers: list[str] | None = None
+) -> TillRecord:
     """Record sales that already happened at a till of `location` as completed orders.
 
     Never refused for stock or prices: a till sale is a fact. Per sale, an order of channel
@@ -921,7 +923,7 @@ def till_sales_record(*, location, sales: list[TillSale], currency: str) -> Till
     if not sales:
         return record
     with transaction.atomic():
-        numbers = _new_numbers(len(sales))
+        numbers = numbers or order_numbers_new(count=len(sales))
         orders = []
         for sale, number in zip(sales, numbers, strict=True):
             subtotal = sum((line.unit_price * line.quantity for line in sale.lines), Decimal(0))
@@ -1034,7 +1036,7 @@ def till_sales_record(*, location, sales: list[TillSale], currency: str) -> Till
     return record
 
 
-def _new_numbers(count: int) -> list[str]:
+def order_numbers_new(*, count: int) -> list[str]:
     """`count` order numbers no order has yet (one query to check, retried on a clash)."""
     numbers: set[str] = set()
     while len(numbers) < count:

@@ -221,20 +221,21 @@ def _resolve(*, terminal: Terminal, sales: list[RawSale], results: dict) -> list
     return resolved
 
 
-def _claim(*, terminal: Terminal, sales: list[_Resolved]) -> set[str]:
-    """Insert the sale rows that are new; the ids inserted (ON CONFLICT DO NOTHING)."""
+def _claim(*, terminal: Terminal, sales: list[_Resolved], numbers: list[str]) -> set[str]:
+    """Insert the sale rows that are new, each with the number its order will get; the ids
+    inserted (ON CONFLICT DO NOTHING RETURNING: a sale already there is not claimed)."""
     table = PosSale._meta.db_table
     rows = [
         (
             str(r.raw.id) if connection.vendor == "postgresql" else r.raw.id.hex,
             terminal.pk,
-            "",
+            number,
             r.raw.occurred_at,
             timezone.now(),
             r.raw.cashier,
             r.sale.customer.pk if r.sale.customer else None,
         )
-        for r in sales
+        for r, number in zip(sales, numbers, strict=True)
     ]
     placeholders = ", ".join(["(%s, %s, %s, %s, %s, %s, %s, '{}')"] * len(rows))
     sql = (
@@ -250,7 +251,9 @@ def _claim(*, terminal: Terminal, sales: list[_Resolved]) -> set[str]:
 def _record(*, terminal: Terminal, sales: list[_Resolved], now) -> dict[str, SaleResult]:
     results: dict[str, SaleResult] = {}
     with transaction.atomic():
-        claimed = _claim(terminal=terminal, sales=sales)
+        numbers = order_services.order_numbers_new(count=len(sales))
+        number_of = {r.raw.id: n for r, n in zip(sales, numbers, strict=True)}
+        claimed = _claim(terminal=terminal, sales=sales, numbers=numbers)
         fresh = [r for r in sales if str(r.raw.id) in claimed]
         others = [r for r in sales if str(r.raw.id) not in claimed]
         if others:
@@ -279,6 +282,7 @@ def _record(*, terminal: Terminal, sales: list[_Resolved], now) -> dict[str, Sal
             location=terminal.location,
             sales=[r.sale for r in fresh],
             currency=pricing_selectors.currency_default(),
+            numbers=[number_of[r.raw.id] for r in fresh],
         )
         flags = _facts(terminal=terminal, sales=fresh, record=record)
         _discrepancies(terminal=terminal, sales=fresh, record=record, flags=flags)
@@ -351,9 +355,11 @@ def _discrepancies(*, terminal: Terminal, sales: list[_Resolved], record, flags)
 
 
 def _save_sales(*, sales: list[_Resolved], record, flags) -> None:
-    rows = []
-    for r in sales:
-        row = PosSale(id=r.raw.id, order_number=record.orders[r.sale.reference].number)
-        row.flags = flags[r.sale.reference]
-        rows.append(row)
-    PosSale.objects.bulk_update(rows, ["order_number", "flags"], batch_size=500)
+    """Store the flags of the few sales that have any (the rows were claimed with none)."""
+    flagged = [
+        PosSale(id=r.raw.id, flags=flags[r.sale.reference])
+        for r in sales
+        if flags[r.sale.reference]
+    ]
+    if flagged:
+        PosSale.objects.bulk_update(flagged, ["flags"], batch_size=500)
