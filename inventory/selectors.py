@@ -271,3 +271,28 @@ def variant_availability_detail(
         if is_pickup:
             result[vid]["pickup"][lid] = available
     return stores, result
+
+
+def reservations_left_short(*, levels: Iterable[tuple[int, int]]) -> dict[str, int]:
+    """For levels given as (variant id, location id): reference → units its open
+    reservations there are no longer covered by, the oldest reservation served first.
+
+    A till sale can take units an online order had reserved; the order that reserved
+    earliest keeps its units, the later ones are short.
+    """
+    short: dict[str, int] = {}
+    for variant_id, location_id in set(levels):
+        level = StockLevel.objects.filter(variant_id=variant_id, location_id=location_id).first()
+        if level is None:
+            continue
+        left = max(level.on_hand, 0)
+        for reservation in Reservation.objects.filter(
+            level=level, status=Reservation.Status.OPEN
+        ).order_by("created_at", "pk"):
+            covered = min(left, reservation.quantity)
+            left -= covered
+            if covered < reservation.quantity:
+                short[reservation.reference] = (
+                    short.get(reservation.reference, 0) + reservation.quantity - covered
+                )
+    return short

@@ -437,6 +437,88 @@ def stock_release(*, reference: str, reason: str = "", actor=None) -> list[Reser
 
 
 @transaction.atomic
+def stock_reservation_move(
+    *, reference: str, to_location: Location | int, actor=None
+) -> list[Reservation]:
+    """Move every open reservation of `reference` to another location (a re-routed pickup).
+
+    Locks the reference's levels here and the same variants' levels there in one query, in
+    pk order (two moves in opposite directions cannot deadlock). Raises InsufficientStock
+    listing every line the new location cannot hold, LocationInactive. Writes a "release"
+    movement here and a "reservation" movement there per line; returns the new reservations.
+    """
+    reference = _reference(reference, required=True)
+    to_location = _location(to_location)
+    _require_active(to_location)
+    current = list(
+        Reservation.objects.filter(reference=reference, status=Reservation.Status.OPEN).values_list(
+            "level_id", "level__variant_id"
+        )
+    )
+    if not current:
+        return []
+    variant_ids = sorted({vid for _l, vid in current})
+    there = dict(
+        StockLevel.objects.filter(location=to_location, variant_id__in=variant_ids).values_list(
+            "variant_id", "pk"
+        )
+    )
+    locked = {
+        level.pk: level
+        for level in StockLevel.objects.select_for_update(of=("self",))
+        .select_related("variant")
+        .filter(pk__in={lid for lid, _v in current} | set(there.values()))
+        .order_by("pk")
+    }
+    open_ones = list(
+        Reservation.objects.filter(reference=reference, status=Reservation.Status.OPEN).order_by(
+            "pk"
+        )
+    )
+    requested: dict[int, int] = defaultdict(int)
+    for reservation in open_ones:
+        reservation.level = locked[reservation.level_id]
+        requested[reservation.level.variant_id] += reservation.quantity
+    targets = {vid: locked[pk] for vid, pk in there.items() if pk in locked}
+    short = shortfalls(dict(requested), {vid: lvl.available for vid, lvl in targets.items()})
+    if short:
+        variants = {r.level.variant_id: r.level.variant for r in open_ones}
+        raise InsufficientStock(details=_short_details(to_location, short, variants))
+    ledger = _Ledger(reference=reference, reason=_("re-routed"), actor=actor)
+    for reservation in open_ones:
+        ledger.apply(
+            reservation.level,
+            kind=Kind.RELEASE,
+            quantity=reservation.quantity,
+            reserved=-reservation.quantity,
+            reservation=reservation,
+        )
+    _close(open_ones, status=Reservation.Status.RELEASED, now=ledger.now)
+    moved = Reservation.objects.bulk_create(
+        [
+            Reservation(
+                level=targets[vid],
+                quantity=quantity,
+                reference=reference,
+                actor=ledger.actor,
+                created_at=ledger.now,
+            )
+            for vid, quantity in sorted(requested.items())
+        ]
+    )
+    for reservation in moved:
+        ledger.apply(
+            reservation.level,
+            kind=Kind.RESERVATION,
+            quantity=reservation.quantity,
+            reserved=reservation.quantity,
+            reservation=reservation,
+        )
+    ledger.save()
+    return moved
+
+
+@transaction.atomic
 def stock_consume(*, reference: str, actor=None) -> list[Reservation]:
     """Turn a reference's open reservations into sales: on_hand and reserved both go down.
 

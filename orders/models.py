@@ -119,6 +119,9 @@ class Order(models.Model):
         default="online",
     )
     pickup_expires_at = models.DateTimeField(null=True, blank=True)
+    # Staff must look at it: e.g. a till sale took units this pickup had reserved.
+    needs_attention = models.BooleanField(default=False, db_index=True)
+    attention_note = models.CharField(max_length=255, blank=True)
     cart = models.ForeignKey(
         Cart, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )

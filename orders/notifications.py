@@ -53,6 +53,10 @@ EVENT_TEXT = {
         _("Order %(n)s expired") % {"n": n},
         _("Order %(n)s was not collected in time and has been released.") % {"n": n},
     ),
+    "rerouted": lambda n: (
+        _("Order %(n)s moves to another store") % {"n": n},
+        _("Your order %(n)s will be ready in another store; we will tell you when.") % {"n": n},
+    ),
     "cancelled": lambda n: (
         _("Order %(n)s cancelled") % {"n": n},
         _("Order %(n)s has been cancelled.") % {"n": n},

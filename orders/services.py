@@ -1012,6 +1012,10 @@ def till_sales_record(
                 for sale, order in zip(sales, orders, strict=True)
             ],
         )
+        if record.short_levels:
+            pickups_flag_short(
+                levels=[(short.variant_id, short.location_id) for short in record.short_levels]
+            )
         for sale, order in zip(sales, orders, strict=True):
             if sale.customer is None:
                 continue
@@ -1044,3 +1048,86 @@ def order_numbers_new(*, count: int) -> list[str]:
         taken = set(Order.objects.filter(number__in=wanted).values_list("number", flat=True))
         numbers |= wanted - taken
     return list(numbers)
+
+
+# --- reconciliation: pickups a till sale left short -----------------------------------
+
+
+def pickups_flag_short(*, levels: list[tuple[int, int]]) -> list[str]:
+    """Flag the open pickup orders whose reserved units a till sale took.
+
+    The order that reserved first keeps its units (`inventory.selectors.
+    reservations_left_short`); each later one is flagged `needs_attention` for the store,
+    to re-route or cancel. Returns the numbers flagged. Writes only the order rows.
+    """
+    short = inventory_selectors.reservations_left_short(levels=levels)
+    numbers = [ref.split(":", 1)[1] for ref in short if ref.startswith("order:")]
+    if not numbers:
+        return []
+    flagged = Order.objects.filter(
+        number__in=numbers,
+        fulfilment_type=Fulfilment.PICKUP,
+        status__in=[Status.PLACED, Status.READY_FOR_PICKUP],
+    )
+    note = _("A till sale took units reserved for this pickup: re-route or cancel.")
+    flagged.update(needs_attention=True, attention_note=note[:255])
+    return sorted(numbers)
+
+
+@transaction.atomic
+def order_reroute(
+    *, order: Order, location, user=None, staff_location_ids: set[int] | None = None
+) -> Order:
+    """Move an open pickup to another pickup store that holds its units, and tell the customer.
+
+    Locks the order row, then the stock levels of both stores (pk order). The reservation
+    moves (released here, reserved there, `insufficient_stock` 409 listing short lines
+    otherwise); an order that was ready goes back to `placed` for the new store to prepare,
+    and its hold clock stops. Staff must act for the order's store (`staff_location_ids`).
+    Sets off the "rerouted" notification after commit.
+    """
+    order = Order.objects.select_for_update().get(pk=order.pk)
+    if staff_location_ids is not None and order.location_id not in staff_location_ids:
+        raise NotYourStore(details={"order": order.number})
+    if order.fulfilment_type != Fulfilment.PICKUP or order.status not in (
+        Status.PLACED,
+        Status.READY_FOR_PICKUP,
+    ):
+        raise IllegalTransition(
+            _("Only an open pickup order can move to another store."),
+            details={"order": order.number, "status": order.status},
+        )
+    target = _pickup_location(location)
+    if target.pk == order.location_id:
+        raise PickupLocationInvalid(details={"location": target.code, "reason": "same_store"})
+    inventory_services.stock_reservation_move(
+        reference=order.reference, to_location=target, actor=user
+    )
+    now = timezone.now()
+    source_status, previous = order.status, order.location
+    order.location = target
+    order.status = Status.PLACED
+    order.pickup_expires_at = None
+    order.needs_attention = False
+    order.attention_note = ""
+    order.save(
+        update_fields=[
+            "location",
+            "status",
+            "pickup_expires_at",
+            "needs_attention",
+            "attention_note",
+            "updated_at",
+        ]
+    )
+    OrderTransition.objects.create(
+        order=order,
+        from_status=source_status,
+        to_status=Status.PLACED,
+        actor_kind=Actor.STAFF,
+        actor_user=_real_user(user),
+        note=f"re-routed from {previous.code} to {target.code}"[:255],
+        at=now,
+    )
+    _notify_after_commit(order, "rerouted")
+    return order
