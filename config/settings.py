@@ -147,6 +147,8 @@ REST_FRAMEWORK = {
         "verification_send": os.environ.get("THROTTLE_VERIFICATION_SEND", "10/hour"),
         "verification_check": os.environ.get("THROTTLE_VERIFICATION_CHECK", "30/hour"),
         "pricing_quote": os.environ.get("THROTTLE_PRICING_QUOTE", "120/minute"),
+        # Per till: enough for a queue of customers, too few to walk the customer base.
+        "pos_customer_lookup": os.environ.get("THROTTLE_POS_CUSTOMER_LOOKUP", "30/minute"),
     },
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.AllowAny"],
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
@@ -233,6 +235,10 @@ CUSTOMER_CODE_CHANNELS = env_list("CUSTOMER_CODE_CHANNELS", "core.messaging.Emai
 CUSTOMER_CODE_TTL_MINUTES = int(os.environ.get("CUSTOMER_CODE_TTL_MINUTES", "15"))
 CUSTOMER_CODE_MAX_ATTEMPTS = int(os.environ.get("CUSTOMER_CODE_MAX_ATTEMPTS", "5"))
 CUSTOMER_CODE_MAX_SENDS = int(os.environ.get("CUSTOMER_CODE_MAX_SENDS", "3"))
+# Points held at a till for a sale in progress: how long, and above how many points the
+# customer must confirm with a one-time code (sent through CUSTOMER_CODE_CHANNELS).
+LOYALTY_HOLD_MINUTES = int(os.environ.get("LOYALTY_HOLD_MINUTES", "15"))
+LOYALTY_HOLD_CONFIRM_POINTS = int(os.environ.get("LOYALTY_HOLD_CONFIRM_POINTS", "500"))
 
 # Celery: without a broker, tasks run eagerly in-process so the demo needs nothing else.
 CELERY_TASK_ALWAYS_EAGER = not os.environ.get("CELERY_BROKER_URL")
@@ -246,6 +252,7 @@ CELERY_BEAT_SCHEDULE: dict = {
     # one entry per periodic task, e.g.
     # "inventory-release-expired-reservations": {"task": "...", "schedule": 60.0},
     "loyalty-expire-points": {"task": "loyalty.tasks.expire_points", "schedule": 3600.0},
+    "loyalty-expire-holds": {"task": "loyalty.tasks.expire_holds", "schedule": 60.0},
     "inventory-release-expired-reservations": {
         "task": "inventory.tasks.release_expired_reservations",
         "schedule": 60.0,

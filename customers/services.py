@@ -519,11 +519,26 @@ def session_end(*, user: User, session_id: int) -> None:
 # --- proving a contact: one-time codes -----------------------------------------------
 
 
+def one_time_code_new() -> str:
+    """A fresh six-digit one-time code (contact proofs here, points holds in loyalty)."""
+    return f"{secrets.randbelow(10**6):06d}"
+
+
+def one_time_code_hmac(scope: str, key: Any, code: str) -> str:
+    """What is stored of a one-time code: an HMAC keyed with SECRET_KEY, so the stored
+    value alone does not let anyone test codes offline; `scope` and `key` (the row's id)
+    keep one row's code from matching another's."""
+    return salted_hmac(scope, f"{key}:{code}", algorithm="sha256").hexdigest()
+
+
+def one_time_code_matches(scope: str, key: Any, code: str, stored: str) -> bool:
+    """Whether `code` is the one whose HMAC is `stored` (constant time; blank never matches)."""
+    given = one_time_code_hmac(scope, key, (code or "").strip())
+    return bool(stored) and hmac.compare_digest(given, stored)
+
+
 def _code_hmac(verification_id: uuid.UUID, code: str) -> str:
-    # Keyed with SECRET_KEY: the stored value alone does not let anyone test codes offline.
-    return salted_hmac(
-        "customers.ContactVerification", f"{verification_id}:{code}", algorithm="sha256"
-    ).hexdigest()
+    return one_time_code_hmac("customers.ContactVerification", verification_id, code)
 
 
 def _reachable(field_name: str, value: str) -> bool:

@@ -7,7 +7,7 @@ with `core.money.quantize` only.
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from decimal import ROUND_FLOOR, Decimal
 
 from core.money import quantize
@@ -76,6 +76,22 @@ def next_tier(tiers: Iterable[TierRule], spend: Decimal) -> TierRule | None:
     """The lowest tier not reached yet, or None when the top tier is reached."""
     ahead = [t for t in tiers if spend < t.min_spend]
     return min(ahead, key=lambda t: t.min_spend) if ahead else None
+
+
+def spend_in_window(rows: Iterable[tuple[datetime, Decimal]], *, at: datetime) -> Decimal:
+    """Tier spend at `at` from (sale time, amount) rows: the 12 months before `at`.
+
+    A refund row carries the time of the sale it refunds (and a negative amount), so a
+    return never pulls an old sale's spend into the current window.
+    """
+    since = at - ROLLING_WINDOW
+    return quantize(sum((amount for when, amount in rows if since <= when < at), Decimal(0)))
+
+
+def initials(first_name: str, last_name: str) -> str:
+    """Initials only ("A. K." for Anna Kowalska): all a till shows of a customer's name."""
+    letters = [part.strip()[:1].upper() for part in (first_name, last_name) if part.strip()]
+    return " ".join(f"{letter}." for letter in letters)
 
 
 def redeem_value(points: int, *, redemption_value: Decimal) -> Decimal:

@@ -72,3 +72,39 @@ RULES_PROBLEM_MESSAGES = {
     "duplicate_tier_min_spend": _("Two tiers have the same minimum spend."),
     "tier_out_of_range": _("A minimum spend cannot be negative and a multiplier must be positive."),
 }
+
+
+class HoldNotFound(NotFound):
+    code = "hold_not_found"
+    message = _("No such points hold at this till.")
+
+
+class HoldNotOpen(Conflict):
+    code = "hold_not_open"
+    message = _("This points hold is no longer open.")
+
+
+class HoldConfirmationUnreachable(DomainError):
+    code = "confirmation_unreachable"
+    message = _(
+        "This many points need the customer's confirmation, but no code can reach them: "
+        "hold fewer points or update the customer's contacts."
+    )
+    http_status = 422
+
+
+class HoldCodeInvalid(ValidationFailed):
+    code = "invalid_code"
+    message = _("The confirmation code is wrong.")
+
+
+class HoldCodeExpired(DomainError):
+    code = "code_expired"
+    message = _("The confirmation code has expired: release the hold and start again.")
+    http_status = 410
+
+
+class HoldLocked(DomainError):
+    code = "hold_locked"
+    message = _("Too many wrong codes: the hold was released.")
+    http_status = 410

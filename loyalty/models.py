@@ -13,6 +13,8 @@ Rules are versioned: staff never edit a rules row, they publish a new one with i
 tiers, and the row in force at a sale's time is the one that applies to it.
 """
 
+import uuid
+
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
@@ -272,3 +274,82 @@ class LoyaltyAllocation(models.Model):
 
     def __str__(self) -> str:
         return f"{self.entry_id} → lot {self.lot_id}: {self.points:+d}"
+
+
+class HoldStatus(models.TextChoices):
+    HELD = "held", _("held")
+    CONFIRMED = "confirmed", _("confirmed by the customer")
+    CONVERTED = "converted", _("converted into a redemption")
+    EXPIRED = "expired", _("expired")
+    RELEASED = "released", _("released")
+
+
+# A hold in one of these keeps its points out of every other redemption until it expires.
+OPEN_HOLD_STATUSES = (HoldStatus.HELD, HoldStatus.CONFIRMED)
+
+
+class LoyaltyHold(models.Model):
+    """Points set aside at a till for a sale in progress, so no other channel spends them.
+
+    A hold is not a ledger entry: the balance does not change until a synced sale converts
+    the hold into a redemption. While it is open and not past `expires_at` its points are
+    subtracted from what any other redemption may take. Above the confirmation limit the
+    customer confirms it with a one-time code (only its HMAC is stored).
+    """
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    account = models.ForeignKey(
+        LoyaltyAccount, related_name="holds", on_delete=models.PROTECT, verbose_name=_("account")
+    )
+    points = models.PositiveIntegerField(_("points"))
+    order_total = models.DecimalField(_("basket total"), max_digits=12, decimal_places=2)
+    status = models.CharField(
+        _("status"), max_length=10, choices=HoldStatus.choices, default=HoldStatus.HELD
+    )
+    terminal_code = models.CharField(_("terminal"), max_length=32)
+    # The till's own name for the basket, to find the hold again after a restart.
+    reference = models.CharField(_("till reference"), max_length=100, blank=True)
+    expires_at = models.DateTimeField(_("expires at"))
+    confirmation_required = models.BooleanField(_("needs the customer's code"), default=False)
+    code_hash = models.CharField(_("code (HMAC)"), max_length=64, blank=True)
+    code_expires_at = models.DateTimeField(_("code expires at"), null=True, blank=True)
+    attempts = models.PositiveSmallIntegerField(_("wrong attempts"), default=0)
+    confirmed_at = models.DateTimeField(_("confirmed at"), null=True, blank=True)
+    redeem_entry = models.OneToOneField(
+        LoyaltyEntry,
+        null=True,
+        blank=True,
+        related_name="hold",
+        on_delete=models.PROTECT,
+        verbose_name=_("redemption"),
+    )
+    sale_reference = models.CharField(_("sale"), max_length=100, blank=True)
+    closed_at = models.DateTimeField(_("closed at"), null=True, blank=True)
+    created_at = models.DateTimeField(_("created at"), default=timezone.now)
+
+    class Meta:
+        verbose_name = _("points hold")
+        verbose_name_plural = _("points holds")
+        ordering = ["-created_at"]
+        indexes = [
+            models.Index(
+                fields=["account", "expires_at"],
+                condition=Q(status__in=["held", "confirmed"]),
+                name="loyalty_open_holds_idx",
+            ),
+            models.Index(
+                fields=["expires_at"],
+                condition=Q(status__in=["held", "confirmed"]),
+                name="loyalty_due_holds_idx",
+            ),
+        ]
+        constraints = [
+            models.CheckConstraint(condition=Q(points__gt=0), name="loyalty_hold_points_positive"),
+        ]
+
+    def __str__(self) -> str:
+        return f"hold {self.points} pts ({self.get_status_display()})"
+
+    @property
+    def is_open(self) -> bool:
+        return self.status in OPEN_HOLD_STATUSES

@@ -12,6 +12,7 @@ from datetime import datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
+from django.core.exceptions import ValidationError
 from django.db.models import F, Q, QuerySet, Sum
 from django.utils import timezone
 from django.utils.translation import ngettext
@@ -22,10 +23,12 @@ from customers.models import Customer
 from loyalty import domain
 from loyalty.errors import InvalidEarnLines
 from loyalty.models import (
+    OPEN_HOLD_STATUSES,
     SALES_CHANNELS,
     EntryKind,
     LoyaltyAccount,
     LoyaltyEntry,
+    LoyaltyHold,
     LoyaltyRules,
 )
 
@@ -256,17 +259,72 @@ def points_redeemable_max(
 
 
 def spendable_balance(*, customer: Customer, at: datetime | None = None) -> int:
-    """The balance minus lots already past their expiry that the expiry job has not run on."""
+    """What the customer can spend now: the balance minus lots already past their expiry
+    that the expiry job has not run on, minus the points of open holds at the tills."""
     account = account_for_customer(customer=customer)
     if account is None:
         return 0
+    at = at or timezone.now()
     overdue = (
-        LoyaltyEntry.objects.filter(
-            account=account, remaining__gt=0, expires_at__lte=at or timezone.now()
-        ).aggregate(total=Sum("remaining"))["total"]
+        LoyaltyEntry.objects.filter(account=account, remaining__gt=0, expires_at__lte=at).aggregate(
+            total=Sum("remaining")
+        )["total"]
         or 0
     )
-    return max(account.balance - overdue, 0)
+    return max(account.balance - overdue - held_points(account_id=account.pk, at=at), 0)
+
+
+def open_holds(*, at: datetime | None = None) -> QuerySet[LoyaltyHold]:
+    """Holds that still keep their points from other redemptions: open and not yet due.
+
+    A hold past `expires_at` stops counting at once, before the expiry job marks it.
+    """
+    return LoyaltyHold.objects.filter(
+        status__in=OPEN_HOLD_STATUSES, expires_at__gt=at or timezone.now()
+    )
+
+
+def held_points(*, account_id: int, at: datetime | None = None, exclude: Iterable[Any] = ()) -> int:
+    """Points of the account's open holds (`exclude`: hold ids not to count)."""
+    holds = open_holds(at=at).filter(account_id=account_id)
+    if exclude:
+        holds = holds.exclude(pk__in=list(exclude))
+    return holds.aggregate(total=Sum("points"))["total"] or 0
+
+
+def hold_for_terminal(*, hold_id: Any, terminal_code: str) -> LoyaltyHold | None:
+    """The hold, if it exists and was made by this till (another till's hold is not found)."""
+    try:
+        return LoyaltyHold.objects.filter(pk=hold_id, terminal_code=terminal_code).first()
+    except (ValueError, ValidationError):
+        return None
+
+
+def till_summary(*, customer: Customer, order_total: Decimal | None = None) -> dict[str, Any]:
+    """What a till may know of a customer's points: tier, what can be spent now and, for a
+    basket of `order_total`, how many points may pay for it under the rules in force."""
+    now = timezone.now()
+    rules = rules_in_force(at=now)
+    account = account_for_customer(customer=customer)
+    spend = rolling_spend(account_id=account.pk if account else None, at=now)
+    tier = domain.tier_for_spend(tier_rules(rules), spend)
+    available = spendable_balance(customer=customer, at=now)
+    summary: dict[str, Any] = {
+        "tier": tier.name if tier else None,
+        "tier_multiplier": tier.multiplier if tier else Decimal(1),
+        "points_available": available,
+        "points_value": domain.redeem_value(available, redemption_value=rules.redemption_value)
+        if rules
+        else quantize(0),
+        "currency": default_currency(),
+        "redeemable_points": None,
+        "redeemable_value": None,
+    }
+    if order_total is not None:
+        usable = points_redeemable_max(customer=customer, order_total=order_total, at=now)
+        summary["redeemable_points"] = usable
+        summary["redeemable_value"] = points_redeem_value(points=usable, at=now)
+    return summary
 
 
 def open_lots(*, account_id: int) -> QuerySet[LoyaltyEntry]:

@@ -15,24 +15,40 @@ Orders and the POS call these services by reference ("order:W-1001", "pos-sale:<
 `points_reverse` on cancellation, expiry or return.
 """
 
+import uuid
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
+from django.conf import settings
+from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import transaction
-from django.db.models import Sum
+from django.db.models import Q, Sum
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from core.errors import ValidationFailed
+from catalog.selectors import category_ancestor_map
+from core.background import enqueue_on_commit
+from core.errors import DomainError, ValidationFailed
+from core.messaging import Message, channels
 from core.money import quantize
 from customers.models import Customer
+from customers.services import one_time_code_hmac, one_time_code_matches, one_time_code_new
 from loyalty import domain, selectors
 from loyalty.errors import (
     AmbiguousReversal,
+    HoldCodeExpired,
+    HoldCodeInvalid,
+    HoldConfirmationUnreachable,
+    HoldLocked,
+    HoldNotFound,
+    HoldNotOpen,
     InsufficientPoints,
+    InvalidEarnLines,
     InvalidPoints,
     InvalidRules,
     LoyaltyNotConfigured,
@@ -41,12 +57,15 @@ from loyalty.errors import (
     RedemptionLimitExceeded,
 )
 from loyalty.models import (
+    OPEN_HOLD_STATUSES,
     SALES_CHANNELS,
     Channel,
     EntryKind,
+    HoldStatus,
     LoyaltyAccount,
     LoyaltyAllocation,
     LoyaltyEntry,
+    LoyaltyHold,
     LoyaltyRules,
     Tier,
 )
@@ -113,14 +132,22 @@ def _apply_allocations(entry: LoyaltyEntry, changes: Sequence[tuple[LoyaltyEntry
 
 
 def _consume(
-    account: LoyaltyAccount, entry: LoyaltyEntry, points: int, *, first: LoyaltyEntry | None = None
+    account: LoyaltyAccount,
+    entry: LoyaltyEntry,
+    points: int,
+    *,
+    first: LoyaltyEntry | None = None,
+    spare: str = "",
 ) -> None:
-    """Take `points` from the account's lots in FIFO order (`first` lot before all others)."""
+    """Take `points` from the account's lots in FIFO order (`first` lot before all others,
+    lots earned by the reference `spare` after all others)."""
     if points <= 0:
         return
     lots = list(selectors.open_lots(account_id=account.pk))
     if first is not None:
         lots.sort(key=lambda lot: lot.pk != first.pk)  # stable: the rest stays FIFO
+    if spare:
+        lots.sort(key=lambda lot: lot.kind == EntryKind.EARN and lot.reference == spare)
     by_id = {lot.pk: lot for lot in lots}
     taken = domain.allocate_fifo([(lot.pk, lot.remaining) for lot in lots], points)
     _apply_allocations(entry, [(by_id[lot_id], -take) for lot_id, take in taken])
@@ -226,6 +253,232 @@ def points_earn(
     return entry
 
 
+def _lock_accounts(customers: Iterable[Customer]) -> dict[int, LoyaltyAccount]:
+    """Each customer's account (created when missing), all locked in primary-key order.
+
+    Keyed by the given customer's pk (a merged profile maps to its survivor's account).
+    Statements: one to find the accounts, one to create the missing ones, one to lock.
+    """
+    survivors = {c.pk: selectors.customer_survivor(customer=c) for c in customers}
+    wanted = {s.pk for s in survivors.values()}
+    if not wanted:
+        return {}
+    existing = set(
+        LoyaltyAccount.objects.filter(customer_id__in=wanted).values_list("customer_id", flat=True)
+    )
+    if wanted - existing:
+        # A concurrent first creation is settled by the unique customer column.
+        LoyaltyAccount.objects.bulk_create(
+            [LoyaltyAccount(customer_id=pk) for pk in sorted(wanted - existing)],
+            ignore_conflicts=True,
+        )
+    locked = {
+        account.customer_id: account
+        for account in LoyaltyAccount.objects.select_for_update()
+        .filter(customer_id__in=wanted)
+        .order_by("pk")
+    }
+    accounts = {}
+    for pk, survivor in survivors.items():
+        account = locked.get(survivor.pk)
+        if account is None:
+            # A merge moved this profile's ledger while we waited for the lock.
+            account = _locked_account(survivor)
+            locked[survivor.pk] = account
+        accounts[pk] = account
+    return accounts
+
+
+def _rules_for_times(times: Iterable[datetime]) -> list[LoyaltyRules]:
+    """The rules versions that can be in force at any of `times`, newest first, with
+    their tiers and exclusions read once (two queries for the exclusions)."""
+    latest = max(times)
+    versions = list(
+        LoyaltyRules.objects.filter(effective_from__lte=latest)
+        .prefetch_related("tiers")
+        .order_by("-effective_from", "-id")
+    )
+    ids = [rules.pk for rules in versions]
+    variants: dict[int, set[int]] = defaultdict(set)
+    categories: dict[int, set[int]] = defaultdict(set)
+    if ids:
+        through = LoyaltyRules.excluded_variants.through
+        for rules_id, variant_id in through.objects.filter(loyaltyrules_id__in=ids).values_list(
+            "loyaltyrules_id", "variant_id"
+        ):
+            variants[rules_id].add(variant_id)
+        through = LoyaltyRules.excluded_categories.through
+        for rules_id, category_id in through.objects.filter(loyaltyrules_id__in=ids).values_list(
+            "loyaltyrules_id", "category_id"
+        ):
+            categories[rules_id].add(category_id)
+    for rules in versions:
+        rules.excluded_variant_ids = variants[rules.pk]
+        rules.excluded_category_ids = categories[rules.pk]
+    return versions
+
+
+def _in_force(versions: Sequence[LoyaltyRules], at: datetime) -> LoyaltyRules | None:
+    # `versions` is newest first, like `selectors.rules_in_force`.
+    return next((rules for rules in versions if rules.effective_from <= at), None)
+
+
+def _spend_rows(
+    account_ids: set[int], *, since: datetime, until: datetime
+) -> dict[int, list[tuple[datetime, Decimal]]]:
+    """Tier-spend rows of the accounts between `since` and `until`: earns at their time,
+    refunds of earns at the time of the sale they refund (see `selectors.rolling_spend`)."""
+    rows: dict[int, list[tuple[datetime, Decimal]]] = defaultdict(list)
+    found = (
+        LoyaltyEntry.objects.filter(
+            Q(kind=EntryKind.EARN, occurred_at__gte=since, occurred_at__lt=until)
+            | Q(
+                kind=EntryKind.REVERSE,
+                reverses__kind=EntryKind.EARN,
+                reverses__occurred_at__gte=since,
+                reverses__occurred_at__lt=until,
+            ),
+            account_id__in=account_ids,
+        )
+        .annotate(sale_at=Coalesce("reverses__occurred_at", "occurred_at"))
+        .values_list("account_id", "sale_at", "amount_paid")
+    )
+    for account_id, sale_at, amount in found:
+        rows[account_id].append((sale_at, amount or Decimal(0)))
+    return rows
+
+
+@transaction.atomic
+def points_earn_many(*, items: Sequence[Mapping[str, Any]]) -> list[LoyaltyEntry | None]:
+    """`points_earn` for many sales at once: one answer per item, in the items' order.
+
+    Each item is {"customer", "reference", "channel", "lines", "at"} as `points_earn`
+    takes them, with the same meaning: once per reference (an earlier earn, or an earlier
+    item of this batch, is returned instead), the rules in force at each sale's time,
+    its tier from the 12 months before it (earlier items of the batch count), exclusions;
+    None when nothing was paid or no rules are in force. Locks every account involved
+    once, in primary-key order, then writes the entries and the balances in bulk: the
+    statements do not grow with the number of items. Raises InvalidEarnLines (details
+    per item index), ValidationFailed.
+    """
+    if not items:
+        return []
+    prepared = []
+    flat: list[Mapping[str, Any]] = []
+    for item in items:
+        reference = _clean_reference(item["reference"])
+        channel = _clean_channel(item["channel"])
+        lines = list(item["lines"])
+        prepared.append((item, reference, channel, item.get("at") or timezone.now(), len(lines)))
+        flat.extend(lines)
+    try:
+        parsed_flat = selectors.earn_lines(flat)
+    except InvalidEarnLines as exc:
+        raise InvalidEarnLines(details={"items": _problems_by_item(exc, prepared)}) from exc
+    accounts = _lock_accounts(item["customer"] for item, *_rest in prepared)
+    earlier = {
+        entry.reference: entry
+        for entry in LoyaltyEntry.objects.filter(
+            kind=EntryKind.EARN, reference__in={reference for _i, reference, *_r in prepared}
+        )
+    }
+    times = [at for _i, _r, _c, at, _n in prepared]
+    versions = _rules_for_times(times)
+    needs_spend = any(rules.tiers.all() for rules in versions)
+    spend = (
+        _spend_rows(
+            {a.pk for a in accounts.values()},
+            since=min(times) - domain.ROLLING_WINDOW,
+            until=max(times),
+        )
+        if needs_spend
+        else defaultdict(list)
+    )
+    excluded_categories = set().union(*(r.excluded_category_ids for r in versions))
+    ancestors = category_ancestor_map() if excluded_categories else {}
+    answers: list[LoyaltyEntry | None] = []
+    new_entries: list[LoyaltyEntry] = []
+    credit: dict[int, int] = defaultdict(int)
+    offset = 0
+    for item, reference, channel, at, count in prepared:
+        lines, offset = parsed_flat[offset : offset + count], offset + count
+        account = accounts[item["customer"].pk]
+        if reference in earlier:
+            answers.append(earlier[reference])
+            continue
+        rules = _in_force(versions, at)
+        if rules is None:
+            answers.append(None)
+            continue
+        tier = domain.tier_for_spend(
+            selectors.tier_rules(rules), domain.spend_in_window(spend[account.pk], at=at)
+        )
+        eligible = domain.eligible_amount(
+            lines,
+            excluded_variant_ids=rules.excluded_variant_ids,
+            excluded_category_ids=rules.excluded_category_ids,
+            category_ancestors=ancestors,
+        )
+        quote = selectors.EarnQuote(
+            rules=rules,
+            points=domain.earned_points(
+                eligible=eligible,
+                earn_rate=rules.earn_rate,
+                multiplier=tier.multiplier if tier else Decimal(1),
+            ),
+            amount_paid=quantize(sum((line.amount_paid for line in lines), Decimal(0))),
+            eligible_amount=eligible,
+            spend_before=domain.spend_in_window(spend[account.pk], at=at),
+            tier=tier,
+        )
+        if quote.points == 0 and quote.amount_paid == 0:
+            answers.append(None)
+            continue
+        entry = LoyaltyEntry(
+            account=account,
+            kind=EntryKind.EARN,
+            points=quote.points,
+            remaining=quote.points,
+            reference=reference,
+            channel=channel,
+            amount_paid=quote.amount_paid,
+            expires_at=_lifetime_end(rules, at),
+            rules=rules,
+            occurred_at=at,
+            details=quote.details(),
+        )
+        new_entries.append(entry)
+        earlier[reference] = entry
+        answers.append(entry)
+        credit[account.pk] += quote.points
+        spend[account.pk].append((at, quote.amount_paid))
+    LoyaltyEntry.objects.bulk_create(new_entries)
+    touched = []
+    now = timezone.now()
+    for account in {a.pk: a for a in accounts.values()}.values():
+        if credit[account.pk]:
+            account.balance += credit[account.pk]
+            account.updated_at = now
+            touched.append(account)
+    LoyaltyAccount.objects.bulk_update(touched, ["balance", "updated_at"])
+    return answers
+
+
+def _problems_by_item(exc: InvalidEarnLines, prepared: Sequence[tuple]) -> dict[str, dict]:
+    """Map the line indexes of a flattened validation back to (item, line)."""
+    problems: dict[str, dict] = defaultdict(dict)
+    bounds, start = [], 0
+    for index, (*_rest, count) in enumerate(prepared):
+        bounds.append((index, start, start + count))
+        start += count
+    for flat_index, problem in exc.details.get("lines", {}).items():
+        position = int(flat_index)
+        for index, low, high in bounds:
+            if low <= position < high:
+                problems[str(index)][str(position - low)] = problem
+    return dict(problems)
+
+
 # --- redeeming -------------------------------------------------------------------------
 
 
@@ -244,7 +497,8 @@ def points_redeem(
     Locks the account row, expires overdue lots, then takes the points FIFO. Raises
     InvalidPoints, LoyaltyNotConfigured, RedemptionConflict (same reference, other
     points), RedemptionLimitExceeded (more than the rules' share of `order_total`),
-    InsufficientPoints (more than the balance: the balance never goes negative).
+    InsufficientPoints (more than the balance minus the points of open till holds: the
+    balance never goes negative and held points are never spent twice).
     """
     points = _clean_points(points)
     if points < 0:
@@ -272,8 +526,11 @@ def points_redeem(
             details={"max_points": limit, "requested": points, "order_total": str(order_total)}
         )
     _expire_due(account, now)
-    if points > account.balance:
-        raise InsufficientPoints(details={"balance": account.balance, "requested": points})
+    # Points held at a till for a sale in progress are not this order's to take.
+    held = selectors.held_points(account_id=account.pk, at=now)
+    if points > account.balance - held:
+        details = {"balance": account.balance, "requested": points}
+        raise InsufficientPoints(details=details | ({"held": held} if held else {}))
     value = domain.redeem_value(points, redemption_value=rules.redemption_value)
     entry = LoyaltyEntry.objects.create(
         account=account,
@@ -286,6 +543,364 @@ def points_redeem(
         details={"value": str(value), "order_total": str(order_total)},
     )
     _consume(account, entry, points)
+    _set_balance(account, -points)
+    return entry
+
+
+# --- holds at the till ------------------------------------------------------------------
+
+HOLD_CODE_SCOPE = "loyalty.LoyaltyHold"
+
+
+def _hold_message_for(customer: Customer, *, subject: str = "", body: str = "") -> Message:
+    return Message(
+        subject=subject, body=body, email=customer.email or "", phone=customer.phone or ""
+    )
+
+
+def _code_channels(message: Message) -> list:
+    return [ch for ch in channels(settings.CUSTOMER_CODE_CHANNELS) if ch.recipient(message)]
+
+
+@transaction.atomic
+def hold_create(
+    *,
+    customer: Customer,
+    points: int,
+    order_total: Decimal,
+    terminal_code: str,
+    reference: str = "",
+) -> LoyaltyHold:
+    """Set `points` aside for a sale in progress at a till, for LOYALTY_HOLD_MINUTES.
+
+    Never more than the rules' share of `order_total` and never more than the points
+    available now (the balance after overdue lots expire, minus the account's other open
+    holds). Above LOYALTY_HOLD_CONFIRM_POINTS the hold needs the customer's one-time code:
+    it is made and sent after commit (`tasks.hold_send_code`), and the hold cannot be
+    converted until confirmed. Locks the account row. Raises InvalidPoints,
+    LoyaltyNotConfigured, RedemptionLimitExceeded, InsufficientPoints,
+    HoldConfirmationUnreachable.
+    """
+    points = _clean_points(points)
+    if points < 0:
+        raise InvalidPoints(details={"points": points})
+    order_total = quantize(order_total)
+    account = _locked_account(customer)
+    now = timezone.now()
+    rules = selectors.rules_in_force(at=now)
+    if rules is None:
+        raise LoyaltyNotConfigured()
+    limit = domain.redeemable_limit(
+        order_total=order_total,
+        max_redeem_percent=rules.max_redeem_percent,
+        redemption_value=rules.redemption_value,
+    )
+    if points > limit:
+        raise RedemptionLimitExceeded(
+            details={"max_points": limit, "requested": points, "order_total": str(order_total)}
+        )
+    _expire_due(account, now)
+    held = selectors.held_points(account_id=account.pk, at=now)
+    if points > account.balance - held:
+        raise InsufficientPoints(
+            details={"available": max(account.balance - held, 0), "requested": points}
+        )
+    confirm = points > settings.LOYALTY_HOLD_CONFIRM_POINTS
+    if confirm and not _code_channels(_hold_message_for(account.customer)):
+        raise HoldConfirmationUnreachable(details={"max_unconfirmed_points": limit})
+    hold = LoyaltyHold.objects.create(
+        account=account,
+        points=points,
+        order_total=order_total,
+        terminal_code=terminal_code,
+        reference=(reference or "").strip()[:100],
+        expires_at=now + timedelta(minutes=settings.LOYALTY_HOLD_MINUTES),
+        confirmation_required=confirm,
+        created_at=now,
+    )
+    if confirm:
+        from loyalty import tasks  # tasks call services: imported late to avoid a cycle
+
+        enqueue_on_commit(tasks.hold_send_code, str(hold.pk))
+    return hold
+
+
+@transaction.atomic
+def hold_code_deliver(*, hold_id: str) -> bool:
+    """Make and send the confirmation code of a hold; safe to run twice (worker side).
+
+    Locks the hold; does nothing (False) when it is closed, confirmed, due, needs no
+    code or already has one. Only the HMAC of the code is stored; it is valid for
+    CUSTOMER_CODE_TTL_MINUTES, never beyond the hold. A channel's error rolls the code
+    back and is raised for the task to retry.
+    """
+    hold = (
+        LoyaltyHold.objects.select_for_update()
+        .select_related("account__customer")
+        .filter(pk=hold_id)
+        .first()
+    )
+    now = timezone.now()
+    if (
+        hold is None
+        or not hold.is_open
+        or not hold.confirmation_required
+        or hold.confirmed_at is not None
+        or hold.code_hash
+        or hold.expires_at <= now
+    ):
+        return False
+    code = one_time_code_new()
+    hold.code_hash = one_time_code_hmac(HOLD_CODE_SCOPE, hold.pk, code)
+    hold.code_expires_at = min(
+        now + timedelta(minutes=settings.CUSTOMER_CODE_TTL_MINUTES), hold.expires_at
+    )
+    hold.save(update_fields=["code_hash", "code_expires_at"])
+    body = _(
+        "Your code is %(code)s: give it to the cashier to pay %(points)s points at the store. "
+        "If you are not at a till, ignore this message."
+    ) % {"code": code, "points": hold.points}
+    message = _hold_message_for(
+        hold.account.customer, subject=str(_("Paying with points")), body=str(body)
+    )
+    reached = _code_channels(message)
+    for channel in reached:
+        channel.send(message)
+    return bool(reached)
+
+
+def _hold_locked(*, hold_id: Any, terminal_code: str) -> LoyaltyHold:
+    try:
+        hold = (
+            LoyaltyHold.objects.select_for_update()
+            .filter(pk=hold_id, terminal_code=terminal_code)
+            .first()
+        )
+    except (ValueError, DjangoValidationError):
+        hold = None
+    if hold is None:
+        raise HoldNotFound(details={"hold": str(hold_id)})
+    return hold
+
+
+def hold_confirm(*, hold_id: Any, terminal_code: str, code: str) -> LoyaltyHold:
+    """The customer's code confirms a hold made by this till; returns the hold.
+
+    A hold that needs no confirmation, or is confirmed already, is returned unchanged.
+    A wrong code is counted (the count is committed before the error is raised, so do not
+    call this inside another transaction); after CUSTOMER_CODE_MAX_ATTEMPTS wrong codes
+    the hold is released. Locks the hold. Raises HoldNotFound (another till's hold too),
+    HoldNotOpen, HoldCodeExpired, HoldCodeInvalid, HoldLocked.
+    """
+    with transaction.atomic():
+        hold, error = _hold_confirm_take(hold_id=hold_id, terminal_code=terminal_code, code=code)
+    if error is not None:
+        raise error
+    return hold
+
+
+def _hold_confirm_take(
+    *, hold_id: Any, terminal_code: str, code: str
+) -> tuple[LoyaltyHold, DomainError | None]:
+    hold = _hold_locked(hold_id=hold_id, terminal_code=terminal_code)
+    now = timezone.now()
+    if not hold.is_open:
+        return hold, HoldNotOpen(details={"status": hold.status})
+    if not hold.confirmation_required or hold.confirmed_at is not None:
+        return hold, None
+    if hold.expires_at <= now or (hold.code_expires_at and hold.code_expires_at <= now):
+        return hold, HoldCodeExpired()
+    limit = settings.CUSTOMER_CODE_MAX_ATTEMPTS
+    if not one_time_code_matches(HOLD_CODE_SCOPE, hold.pk, code, hold.code_hash):
+        hold.attempts += 1
+        fields = ["attempts"]
+        if hold.attempts >= limit:
+            # Someone is guessing: give the points back; the till may start again.
+            hold.status, hold.closed_at = HoldStatus.RELEASED, now
+            fields += ["status", "closed_at"]
+        hold.save(update_fields=fields)
+        if hold.attempts >= limit:
+            return hold, HoldLocked()
+        return hold, HoldCodeInvalid(details={"attempts_left": limit - hold.attempts})
+    hold.status, hold.confirmed_at, hold.code_hash = HoldStatus.CONFIRMED, now, ""
+    hold.save(update_fields=["status", "confirmed_at", "code_hash"])
+    return hold, None
+
+
+@transaction.atomic
+def hold_release(*, hold_id: Any, terminal_code: str) -> LoyaltyHold:
+    """Give a hold's points back (the sale was abandoned); returns the hold.
+
+    Releasing a released or expired hold changes nothing. Locks the hold. Raises
+    HoldNotFound (another till's hold too), HoldNotOpen for a converted one.
+    """
+    hold = _hold_locked(hold_id=hold_id, terminal_code=terminal_code)
+    if hold.status == HoldStatus.CONVERTED:
+        raise HoldNotOpen(details={"status": hold.status})
+    if hold.is_open:
+        hold.status, hold.closed_at = HoldStatus.RELEASED, timezone.now()
+        hold.save(update_fields=["status", "closed_at"])
+    return hold
+
+
+def holds_expire_due(*, at: datetime | None = None, batch: int = 500) -> int:
+    """Mark open holds past their expiry as expired; returns how many.
+
+    Their points already stopped counting at `expires_at` (see `selectors.open_holds`);
+    this closes the rows. Batches of `batch` rows, each locked with SKIP LOCKED: a hold
+    being converted by a sale sync right now is skipped (the sync decides it), and two
+    runs at once take different rows; the UPDATE re-checks the status, so running it
+    twice, or concurrently, expires each hold once.
+    """
+    at = at or timezone.now()
+    expired = 0
+    while True:
+        with transaction.atomic():
+            ids = list(
+                LoyaltyHold.objects.select_for_update(skip_locked=True)
+                .filter(status__in=OPEN_HOLD_STATUSES, expires_at__lte=at)
+                .order_by("expires_at")
+                .values_list("pk", flat=True)[:batch]
+            )
+            if not ids:
+                return expired
+            expired += LoyaltyHold.objects.filter(pk__in=ids, status__in=OPEN_HOLD_STATUSES).update(
+                status=HoldStatus.EXPIRED, closed_at=at
+            )
+        if len(ids) < batch:
+            return expired
+
+
+# --- points tendered at the till --------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class TillRedemption:
+    """Points a till sale was paid with, as the till recorded it."""
+
+    key: str  # the caller's name for the sale (its flags are keyed by it)
+    reference: str  # the ledger reference: the order's, "order:<number>"
+    customer: Customer | None
+    points: int  # asked: the points tenders' total (0 with only a hold)
+    hold: str  # the hold the till took for the sale, or ""
+    occurred_at: datetime
+
+
+def _hold_problem(
+    hold: LoyaltyHold | None, item: TillRedemption, account: LoyaltyAccount | None
+) -> str:
+    if hold is None:
+        return "hold_not_found"
+    if account is None or hold.account_id != account.pk:
+        return "hold_of_another_customer"
+    if not hold.is_open:
+        return f"hold_{hold.status}"
+    if hold.confirmation_required and hold.confirmed_at is None:
+        return "hold_unconfirmed"
+    return ""
+
+
+@transaction.atomic
+def points_redeem_at_till(*, items: Sequence[TillRedemption]) -> dict[str, dict[str, Any]]:
+    """Record the points that synced till sales were paid with; flags per sale key.
+
+    A sale that already happened is never refused. Per sale: a usable hold (open, of the
+    sale's customer, confirmed when it had to be) is converted into the redemption
+    (`converted`; what it held beyond the points used simply goes back); without one,
+    the points are taken up to what can be spent at sync time. Either way never more
+    than the balance minus the account's other open holds, so the balance never goes
+    negative and held points are never spent twice (nor the points the sale itself earned:
+    they did not exist when it was paid); what could not be redeemed, and any
+    hold problem, is returned as {"asked", "redeemed", "problem"} for staff. A named hold
+    that cannot be used but is open is released. Entries: kind redeem, the order's
+    reference, channel pos, at the sale's time. Locks the accounts in primary-key order,
+    then the named holds (the global order: after stock levels, before coupon counters).
+    """
+    items = [item for item in items if item.points > 0 or item.hold]
+    if not items:
+        return {}
+    now = timezone.now()
+    accounts = _lock_accounts(item.customer for item in items if item.customer is not None)
+    hold_ids = []
+    for item in items:
+        try:
+            hold_ids.append(uuid.UUID(item.hold))
+        except ValueError:
+            continue
+    holds = {
+        str(hold.pk): hold
+        for hold in LoyaltyHold.objects.select_for_update().filter(pk__in=hold_ids).order_by("pk")
+    }
+    # The points were tendered before the sale earned anything: its own earn is not spendable.
+    earned_here = dict(
+        LoyaltyEntry.objects.filter(
+            kind=EntryKind.EARN, reference__in=[item.reference for item in items]
+        ).values_list("reference", "points")
+    )
+    flags: dict[str, dict[str, Any]] = {}
+    expired_for: set[int] = set()
+    for item in items:
+        account = accounts.get(item.customer.pk) if item.customer is not None else None
+        hold = holds.get(str(_as_uuid(item.hold))) if item.hold else None
+        problem = _hold_problem(hold, item, account) if item.hold else ""
+        usable = hold if item.hold and not problem else None
+        if hold is not None and problem == "hold_unconfirmed":
+            hold.status, hold.closed_at = HoldStatus.RELEASED, now
+            hold.sale_reference = item.reference
+            hold.save(update_fields=["status", "closed_at", "sale_reference"])
+        redeemed = 0
+        if account is None:
+            problem = problem or "no_customer"
+        elif item.points > 0:
+            if account.pk not in expired_for:
+                _expire_due(account, now)
+                expired_for.add(account.pk)
+            others = selectors.held_points(
+                account_id=account.pk, at=now, exclude=[usable.pk] if usable else []
+            )
+            spendable = account.balance - others - earned_here.get(item.reference, 0)
+            redeemed = max(min(item.points, spendable), 0)
+        entry = _till_redeem(account, item, redeemed) if redeemed else None
+        if usable is not None:
+            usable.status = HoldStatus.CONVERTED if entry else HoldStatus.RELEASED
+            usable.redeem_entry, usable.sale_reference, usable.closed_at = (
+                entry,
+                item.reference,
+                now,
+            )
+            usable.save(update_fields=["status", "redeem_entry", "sale_reference", "closed_at"])
+        if redeemed < item.points or problem:
+            flags[item.key] = {"asked": item.points, "redeemed": redeemed}
+            if problem:
+                flags[item.key]["problem"] = problem
+    return flags
+
+
+def _as_uuid(value: str) -> uuid.UUID | None:
+    try:
+        return uuid.UUID(value)
+    except ValueError:
+        return None
+
+
+def _till_redeem(account: LoyaltyAccount, item: TillRedemption, points: int) -> LoyaltyEntry:
+    rules = selectors.rules_in_force(at=item.occurred_at)
+    details: dict[str, Any] = {"asked": item.points}
+    if rules is not None:
+        details["value"] = str(domain.redeem_value(points, redemption_value=rules.redemption_value))
+    if item.hold:
+        details["hold"] = item.hold
+    entry = LoyaltyEntry.objects.create(
+        account=account,
+        kind=EntryKind.REDEEM,
+        points=-points,
+        reference=item.reference,
+        channel=Channel.POS,
+        rules=rules,
+        occurred_at=item.occurred_at,
+        details=details,
+    )
+    _consume(account, entry, points, spare=item.reference)
     _set_balance(account, -points)
     return entry
 
@@ -633,6 +1248,7 @@ def customer_merged(survivor_id: int, duplicate_id: int) -> dict[str, int]:
         duplicate.save(update_fields=["customer", "updated_at"])
         return {"loyalty_entries": count, "loyalty_points": moved_points}
     count = LoyaltyEntry.objects.filter(account=duplicate).update(account=survivor)
+    LoyaltyHold.objects.filter(account=duplicate).update(account=survivor)
     _set_balance(survivor, moved_points)
     duplicate.delete()
     return {"loyalty_entries": count, "loyalty_points": moved_points}

@@ -917,7 +917,7 @@ def till_sales_record(
     locked once; below zero allowed and flagged) and the points earned by identified
     customers under the rules at each sale's time. Deduplication is the caller's (one row
     per sale UUID, claimed in the same transaction). Statements per batch do not grow with
-    the number of sales, except one points call per identified customer's sale.
+    the number of sales (points are earned for the whole batch in one call).
     """
     record = TillRecord()
     if not sales:
@@ -1016,27 +1016,32 @@ def till_sales_record(
             pickups_flag_short(
                 levels=[(short.variant_id, short.location_id) for short in record.short_levels]
             )
+        earns = []
         for sale, order in zip(sales, orders, strict=True):
             if sale.customer is None:
                 continue
             paid_share = (order.amount_due / order.total) if order.total else Decimal(0)
-            loyalty_services.points_earn(
-                customer=sale.customer,
-                reference=order.reference,
-                channel=Channel.POS,
-                lines=[
-                    {
-                        "variant_id": line.variant_id,
-                        "category_id": line.category_id,
-                        "amount_paid": quantize(
-                            (line.unit_price * line.quantity - line.discount) * paid_share,
-                            currency,
-                        ),
-                    }
-                    for line in sale.lines
-                ],
-                at=sale.occurred_at,
+            earns.append(
+                {
+                    "customer": sale.customer,
+                    "reference": order.reference,
+                    "channel": Channel.POS,
+                    "lines": [
+                        {
+                            "variant_id": line.variant_id,
+                            "category_id": line.category_id,
+                            "amount_paid": quantize(
+                                (line.unit_price * line.quantity - line.discount) * paid_share,
+                                currency,
+                            ),
+                        }
+                        for line in sale.lines
+                    ],
+                    "at": sale.occurred_at,
+                }
             )
+        # One call for the batch: accounts locked once in pk order, entries written in bulk.
+        loyalty_services.points_earn_many(items=earns)
     return record
 
 

@@ -22,6 +22,7 @@ from customers.domain import normalize_card_number, normalize_phone
 from inventory.models import Location
 from orders import services as order_services
 from orders.services import TillLine, TillSale, TillTender
+from pos import loyalty as pos_loyalty
 from pos.domain import RawSale, SaleRejected, sale_parse
 from pos.errors import TerminalCodeTaken
 from pos.models import PosSale, PriceDiscrepancy, Terminal
@@ -284,7 +285,11 @@ def _record(*, terminal: Terminal, sales: list[_Resolved], now) -> dict[str, Sal
             currency=pricing_selectors.currency_default(),
             numbers=[number_of[r.raw.id] for r in fresh],
         )
+        # Points tendered and holds named, after stock and earns, before coupon counters.
+        points_flags = pos_loyalty.sales_points_redeem(sales=fresh, record=record)
         flags = _facts(terminal=terminal, sales=fresh, record=record)
+        for reference, flag in points_flags.items():
+            flags[reference]["points"] = flag
         _discrepancies(terminal=terminal, sales=fresh, record=record, flags=flags)
         _save_sales(sales=fresh, record=record, flags=flags)
         Terminal.objects.filter(pk=terminal.pk).update(

@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from pos.api import views
+from pos.api import loyalty_views, views
 
 urlpatterns = [
     path("sync/catalog/", views.CatalogFeedView.as_view(), name="pos-feed-catalog"),
@@ -11,4 +11,13 @@ urlpatterns = [
     path("sync/stock/", views.StockFeedView.as_view(), name="pos-feed-stock"),
     path("sync/ack/", views.AckView.as_view(), name="pos-feed-ack"),
     path("sync/sales/", views.SalesSyncView.as_view(), name="pos-sync-sales"),
+    path("customers/lookup/", loyalty_views.CustomerLookupView.as_view(), name="pos-lookup"),
+    path("quote/", loyalty_views.QuoteView.as_view(), name="pos-quote"),
+    path("loyalty/holds/", loyalty_views.HoldCreateView.as_view(), name="pos-holds"),
+    path("loyalty/holds/<str:hold_id>/", loyalty_views.HoldView.as_view(), name="pos-hold"),
+    path(
+        "loyalty/holds/<str:hold_id>/confirm/",
+        loyalty_views.HoldConfirmView.as_view(),
+        name="pos-hold-confirm",
+    ),
 ]
