@@ -3,11 +3,12 @@
 Stores in Berlin, Hamburg, Munich, Vienna and Lisbon (three are pickup points, Munich
 also ships online orders; Lisbon sits in another time zone), distribution centres in
 Leipzig and Duisburg. Warehouses hold most of the range in depth; stores carry part of
-it, a few units each, some sold out and a few oversold at the till (negative, flagged).
+it, a few units each. What the stores' tills sold since the opening delivery (items sold
+out, a few oversold and flagged) is the POS demo's: its sales go through the sale sync.
 
 Fast and still a true ledger: levels and movements go in with `bulk_create` rather than
-a service call per level, but every level gets exactly the movements the services would
-have written (an opening receipt, then till sales), so `services.verify_ledger()` holds.
+a service call per level, but every level gets exactly the movement the services would
+have written (an opening receipt), so `services.verify_ledger()` holds.
 """
 
 import random
@@ -138,23 +139,20 @@ LOCATIONS = [
 ]
 
 
-def _store_stock(rng: random.Random) -> tuple[int, int] | None:
-    """(received, sold) for one variant in one store, or None when the store never had it."""
+OPENED_DAYS_AGO = 30  # before the stores' till history (pos.demo) begins
+
+
+def _store_stock(rng: random.Random) -> int | None:
+    """Units received for one variant in one store, or None when the store never had it."""
     if rng.random() < 0.3:
         return None
-    received = rng.choice([2, 3, 4, 5, 6, 8, 10, 12])
-    roll = rng.random()
-    if roll < 0.15:
-        return received, received  # sold out
-    if roll < 0.17:
-        return received, received + rng.randint(1, 2)  # oversold at the till: negative
-    return received, rng.randint(0, received - 1)
+    return rng.choice([2, 3, 4, 5, 6, 8, 10, 12])
 
 
 def _warehouse_stock(rng: random.Random, *, share: float, depth: tuple[int, int]):
     if rng.random() >= share:
         return None
-    return rng.randint(*depth), 0
+    return rng.randint(*depth)
 
 
 def seed(*, rng: random.Random, stdout: TextIO) -> None:
@@ -166,61 +164,36 @@ def seed(*, rng: random.Random, stdout: TextIO) -> None:
     variant_ids = list(
         Variant.objects.filter(is_active=True).order_by("pk").values_list("pk", flat=True)
     )
-    plans: list[tuple[StockLevel, int, int]] = []
+    plans: list[tuple[StockLevel, int]] = []
     for location in locations:
         for variant_id in variant_ids:
             if location.code == "DC-LEIPZIG":
-                plan = _warehouse_stock(rng, share=0.9, depth=(20, 160))
+                received = _warehouse_stock(rng, share=0.9, depth=(20, 160))
             elif location.kind == Location.Kind.WAREHOUSE:
-                plan = _warehouse_stock(rng, share=0.6, depth=(5, 80))
+                received = _warehouse_stock(rng, share=0.6, depth=(5, 80))
             else:
-                plan = _store_stock(rng)
-            if plan is None:
+                received = _store_stock(rng)
+            if received is None:
                 continue
-            received, sold = plan
-            on_hand = received - sold
-            level = StockLevel(
-                variant_id=variant_id,
-                location=location,
-                on_hand=on_hand,
-                needs_attention=on_hand < 0,
-                attention_note="Sold at the till beyond available stock (demo)."
-                if on_hand < 0
-                else "",
-            )
-            plans.append((level, received, sold))
+            level = StockLevel(variant_id=variant_id, location=location, on_hand=received)
+            plans.append((level, received))
     levels = StockLevel.objects.bulk_create([p[0] for p in plans], batch_size=2000)
 
-    opened = timezone.now() - timedelta(days=14)
-    movements: list[StockMovement] = []
-    for level, (_plan_level, received, sold) in zip(levels, plans, strict=True):
-        movements.append(
-            StockMovement(
-                level=level,
-                kind=StockMovement.Kind.RECEIPT,
-                quantity=received,
-                on_hand_delta=received,
-                on_hand_after=received,
-                reserved_after=0,
-                reason="opening stock",
-                reference="demo:opening-stock",
-                created_at=opened,
-            )
+    opened = timezone.now() - timedelta(days=OPENED_DAYS_AGO)
+    movements = [
+        StockMovement(
+            level=level,
+            kind=StockMovement.Kind.RECEIPT,
+            quantity=received,
+            on_hand_delta=received,
+            on_hand_after=received,
+            reserved_after=0,
+            reason="opening stock",
+            reference="demo:opening-stock",
+            created_at=opened,
         )
-        if sold:
-            movements.append(
-                StockMovement(
-                    level=level,
-                    kind=StockMovement.Kind.SALE,
-                    quantity=sold,
-                    on_hand_delta=-sold,
-                    on_hand_after=received - sold,
-                    reserved_after=0,
-                    reason="POS sale",
-                    reference=f"demo:pos:{level.location.code}",
-                    created_at=opened + timedelta(days=rng.randint(1, 13)),
-                )
-            )
+        for level, received in plans
+    ]
     StockMovement.objects.bulk_create(movements, batch_size=2000)
     stores = sum(1 for loc in locations if loc.kind == Location.Kind.STORE)
     stdout.write(

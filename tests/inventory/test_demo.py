@@ -37,12 +37,13 @@ def test_demo_has_three_to_five_stores_some_pickup_points_and_one_or_two_warehou
     assert "stock levels" in seeded
 
 
-def test_demo_stock_is_spread_with_gaps_sold_out_items_and_a_verified_ledger(seeded):
+def test_demo_stock_is_spread_with_gaps_and_a_verified_ledger(seeded):
     from inventory.services import verify_ledger
 
     assert verify_ledger() == []
     store_levels = StockLevel.objects.filter(location__kind="store")
-    assert store_levels.filter(on_hand=0).exists()  # sold out somewhere
+    # Only opening deliveries: what the tills sold comes from the POS demo's synced sales.
+    assert set(StockMovement.objects.values_list("kind", flat=True)) == {"receipt"}
     assert store_levels.filter(on_hand__gt=0).count() > store_levels.count() // 2
     variants = StockLevel.objects.values("variant").distinct().count()
     stores = Location.objects.filter(kind="store").count()

@@ -20,6 +20,7 @@ DEMO_MODULES = [
     "customers.demo",
     "loyalty.demo",
     "orders.demo",
+    "pos.demo",
 ]
 
 
