@@ -11,6 +11,9 @@ customer merge, `account`) are the only entry columns ever updated.
 
 Rules are versioned: staff never edit a rules row, they publish a new one with its own
 tiers, and the row in force at a sale's time is the one that applies to it.
+
+A `LoyaltyHold` sets points aside at a till for a sale in progress: not a ledger entry,
+but subtracted from what any other redemption may take until it ends.
 """
 
 import uuid

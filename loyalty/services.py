@@ -11,8 +11,12 @@ lots that are already past their expiry, so points that have expired can never b
 even when the beat task has not run yet.
 
 Orders and the POS call these services by reference ("order:W-1001", "pos-sale:<uuid>"):
-`points_earn` when a sale completes, `points_redeem` inside the checkout transaction,
-`points_reverse` on cancellation, expiry or return.
+`points_earn` when a sale completes (`points_earn_many` for a synced batch of till sales),
+`points_redeem` inside the checkout transaction, `points_reverse` on cancellation, expiry
+or return. Tills set points aside with holds (`hold_create`, confirmed by the customer's
+code above a limit); every redemption takes only the balance minus open holds, and a
+synced till sale converts its hold (`points_redeem_at_till`). Lock order: accounts, then
+holds; hold confirmation, release and expiry lock only the hold.
 """
 
 import uuid
