@@ -27,7 +27,10 @@ from tests.factories.loyalty import LoyaltyRulesFactory
 from tests.factories.pos import make_terminal
 from tests.factories.pricing import CouponFactory, PriceFactory, PromotionFactory
 
-pytestmark = pytest.mark.django_db
+# Transactional: on PostgreSQL the stock feed serves a change only once its transaction
+# has committed (the safe horizon), and the till pulls its own sales' changes back.
+pytestmark = pytest.mark.django_db(transaction=True)
+SETTLE = 30  # seconds the till waits for the horizon (cluster-wide: other runs hold it)
 
 STOCK = 30
 
@@ -77,7 +80,12 @@ def _identifiers(customers):
 def test_a_till_that_sells_offline_and_syncs_badly_still_records_each_sale_exactly_once(shop):
     terminal, token, variants, customers = shop
     summary, sales = simulate(
-        LocalTransport(token), sales=40, seed=3, shoppers=_identifiers(customers), batch_size=7
+        LocalTransport(token),
+        sales=40,
+        seed=3,
+        shoppers=_identifiers(customers),
+        batch_size=7,
+        settle_seconds=SETTLE,
     )
 
     assert summary.exactly_once and summary.ok, summary.as_lines()
@@ -126,7 +134,12 @@ def test_a_till_that_sells_offline_and_syncs_badly_still_records_each_sale_exact
 def test_a_coupon_sale_priced_by_the_till_as_the_engine_does_is_no_price_discrepancy(shop):
     _terminal, token, _variants, customers = shop
     summary, sales = simulate(
-        LocalTransport(token), sales=40, seed=3, shoppers=_identifiers(customers), batch_size=7
+        LocalTransport(token),
+        sales=40,
+        seed=3,
+        shoppers=_identifiers(customers),
+        batch_size=7,
+        settle_seconds=SETTLE,
     )
     assert summary.coupons and summary.exactly_once
     assert not PriceDiscrepancy.objects.exists()
@@ -135,7 +148,9 @@ def test_a_coupon_sale_priced_by_the_till_as_the_engine_does_is_no_price_discrep
 def test_a_shopper_the_core_has_never_seen_gets_a_profile_and_the_points(shop):
     terminal, token, _variants, _customers = shop
     newcomer = {"phone": "+4915299990001"}
-    summary, sales = simulate(LocalTransport(token), sales=10, seed=8, shoppers=[newcomer])
+    summary, sales = simulate(
+        LocalTransport(token), sales=10, seed=8, shoppers=[newcomer], settle_seconds=SETTLE
+    )
     assert summary.exactly_once
     theirs = [s for s in sales if s["customer"] == newcomer]
     assert theirs
