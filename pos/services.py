@@ -287,10 +287,15 @@ def _record(*, terminal: Terminal, sales: list[_Resolved], now) -> dict[str, Sal
         )
         # Points tendered and holds named, after stock and earns, before coupon counters.
         points_flags = pos_loyalty.sales_points_redeem(sales=fresh, record=record)
+        # Priced by the engine before the coupon uses are recorded: a sale's own use must
+        # not count against its coupon's limits (a valid coupon sale is no discrepancy).
+        price_flags: dict[str, dict] = {r.sale.reference: {} for r in fresh}
+        _discrepancies(terminal=terminal, sales=fresh, record=record, flags=price_flags)
         flags = _facts(terminal=terminal, sales=fresh, record=record)
         for reference, flag in points_flags.items():
             flags[reference]["points"] = flag
-        _discrepancies(terminal=terminal, sales=fresh, record=record, flags=flags)
+        for reference, found in price_flags.items():
+            flags[reference].update(found)
         _save_sales(sales=fresh, record=record, flags=flags)
         Terminal.objects.filter(pk=terminal.pk).update(
             last_seen_at=now, last_sale_at=max(r.raw.occurred_at for r in fresh)
