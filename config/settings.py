@@ -249,6 +249,10 @@ CELERY_BEAT_SCHEDULE: dict = {
         "task": "inventory.tasks.release_expired_reservations",
         "schedule": 60.0,
     },
+    "customers-purge-verifications": {
+        "task": "customers.tasks.verifications_purge",
+        "schedule": 3600.0,
+    },
     "orders-expire-uncollected-pickups": {
         "task": "orders.tasks.orders_expire_uncollected",
         "schedule": 300.0,

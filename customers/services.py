@@ -519,6 +519,19 @@ def session_end(*, user: User, session_id: int) -> None:
 # --- proving a contact: one-time codes -----------------------------------------------
 
 
+@transaction.atomic
+def verifications_purge(*, older_than: timedelta = timedelta(days=1)) -> int:
+    """Delete verifications that expired more than `older_than` ago; returns how many.
+
+    An abandoned registration keeps a password hash in its payload: it must not stay
+    forever. Run by the beat task `customers.tasks.verifications_purge`.
+    """
+    deleted, _by_model = ContactVerification.objects.filter(
+        expires_at__lt=timezone.now() - older_than
+    ).delete()
+    return deleted
+
+
 def _code_hmac(verification_id: uuid.UUID, code: str) -> str:
     # Keyed with SECRET_KEY: the stored value alone does not let anyone test codes offline.
     return salted_hmac(
@@ -876,8 +889,11 @@ def profile_update(
         phone=given.get("phone"), email=given.get("email"), card_number=None
     )
     removed = {n: None for n in given if not normalized[n]}
+    # Compared with the login's contact: a profile may hold one (from a till or a merge)
+    # that the login has not proven yet, and proving it is how the login gets it.
+    holder = customer.user if customer.user_id else customer
     added = {
-        n: normalized[n] for n in given if normalized[n] and normalized[n] != getattr(customer, n)
+        n: normalized[n] for n in given if normalized[n] and normalized[n] != getattr(holder, n)
     }
     customer = customer_update(
         customer=customer,

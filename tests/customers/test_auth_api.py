@@ -354,3 +354,22 @@ def test_finishing_a_registration_runs_the_login_hooks_too(api_client, deliver, 
     assert response.json()["cart"] == {"merged_from": "c-9"}
     assert [data.get("cart_token") for _pk, data in login_hook] == ["c-9"]
     assert "password" not in login_hook[0][1] and "code" not in login_hook[0][1]
+
+
+def test_a_session_id_beyond_any_row_is_not_found(anna):
+    client = client_for(anna, device="phone")
+    for session_id in (0, 2**63, 10**30):
+        response = client.delete(f"{SESSIONS}{session_id}/")
+        assert response.status_code == 404, session_id
+        assert response.json()["error"]["code"] == "session_not_found"
+
+
+def test_without_a_device_name_the_user_agent_names_the_session_even_a_garbled_one(api_client):
+    register(email="anna@example.com")
+    response = api_client.post(
+        TOKEN,
+        {"login": "anna@example.com", "password": PASSWORD},
+        HTTP_USER_AGENT="ShopApp/2.1\x07 (iOS)",
+    )
+    assert response.status_code == 200, response.json()
+    assert LoginSession.objects.get().name == "ShopApp/2.1 (iOS)"
