@@ -249,8 +249,8 @@ CELERY_BEAT_SCHEDULE: dict = {
         "task": "inventory.tasks.release_expired_reservations",
         "schedule": 60.0,
     },
-    "customers-purge-verifications": {
-        "task": "customers.tasks.verifications_purge",
+    "customers-purge-expired": {
+        "task": "customers.tasks.purge_expired",
         "schedule": 3600.0,
     },
     "orders-expire-uncollected-pickups": {

@@ -520,16 +520,23 @@ def session_end(*, user: User, session_id: int) -> None:
 
 
 @transaction.atomic
-def verifications_purge(*, older_than: timedelta = timedelta(days=1)) -> int:
-    """Delete verifications that expired more than `older_than` ago; returns how many.
+def expired_purge(*, verifications_after: timedelta = timedelta(days=1)) -> dict[str, int]:
+    """Delete expired device tokens (with their sessions) and verifications.
 
-    An abandoned registration keeps a password hash in its payload: it must not stay
-    forever. Run by the beat task `customers.tasks.verifications_purge`.
+    Verifications go `verifications_after` their expiry: an abandoned registration keeps
+    a password hash in its payload and must not stay forever. Tokens are refused as soon
+    as they expire; they are deleted here so that authenticating never writes. Run by the
+    beat task `customers.tasks.purge_expired`. Returns how many of each went.
     """
-    deleted, _by_model = ContactVerification.objects.filter(
-        expires_at__lt=timezone.now() - older_than
+    now = timezone.now()
+    _n, tokens = AuthToken.objects.filter(expiry__lt=now).delete()
+    _n, verifications = ContactVerification.objects.filter(
+        expires_at__lt=now - verifications_after
     ).delete()
-    return deleted
+    return {
+        "tokens": tokens.get(AuthToken._meta.label, 0),
+        "verifications": verifications.get(ContactVerification._meta.label, 0),
+    }
 
 
 def _code_hmac(verification_id: uuid.UUID, code: str) -> str:

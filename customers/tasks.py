@@ -3,7 +3,7 @@
 Queued on commit by the services (`core.background.enqueue_on_commit`), so a failing
 mail server never fails the request that asked for the code. The task takes ids, is
 safe to run twice (`verification_deliver` sends each code once) and is retried on error.
-Expired verifications are purged by a beat task.
+Expired tokens and verifications are purged by a beat task.
 """
 
 from celery import shared_task
@@ -22,6 +22,6 @@ def verification_send_code(verification_id: str, sequence: int) -> bool:
 
 
 @shared_task
-def verifications_purge() -> int:
-    """Beat task: forget verifications (and abandoned registrations) a day after they expired."""
-    return services.verifications_purge()
+def purge_expired() -> dict[str, int]:
+    """Beat task: delete expired device tokens, and verifications a day after they expired."""
+    return services.expired_purge()
