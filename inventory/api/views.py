@@ -47,7 +47,11 @@ class LocationListView(APIView):
 
     permission_classes = [AllowAny]
 
-    @extend_schema(parameters=[s.LocationQuerySerializer], responses=s.LocationListSerializer)
+    @extend_schema(
+        operation_id="v1_inventory_locations_list",
+        parameters=[s.LocationQuerySerializer],
+        responses=s.LocationListSerializer,
+    )
     def get(self, request):
         query = s.LocationQuerySerializer(data=request.query_params)
         query.is_valid(raise_exception=True)
