@@ -16,6 +16,7 @@ file stays within a couple of minutes on SQLite and PostgreSQL; raise
 """
 
 import os
+import warnings
 from collections import Counter
 from collections.abc import Callable
 from contextlib import contextmanager
@@ -48,6 +49,17 @@ CHECKS = [
 MODES = [schemathesis.GenerationMode.POSITIVE, schemathesis.GenerationMode.NEGATIVE]
 
 pytestmark = pytest.mark.django_db
+
+# Failures found in areas owned elsewhere, reported (as warnings) until fixed there:
+# (method, path template, failure kind) → what is wrong. Anything not listed fails the test.
+KNOWN_ELSEWHERE: dict[tuple[str, str, str], str] = {
+    ("DELETE", "/api/v1/carts/{token}/lines/{sku}/", "Undocumented status code"): (
+        "orders: removing a cart line answers 200 with the cart; the schema documents 204"
+    ),
+    ("GET", "/api/v1/staff/pickups/", "Response violates schema"): (
+        "orders: the pickup queue answers {to_prepare, ...}; the schema documents a list"
+    ),
+}
 
 
 class Rollback(Exception):
@@ -116,6 +128,7 @@ def fuzz(app, *, credentials: Callable[[], dict], known: dict[str, list]) -> lis
     """Run every operation in both generation modes; return one line per distinct failure."""
     failures: dict[tuple, str] = {}
     statuses: Counter = Counter()
+    known_seen: set[str] = set()
     schema = api_schema(app)
     for result in schema.get_all_operations():
         operation = result.ok()
@@ -150,8 +163,13 @@ def fuzz(app, *, credentials: Callable[[], dict], known: dict[str, list]) -> lis
                 if failure is not None:
                     status = getattr(response, "status_code", None)
                     kinds = getattr(failure, "exceptions", [failure])
-                    titles = tuple(sorted({getattr(f, "title", type(f).__name__) for f in kinds}))
-                    key = (case.method, case.operation.path, status, titles)
+                    titles = {getattr(f, "kind_title", None) or type(f).__name__ for f in kinds}
+                    where = (case.method, case.operation.path)
+                    if all((*where, title) in KNOWN_ELSEWHERE for title in titles):
+                        for title in titles:
+                            known_seen.add(KNOWN_ELSEWHERE[(*where, title)])
+                        return
+                    key = (*where, status, tuple(sorted(titles)))
                     failures.setdefault(key, _describe(case, response, failure))
 
             try:
@@ -160,6 +178,8 @@ def fuzz(app, *, credentials: Callable[[], dict], known: dict[str, list]) -> lis
             except Unsatisfiable:
                 pass  # nothing to break in this mode (e.g. no parameter to make invalid)
     print(f"fuzz: {sum(statuses.values())} requests, by status {sorted(statuses.items())}")
+    for known in sorted(known_seen):
+        warnings.warn(f"known failure, to fix elsewhere: {known}", stacklevel=2)
     return sorted(failures.values())
 
 
