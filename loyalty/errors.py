@@ -72,3 +72,20 @@ RULES_PROBLEM_MESSAGES = {
     "duplicate_tier_min_spend": _("Two tiers have the same minimum spend."),
     "tier_out_of_range": _("A minimum spend cannot be negative and a multiplier must be positive."),
 }
+
+
+class AdjustmentNotAllowed(DomainError):
+    code = "adjustment_not_allowed"
+    message = _("Adjusting points by hand needs the permission to do so.")
+    http_status = 403
+
+
+class AdjustmentLimitExceeded(DomainError):
+    code = "adjustment_limit_exceeded"
+    message = _("This adjustment is above your role's limit: a head-office user must make it.")
+    http_status = 403
+
+
+class InvalidReasonCode(ValidationFailed):
+    code = "invalid_reason_code"
+    message = _("Choose one of the adjustment reason codes.")

@@ -21,9 +21,11 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
+from django.conf import settings
 from django.db import transaction
 from django.db.models import Sum
 from django.utils import timezone
+from django.utils.module_loading import import_string
 from django.utils.translation import gettext as _
 
 from core.errors import ValidationFailed
@@ -31,9 +33,12 @@ from core.money import quantize
 from customers.models import Customer
 from loyalty import domain, selectors
 from loyalty.errors import (
+    AdjustmentLimitExceeded,
+    AdjustmentNotAllowed,
     AmbiguousReversal,
     InsufficientPoints,
     InvalidPoints,
+    InvalidReasonCode,
     InvalidRules,
     LoyaltyNotConfigured,
     ReasonRequired,
@@ -41,6 +46,7 @@ from loyalty.errors import (
     RedemptionLimitExceeded,
 )
 from loyalty.models import (
+    AdjustReason,
     SALES_CHANNELS,
     Channel,
     EntryKind,
@@ -478,18 +484,61 @@ def points_reverse(
 # --- staff adjustments -----------------------------------------------------------------
 
 
-@transaction.atomic
-def points_adjust(*, customer: Customer, points: int, reason: str, actor: Any) -> LoyaltyEntry:
-    """Add (points > 0) or remove (points < 0) points by hand; a reason is required.
+ADJUST_PERMISSION = "loyalty.adjust_points"
+ADJUST_UNLIMITED_PERMISSION = "loyalty.adjust_points_unlimited"
 
-    Added points are a lot with the lifetime of the rules in force now. Removed points
-    are taken FIFO after overdue lots expire. Locks the account row. Raises
-    ReasonRequired, InvalidPoints, InsufficientPoints.
+
+def adjust_limit_for(user: Any) -> int | None:
+    """Most points `user` may adjust at once (None: no limit), from the resolver that the
+    `LOYALTY_ADJUST_LIMIT_RESOLVER` setting names (the staff roles); 0 without one."""
+    if user.is_superuser or user.has_perm(ADJUST_UNLIMITED_PERMISSION):
+        return None
+    path = getattr(settings, "LOYALTY_ADJUST_LIMIT_RESOLVER", "")
+    return import_string(path)(user) if path else 0
+
+
+def _check_adjust_allowed(actor: Any, points: int) -> None:
+    if actor is None:
+        return  # the system itself (demo data, data fixes run by engineers)
+    if not (actor.is_active and (actor.is_superuser or actor.has_perm(ADJUST_PERMISSION))):
+        raise AdjustmentNotAllowed()
+    limit = adjust_limit_for(actor)
+    if limit is not None and abs(points) > limit:
+        raise AdjustmentLimitExceeded(details={"points": points, "limit": limit})
+
+
+@transaction.atomic
+def points_adjust(
+    *,
+    customer: Customer,
+    points: int,
+    reason: str,
+    actor: Any,
+    reason_code: str | None = None,
+) -> LoyaltyEntry:
+    """Add (points > 0) or remove (points < 0) points by hand, with a reason code and text.
+
+    A member of staff (`actor`) needs `loyalty.adjust_points` and may move at most their
+    role's limit of points at once; above it only a holder of
+    `loyalty.adjust_points_unlimited` (head office) or a superuser may. Staff must give a
+    `reason_code` (AdjustReason); the system's own adjustments (no actor) are recorded as
+    `other`. Added points are a lot with the lifetime of the rules in force now; removed
+    points are taken FIFO after overdue lots expire. Locks the account row. Raises
+    ReasonRequired, InvalidReasonCode, InvalidPoints (400), AdjustmentNotAllowed,
+    AdjustmentLimitExceeded (403), InsufficientPoints (422).
     """
     points = _clean_points(points)
     reason = (reason or "").strip()
     if not reason:
         raise ReasonRequired()
+    actor = _actor(actor)
+    if reason_code is None and actor is None:
+        reason_code = AdjustReason.OTHER
+    if not reason_code:
+        raise ReasonRequired(details={"field": "reason_code"})
+    if reason_code not in AdjustReason.values:
+        raise InvalidReasonCode(details={"reason_code": reason_code})
+    _check_adjust_allowed(actor, points)
     account = _locked_account(customer)
     now = timezone.now()
     common = {
@@ -498,7 +547,8 @@ def points_adjust(*, customer: Customer, points: int, reason: str, actor: Any) -
         "points": points,
         "channel": Channel.ADMIN,
         "reason": reason,
-        "created_by": _actor(actor),
+        "reason_code": reason_code,
+        "created_by": actor,
         "occurred_at": now,
     }
     if points > 0:
