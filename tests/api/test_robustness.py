@@ -360,6 +360,14 @@ def test_a_foreign_host_outside_the_api_keeps_the_html_page(client):
     assert not response["Content-Type"].startswith("application/json")
 
 
+@pytest.mark.parametrize("debug", [True, False])
+def test_a_post_without_the_trailing_slash_is_a_404_naming_the_url(api_client, debug):
+    with override_settings(DEBUG=debug):
+        response = api_client.post("/api/v1/pricing/quote", {"lines": []}, format="json")
+    error = assert_error_shape(response, 404, "not_found")
+    assert error["details"] == {"did_you_mean": "/api/v1/pricing/quote/"}
+
+
 def test_an_unknown_api_path_is_a_404_in_the_error_shape(api_client):
     assert_error_shape(api_client.get("/api/v1/no-such-thing/"), 404, "not_found")
 
