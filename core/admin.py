@@ -10,6 +10,8 @@ Every app's admin builds on these instead of writing its own copy:
   works at (every store for a superuser or a holder of `inventory.operate_any_location`,
   e.g. head office); the store list comes from the selector named by the
   `STAFF_LOCATIONS_SELECTOR` setting, because core sits below the inventory app;
+- `ServiceErrorsMixin`: a domain error raised by the service a save calls comes back
+  as an error message on the page (its transaction rolled back), never as a 500;
 - `require_permission`: custom admin views check the Django permission of the operation
   (a bare `is_staff` is never enough) before they read or write anything.
 """
@@ -18,10 +20,13 @@ from collections.abc import Iterable
 from functools import cache
 
 from django.conf import settings
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
 from django.db.models import Q
+from django.http import HttpResponseRedirect
 from django.utils.module_loading import import_string
+
+from core.errors import DomainError
 
 
 class ReadOnlyAdminMixin:
@@ -40,6 +45,31 @@ class ReadOnlyAdminMixin:
 class ReadOnlyInline(ReadOnlyAdminMixin, admin.TabularInline):
     extra = 0
     can_delete = False
+
+
+def error_text(exc: DomainError) -> str:
+    """The error's message and the field problems its details list, for an admin message."""
+    details = exc.details if isinstance(exc.details, dict) else {}
+    extra = []
+    for key in ("password", "fields", "errors"):
+        value = details.get(key)
+        if isinstance(value, list | tuple):
+            extra.extend(str(item) for item in value)
+    return " ".join([exc.message, *extra])
+
+
+class ServiceErrorsMixin:
+    """Saves call services; a refusal they raise is shown on the page instead of a 500.
+
+    The admin's change view runs in one transaction, so nothing of the refused save stays.
+    """
+
+    def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
+        try:
+            return super().changeform_view(request, object_id, form_url, extra_context)
+        except DomainError as exc:
+            self.message_user(request, error_text(exc), messages.ERROR)
+            return HttpResponseRedirect(request.get_full_path())
 
 
 class ServiceDeleteMixin:

@@ -5,12 +5,10 @@ Existing logins are edited on the users page (customers admin) and store assignm
 the location staff page; this page only creates, so its change view is read-only.
 """
 
-from django.contrib import admin, messages
-from django.http import HttpResponseRedirect
+from django.contrib import admin
 from django.utils.translation import gettext_lazy as _
 
-from core.admin import ServiceDeleteMixin
-from core.errors import DomainError
+from core.admin import ServiceDeleteMixin, ServiceErrorsMixin
 from staff.forms import StaffMemberCreateForm
 from staff.models import StaffMember
 from staff.roles import ROLES
@@ -20,7 +18,7 @@ ROLE_GROUPS = {role.group for role in ROLES.values()}
 
 
 @admin.register(StaffMember)
-class StaffMemberAdmin(ServiceDeleteMixin, admin.ModelAdmin):
+class StaffMemberAdmin(ServiceErrorsMixin, ServiceDeleteMixin, admin.ModelAdmin):
     form = StaffMemberCreateForm
     list_display = ("email", "full_name", "roles", "stores", "is_active", "last_login")
     list_filter = ("is_active", "groups")
@@ -72,18 +70,3 @@ class StaffMemberAdmin(ServiceDeleteMixin, admin.ModelAdmin):
 
     def save_related(self, request, form, formsets, change):
         """The service assigned the group and the stores."""
-
-    def add_view(self, request, form_url="", extra_context=None):
-        try:
-            return super().add_view(request, form_url, extra_context)
-        except DomainError as exc:
-            # The service's checks (password rules, a taken email, a store role without a
-            # store) come back to the same page instead of a server error.
-            self.message_user(request, _format(exc), messages.ERROR)
-            return HttpResponseRedirect(request.get_full_path())
-
-
-def _format(exc: DomainError) -> str:
-    details = exc.details or {}
-    extra = details.get("password") or details.get("fields") or []
-    return " ".join([exc.message, *map(str, extra)])
