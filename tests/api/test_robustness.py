@@ -368,6 +368,47 @@ def test_a_post_without_the_trailing_slash_is_a_404_naming_the_url(api_client, d
     assert error["details"] == {"did_you_mean": "/api/v1/pricing/quote/"}
 
 
+HOSTILE_REQUESTS = [
+    {"data": b'{"lines": []}', "content_type": "application/json; charset=no-such-charset"},
+    {"data": b'{"lines": []}', "content_type": "application/json; charset=utf-16"},
+    {"data": b"\xff\xfe{", "content_type": "application/json"},
+    {"data": b"--x\r\n", "content_type": "multipart/form-data"},
+    {"data": b"--x\r\n", "content_type": "multipart/form-data; boundary="},
+    {"data": b"a=%ff%fe", "content_type": "application/x-www-form-urlencoded; charset=no-such"},
+    {"data": b"{}", "content_type": "application/json", "HTTP_ACCEPT": "garbage/\x7f"},
+    {"data": b"{}", "content_type": "application/json", "HTTP_ACCEPT_LANGUAGE": "\u00ff" * 300},
+    {"data": b"{}", "content_type": "application/json", "HTTP_AUTHORIZATION": "Token \u00ff\u00fe"},
+    {"data": b"{}", "content_type": "application/json", "HTTP_AUTHORIZATION": "Token a\x01"},
+    {
+        "data": b"{}",
+        "content_type": "application/json",
+        "HTTP_AUTHORIZATION": "Token " + "a" * 5000,
+    },
+    {"data": b"{}", "content_type": "application/json", "HTTP_COOKIE": "sessionid=\u00ff; x=y"},
+    {"data": b"{}", "content_type": "application/json", "CONTENT_LENGTH": "abc"},
+    {"data": b"{}", "content_type": "application/json", "HTTP_IDEMPOTENCY_KEY": "\u00ff" * 10},
+]
+
+
+@pytest.mark.parametrize("request_kwargs", HOSTILE_REQUESTS)
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/api/v1/pricing/quote/",
+        "/api/v1/inventory/receipts/",
+        "/api/v1/auth/token/",
+        "/api/v1/carts/",
+    ],
+)
+def test_hostile_charsets_headers_and_bodies_never_break_the_server(client, path, request_kwargs):
+    kwargs = dict(request_kwargs)
+    # generic() sends the bytes as they are (post() would encode them with the charset).
+    response = client.generic("POST", path, kwargs.pop("data"), **kwargs)
+    assert response.status_code < 500, response.content[:200]
+    if response.status_code >= 400:  # a cart may be created from any body
+        assert_error_shape(response, response.status_code)
+
+
 def test_an_unknown_api_path_is_a_404_in_the_error_shape(api_client):
     assert_error_shape(api_client.get("/api/v1/no-such-thing/"), 404, "not_found")
 
