@@ -25,7 +25,7 @@ INVENTORY_OPERATIONS = (
 )
 
 # The apps whose data a role may be given; head office reads every model of all of them.
-STAFF_APPS = ("catalog", "pricing", "inventory", "orders", "customers", "loyalty")
+STAFF_APPS = ("catalog", "pricing", "inventory", "orders", "customers", "loyalty", "staff")
 
 
 @dataclass(frozen=True)
