@@ -52,7 +52,9 @@ pytestmark = pytest.mark.django_db
 
 # Failures found in areas owned elsewhere, reported (as warnings) until fixed there:
 # (method, path template, failure kind) → what is wrong. Anything not listed fails the test.
-KNOWN_ELSEWHERE: dict[tuple[str, str, str], str] = {}
+KNOWN_ELSEWHERE: dict[tuple[str, str, str], str] = {
+    # e.g. ("GET", "/api/v1/staff/pickups/", "Response violates schema"): "orders: …",
+}
 
 
 class Rollback(Exception):
