@@ -46,8 +46,8 @@ from loyalty.errors import (
     RedemptionLimitExceeded,
 )
 from loyalty.models import (
-    AdjustReason,
     SALES_CHANNELS,
+    AdjustReason,
     Channel,
     EntryKind,
     LoyaltyAccount,
