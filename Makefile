@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint install serve migrate demo worker beat lock bench clean
+.PHONY: run test fuzz lint install serve migrate demo worker beat lock bench clean
 
 $(STAMP): requirements.lock pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -31,6 +31,10 @@ test: lint
 	$(BIN)/python manage.py makemigrations --check --dry-run
 	$(BIN)/python manage.py spectacular --fail-on-warn --validate --file /dev/null
 	$(BIN)/pytest
+
+# The schemathesis run of `make test`, with many more examples per operation (a few minutes).
+fuzz: install
+	FUZZ_EXAMPLES=$${FUZZ_EXAMPLES:-50} $(BIN)/pytest tests/api/test_schemathesis.py
 
 bench: install
 	$(BIN)/python -m benchmarks

@@ -5,7 +5,11 @@ The admin is a caller like the API: `save_model` and `save_formset` hand every w
 `catalog.services`, and the forms check barcodes with `services.barcode_validate` so a bad
 check digit is a form error next to the field, never a half-saved product. SKUs and slugs
 are identities other systems hold on to (POS terminals, order lines, import files), so
-they are set when a row is created and read-only afterwards.
+they are set when a row is created and read-only afterwards. Categories, products and
+variants are not deleted from their pages or in bulk (Django's delete would cascade past
+the services into prices, stock and order history): they are deactivated by an action
+through the services; an unused variant can still be removed from its product's page
+(`variant_delete` refuses one that is in use).
 """
 
 from collections import defaultdict
@@ -32,6 +36,7 @@ from catalog.resources import (
     options_parse,
 )
 from catalog.selectors import category_descendant_ids
+from core.admin import ServiceDeleteMixin, ServiceErrorsMixin
 
 PRODUCT_UPDATABLE = ("name", "category", "brand", "description", "is_active")
 VARIANT_UPDATABLE = ("name", "options", "vat_rate", "is_active", "position")
@@ -113,6 +118,10 @@ class ProductCategoryTreeFilter(CategoryTreeFilter):
 # --- import / export --------------------------------------------------------------------------
 
 
+class CatalogAdmin(ServiceErrorsMixin, ServiceDeleteMixin, admin.ModelAdmin):
+    """Saves through catalog services, refusals shown on the page, no generic delete."""
+
+
 class CatalogImportExportMixin(ImportExportMixin):
     """CSV/XLSX import and export of products and variants, one row per variant."""
 
@@ -187,7 +196,7 @@ class CategoryAdminForm(forms.ModelForm):
 
 
 @admin.register(Category)
-class CategoryAdmin(admin.ModelAdmin):
+class CategoryAdmin(CatalogAdmin):
     form = CategoryAdminForm
     list_display = ("name", "slug", "parent", "position")
     list_filter = (("parent", admin.RelatedOnlyFieldListFilter),)
@@ -297,9 +306,37 @@ class VariantInline(admin.TabularInline):
     def get_queryset(self, request):
         return super().get_queryset(request).prefetch_related("barcodes")
 
+    def get_fields(self, request, obj=None):
+        if self.has_change_permission(request, obj):
+            return self.fields
+        # Read-only rows show model fields and admin methods; `barcodes` is a form field.
+        return tuple("barcode_list" if name == "barcodes" else name for name in self.fields)
+
+    def get_readonly_fields(self, request, obj=None):
+        if self.has_change_permission(request, obj):
+            return ()
+        return ("barcode_list",)
+
+    @admin.display(description=gettext_lazy("barcodes"))
+    def barcode_list(self, variant: Variant) -> str:
+        return barcodes_format([b.code for b in sorted(variant.barcodes.all(), key=lambda b: b.pk)])
+
+
+@admin.action(description=gettext_lazy("Deactivate the selected rows"), permissions=["change"])
+def deactivate_selected(model_admin, request, queryset):
+    """Products and variants leave every channel; their history stays."""
+    update = services.product_update if queryset.model is Product else services.variant_update
+    count = 0
+    for row in queryset.filter(is_active=True).order_by("pk"):
+        update(**{queryset.model._meta.model_name: row}, is_active=False)
+        count += 1
+    model_admin.message_user(
+        request, _("%(n)d row(s) deactivated.") % {"n": count}, messages.SUCCESS
+    )
+
 
 @admin.register(Product)
-class ProductAdmin(CatalogImportExportMixin, admin.ModelAdmin):
+class ProductAdmin(CatalogImportExportMixin, CatalogAdmin):
     list_display = ("name", "brand", "category", "is_active", "updated_at")
     list_filter = ("is_active", CategoryTreeFilter)
     search_fields = ("name", "brand", "variants__sku", "=variants__barcodes__code")
@@ -307,6 +344,7 @@ class ProductAdmin(CatalogImportExportMixin, admin.ModelAdmin):
     list_select_related = ("category",)
     inlines = [VariantInline]
     fields = ("name", "slug", "category", "brand", "description", "is_active")
+    actions = [deactivate_selected]
 
     def get_readonly_fields(self, request, obj=None):
         return ("slug", "created_at", "updated_at") if obj is not None else ()
@@ -425,8 +463,9 @@ class VariantAdminForm(VariantFieldsMixin):
 
 
 @admin.register(Variant)
-class VariantAdmin(CatalogImportExportMixin, admin.ModelAdmin):
+class VariantAdmin(CatalogImportExportMixin, CatalogAdmin):
     form = VariantAdminForm
+    actions = [deactivate_selected]
     list_display = ("sku", "name", "product", "vat_rate", "is_active")
     list_filter = ("is_active", ProductCategoryTreeFilter, "vat_rate")
     search_fields = ("sku", "name", "=barcodes__code", "product__name")

@@ -56,6 +56,7 @@ INSTALLED_APPS = [
     "loyalty",
     "orders",
     "pos",
+    "staff",
     "demo",
 ]
 
@@ -206,6 +207,12 @@ CATALOG_VARIANT_ENRICHERS: list[str] = [
     "inventory.api.enrichment.variant_availability",
 ]
 
+# Staff: the locations a user works at (store-scoped admin pages, core.admin) and the most
+# points a user may adjust by hand at once (loyalty.services.points_adjust; the roles in
+# staff.roles define both).
+STAFF_LOCATIONS_SELECTOR = "inventory.selectors.locations_for_staff"
+LOYALTY_ADJUST_LIMIT_RESOLVER = "staff.roles.loyalty_adjust_limit"
+
 # Higher apps that must move their rows when two customers are merged, and that add
 # entries to the customer timeline. Each is a dotted path to a function in that app.
 # Merge handlers run in the global lock order: orders and carts (the rows that name an
@@ -213,6 +220,7 @@ CATALOG_VARIANT_ENRICHERS: list[str] = [
 CUSTOMER_MERGE_HANDLERS: list[str] = [
     "orders.services.customer_merged",
     "loyalty.services.customer_merged",
+    "pricing.services.customer_merged",
 ]
 CUSTOMER_TIMELINE_SOURCES: list[str] = [
     "loyalty.selectors.timeline_entries",
@@ -256,6 +264,10 @@ CELERY_BEAT_SCHEDULE: dict = {
     "inventory-release-expired-reservations": {
         "task": "inventory.tasks.release_expired_reservations",
         "schedule": 60.0,
+    },
+    "customers-purge-expired": {
+        "task": "customers.tasks.purge_expired",
+        "schedule": 3600.0,
     },
     "orders-expire-uncollected-pickups": {
         "task": "orders.tasks.orders_expire_uncollected",

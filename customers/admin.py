@@ -1,8 +1,11 @@
 """Admin for staff: logins, customer profiles (search by any contact, merge duplicates), merges.
 
 Writes go through the services: saving a profile calls customer_create/customer_update,
-the merge action calls customer_merge. Consent history and merge records are read-only
-(they are audit trails), and profiles are never deleted, only merged.
+saving a login calls user_update (a login with a profile follows it: its contacts change
+through the profile, its name is the profile's), the merge action calls customer_merge
+and needs `customers.change_customer`. Consent history and merge records are read-only
+(they are audit trails); profiles are never deleted, only merged, and logins are
+deactivated, not deleted. Staff logins are created on the staff members page.
 """
 
 from django.contrib import admin, messages
@@ -11,6 +14,7 @@ from django.template.response import TemplateResponse
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
+from core.admin import ReadOnlyInline, ServiceDeleteMixin, ServiceErrorsMixin
 from core.errors import DomainError
 from customers.forms import CustomerAdminForm, MergeForm, UserCreationForm, UserEditForm
 from customers.models import (
@@ -22,11 +26,19 @@ from customers.models import (
     User,
 )
 from customers.selectors import customer_search
-from customers.services import customer_create, customer_merge, customer_update
+from customers.services import (
+    LOGIN_FLAGS,
+    customer_create,
+    customer_merge,
+    customer_update,
+    user_update,
+)
+
+LOGIN_CONTACTS = ("email", "phone", "full_name")
 
 
 @admin.register(User)
-class UserAdmin(BaseUserAdmin):
+class UserAdmin(ServiceErrorsMixin, ServiceDeleteMixin, BaseUserAdmin):
     form = UserEditForm
     add_form = UserCreationForm
     ordering = ("-date_joined",)
@@ -52,19 +64,23 @@ class UserAdmin(BaseUserAdmin):
         ),
     )
 
+    def has_add_permission(self, request):
+        return False  # customers register themselves; staff logins: the staff members page
 
-class ReadOnlyInline(admin.TabularInline):
-    extra = 0
-    can_delete = False
+    def get_readonly_fields(self, request, obj=None):
+        readonly = list(super().get_readonly_fields(request, obj))
+        if obj is not None and Customer.objects.filter(user=obj).exists():
+            readonly.append("full_name")  # the profile's name; change it there
+        return readonly
 
-    def has_add_permission(self, request, obj=None):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
+    def save_model(self, request, obj, form, change):
+        changed = set(form.changed_data)
+        user_update(
+            user=obj,
+            **{name: form.cleaned_data[name] for name in LOGIN_CONTACTS if name in changed},
+            **{name: form.cleaned_data[name] for name in LOGIN_FLAGS if name in changed},
+            changed_by=request.user,
+        )
 
 
 class MarketingConsentInline(ReadOnlyInline):
@@ -83,7 +99,7 @@ EDITABLE = ("first_name", "last_name", "phone", "email", "card_number")
 
 
 @admin.register(Customer)
-class CustomerAdmin(admin.ModelAdmin):
+class CustomerAdmin(ServiceErrorsMixin, admin.ModelAdmin):
     form = CustomerAdminForm
     list_display = (
         "__str__",
@@ -147,7 +163,7 @@ class CustomerAdmin(admin.ModelAdmin):
             # The admin goes on with `obj` (redirect, history log): make it the saved row.
             obj.pk, obj.created_at, obj._state.adding = created.pk, created.created_at, False
 
-    @admin.action(description=_("Merge the two selected customers…"))
+    @admin.action(description=_("Merge the two selected customers…"), permissions=["change"])
     def merge_customers(self, request, queryset):
         selected = list(queryset.select_related("user").order_by("pk")[:3])
         if len(selected) != 2:

@@ -35,7 +35,15 @@ class EmailOrPhoneBackend(ModelBackend):
 
 
 class DeviceTokenAuthentication(TokenAuthentication):
-    """Knox tokens ("Authorization: Token <key>"); expired ones are refused and deleted."""
+    """Knox tokens ("Authorization: Token <key>"); expired ones are refused.
+
+    Knox deletes expired tokens of the login while it authenticates; here a request only
+    reads (a GET never writes), and the beat task `customers.tasks.purge_expired` deletes
+    them. The one write left is the throttled note of the device's last use.
+    """
+
+    def _cleanup_token(self, auth_token) -> bool:
+        return auth_token.expiry is not None and auth_token.expiry < timezone.now()
 
     def validate_user(self, auth_token):
         user, token = super().validate_user(auth_token)

@@ -537,6 +537,26 @@ def one_time_code_matches(scope: str, key: Any, code: str, stored: str) -> bool:
     return bool(stored) and hmac.compare_digest(given, stored)
 
 
+@transaction.atomic
+def expired_purge(*, verifications_after: timedelta = timedelta(days=1)) -> dict[str, int]:
+    """Delete expired device tokens (with their sessions) and verifications.
+
+    Verifications go `verifications_after` their expiry: an abandoned registration keeps
+    a password hash in its payload and must not stay forever. Tokens are refused as soon
+    as they expire; they are deleted here so that authenticating never writes. Run by the
+    beat task `customers.tasks.purge_expired`. Returns how many of each went.
+    """
+    now = timezone.now()
+    _n, tokens = AuthToken.objects.filter(expiry__lt=now).delete()
+    _n, verifications = ContactVerification.objects.filter(
+        expires_at__lt=now - verifications_after
+    ).delete()
+    return {
+        "tokens": tokens.get(AuthToken._meta.label, 0),
+        "verifications": verifications.get(ContactVerification._meta.label, 0),
+    }
+
+
 def _code_hmac(verification_id: uuid.UUID, code: str) -> str:
     return one_time_code_hmac("customers.ContactVerification", verification_id, code)
 
@@ -891,8 +911,11 @@ def profile_update(
         phone=given.get("phone"), email=given.get("email"), card_number=None
     )
     removed = {n: None for n in given if not normalized[n]}
+    # Compared with the login's contact: a profile may hold one (from a till or a merge)
+    # that the login has not proven yet, and proving it is how the login gets it.
+    holder = customer.user if customer.user_id else customer
     added = {
-        n: normalized[n] for n in given if normalized[n] and normalized[n] != getattr(customer, n)
+        n: normalized[n] for n in given if normalized[n] and normalized[n] != getattr(holder, n)
     }
     customer = customer_update(
         customer=customer,
@@ -1060,3 +1083,104 @@ def user_ensure_demo_staff(*, email: str, password: str) -> User:
     user.set_password(password)
     user.save(update_fields=["is_staff", "is_superuser", "is_active", "password"])
     return user
+
+
+# --- staff logins and login edits in the admin ----------------------------------------
+
+
+@transaction.atomic
+def staff_login_create(
+    *, email: str, password: str, full_name: str = "", phone: str | None = None
+) -> User:
+    """A login for a member of staff (`is_staff`, no customer profile).
+
+    The email (and phone) are normalized and must not belong to another login; the
+    password passes the configured validators. Locks nothing: the unique columns decide
+    a race. Raises Invalid* / InvalidPassword (400), ContactTaken (409).
+    """
+    email_n = normalize_email(email)
+    phone_n = normalize_phone(phone) if phone else None
+    name = clean_name(full_name, field="full_name")
+    _validate_password(password, email=email_n, phone=phone_n, name=name)
+    taken = [
+        field_name
+        for field_name, value in (("email", email_n), ("phone", phone_n))
+        if value and User.objects.filter(**{field_name: value}).exists()
+    ]
+    if taken:
+        raise ContactTaken(details={"fields": taken})
+    user = User(email=email_n, phone=phone_n, full_name=name, is_staff=True)
+    user.set_password(password)
+    try:
+        with transaction.atomic():
+            user.save()
+    except IntegrityError as exc:
+        raise ContactTaken(details={"fields": ["email"]}) from exc
+    return user
+
+
+LOGIN_FLAGS = ("is_active", "is_staff", "is_superuser")
+
+
+@transaction.atomic
+def user_update(
+    *,
+    user: User,
+    email: str | None = UNSET,
+    phone: str | None = UNSET,
+    full_name: str = UNSET,
+    changed_by: User | None = None,
+    **flags: bool,
+) -> User:
+    """Change a login as staff do in the admin: contacts, name, active/staff/superuser flags.
+
+    A login with a customer profile follows its profile: changed contacts go through
+    `customer_update` (checked against every profile and login, mirrored back to the login
+    and recorded as an admin change), and its name is the profile's, so changing it here
+    is refused. Locks the login row (and the profile's, through customer_update). Raises
+    ValidationFailed (`name_follows_profile`, unknown flag), Invalid* (400), ContactTaken
+    (409), LoginIdentifierRequired (400).
+    """
+    unknown = set(flags) - set(LOGIN_FLAGS)
+    if unknown:
+        raise ValidationFailed(details={"fields": sorted(unknown)})
+    locked = User.objects.select_for_update().get(pk=user.pk)
+    profile = Customer.objects.filter(user=locked).first()
+    contacts = {
+        name: value for name, value in (("email", email), ("phone", phone)) if value is not UNSET
+    }
+    if profile is not None:
+        if full_name is not UNSET and clean_name(full_name, field="full_name") != locked.full_name:
+            raise ValidationFailed(
+                _("This login's name is its customer profile's: change it on the profile."),
+                code="name_follows_profile",
+            )
+        if contacts:
+            customer_update(
+                customer=profile, **contacts, source=Source.ADMIN, changed_by=changed_by
+            )
+            locked.refresh_from_db(fields=["email", "phone", "full_name"])
+    else:
+        normalized = {
+            "email": normalize_email(contacts["email"]) if contacts.get("email") else None,
+            "phone": normalize_phone(contacts["phone"]) if contacts.get("phone") else None,
+        }
+        changed = {n: normalized[n] for n in contacts if normalized[n] != getattr(locked, n)}
+        final = {n: changed.get(n, getattr(locked, n)) for n in ("email", "phone")}
+        if not (final["email"] or final["phone"]):
+            raise LoginIdentifierRequired()
+        taken = [
+            n
+            for n, value in changed.items()
+            if value and User.objects.filter(**{n: value}).exclude(pk=locked.pk).exists()
+        ]
+        if taken:
+            raise ContactTaken(details={"fields": taken})
+        for name, value in changed.items():
+            setattr(locked, name, value)
+        if full_name is not UNSET:
+            locked.full_name = clean_name(full_name, field="full_name")
+    for name, value in flags.items():
+        setattr(locked, name, bool(value))
+    locked.save()
+    return locked

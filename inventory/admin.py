@@ -1,16 +1,18 @@
 """Inventory admin for store staff: locations, stock by location, the read-only ledger.
 
 Balances are never edited here: the actions (receipt, adjustment, count, write-off,
-transfer) and the count import call `inventory.services`, which write the ledger. Staff
-see and operate only the locations they are assigned to (superusers and holders of
-`inventory.operate_any_location`: all).
+transfer) and the count import call `inventory.services`, which write the ledger. Each
+operation needs its permission (`inventory.receive_stock` for receipts, counts, the count
+import and receiving transfers; `inventory.adjust_stock` for adjustments, write-offs and
+releases; `inventory.transfer_stock` for sending stock; see staff.roles), and staff see
+and operate only the locations they are assigned to (superusers and holders of
+`inventory.operate_any_location`: all) — a count file's rows included.
 """
 
 from collections import defaultdict
 
 from django.contrib import admin, messages
 from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
-from django.core.exceptions import PermissionDenied
 from django.db import transaction
 from django.db.models import F, Q
 from django.http import HttpResponseRedirect
@@ -21,9 +23,10 @@ from django.utils.translation import gettext_lazy as _
 from import_export import fields, resources
 from import_export.admin import ExportMixin
 
+from core.admin import ReadOnlyAdminMixin, require_permission
 from core.errors import DomainError
 from inventory import forms, selectors, services
-from inventory.imports import read_count_file
+from inventory.imports import count_rows_outside, read_count_file
 from inventory.models import (
     Location,
     LocationStaff,
@@ -34,18 +37,22 @@ from inventory.models import (
     TransferLine,
 )
 
+RECEIVE = "inventory.receive_stock"
+ADJUST = "inventory.adjust_stock"
+TRANSFER = "inventory.transfer_stock"
 
-class ReadOnlyAdminMixin:
-    """The ledger and its relatives are history: viewable, never added, changed or deleted."""
 
-    def has_add_permission(self, request, obj=None):
-        return False
+class StockOperationPermissions:
+    """`has_<operation>_permission` for the admin actions' `permissions=[...]`."""
 
-    def has_change_permission(self, request, obj=None):
-        return False
+    def has_receive_stock_permission(self, request):
+        return request.user.has_perm(RECEIVE)
 
-    def has_delete_permission(self, request, obj=None):
-        return False
+    def has_adjust_stock_permission(self, request):
+        return request.user.has_perm(ADJUST)
+
+    def has_transfer_stock_permission(self, request):
+        return request.user.has_perm(TRANSFER)
 
 
 def _staff_location_ids(request) -> list[int]:
@@ -161,7 +168,7 @@ class StockLevelResource(resources.ModelResource):
 
 
 @admin.register(StockLevel)
-class StockLevelAdmin(ExportMixin, admin.ModelAdmin):
+class StockLevelAdmin(StockOperationPermissions, ExportMixin, admin.ModelAdmin):
     resource_classes = [StockLevelResource]
     change_list_template = "admin/inventory/stocklevel/change_list.html"
     list_display = (
@@ -334,7 +341,7 @@ class StockLevelAdmin(ExportMixin, admin.ModelAdmin):
                 for location, lines in self._by_location(form).items()
             )
 
-    @admin.action(description=_("Receive stock"), permissions=["change"])
+    @admin.action(description=_("Receive stock"), permissions=["receive_stock"])
     def receive_action(self, request, queryset):
         def apply(form):
             return self._per_location(services.stock_receive, form, request)
@@ -348,7 +355,7 @@ class StockLevelAdmin(ExportMixin, admin.ModelAdmin):
             apply=apply,
         )
 
-    @admin.action(description=_("Adjust stock (with a reason)"), permissions=["change"])
+    @admin.action(description=_("Adjust stock (with a reason)"), permissions=["adjust_stock"])
     def adjust_action(self, request, queryset):
         def apply(form):
             return self._per_location(services.stock_adjust, form, request)
@@ -362,7 +369,7 @@ class StockLevelAdmin(ExportMixin, admin.ModelAdmin):
             apply=apply,
         )
 
-    @admin.action(description=_("Record a physical count"), permissions=["change"])
+    @admin.action(description=_("Record a physical count"), permissions=["receive_stock"])
     def count_action(self, request, queryset):
         def apply(form):
             entries = [(lvl.location, lvl.variant_id, q) for lvl, q in form.quantities()]
@@ -384,7 +391,7 @@ class StockLevelAdmin(ExportMixin, admin.ModelAdmin):
             apply=apply,
         )
 
-    @admin.action(description=_("Write off stock"), permissions=["change"])
+    @admin.action(description=_("Write off stock"), permissions=["adjust_stock"])
     def write_off_action(self, request, queryset):
         def apply(form):
             return self._per_location(services.stock_write_off, form, request)
@@ -398,7 +405,7 @@ class StockLevelAdmin(ExportMixin, admin.ModelAdmin):
             apply=apply,
         )
 
-    @admin.action(description=_("Transfer to another location"), permissions=["change"])
+    @admin.action(description=_("Transfer to another location"), permissions=["transfer_stock"])
     def transfer_action(self, request, queryset):
         if queryset.values("location_id").distinct().count() > 1:
             self.message_user(
@@ -426,7 +433,7 @@ class StockLevelAdmin(ExportMixin, admin.ModelAdmin):
             apply=apply,
         )
 
-    @admin.action(description=_("Mark as reviewed (clear attention)"), permissions=["change"])
+    @admin.action(description=_("Mark as reviewed (clear attention)"), permissions=["adjust_stock"])
     def acknowledge_action(self, request, queryset):
         for level in queryset.filter(needs_attention=True):
             services.stock_level_acknowledge(level=level, actor=request.user)
@@ -445,15 +452,19 @@ class StockLevelAdmin(ExportMixin, admin.ModelAdmin):
         return custom + super().get_urls()
 
     def import_counts_view(self, request):
-        if not self.has_change_permission(request):
-            raise PermissionDenied
+        require_permission(request, RECEIVE)
+        locations = selectors.locations_for_staff(user=request.user)
         errors: list[str] = []
         if request.method == "POST":
-            form = forms.StockCountImportForm(request.POST, request.FILES)
+            form = forms.StockCountImportForm(request.POST, request.FILES, locations=locations)
             if form.is_valid():
                 upload = form.cleaned_data["file"]
+                default = form.cleaned_data["location"]
                 try:
                     headers, rows = read_count_file(name=upload.name, content=upload.read())
+                    errors = self._rows_at_other_stores(request, headers, rows, default, locations)
+                    if errors:
+                        raise _NothingImported
                     movements = services.stock_count_import(
                         headers=headers,
                         rows=rows,
@@ -462,6 +473,8 @@ class StockLevelAdmin(ExportMixin, admin.ModelAdmin):
                         reason=form.cleaned_data["reason"],
                         actor=request.user,
                     )
+                except _NothingImported:
+                    pass
                 except DomainError as exc:
                     errors = exc.details.get("errors") or [_format_error(exc)]
                 else:
@@ -471,7 +484,7 @@ class StockLevelAdmin(ExportMixin, admin.ModelAdmin):
                     )
                     return self._redirect_to_changelist()
         else:
-            form = forms.StockCountImportForm()
+            form = forms.StockCountImportForm(locations=locations)
         context = {
             **self.admin_site.each_context(request),
             "title": _("Import a stock count"),
@@ -481,8 +494,24 @@ class StockLevelAdmin(ExportMixin, admin.ModelAdmin):
         }
         return TemplateResponse(request, "admin/inventory/stocklevel/import_counts.html", context)
 
+    @staticmethod
+    def _rows_at_other_stores(request, headers, rows, default, locations) -> list[str]:
+        user = request.user
+        if user.is_superuser or user.has_perm(selectors.OPERATE_ANY_LOCATION):
+            return []  # every store is theirs; unknown codes are the import's to report
+        return count_rows_outside(
+            headers=headers,
+            rows=rows,
+            default_location=default.code if default else "",
+            allowed_codes={loc.code for loc in locations},
+        )
+
     def _redirect_to_changelist(self):
         return HttpResponseRedirect(reverse("admin:inventory_stocklevel_changelist"))
+
+
+class _NothingImported(Exception):
+    """A count file with rows at other stores: the page lists them, nothing is applied."""
 
 
 def _format_error(exc: DomainError) -> str:
@@ -536,7 +565,7 @@ class StockMovementAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
 
 
 @admin.register(Reservation)
-class ReservationAdmin(admin.ModelAdmin):
+class ReservationAdmin(StockOperationPermissions, admin.ModelAdmin):
     list_display = (
         "reference",
         "sku",
@@ -552,8 +581,7 @@ class ReservationAdmin(admin.ModelAdmin):
     actions = ["release_action"]
 
     def has_change_permission(self, request, obj=None):
-        # Actions need change permission on the list; a single row is shown read-only.
-        return False if obj is not None else super().has_change_permission(request, obj)
+        return False  # reservations change only through the release action (a service)
 
     def has_add_permission(self, request):
         return False
@@ -580,7 +608,8 @@ class ReservationAdmin(admin.ModelAdmin):
         return obj.level.location.code
 
     @admin.action(
-        description=_("Release the selected reservations' references"), permissions=["change"]
+        description=_("Release the selected reservations' references"),
+        permissions=["adjust_stock"],
     )
     def release_action(self, request, queryset):
         references = sorted(
@@ -604,7 +633,7 @@ class TransferLineInline(ReadOnlyAdminMixin, admin.TabularInline):
 
 
 @admin.register(Transfer)
-class TransferAdmin(admin.ModelAdmin):
+class TransferAdmin(StockOperationPermissions, admin.ModelAdmin):
     list_display = (
         "number",
         "source",
@@ -621,8 +650,7 @@ class TransferAdmin(admin.ModelAdmin):
     actions = ["receive_action"]
 
     def has_change_permission(self, request, obj=None):
-        # Actions need change permission on the list; a single row is shown read-only.
-        return False if obj is not None else super().has_change_permission(request, obj)
+        return False  # transfers change only through the receive action (a service)
 
     def has_add_permission(self, request):
         return False
@@ -641,7 +669,7 @@ class TransferAdmin(admin.ModelAdmin):
             .filter(Q(source_id__in=allowed) | Q(destination_id__in=allowed))
         )
 
-    @admin.action(description=_("Receive the selected transfers"), permissions=["change"])
+    @admin.action(description=_("Receive the selected transfers"), permissions=["receive_stock"])
     def receive_action(self, request, queryset):
         allowed = set(_staff_location_ids(request))
         received = 0

@@ -17,6 +17,14 @@ class InsufficientStock(DomainError):
     http_status = 409
 
 
+class StockLimitExceeded(DomainError):
+    """A level would hold more units (or owe more) than `models.STOCK_UNITS_MAX`."""
+
+    code = "stock_limit_exceeded"
+    message = _("The operation would put more units on a stock level than it can hold.")
+    http_status = 422
+
+
 class NegativeStock(DomainError):
     code = "negative_stock"
     message = _("The operation would leave less than nothing on hand.")

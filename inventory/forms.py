@@ -147,6 +147,12 @@ class StockCountImportForm(forms.Form):
     reference = forms.CharField(label=_("reference"), max_length=100, required=False)
     reason = forms.CharField(label=_("reason"), max_length=255, required=False)
 
+    def __init__(self, *args, locations=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        if locations is not None:
+            # Only the importing user's stores can be the default (the admin passes them).
+            self.fields["location"].queryset = locations.order_by("code")
+
     def clean_file(self):
         upload = self.cleaned_data["file"]
         name = upload.name.lower()

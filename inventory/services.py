@@ -49,10 +49,12 @@ from inventory.errors import (
     ReasonRequired,
     ReservationNotOpen,
     SameLocationTransfer,
+    StockLimitExceeded,
     UnknownVariant,
     VariantNotSellable,
 )
 from inventory.models import (
+    STOCK_UNITS_MAX,
     Location,
     LocationStaff,
     Reservation,
@@ -175,6 +177,11 @@ class _Ledger:
     ) -> StockMovement:
         level.on_hand += on_hand
         level.reserved += reserved
+        if max(abs(level.on_hand), level.reserved) > STOCK_UNITS_MAX:
+            # Refused here with a clear error; the CHECK constraints are the backstop.
+            raise StockLimitExceeded(
+                details={"variant_id": level.variant_id, "limit": STOCK_UNITS_MAX}
+            )
         level.updated_at = self.now
         self.levels[level.pk] = level
         movement = StockMovement(

@@ -9,6 +9,7 @@ from django.contrib import admin, messages
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
+from core.admin import ReadOnlyAdminMixin
 from core.errors import DomainError, ValidationFailed
 from customers.domain import normalize_phone
 from loyalty import selectors, services
@@ -23,23 +24,13 @@ ENTRY_FIELDS = (
     "channel",
     "expires_at",
     "remaining",
+    "reason_code",
     "reason",
     "created_by",
 )
 
 
-class ReadOnlyMixin:
-    def has_add_permission(self, request, obj=None):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
-
-
-class LedgerInline(ReadOnlyMixin, admin.TabularInline):
+class LedgerInline(ReadOnlyAdminMixin, admin.TabularInline):
     model = LoyaltyEntry
     fields = ENTRY_FIELDS
     readonly_fields = ENTRY_FIELDS
@@ -75,7 +66,10 @@ class LoyaltyAccountAdmin(admin.ModelAdmin):
     inlines = [LedgerInline]
 
     def get_fieldsets(self, request, obj=None):
-        adjust = (_("Manual adjustment"), {"fields": ("adjust_points", "adjust_reason")})
+        adjust = (
+            _("Manual adjustment"),
+            {"fields": ("adjust_points", "adjust_reason_code", "adjust_reason")},
+        )
         if obj is None:
             return ((None, {"fields": ("customer",)}), adjust)
         standing = ("customer", "balance", "tier", "rolling_spend", "expiring_soon")
@@ -95,6 +89,10 @@ class LoyaltyAccountAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None):
         return False
+
+    def get_form(self, request, obj=None, change=False, **kwargs):
+        form = super().get_form(request, obj, change=change, **kwargs)
+        return type(form.__name__, (form,), {"actor": request.user})
 
     @admin.display(description=_("phone"))
     def phone(self, account):
@@ -130,6 +128,7 @@ class LoyaltyAccountAdmin(admin.ModelAdmin):
                 customer=customer,
                 points=points,
                 reason=form.cleaned_data["adjust_reason"],
+                reason_code=form.cleaned_data["adjust_reason_code"],
                 actor=request.user,
             )
         except DomainError as exc:  # e.g. points spent meanwhile: the form checked earlier
@@ -138,7 +137,7 @@ class LoyaltyAccountAdmin(admin.ModelAdmin):
 
 
 @admin.register(LoyaltyEntry)
-class LoyaltyEntryAdmin(ReadOnlyMixin, admin.ModelAdmin):
+class LoyaltyEntryAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = ("id", "account", *ENTRY_FIELDS[:6])
     list_filter = ("kind", "channel")
     list_select_related = ("account__customer",)

@@ -108,3 +108,20 @@ class HoldLocked(DomainError):
     code = "hold_locked"
     message = _("Too many wrong codes: the hold was released.")
     http_status = 410
+
+
+class AdjustmentNotAllowed(DomainError):
+    code = "adjustment_not_allowed"
+    message = _("Adjusting points by hand needs the permission to do so.")
+    http_status = 403
+
+
+class AdjustmentLimitExceeded(DomainError):
+    code = "adjustment_limit_exceeded"
+    message = _("This adjustment is above your role's limit: a head-office user must make it.")
+    http_status = 403
+
+
+class InvalidReasonCode(ValidationFailed):
+    code = "invalid_reason_code"
+    message = _("Choose one of the adjustment reason codes.")

@@ -13,7 +13,8 @@ from django.utils.translation import gettext_lazy as _
 
 from loyalty import domain, selectors
 from loyalty.errors import RULES_PROBLEM_MESSAGES
-from loyalty.models import LoyaltyAccount, LoyaltyRules
+from loyalty.models import AdjustReason, LoyaltyAccount, LoyaltyRules
+from loyalty.services import adjust_limit_for
 
 
 class AccountAdjustForm(forms.ModelForm):
@@ -23,6 +24,11 @@ class AccountAdjustForm(forms.ModelForm):
         label=_("adjust by points"),
         required=False,
         help_text=_("Positive to add points, negative to remove them."),
+    )
+    adjust_reason_code = forms.ChoiceField(
+        label=_("reason code"),
+        required=False,
+        choices=[("", "---------"), *AdjustReason.choices],
     )
     adjust_reason = forms.CharField(
         label=_("reason"),
@@ -36,6 +42,10 @@ class AccountAdjustForm(forms.ModelForm):
         model = LoyaltyAccount
         fields = ["customer"]
 
+    # The member of staff filling the form in (set by the admin): their role's limit is
+    # shown here early; `points_adjust` enforces it.
+    actor = None
+
     def clean(self):
         cleaned = super().clean()
         points = cleaned.get("adjust_points")
@@ -44,6 +54,19 @@ class AccountAdjustForm(forms.ModelForm):
             self.add_error("adjust_points", _("An adjustment cannot be zero."))
         if points and not reason:
             self.add_error("adjust_reason", _("A manual adjustment needs a reason."))
+        if points and not cleaned.get("adjust_reason_code"):
+            self.add_error("adjust_reason_code", _("Choose why the points are adjusted."))
+        if points and self.actor is not None:
+            limit = adjust_limit_for(self.actor)
+            if limit is not None and abs(points) > limit:
+                self.add_error(
+                    "adjust_points",
+                    _(
+                        "Your role may adjust at most %(limit)s points at once: a head-office "
+                        "user must make this adjustment."
+                    )
+                    % {"limit": limit},
+                )
         if points and points < 0:
             balance = self.instance.balance if self.instance.pk else 0
             if -points > balance:

@@ -141,6 +141,11 @@ class LoyaltyAccount(models.Model):
         constraints = [
             models.CheckConstraint(condition=Q(balance__gte=0), name="loyalty_balance_not_negative")
         ]
+        permissions = [
+            # Within the limit of the user's role (staff.roles; LOYALTY_ADJUST_LIMIT_RESOLVER).
+            ("adjust_points", _("Can adjust points by hand, within the role's limit")),
+            ("adjust_points_unlimited", _("Can adjust points by hand above any role's limit")),
+        ]
 
     def __str__(self) -> str:
         return f"{self.customer} — {self.balance} pts"
@@ -152,6 +157,17 @@ class EntryKind(models.TextChoices):
     REVERSE = "reverse", _("reverse")
     EXPIRE = "expire", _("expire")
     ADJUST = "adjust", _("adjust")
+
+
+class AdjustReason(models.TextChoices):
+    """Why points were adjusted by hand: reportable codes; the free text says the rest."""
+
+    GOODWILL = "goodwill", _("goodwill gesture")
+    MISSING_PURCHASE = "missing_purchase", _("purchase not credited")
+    CORRECTION = "correction", _("correction of an error")
+    COMPLAINT = "complaint", _("complaint settlement")
+    CAMPAIGN = "campaign", _("campaign or welcome bonus")
+    OTHER = "other", _("other (explain in the text)")
 
 
 class Channel(models.TextChoices):
@@ -205,6 +221,10 @@ class LoyaltyEntry(models.Model):
         verbose_name=_("rules applied"),
     )
     reason = models.TextField(_("reason"), blank=True)
+    # Manual adjustments only (AdjustReason); empty on every other kind of entry.
+    reason_code = models.CharField(
+        _("reason code"), max_length=20, choices=AdjustReason.choices, blank=True, default=""
+    )
     details = models.JSONField(_("details"), default=dict, blank=True)
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL,

@@ -33,6 +33,7 @@ from django.db import transaction
 from django.db.models import Q, Sum
 from django.db.models.functions import Coalesce
 from django.utils import timezone
+from django.utils.module_loading import import_string
 from django.utils.translation import gettext as _
 
 from catalog.selectors import category_ancestor_map
@@ -44,6 +45,8 @@ from customers.models import Customer
 from customers.services import one_time_code_hmac, one_time_code_matches, one_time_code_new
 from loyalty import domain, selectors
 from loyalty.errors import (
+    AdjustmentLimitExceeded,
+    AdjustmentNotAllowed,
     AmbiguousReversal,
     HoldCodeExpired,
     HoldCodeInvalid,
@@ -54,6 +57,7 @@ from loyalty.errors import (
     InsufficientPoints,
     InvalidEarnLines,
     InvalidPoints,
+    InvalidReasonCode,
     InvalidRules,
     LoyaltyNotConfigured,
     ReasonRequired,
@@ -63,6 +67,7 @@ from loyalty.errors import (
 from loyalty.models import (
     OPEN_HOLD_STATUSES,
     SALES_CHANNELS,
+    AdjustReason,
     Channel,
     EntryKind,
     HoldStatus,
@@ -1097,18 +1102,61 @@ def points_reverse(
 # --- staff adjustments -----------------------------------------------------------------
 
 
-@transaction.atomic
-def points_adjust(*, customer: Customer, points: int, reason: str, actor: Any) -> LoyaltyEntry:
-    """Add (points > 0) or remove (points < 0) points by hand; a reason is required.
+ADJUST_PERMISSION = "loyalty.adjust_points"
+ADJUST_UNLIMITED_PERMISSION = "loyalty.adjust_points_unlimited"
 
-    Added points are a lot with the lifetime of the rules in force now. Removed points
-    are taken FIFO after overdue lots expire. Locks the account row. Raises
-    ReasonRequired, InvalidPoints, InsufficientPoints.
+
+def adjust_limit_for(user: Any) -> int | None:
+    """Most points `user` may adjust at once (None: no limit), from the resolver that the
+    `LOYALTY_ADJUST_LIMIT_RESOLVER` setting names (the staff roles); 0 without one."""
+    if user.is_superuser or user.has_perm(ADJUST_UNLIMITED_PERMISSION):
+        return None
+    path = getattr(settings, "LOYALTY_ADJUST_LIMIT_RESOLVER", "")
+    return import_string(path)(user) if path else 0
+
+
+def _check_adjust_allowed(actor: Any, points: int) -> None:
+    if actor is None:
+        return  # the system itself (demo data, data fixes run by engineers)
+    if not (actor.is_active and (actor.is_superuser or actor.has_perm(ADJUST_PERMISSION))):
+        raise AdjustmentNotAllowed()
+    limit = adjust_limit_for(actor)
+    if limit is not None and abs(points) > limit:
+        raise AdjustmentLimitExceeded(details={"points": points, "limit": limit})
+
+
+@transaction.atomic
+def points_adjust(
+    *,
+    customer: Customer,
+    points: int,
+    reason: str,
+    actor: Any,
+    reason_code: str | None = None,
+) -> LoyaltyEntry:
+    """Add (points > 0) or remove (points < 0) points by hand, with a reason code and text.
+
+    A member of staff (`actor`) needs `loyalty.adjust_points` and may move at most their
+    role's limit of points at once; above it only a holder of
+    `loyalty.adjust_points_unlimited` (head office) or a superuser may. Staff must give a
+    `reason_code` (AdjustReason); the system's own adjustments (no actor) are recorded as
+    `other`. Added points are a lot with the lifetime of the rules in force now; removed
+    points are taken FIFO after overdue lots expire. Locks the account row. Raises
+    ReasonRequired, InvalidReasonCode, InvalidPoints (400), AdjustmentNotAllowed,
+    AdjustmentLimitExceeded (403), InsufficientPoints (422).
     """
     points = _clean_points(points)
     reason = (reason or "").strip()
     if not reason:
         raise ReasonRequired()
+    actor = _actor(actor)
+    if reason_code is None and actor is None:
+        reason_code = AdjustReason.OTHER
+    if not reason_code:
+        raise ReasonRequired(details={"field": "reason_code"})
+    if reason_code not in AdjustReason.values:
+        raise InvalidReasonCode(details={"reason_code": reason_code})
+    _check_adjust_allowed(actor, points)
     account = _locked_account(customer)
     now = timezone.now()
     common = {
@@ -1117,7 +1165,8 @@ def points_adjust(*, customer: Customer, points: int, reason: str, actor: Any) -
         "points": points,
         "channel": Channel.ADMIN,
         "reason": reason,
-        "created_by": _actor(actor),
+        "reason_code": reason_code,
+        "created_by": actor,
         "occurred_at": now,
     }
     if points > 0:

@@ -1,33 +1,30 @@
 """Orders admin for store staff: orders (read-only money and status), the pickup queue.
 
-Staff see and act only on their own stores' orders (inventory's staff assignments; a
-superuser sees every store). Status changes go through `orders.services.order_transition`,
-the same service the staff API uses, so the transition table and the store check apply.
+Staff see and act only on their own stores' orders (inventory's staff assignments; head
+office and superusers see every store), and only with the operation's permission:
+`orders.work_pickup_queue` for the queue, ready and handover, `orders.cancel_order` for
+cancelling. Status changes go through `orders.services.order_transition`, the same service
+the staff API uses, so the transition table, the store check and the pickup-code lock-out
+apply. The pickup code is the customer's secret: no staff screen shows it.
 """
 
 from django.contrib import admin, messages
-from django.core.exceptions import PermissionDenied
 from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.translation import gettext_lazy as _
 
+from core.admin import ReadOnlyInline, StoreScopedAdminMixin, require_permission
 from core.errors import DomainError
 from inventory import selectors as inventory_selectors
 from orders import selectors, services
 from orders.domain import Actor, Status
 from orders.models import Cart, CartLine, Order, OrderLine, OrderTransition, Tender
 
-
-class ReadOnlyInline(admin.TabularInline):
-    extra = 0
-    can_delete = False
-
-    def has_add_permission(self, request, obj=None):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
+PICKUP_PERMISSION = "orders.work_pickup_queue"
+CANCEL_PERMISSION = "orders.cancel_order"
+# Never on a staff screen: the code proves the customer at the desk.
+HIDDEN_FIELDS = {"pickup_code"}
 
 
 class OrderLineInline(ReadOnlyInline):
@@ -53,7 +50,7 @@ def staff_location_ids(request) -> set[int]:
 
 
 @admin.register(Order)
-class OrderAdmin(admin.ModelAdmin):
+class OrderAdmin(StoreScopedAdminMixin, admin.ModelAdmin):
     list_display = (
         "number",
         "status",
@@ -71,20 +68,26 @@ class OrderAdmin(admin.ModelAdmin):
     actions = ["mark_ready_for_pickup", "cancel_orders"]
     date_hierarchy = "placed_at"
 
+    def get_fields(self, request, obj=None):
+        return [f.name for f in Order._meta.fields if f.name not in HIDDEN_FIELDS]
+
     def get_readonly_fields(self, request, obj=None):
-        return [f.name for f in Order._meta.fields]
+        return self.get_fields(request, obj)
 
     def has_add_permission(self, request):
         return False
 
+    def has_change_permission(self, request, obj=None):
+        return False  # orders change only through their transitions (the actions below)
+
     def has_delete_permission(self, request, obj=None):
         return False
 
-    def get_queryset(self, request):
-        qs = super().get_queryset(request)
-        if request.user.is_superuser:
-            return qs
-        return qs.filter(location_id__in=staff_location_ids(request))
+    def has_work_pickup_queue_permission(self, request):
+        return request.user.has_perm(PICKUP_PERMISSION)
+
+    def has_cancel_order_permission(self, request):
+        return request.user.has_perm(CANCEL_PERMISSION)
 
     def _transition(self, request, orders, target):
         done = 0
@@ -103,11 +106,11 @@ class OrderAdmin(admin.ModelAdmin):
         if done:
             self.message_user(request, _("%(n)d order(s) updated.") % {"n": done})
 
-    @admin.action(description=_("Mark ready for pickup"))
+    @admin.action(description=_("Mark ready for pickup"), permissions=["work_pickup_queue"])
     def mark_ready_for_pickup(self, request, queryset):
         self._transition(request, queryset, Status.READY_FOR_PICKUP)
 
-    @admin.action(description=_("Cancel (staff)"))
+    @admin.action(description=_("Cancel (staff)"), permissions=["cancel_order"])
     def cancel_orders(self, request, queryset):
         self._transition(request, queryset, Status.CANCELLED)
 
@@ -122,28 +125,12 @@ class OrderAdmin(admin.ModelAdmin):
         return extra + super().get_urls()
 
     def pickup_queue_view(self, request):
-        """Per-store pickup queue with one-click ready and a handover form with the code."""
+        """Per-store pickup queue with one-click ready and a handover form for the code (and
+        the desk payment of a pay-in-store order)."""
+        require_permission(request, PICKUP_PERMISSION)
         allowed = staff_location_ids(request)
-        if not request.user.is_staff:
-            raise PermissionDenied
         if request.method == "POST":
-            number = request.POST.get("number", "")
-            action = request.POST.get("action")
-            try:
-                order = selectors.order_get(number=number)
-                target = {"ready": Status.READY_FOR_PICKUP, "handover": Status.COLLECTED}[action]
-                services.order_transition(
-                    order=order,
-                    target=target,
-                    actor=Actor.STAFF,
-                    user=request.user,
-                    pickup_code=request.POST.get("pickup_code", "").strip(),
-                    staff_location_ids=allowed,
-                )
-                self.message_user(request, f"{number}: {target.replace('_', ' ')}")
-            except (DomainError, KeyError) as error:
-                text = getattr(error, "message", _("Unknown action."))
-                self.message_user(request, f"{number}: {text}", messages.ERROR)
+            self._pickup_queue_post(request, allowed)
             return redirect(reverse("admin:orders_order_pickups") + "?" + request.GET.urlencode())
         locations = [
             loc
@@ -160,9 +147,40 @@ class OrderAdmin(admin.ModelAdmin):
             "chosen": chosen,
             "to_prepare": queue["to_prepare"],
             "waiting": [(o, selectors.days_left(o)) for o in queue["waiting"]],
+            "desk_kinds": services.DESK_TENDER_KINDS,
             "opts": self.model._meta,
         }
         return TemplateResponse(request, "admin/orders/pickup_queue.html", context)
+
+    def _pickup_queue_post(self, request, allowed: set[int]) -> None:
+        number = request.POST.get("number", "")
+        action = request.POST.get("action")
+        target = {"ready": Status.READY_FOR_PICKUP, "handover": Status.COLLECTED}.get(action)
+        if target is None:
+            self.message_user(request, f"{number}: {_('Unknown action.')}", messages.ERROR)
+            return
+        desk_payment = None
+        kind = request.POST.get("desk_kind", "")
+        if action == "handover" and kind:
+            desk_payment = services.DeskPayment(
+                kind=kind, reference=request.POST.get("desk_reference", "").strip()[:100]
+            )
+        try:
+            # Another store's order answers like a missing one (order_not_found).
+            order = selectors.order_get(number=number)
+            services.order_transition(
+                order=order,
+                target=target,
+                actor=Actor.STAFF,
+                user=request.user,
+                pickup_code=request.POST.get("pickup_code", "").strip(),
+                desk_payment=desk_payment,
+                staff_location_ids=allowed,
+            )
+        except DomainError as error:
+            self.message_user(request, f"{number}: {error.message}", messages.ERROR)
+            return
+        self.message_user(request, f"{number}: {target.replace('_', ' ')}")
 
 
 class CartLineInline(ReadOnlyInline):
@@ -173,6 +191,8 @@ class CartLineInline(ReadOnlyInline):
 
 @admin.register(Cart)
 class CartAdmin(admin.ModelAdmin):
+    """Carts are the shoppers' own; staff may look at them (with the view permission)."""
+
     list_display = ("token", "customer", "channel", "state", "fulfilment_type", "updated_at")
     list_filter = ("state", "channel")
     inlines = [CartLineInline]
@@ -181,4 +201,10 @@ class CartAdmin(admin.ModelAdmin):
         return [f.name for f in Cart._meta.fields]
 
     def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
         return False

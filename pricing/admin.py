@@ -4,10 +4,13 @@ and a per-variant price history, promotions with scope pickers and coupons, coup
 The admin is a caller: forms check rows with the same planner the services use (so the
 errors show on the form), and every save goes through `pricing.services`. Prices that
 already took effect keep their history: only their end may move, and not into the past.
+Nothing is deleted by Django's generic delete: a price list (which would take its prices
+in effect with it) and a promotion (its coupons and their uses) are deactivated through
+the services; only a scheduled price may be deleted, through `price_delete`.
 """
 
 from django import forms
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.core.exceptions import NON_FIELD_ERRORS, PermissionDenied, ValidationError
 from django.db.models import Q
 from django.forms.models import BaseInlineFormSet
@@ -21,6 +24,8 @@ from import_export.admin import ImportExportMixin
 from import_export.formats import base_formats
 
 from catalog.models import Variant
+from core.admin import ReadOnlyAdminMixin, ServiceDeleteMixin, ServiceErrorsMixin
+from core.errors import DomainError
 from core.money import quantize
 from pricing import domain, selectors, services
 from pricing.models import Coupon, CouponRedemption, Price, PriceList, Promotion
@@ -100,8 +105,8 @@ class PriceInlineFormSet(BaseInlineFormSet):
         else:
             rows = [_row(f, self.instance.pk) for f in changed]
             plan = services.price_rows_check(rows=rows, close_open_ended=True)
-        for index, messages in plan.errors.items():
-            changed[index].add_error(None, messages)
+        for index, problems in plan.errors.items():
+            changed[index].add_error(None, problems)
 
     def save_through_services(self) -> None:
         changed = self._changed_forms()
@@ -161,13 +166,26 @@ class PriceListForm(forms.ModelForm):
         return super()._get_validation_exclusions() | {"is_default"}
 
 
+class PricingAdmin(ServiceErrorsMixin, ServiceDeleteMixin, admin.ModelAdmin):
+    """Saves through pricing services, refusals shown on the page, no generic delete."""
+
+
 @admin.register(PriceList)
-class PriceListAdmin(admin.ModelAdmin):
+class PriceListAdmin(PricingAdmin):
     form = PriceListForm
     list_display = ("name", "currency", "is_default", "is_active", "created_at")
     list_filter = ("is_default", "is_active", "currency")
     search_fields = ("name",)
     inlines = [PriceInline]
+    actions = ["deactivate"]
+
+    @admin.action(description=_("Deactivate the selected price lists"), permissions=["change"])
+    def deactivate(self, request, queryset):
+        for price_list in queryset.filter(is_active=True).order_by("pk"):
+            try:
+                services.price_list_update(price_list=price_list, is_active=False)
+            except DomainError as exc:  # e.g. the default list stays active
+                self.message_user(request, f"{price_list}: {exc.message}", messages.ERROR)
 
     def save_model(self, request, obj, form, change):
         fields = {name: form.cleaned_data[name] for name in form.Meta.fields}
@@ -240,7 +258,7 @@ class PriceForm(forms.ModelForm):
 
 
 @admin.register(Price)
-class PriceAdmin(ImportExportMixin, admin.ModelAdmin):
+class PriceAdmin(ImportExportMixin, PricingAdmin):
     form = PriceForm
     resource_classes = [PriceResource]
     formats = [base_formats.CSV, base_formats.XLSX]
@@ -267,20 +285,22 @@ class PriceAdmin(ImportExportMixin, admin.ModelAdmin):
 
     @admin.display(description=_("history"))
     def history(self, price: Price) -> str:
-        url = reverse("admin:pricing_price_history", args=[price.variant_id])
+        url = reverse("admin:pricing_price_variant_history", args=[price.variant_id])
         return format_html('<a href="{}">{}</a>', url, _("price history"))
 
     def get_urls(self):
+        # Not "pricing_price_history": that name is the admin's own per-object history
+        # (the "History" button of a price), which this view must not shadow.
         urls = [
             path(
-                "history/<int:variant_id>/",
-                self.admin_site.admin_view(self.history_view),
-                name="pricing_price_history",
+                "variant/<int:variant_id>/history/",
+                self.admin_site.admin_view(self.variant_history_view),
+                name="pricing_price_variant_history",
             )
         ]
         return urls + super().get_urls()
 
-    def history_view(self, request, variant_id: int):
+    def variant_history_view(self, request, variant_id: int):
         """Every price the variant had, has and will have, in every price list."""
         if not self.has_view_permission(request):
             raise PermissionDenied
@@ -319,15 +339,12 @@ class PriceAdmin(ImportExportMixin, admin.ModelAdmin):
         # A stored price stays the price of its variant in its list; add a new one instead.
         return ("price_list", "variant") if obj is not None else ()
 
+    service_delete = True  # a scheduled price, through price_delete; never in bulk
+
     def has_delete_permission(self, request, obj=None):
         if obj is not None and obj.valid_from <= timezone.now():
             return False  # history stays; end the price instead
         return super().has_delete_permission(request, obj)
-
-    def get_actions(self, request):
-        actions = super().get_actions(request)
-        actions.pop("delete_selected", None)
-        return actions
 
     def delete_model(self, request, obj):
         services.price_delete(price=obj)
@@ -404,7 +421,7 @@ class PromotionForm(forms.ModelForm):
 
 
 @admin.register(Promotion)
-class PromotionAdmin(admin.ModelAdmin):
+class PromotionAdmin(PricingAdmin):
     form = PromotionForm
     list_display = (
         "name",
@@ -422,6 +439,7 @@ class PromotionAdmin(admin.ModelAdmin):
     search_fields = ("name", "coupons__code")
     autocomplete_fields = ("variants", "products", "categories")
     inlines = [CouponInline]
+    actions = ["deactivate"]
     fieldsets = (
         (None, {"fields": ("name", "description", "is_active")}),
         (
@@ -444,6 +462,12 @@ class PromotionAdmin(admin.ModelAdmin):
         ),
         (_("When and how"), {"fields": ("starts_at", "ends_at", "priority", "is_stackable")}),
     )
+
+    @admin.action(description=_("Deactivate the selected promotions"), permissions=["change"])
+    def deactivate(self, request, queryset):
+        for promotion in queryset.filter(is_active=True).order_by("pk"):
+            promotion.is_active = False
+            services.promotion_save(promotion=promotion)
 
     @admin.display(boolean=True, description=_("live now"))
     def live(self, promotion: Promotion) -> bool:
@@ -486,19 +510,10 @@ class PromotionAdmin(admin.ModelAdmin):
 
 
 @admin.register(CouponRedemption)
-class CouponRedemptionAdmin(admin.ModelAdmin):
+class CouponRedemptionAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     """Coupon uses, read-only: they are recorded and given back by orders."""
 
     list_display = ("coupon", "reference", "customer_id", "created_at", "released_at")
     list_filter = ("coupon",)
     search_fields = ("reference", "coupon__code")
     list_select_related = ("coupon",)
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False

@@ -739,3 +739,29 @@ def coupon_redemption_release(*, reference: str) -> int:
     return CouponRedemption.objects.filter(
         reference=reference, coupon_id__in=coupon_ids, released_at__isnull=True
     ).update(released_at=timezone.now())
+
+
+# --- customer merge ----------------------------------------------------------------------
+
+
+@transaction.atomic
+def customer_merged(survivor_id: int, duplicate_id: int) -> dict[str, int]:
+    """Move the duplicate customer's coupon uses to the survivor (a CUSTOMER_MERGE_HANDLERS
+    hook); returns how many moved.
+
+    The uses keep counting against per-customer limits, now the survivor's: a customer
+    cannot use a once-per-customer coupon again by having had two profiles. Locks the
+    coupons concerned in primary-key order (coupon counters come last in the global lock
+    order, after orders and points accounts), so no use of them is recorded meanwhile.
+    """
+    if survivor_id == duplicate_id:
+        return {"coupon_uses": 0}
+    uses = CouponRedemption.objects.filter(customer_id=duplicate_id)
+    coupon_ids = sorted(set(uses.values_list("coupon_id", flat=True)))
+    if not coupon_ids:
+        return {"coupon_uses": 0}
+    list(Coupon.objects.select_for_update().filter(pk__in=coupon_ids).order_by("pk"))
+    moved = CouponRedemption.objects.filter(customer_id=duplicate_id).update(
+        customer_id=survivor_id
+    )
+    return {"coupon_uses": moved}

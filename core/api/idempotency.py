@@ -14,12 +14,24 @@ from collections.abc import Callable
 
 from django.db import IntegrityError, transaction
 from django.utils.translation import gettext as _
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter
 from rest_framework.response import Response
 
 from core.errors import IdempotencyKeyReused, ValidationFailed
 from core.models import IdempotencyRecord
 
 HEADER = "Idempotency-Key"
+
+# For `extend_schema(parameters=[IDEMPOTENCY_KEY_PARAMETER])` on every view that needs it.
+IDEMPOTENCY_KEY_PARAMETER = OpenApiParameter(
+    HEADER,
+    OpenApiTypes.STR,
+    OpenApiParameter.HEADER,
+    required=True,
+    description="Any unique string (e.g. a UUID), at most 255 printable characters; a retry "
+    "with the same key and body replays the first response.",
+)
 
 
 def request_fingerprint(request, extra: str = "") -> str:

@@ -29,6 +29,7 @@ class CursorPagination(pagination.CursorPagination):
     page_size = 20
     page_size_query_param = "page_size"
     max_page_size = 100
+    _model: type[models.Model] | None = None  # of the queryset being paged
 
     def paginate_queryset(self, queryset, request, view=None):
         self._model = getattr(queryset, "model", None)

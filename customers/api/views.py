@@ -66,8 +66,12 @@ def _request_data(request) -> dict:
 
 
 def _device(request, given: str) -> str:
-    # Without a name the client's own description is the best label a customer will recognise.
-    return given or request.headers.get("User-Agent", "")[:100]
+    # Without a name the client's own description is the best label a customer will
+    # recognise; whatever a client puts in that header must not fail the login.
+    if given:
+        return given
+    agent = request.headers.get("User-Agent", "")
+    return "".join(ch for ch in agent if ch.isprintable())[:100]
 
 
 class RegisterView(APIView):

@@ -58,6 +58,10 @@ class LocationSerializer(serializers.ModelSerializer):
         return None if distance is None else round(distance, 2)
 
 
+class LocationListSerializer(serializers.Serializer):
+    results = LocationSerializer(many=True)
+
+
 class AvailabilityQuerySerializer(serializers.Serializer):
     sku = serializers.ListField(
         child=serializers.CharField(max_length=4000),

@@ -17,7 +17,7 @@ from rest_framework.views import APIView
 
 from catalog.errors import UnknownSku
 from catalog.selectors import variants_by_sku
-from core.api.idempotency import idempotent_response
+from core.api.idempotency import IDEMPOTENCY_KEY_PARAMETER, idempotent_response
 from core.errors import ValidationFailed
 from inventory import selectors, services
 from inventory.api import serializers as s
@@ -48,7 +48,9 @@ class LocationListView(APIView):
     permission_classes = [AllowAny]
 
     @extend_schema(
-        parameters=[s.LocationQuerySerializer], responses=s.LocationSerializer(many=True)
+        operation_id="v1_inventory_locations_list",
+        parameters=[s.LocationQuerySerializer],
+        responses=s.LocationListSerializer,
     )
     def get(self, request):
         query = s.LocationQuerySerializer(data=request.query_params)
@@ -200,7 +202,11 @@ class ReceiptView(_StaffStockView):
 
     scope = "receipts"
 
-    @extend_schema(request=s.ReceiptInputSerializer, responses={201: s.OperationResultSerializer})
+    @extend_schema(
+        request=s.ReceiptInputSerializer,
+        parameters=[IDEMPOTENCY_KEY_PARAMETER],
+        responses={201: s.OperationResultSerializer},
+    )
     def post(self, request):
         def handler() -> Response:
             data = self._valid(s.ReceiptInputSerializer)
@@ -224,7 +230,9 @@ class AdjustmentView(_StaffStockView):
     scope = "adjustments"
 
     @extend_schema(
-        request=s.AdjustmentInputSerializer, responses={201: s.OperationResultSerializer}
+        request=s.AdjustmentInputSerializer,
+        parameters=[IDEMPOTENCY_KEY_PARAMETER],
+        responses={201: s.OperationResultSerializer},
     )
     def post(self, request):
         def handler() -> Response:
@@ -248,7 +256,11 @@ class CountView(_StaffStockView):
 
     scope = "counts"
 
-    @extend_schema(request=s.CountInputSerializer, responses={201: s.OperationResultSerializer})
+    @extend_schema(
+        request=s.CountInputSerializer,
+        parameters=[IDEMPOTENCY_KEY_PARAMETER],
+        responses={201: s.OperationResultSerializer},
+    )
     def post(self, request):
         def handler() -> Response:
             data = self._valid(s.CountInputSerializer)
@@ -271,7 +283,11 @@ class TransferCreateView(_StaffStockView):
 
     scope = "transfers"
 
-    @extend_schema(request=s.TransferInputSerializer, responses={201: s.TransferSerializer})
+    @extend_schema(
+        request=s.TransferInputSerializer,
+        parameters=[IDEMPOTENCY_KEY_PARAMETER],
+        responses={201: s.TransferSerializer},
+    )
     def post(self, request):
         def handler() -> Response:
             data = self._valid(s.TransferInputSerializer)
@@ -308,7 +324,9 @@ class TransferReceiveView(_StaffStockView):
 
     scope = "transfer-receipts"
 
-    @extend_schema(request=None, responses=s.TransferSerializer)
+    @extend_schema(
+        request=None, parameters=[IDEMPOTENCY_KEY_PARAMETER], responses=s.TransferSerializer
+    )
     def post(self, request, number: str):
         def handler() -> Response:
             transfer = selectors.transfer_get(number=number)

@@ -76,9 +76,10 @@ class FulfilmentInput(serializers.Serializer):
 
 
 class ContactInput(serializers.Serializer):
+    # Bounded by the order's columns: a value that cannot be stored is a 400, not a 500.
     name = serializers.CharField(required=False, allow_blank=True, max_length=200)
-    email = serializers.EmailField(required=False, allow_blank=True)
-    phone = serializers.CharField(required=False, allow_blank=True, max_length=32)
+    email = serializers.EmailField(required=False, allow_blank=True, max_length=254)
+    phone = serializers.CharField(required=False, allow_blank=True, max_length=20)
 
 
 class PaymentInputSerializer(serializers.Serializer):
@@ -205,6 +206,11 @@ class StaffOrderOutput(OrderOutput):
 class DeskPaymentInput(serializers.Serializer):
     kind = serializers.ChoiceField(choices=["cash", "card"])
     reference = serializers.CharField(required=False, allow_blank=True, max_length=100)
+
+
+class StaffPickupQueueOutput(serializers.Serializer):
+    to_prepare = StaffOrderOutput(many=True, help_text="Placed: pick and mark ready.")
+    waiting = StaffOrderOutput(many=True, help_text="Ready: waiting for the customer.")
 
 
 class StaffTransitionInput(serializers.Serializer):

@@ -111,7 +111,7 @@ class CartLineView(APIView):
         cart = services.cart_line_set(cart=cart, sku=sku, **data.validated_data)
         return cart_response(cart)
 
-    @extend_schema(responses=s.CartOutput)
+    @extend_schema(responses={200: s.CartOutput})
     def delete(self, request, token, sku):
         cart = selectors.cart_get(token=token, customer=request_customer(request))
         return cart_response(services.cart_line_remove(cart=cart, sku=sku))
@@ -198,7 +198,7 @@ class StaffPickupQueueView(StaffMixin, APIView):
 
     @extend_schema(
         parameters=[OpenApiParameter("location", str, description="Location code")],
-        responses=s.StaffOrderOutput(many=True),
+        responses=s.StaffPickupQueueOutput,
     )
     def get(self, request):
         allowed = self.staff_location_ids(request, "orders.work_pickup_queue")

@@ -12,6 +12,8 @@ import pytest
 from django.db import IntegrityError, transaction
 from django.test import override_settings
 
+from inventory import services as stock
+from inventory.errors import StockLimitExceeded
 from inventory.models import STOCK_UNITS_MAX, StockLevel
 from tests.factories.catalog import CategoryFactory, VariantFactory
 from tests.factories.customers import CustomerWithLoginFactory
@@ -255,7 +257,7 @@ def test_receipts_that_would_push_stock_past_the_bound_are_refused_and_change_no
         format="json",
         HTTP_IDEMPOTENCY_KEY="overflow",
     )
-    assert_error_shape(response, 422)
+    assert_error_shape(response, 422, "stock_limit_exceeded")
     level.refresh_from_db()
     assert level.on_hand == STOCK_UNITS_MAX - 10
 
@@ -275,9 +277,17 @@ def test_many_receipts_never_overflow_the_integer_column(staff_client):
         )
         codes.append(response.status_code)
         if response.status_code != 201:
-            assert_error_shape(response, 422)
+            assert_error_shape(response, 422, "stock_limit_exceeded")
     assert 422 in codes
     assert StockLevel.objects.get(variant=variant).on_hand <= STOCK_UNITS_MAX
+
+
+def test_a_count_past_the_bound_is_refused_by_the_service_for_every_caller(db):
+    level = StockLevelFactory(on_hand=1)
+    with pytest.raises(StockLimitExceeded):
+        stock.stock_count(counts=[(level.variant_id, STOCK_UNITS_MAX + 1)], location=level.location)
+    level.refresh_from_db()
+    assert level.on_hand == 1
 
 
 def test_the_database_refuses_stock_outside_the_bounds(db):
@@ -350,6 +360,55 @@ def test_a_foreign_host_outside_the_api_keeps_the_html_page(client):
     assert not response["Content-Type"].startswith("application/json")
 
 
+@pytest.mark.parametrize("debug", [True, False])
+def test_a_post_without_the_trailing_slash_is_a_404_naming_the_url(api_client, debug):
+    with override_settings(DEBUG=debug):
+        response = api_client.post("/api/v1/pricing/quote", {"lines": []}, format="json")
+    error = assert_error_shape(response, 404, "not_found")
+    assert error["details"] == {"did_you_mean": "/api/v1/pricing/quote/"}
+
+
+HOSTILE_REQUESTS = [
+    {"data": b'{"lines": []}', "content_type": "application/json; charset=no-such-charset"},
+    {"data": b'{"lines": []}', "content_type": "application/json; charset=utf-16"},
+    {"data": b"\xff\xfe{", "content_type": "application/json"},
+    {"data": b"--x\r\n", "content_type": "multipart/form-data"},
+    {"data": b"--x\r\n", "content_type": "multipart/form-data; boundary="},
+    {"data": b"a=%ff%fe", "content_type": "application/x-www-form-urlencoded; charset=no-such"},
+    {"data": b"{}", "content_type": "application/json", "HTTP_ACCEPT": "garbage/\x7f"},
+    {"data": b"{}", "content_type": "application/json", "HTTP_ACCEPT_LANGUAGE": "\u00ff" * 300},
+    {"data": b"{}", "content_type": "application/json", "HTTP_AUTHORIZATION": "Token \u00ff\u00fe"},
+    {"data": b"{}", "content_type": "application/json", "HTTP_AUTHORIZATION": "Token a\x01"},
+    {
+        "data": b"{}",
+        "content_type": "application/json",
+        "HTTP_AUTHORIZATION": "Token " + "a" * 5000,
+    },
+    {"data": b"{}", "content_type": "application/json", "HTTP_COOKIE": "sessionid=\u00ff; x=y"},
+    {"data": b"{}", "content_type": "application/json", "CONTENT_LENGTH": "abc"},
+    {"data": b"{}", "content_type": "application/json", "HTTP_IDEMPOTENCY_KEY": "\u00ff" * 10},
+]
+
+
+@pytest.mark.parametrize("request_kwargs", HOSTILE_REQUESTS)
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/api/v1/pricing/quote/",
+        "/api/v1/inventory/receipts/",
+        "/api/v1/auth/token/",
+        "/api/v1/carts/",
+    ],
+)
+def test_hostile_charsets_headers_and_bodies_never_break_the_server(client, path, request_kwargs):
+    kwargs = dict(request_kwargs)
+    # generic() sends the bytes as they are (post() would encode them with the charset).
+    response = client.generic("POST", path, kwargs.pop("data"), **kwargs)
+    assert response.status_code < 500, response.content[:200]
+    if response.status_code >= 400:  # a cart may be created from any body
+        assert_error_shape(response, response.status_code)
+
+
 def test_an_unknown_api_path_is_a_404_in_the_error_shape(api_client):
     assert_error_shape(api_client.get("/api/v1/no-such-thing/"), 404, "not_found")
 
@@ -362,3 +421,49 @@ def test_permission_denied_outside_drf_is_a_403_in_the_error_shape(rf):
     response = permission_denied(rf.get("/api/v1/anything/"), PermissionDenied())
     assert response.status_code == 403
     assert json.loads(response.content)["error"]["code"] == "permission_denied"
+
+
+def _integer_path_operations() -> list[tuple[str, str]]:
+    from drf_spectacular.generators import SchemaGenerator
+
+    schema = SchemaGenerator().get_schema(request=None, public=True)
+    found = []
+    for path, item in schema["paths"].items():
+        for method, operation in item.items():
+            params = operation.get("parameters", []) if isinstance(operation, dict) else []
+            if any(
+                p.get("in") == "path" and p.get("schema", {}).get("type") == "integer"
+                for p in params
+            ):
+                found.append((method, path))
+    return found
+
+
+@pytest.mark.parametrize("value", ["99999999999999999999", "9223372036854775808", "0"])
+def test_an_integer_path_parameter_past_the_id_column_is_a_4xx(staff_client, value):
+    operations = _integer_path_operations()
+    assert operations  # products/{id}/ at least
+    for method, path in operations:
+        url = path.split("{")[0] + value + "/" + path.split("}/", 1)[1]
+        response = getattr(staff_client, method)(url, {}, format="json")
+        assert 400 <= response.status_code < 500, (method, url, response.status_code)
+        assert_error_shape(response, response.status_code)
+
+
+def test_a_checkout_contact_email_longer_than_its_column_is_a_400(api_client, world):
+    cart = api_client.post("/api/v1/carts/", {"channel": "web"}, format="json").json()["token"]
+    sku = world.known["body.sku"][0]
+    api_client.post(f"/api/v1/carts/{cart}/lines/", {"sku": sku, "quantity": 1}, format="json")
+    email = "a" * 64 + "@" + ("b" * 63 + ".") * 3 + "com"  # valid, but 260 characters
+    response = api_client.post(
+        "/api/v1/checkout/",
+        {
+            "cart": cart,
+            "fulfilment": {"type": "pickup", "location": world.known["code"][0]},
+            "payment": {"provider": "test", "token": "tok_ok"},
+            "contact": {"email": email},
+        },
+        format="json",
+        HTTP_IDEMPOTENCY_KEY="long-email",
+    )
+    assert_error_shape(response, 400)

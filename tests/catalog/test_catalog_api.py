@@ -83,8 +83,8 @@ def test_cursor_pagination_is_stable_when_products_are_added_between_pages(api_c
         ({"category": "999999"}, 400, "validation_error"),
         ({"active": "maybe"}, 400, "validation_error"),
         ({"updated_since": "yesterday"}, 400, "validation_error"),
-        # DRF answers a cursor it cannot decode as a page that does not exist.
-        ({"cursor": "garbage"}, 404, "not_found"),
+        # A cursor the API never handed out is bad input, not a missing page.
+        ({"cursor": "garbage"}, 400, "invalid_cursor"),
     ],
 )
 def test_bad_query_input_is_refused_in_the_error_shape(api_client, params, status, code):

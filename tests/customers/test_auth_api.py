@@ -8,6 +8,7 @@ from django.utils import timezone
 from knox.models import AuthToken
 
 from customers.models import ConsentChange, ContactVerification, Customer, LoginSession, User
+from customers.services import expired_purge
 from tests.customers.conftest import PASSWORD, client_for, last_code, register
 from tests.factories.customers import UserFactory
 
@@ -299,13 +300,18 @@ def test_a_session_is_ended_by_id_and_another_customers_session_is_not_found(ann
     assert phone.get(ME).status_code == 401 and laptop.get(ME).status_code == 200
 
 
-def test_an_expired_token_is_refused(anna):
-    client = client_for(anna, device="old tablet")
-    AuthToken.objects.update(expiry=timezone.now() - timedelta(seconds=1))
-    response = client.get(ME)
+def test_an_expired_token_is_refused_and_later_purged(anna):
+    old, fresh = client_for(anna, device="old tablet"), client_for(anna, device="phone")
+    AuthToken.objects.filter(session__name="old tablet").update(
+        expiry=timezone.now() - timedelta(seconds=1)
+    )
+    response = old.get(ME)
     assert response.status_code == 401
     assert response.json()["error"]["code"] == "authentication_failed"
-    assert not AuthToken.objects.exists()
+    assert [s["name"] for s in fresh.get(SESSIONS).json()] == ["phone"]
+    assert AuthToken.objects.count() == 2  # a request only reads; the beat task deletes
+    assert expired_purge() == {"tokens": 1, "verifications": 0}
+    assert list(LoginSession.objects.values_list("name", flat=True)) == ["phone"]
 
 
 def test_tokens_expire_after_the_configured_days(api_client, settings):
@@ -354,3 +360,22 @@ def test_finishing_a_registration_runs_the_login_hooks_too(api_client, deliver, 
     assert response.json()["cart"] == {"merged_from": "c-9"}
     assert [data.get("cart_token") for _pk, data in login_hook] == ["c-9"]
     assert "password" not in login_hook[0][1] and "code" not in login_hook[0][1]
+
+
+def test_a_session_id_beyond_any_row_is_not_found(anna):
+    client = client_for(anna, device="phone")
+    for session_id in (0, 2**63, 10**30):
+        response = client.delete(f"{SESSIONS}{session_id}/")
+        assert response.status_code == 404, session_id
+        assert response.json()["error"]["code"] == "session_not_found"
+
+
+def test_without_a_device_name_the_user_agent_names_the_session_even_a_garbled_one(api_client):
+    register(email="anna@example.com")
+    response = api_client.post(
+        TOKEN,
+        {"login": "anna@example.com", "password": PASSWORD},
+        HTTP_USER_AGENT="ShopApp/2.1\x07 (iOS)",
+    )
+    assert response.status_code == 200, response.json()
+    assert LoginSession.objects.get().name == "ShopApp/2.1 (iOS)"

@@ -1,4 +1,4 @@
-"""Concurrent merges, identifications and registrations on PostgreSQL: nothing twice."""
+"""Concurrent merges, identifications, registrations and codes on PostgreSQL: nothing twice."""
 
 import threading
 
@@ -7,8 +7,15 @@ from django.db import connection
 
 from core.errors import DomainError
 from customers.models import Customer, CustomerMerge, User
-from customers.services import customer_create, customer_get_or_create, customer_merge
-from tests.customers.conftest import register
+from customers.services import (
+    customer_create,
+    customer_get_or_create,
+    customer_merge,
+    registration_complete,
+    registration_start,
+    verification_deliver,
+)
+from tests.customers.conftest import PASSWORD, last_code, register
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 
@@ -76,3 +83,37 @@ def test_double_submitted_registrations_create_one_login():
     )
     assert sorted(type(r).__name__ for r in results) == ["Customer", "CustomerExists"]
     assert User.objects.count() == 1 and Customer.objects.count() == 1
+
+
+def test_the_same_code_sent_twice_at_once_creates_one_login():
+    verification = registration_start(email="anna@example.com", password=PASSWORD)
+    verification_deliver(verification_id=str(verification.pk), sequence=1)
+    code = last_code("anna@example.com")
+    results = _race(
+        *[
+            lambda: registration_complete(verification_id=verification.pk, code=code)
+            for _ in range(3)
+        ]
+    )
+    assert sorted(type(r).__name__ for r in results) == [
+        "AuthResult",
+        "VerificationNotFound",
+        "VerificationNotFound",
+    ]
+    assert User.objects.count() == 1 and Customer.objects.count() == 1
+
+
+def test_wrong_codes_raced_together_are_all_counted(settings):
+    settings.CUSTOMER_CODE_MAX_ATTEMPTS = 50
+    verification = registration_start(email="anna@example.com", password=PASSWORD)
+    verification_deliver(verification_id=str(verification.pk), sequence=1)
+    right = last_code("anna@example.com")
+    wrong = "000000" if right != "000000" else "111111"
+    _race(
+        *[
+            lambda: registration_complete(verification_id=verification.pk, code=wrong)
+            for _ in range(6)
+        ]
+    )
+    verification.refresh_from_db()
+    assert verification.attempts == 6

@@ -262,7 +262,8 @@ def test_register_answers_the_same_for_new_known_and_registered_contacts(api_cli
     [notice] = [m for m in mail.outbox if m.to == ["anna@example.com"]]
     assert "already have an account" in notice.body
     response = api_client.post(
-        VERIFY, {"verification": answers["anna@example.com"]["verification"]["id"], "code": "123456"}
+        VERIFY,
+        {"verification": answers["anna@example.com"]["verification"]["id"], "code": "123456"},
     )
     assert response.json()["error"]["code"] == "invalid_code"
     assert User.objects.count() == 1
@@ -384,3 +385,30 @@ def test_control_characters_are_refused_at_the_till_and_in_guest_checkout():
 def test_a_session_name_cannot_carry_control_characters(anna):
     with pytest.raises(InvalidName):
         client_for(anna, device="phone\n")
+
+
+def test_a_phone_the_profile_has_but_the_login_does_not_can_be_proven(deliver, sms):
+    anna = register(email="anna.b@example.com")
+    anna.phone = "+4915155555555"  # merged in from a till profile: the login has no phone
+    anna.save(update_fields=["phone"])
+    client = client_for(anna)
+    response = deliver(client.patch, ME, {"phone": "+4915155555555"}, format="json")
+    [pending] = response.json()["pending_contacts"]
+    response = client.post(
+        VERIFY_CONTACT, {"verification": pending["id"], "code": last_code("+4915155555555")}
+    )
+    assert response.status_code == 200, response.json()
+    anna.user.refresh_from_db()
+    assert anna.user.phone == "+4915155555555"
+
+
+def test_verifications_are_forgotten_a_day_after_they_expire(api_client, deliver):
+    from customers.tasks import purge_expired
+
+    _start(api_client, deliver, email="old@example.com")
+    _start(api_client, deliver, email="new@example.com")
+    ContactVerification.objects.filter(value="old@example.com").update(
+        expires_at=timezone.now() - timedelta(days=1, minutes=1)
+    )
+    assert purge_expired.delay().get() == {"tokens": 0, "verifications": 1}
+    assert list(ContactVerification.objects.values_list("value", flat=True)) == ["new@example.com"]

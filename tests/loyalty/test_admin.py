@@ -89,7 +89,13 @@ def test_an_adjustment_with_a_reason_writes_a_ledger_entry_by_that_staff_member(
     account = _account_with_points(customer)
     url = f"{ACCOUNTS}{account.pk}/change/"
     response = admin_client.post(
-        url, _form_data(admin_client.get(url), adjust_points=-30, adjust_reason="Double credit")
+        url,
+        _form_data(
+            admin_client.get(url),
+            adjust_points=-30,
+            adjust_reason_code="correction",
+            adjust_reason="Double credit",
+        ),
     )
     assert response.status_code == 302
     entry = LoyaltyEntry.objects.get(kind="adjust")
@@ -101,7 +107,13 @@ def test_removing_more_than_the_balance_is_refused_in_the_form(rules, admin_clie
     account = _account_with_points(customer, "10")
     url = f"{ACCOUNTS}{account.pk}/change/"
     response = admin_client.post(
-        url, _form_data(admin_client.get(url), adjust_points=-11, adjust_reason="test")
+        url,
+        _form_data(
+            admin_client.get(url),
+            adjust_points=-11,
+            adjust_reason_code="correction",
+            adjust_reason="test",
+        ),
     )
     assert response.status_code == 200
     assert not LoyaltyEntry.objects.filter(kind="adjust").exists()
@@ -114,6 +126,7 @@ def test_staff_can_open_an_account_with_a_first_adjustment(rules, admin_client, 
             admin_client.get(f"{ACCOUNTS}add/"),
             customer=customer.pk,
             adjust_points=40,
+            adjust_reason_code="campaign",
             adjust_reason="Welcome bonus",
         ),
     )

@@ -134,7 +134,7 @@ def test_bad_query_parameters_are_a_400(shopper, params):
     assert response.json()["error"]["code"] == "validation_error"
 
 
-def test_a_forged_cursor_is_a_404_not_a_500(shopper):
+def test_a_forged_cursor_is_a_400_not_a_500(shopper):
     response = _client(shopper.user).get(URL, {"cursor": "garbage"})
-    assert response.status_code == 404
-    assert "error" in response.json()
+    assert response.status_code == 400
+    assert response.json()["error"]["code"] == "invalid_cursor"

@@ -82,7 +82,9 @@ def test_the_timeline_lists_bonus_movements_newest_first_with_limit_and_cursor(
 ):
     _earn(customer, "10", "pos-sale:1", at=days_ago(3), channel="pos")
     _earn(customer, "20", "order:W-1", at=days_ago(2), channel="web")
-    points_adjust(customer=customer, points=5, reason="Goodwill", actor=staff_user)
+    points_adjust(
+        customer=customer, points=5, reason="Goodwill", reason_code="goodwill", actor=staff_user
+    )
 
     entries = timeline_entries(customer.pk, limit=10, before=None)
 

@@ -90,15 +90,23 @@ def test_a_staff_adjustment_needs_a_reason_and_records_who_made_it(rules, custom
         points_adjust(customer=customer, points=50, reason="  ", actor=staff_user)
     assert exc.value.http_status == 400
     with pytest.raises(InvalidPoints):
-        points_adjust(customer=customer, points=0, reason="why", actor=staff_user)
+        points_adjust(
+            customer=customer, points=0, reason="why", reason_code="goodwill", actor=staff_user
+        )
 
-    added = points_adjust(customer=customer, points=50, reason="Lost card", actor=staff_user)
+    added = points_adjust(
+        customer=customer, points=50, reason="Lost card", reason_code="goodwill", actor=staff_user
+    )
     assert (added.kind, added.channel, added.created_by) == ("adjust", "admin", staff_user)
     assert added.remaining == 50 and added.expires_at is not None
 
     with pytest.raises(InsufficientPoints):
-        points_adjust(customer=customer, points=-51, reason="typo", actor=staff_user)
-    removed = points_adjust(customer=customer, points=-20, reason="Typo fix", actor=staff_user)
+        points_adjust(
+            customer=customer, points=-51, reason="typo", reason_code="correction", actor=staff_user
+        )
+    removed = points_adjust(
+        customer=customer, points=-20, reason="Typo fix", reason_code="correction", actor=staff_user
+    )
     assert removed.points == -20
     assert balance_get(customer=customer) == 30
     assert verify() == []

@@ -5,8 +5,7 @@ from django.test import Client
 
 from orders import services
 from orders.models import Order
-from tests.factories.inventory import LocationStaffFactory
-from tests.factories.orders import CARD
+from tests.factories.orders import CARD, order_staff
 
 pytestmark = pytest.mark.django_db
 
@@ -25,7 +24,7 @@ def _place(customer, shop, location):
 
 
 def _staff_browser(location) -> Client:
-    user = LocationStaffFactory(location=location).user
+    user = order_staff(location, "work_pickup_queue")
     browser = Client()
     browser.force_login(user)
     return browser
@@ -57,3 +56,30 @@ def test_staff_see_only_their_store_and_mark_ready_then_hand_over_with_the_code(
         QUEUE, {"number": mine.number, "action": "handover", "pickup_code": mine.pickup_code}
     )
     assert Order.objects.get(pk=mine.pk).status == "collected"
+
+
+def test_a_pay_in_store_pickup_is_handed_over_with_the_desk_payment_chosen_in_the_form(shop):
+    from orders.models import Tender
+    from tests.factories.customers import CustomerWithLoginFactory
+
+    customer = CustomerWithLoginFactory()
+    cart = services.cart_get_current(customer=customer, channel="web")
+    services.cart_line_add(cart=cart, sku=shop.sku(store=5).sku, quantity=1)
+    order = services.checkout_place(
+        cart=cart,
+        customer=customer,
+        fulfilment={"type": "pickup", "location": shop.store.code},
+        payment=services.PAY_IN_STORE,
+    )
+    browser = _staff_browser(shop.store)
+    browser.post(QUEUE, {"number": order.number, "action": "ready"})
+    page = browser.get(QUEUE).content.decode()
+    assert 'name="desk_kind"' in page and order.pickup_code not in page
+
+    handover = {"number": order.number, "action": "handover", "pickup_code": order.pickup_code}
+    browser.post(QUEUE, handover)  # no desk payment chosen: refused
+    assert Order.objects.get(pk=order.pk).status == "ready_for_pickup"
+    browser.post(QUEUE, {**handover, "desk_kind": "card", "desk_reference": "T-991"})
+    assert Order.objects.get(pk=order.pk).status == "collected"
+    tender = Tender.objects.get(order=order, provider="desk")
+    assert (tender.kind, tender.provider_reference) == ("card", "T-991")

@@ -80,12 +80,12 @@ def test_price_history_view_lists_every_price_of_the_variant(admin_client):
         valid_until=now + timedelta(days=2),
     )
     PriceFactory(variant=old.variant, amount=D("9.50"), valid_from=now + timedelta(days=2))
-    response = admin_client.get(f"/admin/pricing/price/history/{old.variant_id}/")
+    response = admin_client.get(f"/admin/pricing/price/variant/{old.variant_id}/history/")
     assert response.status_code == 200
     html = response.content.decode()
     for amount, status in (("8.000", "ended"), ("9.000", "current"), ("9.500", "scheduled")):
         assert amount in html and status in html
-    assert admin_client.get("/admin/pricing/price/history/999999/").status_code == 404
+    assert admin_client.get("/admin/pricing/price/variant/999999/history/").status_code == 404
 
 
 def _inline_post(price_list, rows, existing=()):

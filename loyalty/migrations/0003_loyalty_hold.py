@@ -9,7 +9,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('loyalty', '0001_initial'),
+        ('loyalty', '0002_adjust_reason_and_permissions'),
     ]
 
     operations = [

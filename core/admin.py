@@ -1,0 +1,141 @@
+"""Shared admin scaffolding: read-only history, service-backed saves, store scoping, checks.
+
+Every app's admin builds on these instead of writing its own copy:
+
+- `ReadOnlyAdminMixin` / `ReadOnlyInline`: ledgers and audit rows are shown, never
+  added, changed or deleted;
+- `ServiceDeleteMixin`: no bulk "delete selected" and no delete page unless the admin
+  routes the delete to a service (`delete_model` calling it);
+- `StoreScopedAdminMixin`: a changelist of store data shows only the stores the user
+  works at (every store for a superuser or a holder of `inventory.operate_any_location`,
+  e.g. head office); the store list comes from the selector named by the
+  `STAFF_LOCATIONS_SELECTOR` setting, because core sits below the inventory app;
+- `ServiceErrorsMixin`: a domain error raised by the service a save calls comes back
+  as an error message on the page (its transaction rolled back), never as a 500;
+- `require_permission`: custom admin views check the Django permission of the operation
+  (a bare `is_staff` is never enough) before they read or write anything.
+"""
+
+from collections.abc import Iterable
+from functools import cache
+
+from django.conf import settings
+from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
+from django.db.models import Q
+from django.http import HttpResponseRedirect
+from django.utils.module_loading import import_string
+
+from core.errors import DomainError
+
+
+class ReadOnlyAdminMixin:
+    """History (ledgers, audit trails): viewable, never added, changed or deleted here."""
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+class ReadOnlyInline(ReadOnlyAdminMixin, admin.TabularInline):
+    extra = 0
+    can_delete = False
+
+
+def error_text(exc: DomainError) -> str:
+    """The error's message and the field problems its details list, for an admin message."""
+    details = exc.details if isinstance(exc.details, dict) else {}
+    extra = []
+    for key in ("password", "fields", "errors"):
+        value = details.get(key)
+        if isinstance(value, list | tuple):
+            extra.extend(str(item) for item in value)
+    return " ".join([exc.message, *extra])
+
+
+class ServiceErrorsMixin:
+    """Saves call services; a refusal they raise is shown on the page instead of a 500.
+
+    The admin's change view runs in one transaction, so nothing of the refused save stays.
+    """
+
+    def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
+        try:
+            return super().changeform_view(request, object_id, form_url, extra_context)
+        except DomainError as exc:
+            self.message_user(request, error_text(exc), messages.ERROR)
+            return HttpResponseRedirect(request.get_full_path())
+
+
+class ServiceDeleteMixin:
+    """Django's generic delete writes rows past the services (and cascades): it is off.
+
+    Admins that can delete something through a service set `service_delete = True` and
+    implement `delete_model` (and `delete_queryset`, when bulk delete makes sense) with it.
+    """
+
+    service_delete = False
+
+    def has_delete_permission(self, request, obj=None):
+        if not self.service_delete:
+            return False
+        return super().has_delete_permission(request, obj)
+
+    def get_actions(self, request):
+        actions = super().get_actions(request)
+        if not getattr(self, "service_bulk_delete", False):
+            actions.pop("delete_selected", None)
+        return actions
+
+
+@cache
+def _locations_selector():
+    return import_string(settings.STAFF_LOCATIONS_SELECTOR)
+
+
+def staff_location_ids(user) -> set[int] | None:
+    """The ids of the locations `user` may see and act at; None means every location.
+
+    None only for superusers: other users, head office included, get an explicit set
+    (for head office the selector returns every active location).
+    """
+    if user.is_superuser:
+        return None
+    return {location.pk for location in _locations_selector()(user=user)}
+
+
+def require_permission(request, *permissions: str) -> None:
+    """Raise PermissionDenied (403) unless the active staff user holds every permission."""
+    user = request.user
+    if not (user.is_active and user.is_staff and user.has_perms(permissions)):
+        raise PermissionDenied
+
+
+class StoreScopedAdminMixin:
+    """Rows of store data, filtered to the user's stores.
+
+    `store_fields` names the lookups that lead to a location (`("location",)`, or
+    `("source", "destination")` for a transfer: a row is visible when any of them is one
+    of the user's stores).
+    """
+
+    store_fields: Iterable[str] = ("location",)
+
+    def get_queryset(self, request):
+        queryset = super().get_queryset(request)
+        return scope_to_stores(queryset, request.user, self.store_fields)
+
+
+def scope_to_stores(queryset, user, store_fields: Iterable[str]):
+    allowed = staff_location_ids(user)
+    if allowed is None:
+        return queryset
+    condition = Q()
+    for field in store_fields:
+        condition |= Q(**{f"{field}__in": allowed})
+    return queryset.filter(condition)

@@ -1,0 +1,1 @@
+"""Staff: the ready-made roles (permission groups) and creating a member of staff in one step."""

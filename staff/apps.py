@@ -1,0 +1,8 @@
+"""App config for staff."""
+
+from django.apps import AppConfig
+
+
+class StaffConfig(AppConfig):
+    name = "staff"
+    verbose_name = "Staff"
