@@ -351,9 +351,7 @@ def customers_identify(
     phones, cards, ids = set(phones), set(cards), set(ids)
     if not (phones or cards or ids):
         return {}
-    found = Customer.objects.filter(
-        Q(phone__in=phones) | Q(card_number__in=cards) | Q(pk__in=ids)
-    )
+    found = Customer.objects.filter(Q(phone__in=phones) | Q(card_number__in=cards) | Q(pk__in=ids))
     result: dict[tuple[str, str | int], Customer] = {}
     for customer in found:
         survivor = customer_resolve(customer) if customer.merged_into_id else customer
