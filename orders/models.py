@@ -134,6 +134,7 @@ class Order(models.Model):
             ("work_pickup_queue", "Can work the pickup queue (prepare, mark ready, hand over)"),
             ("ship_order", "Can ship and deliver orders"),
             ("cancel_order", "Can cancel an order for the customer"),
+            ("reroute_order", "Can move a pickup order to another store"),
         ]
         indexes = [
             models.Index(fields=["location", "status"], name="order_location_status_idx"),

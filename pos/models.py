@@ -3,6 +3,8 @@
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
+from orders.models import Order
+
 
 class Terminal(models.Model):
     """A till of one store. Its token is shown once at registration and stored hashed.
@@ -82,3 +84,12 @@ class PriceDiscrepancy(models.Model):
 
     def __str__(self) -> str:
         return f"{self.sku}: charged {self.charged}, expected {self.expected}"
+
+
+class ShortPickup(Order):
+    """Pickup orders a till sale left short, as the store's reconciliation list (a proxy)."""
+
+    class Meta:
+        proxy = True
+        verbose_name = _("short pickup")
+        verbose_name_plural = _("short pickups")

@@ -70,6 +70,14 @@ def terminal_token_reissue(*, terminal: Terminal) -> str:
 
 
 @transaction.atomic
+def terminal_rename(*, terminal: Terminal, name: str) -> Terminal:
+    """Change the till's display name (its code, store and token stay)."""
+    Terminal.objects.filter(pk=terminal.pk).update(name=(name or "").strip()[:100])
+    terminal.refresh_from_db(fields=["name"])
+    return terminal
+
+
+@transaction.atomic
 def terminal_revoke(*, terminal: Terminal) -> Terminal:
     """Refuse the till from its next request on (a lost or stolen device)."""
     locked = Terminal.objects.select_for_update().get(pk=terminal.pk)

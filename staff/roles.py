@@ -25,7 +25,16 @@ INVENTORY_OPERATIONS = (
 )
 
 # The apps whose data a role may be given; head office reads every model of all of them.
-STAFF_APPS = ("catalog", "pricing", "inventory", "orders", "customers", "loyalty", "staff")
+STAFF_APPS = (
+    "catalog",
+    "pricing",
+    "inventory",
+    "orders",
+    "customers",
+    "loyalty",
+    "pos",
+    "staff",
+)
 
 
 @dataclass(frozen=True)
@@ -62,6 +71,10 @@ STORE_ASSOCIATE_PERMISSIONS = frozenset(
         "catalog.view_variant",
         "pricing.view_price",
         "pricing.view_promotion",
+        # the store's tills: their sync state and synced sales; pickups a sale left short
+        "pos.view_terminal",
+        "pos.view_possale",
+        "pos.view_shortpickup",
     }
 )
 
@@ -70,8 +83,13 @@ STORE_MANAGER_PERMISSIONS = STORE_ASSOCIATE_PERMISSIONS | {
     "inventory.adjust_stock",
     "inventory.transfer_stock",
     "orders.cancel_order",
+    "orders.reroute_order",
     "loyalty.change_loyaltyaccount",
     "loyalty.adjust_points",
+    # register, rename and revoke the store's tills; what they charged off the engine
+    "pos.add_terminal",
+    "pos.change_terminal",
+    "pos.view_pricediscrepancy",
 }
 
 MERCHANDISER_PERMISSIONS = frozenset(

@@ -2,10 +2,13 @@
 each changelist and change page as a view-only member of staff and as each ready-made
 role. Never a 500; a 403 (not a 200) where the role lacks the model's permission."""
 
+import uuid
+
 import pytest
 from django.contrib import admin
 from django.test import Client, RequestFactory
 from django.urls import reverse
+from django.utils import timezone
 from knox.models import AuthToken
 
 from customers.services import customer_merge
@@ -13,6 +16,7 @@ from inventory import services as inventory_services
 from loyalty.services import points_adjust
 from orders import services as order_services
 from orders.domain import Actor
+from pos import services as pos_services
 from staff.roles import ROLES
 from tests.factories.catalog import BarcodeFactory, CategoryFactory
 from tests.factories.customers import CustomerFactory, CustomerWithLoginFactory, UserFactory
@@ -53,6 +57,20 @@ def world(shop, member):
     LocationStaffFactory(location=shop.store)
     member("head_office")  # a staff member row
     AuthToken.objects.create(user=customer.user)  # a device session
+    # A till of the store sells offline what the pickup had reserved, at a price the engine
+    # would not charge: a terminal, a synced sale, a price discrepancy and a short pickup.
+    terminal, _token = pos_services.terminal_register(code="T-1", location=shop.store)
+    pos_services.sales_sync(
+        terminal=terminal,
+        sales=[
+            {
+                "id": str(uuid.uuid4()),
+                "occurred_at": timezone.now().isoformat(),
+                "lines": [{"sku": variant.sku, "quantity": 5, "unit_price": "1.00"}],
+                "tenders": [{"kind": "cash", "amount": "5.00"}],
+            }
+        ],
+    )
     return {"order": order, "variant": variant}
 
 
