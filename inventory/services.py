@@ -31,6 +31,7 @@ from django.utils.translation import gettext as _
 from catalog.models import Variant
 from catalog.selectors import variants_by_id, variants_by_sku
 from core.changelog import changes_record_many
+from core.db import insert_many
 from core.errors import ValidationFailed
 from inventory.domain import (
     location_rule_problems,
@@ -210,7 +211,9 @@ class _Ledger:
                     level.needs_attention = True
                     level.attention_note = note[:255]
 
-    def save(self) -> list[StockMovement]:
+    def save(self, *, returning: bool = True) -> list[StockMovement]:
+        """Write the levels and the movements; without `returning`, the movements are
+        inserted in bulk and not read back (a till's batch of sales)."""
         levels = sorted(self.levels.values(), key=lambda lvl: lvl.pk)
         if len(levels) <= 4:
             # A plain UPDATE per row is far cheaper to build than bulk_update's CASE for the
@@ -231,6 +234,9 @@ class _Ledger:
         changes_record_many(
             topic="stock", pairs=[(level.variant_id, level.location_id) for level in levels]
         )
+        if not returning:
+            insert_many(StockMovement, self.movements)
+            return []
         return StockMovement.objects.bulk_create(self.movements, batch_size=1000)
 
 
@@ -671,7 +677,7 @@ def stock_record_pos_sales(
                 reference=reference,
             )
     ledger.flag_short_levels(_("Sold at the till beyond available stock."))
-    ledger.save()
+    ledger.save(returning=False)
     return [
         ShortLevel(vid, location.pk, lvl.on_hand, lvl.reserved)
         for vid, lvl in sorted(levels.items())

@@ -22,6 +22,7 @@ from django.utils.translation import gettext as _
 from catalog.errors import UnknownSku
 from catalog.selectors import variants_by_sku
 from core.background import enqueue_on_commit
+from core.db import insert_many
 from core.money import quantize
 from customers import services as customer_services
 from inventory import selectors as inventory_selectors
@@ -953,7 +954,7 @@ def till_sales_record(
                     placed_at=sale.occurred_at,
                 )
             )
-        Order.objects.bulk_create(orders)
+        insert_many(Order, orders, key="number")
         lines, tenders, transitions = [], [], []
         for sale, order in zip(sales, orders, strict=True):
             record.orders[sale.reference] = order
@@ -1001,9 +1002,10 @@ def till_sales_record(
                     at=sale.occurred_at,
                 )
             )
-        OrderLine.objects.bulk_create(lines)
-        Tender.objects.bulk_create(tenders)
-        OrderTransition.objects.bulk_create(transitions)
+        # Nobody reads these rows back here: insert them without the ORM's per-value work.
+        insert_many(OrderLine, lines)
+        insert_many(Tender, tenders)
+        insert_many(OrderTransition, transitions)
         # Balances, in the global lock order: stock levels first, then points accounts.
         record.short_levels = inventory_services.stock_record_pos_sales(
             location=location,

@@ -131,7 +131,7 @@ def sales_sync(*, terminal: Terminal, sales: list) -> list[SaleResult]:
     """
     now = timezone.now()
     results: dict[str, SaleResult] = {}
-    parsed: list[RawSale] = []
+    parsed: dict[uuid.UUID, RawSale] = {}
     for index, raw in enumerate(sales[:MAX_BATCH]):
         sale_id = str(raw.get("id")) if isinstance(raw, dict) else f"#{index}"
         try:
@@ -139,11 +139,14 @@ def sales_sync(*, terminal: Terminal, sales: list) -> list[SaleResult]:
         except SaleRejected as rejected:
             results[sale_id[:64]] = SaleResult(sale_id[:64], "rejected", rejected.reason)
             continue
-        if str(sale.id) in results or any(p.id == sale.id for p in parsed):
-            results[str(sale.id)] = SaleResult(str(sale.id), "duplicate")
-            continue
-        parsed.append(sale)
-    resolved = _resolve(terminal=terminal, sales=parsed, results=results)
+        if sale.id in parsed or str(sale.id) in results:
+            continue  # the same sale twice in one batch: one answer, recorded once
+        parsed[sale.id] = sale
+    # A replay is answered from the sale rows alone (one read), without resolving anything;
+    # the claim below still decides for sales that arrive twice at the same moment.
+    results.update(_known(terminal=terminal, ids=list(parsed)))
+    fresh = [sale for sale in parsed.values() if str(sale.id) not in results]
+    resolved = _resolve(terminal=terminal, sales=fresh, results=results)
     if resolved:
         results.update(_record(terminal=terminal, sales=resolved, now=now))
     order = [
@@ -152,6 +155,20 @@ def sales_sync(*, terminal: Terminal, sales: list) -> list[SaleResult]:
     ]
     answered = [results[key] for key in dict.fromkeys(order) if key in results]
     return answered
+
+
+def _known(*, terminal: Terminal, ids: list[uuid.UUID]) -> dict[str, SaleResult]:
+    """Sales already recorded: `duplicate` (with their order) for this terminal's,
+    `rejected` (terminal_mismatch) for another terminal's."""
+    known = {}
+    rows = PosSale.objects.filter(id__in=ids).values_list("id", "terminal_id", "order_number")
+    for sale_id, terminal_id, number in rows:
+        key = str(sale_id)
+        if terminal_id == terminal.pk:
+            known[key] = SaleResult(key, "duplicate", order=number)
+        else:
+            known[key] = SaleResult(key, "rejected", "terminal_mismatch")
+    return known
 
 
 @dataclass(frozen=True)

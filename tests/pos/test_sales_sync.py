@@ -190,3 +190,12 @@ def test_a_batch_of_more_than_500_sales_is_refused_whole(till):
     response = client.post(SYNC, {"sales": [{}] * 501}, format="json")
     assert response.status_code == 400
     assert response.json()["error"]["code"] == "validation_error"
+
+
+def test_the_same_sale_twice_in_one_batch_is_answered_and_recorded_once(till):
+    terminal, client = till
+    variant = _variant(location=terminal.location)
+    sale = _sale(variant)
+    results = client.post(SYNC, {"sales": [sale, sale]}, format="json").json()["results"]
+    assert [(r["id"], r["status"]) for r in results] == [(sale["id"], "created")]
+    assert Order.objects.count() == 1
