@@ -437,6 +437,7 @@ def timeline_entries(
                 "entry_id": entry.pk,
                 "points": entry.points,
                 "expires_at": entry.expires_at.isoformat() if entry.expires_at else None,
+                "place": (entry.details or {}).get("place"),
             },
         }
         for entry in rows

@@ -362,7 +362,8 @@ def points_earn_many(*, items: Sequence[Mapping[str, Any]]) -> list[LoyaltyEntry
     """`points_earn` for many sales at once: one answer per item, in the items' order.
 
     Each item is {"customer", "reference", "channel", "lines", "at"} as `points_earn`
-    takes them, with the same meaning: once per reference (an earlier earn, or an earlier
+    takes them (plus an optional "place", e.g. the store's name, kept for the ledger), with
+    the same meaning: once per reference (an earlier earn, or an earlier
     item of this batch, is returned instead), the rules in force at each sale's time,
     its tier from the 12 months before it (earlier items of the batch count), exclusions;
     None when nothing was paid or no rules are in force. Locks every account involved
@@ -454,7 +455,7 @@ def points_earn_many(*, items: Sequence[Mapping[str, Any]]) -> list[LoyaltyEntry
             expires_at=_lifetime_end(rules, at),
             rules=rules,
             occurred_at=at,
-            details=quote.details(),
+            details=quote.details() | ({"place": item["place"]} if item.get("place") else {}),
         )
         new_entries.append(entry)
         earlier[reference] = entry

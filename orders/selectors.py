@@ -233,7 +233,7 @@ def days_left(order: Order, *, now: datetime | None = None) -> int | None:
 
 def timeline_entries(customer_id: int, *, limit: int, before: datetime | None) -> list[dict]:
     """Timeline source: every order and status change (pickups, deliveries, cancellations)."""
-    transitions = OrderTransition.objects.select_related("order").filter(
+    transitions = OrderTransition.objects.select_related("order__location").filter(
         order__customer_id=customer_id
     )
     if before is not None:
@@ -253,6 +253,7 @@ def timeline_entries(customer_id: int, *, limit: int, before: datetime | None) -
                     "order": order.number,
                     "status": t.to_status,
                     "fulfilment": order.fulfilment_type,
+                    "store": order.location.name,
                     "total": str(order.total),
                     "currency": order.currency,
                 },

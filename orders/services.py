@@ -1040,6 +1040,7 @@ def till_sales_record(
                         for line in sale.lines
                     ],
                     "at": sale.occurred_at,
+                    "place": location.name,  # the app shows where the points came from
                 }
             )
         # One call for the batch: accounts locked once in pk order, entries written in bulk.

@@ -25,6 +25,7 @@ class ExpiringPointsSerializer(serializers.Serializer):
 
 class LedgerEntrySerializer(serializers.ModelSerializer):
     title = serializers.SerializerMethodField()
+    place = serializers.SerializerMethodField(help_text="Where it happened, e.g. the store.")
 
     class Meta:
         model = LoyaltyEntry
@@ -33,6 +34,7 @@ class LedgerEntrySerializer(serializers.ModelSerializer):
             "kind",
             "points",
             "title",
+            "place",
             "reference",
             "channel",
             "occurred_at",
@@ -42,6 +44,9 @@ class LedgerEntrySerializer(serializers.ModelSerializer):
 
     def get_title(self, entry: LoyaltyEntry) -> str:
         return entry_title(entry)
+
+    def get_place(self, entry: LoyaltyEntry) -> str | None:
+        return (entry.details or {}).get("place")
 
 
 class LedgerPageSerializer(serializers.Serializer):

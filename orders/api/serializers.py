@@ -160,6 +160,9 @@ class TenderOutput(serializers.Serializer):
 
 class OrderOutput(serializers.ModelSerializer):
     location = serializers.CharField(source="location.code")
+    store = serializers.CharField(
+        source="location.name", help_text="Where it was sold or is picked up."
+    )
     lines = OrderLineOutput(many=True)
     transitions = TransitionOutput(many=True)
     tenders = TenderOutput(many=True)
@@ -173,6 +176,7 @@ class OrderOutput(serializers.ModelSerializer):
             "fulfilment_type",
             "status",
             "location",
+            "store",
             "delivery_address",
             "currency",
             "subtotal",

@@ -138,11 +138,18 @@ def test_an_identified_customer_earns_points_and_sees_the_sale_in_the_app(till):
     app = APIClient()
     app.force_authenticate(customer.user)
     orders = app.get("/api/v1/me/orders/").json()["results"]
-    assert [(o["number"], o["channel"], o["location"]) for o in orders] == [
-        (number, "pos", "BER-1")
+    assert [(o["number"], o["channel"], o["store"]) for o in orders] == [
+        (number, "pos", "Berlin Mitte")
     ]
     timeline = app.get("/api/v1/me/timeline/").json()["results"]
-    assert any(entry["reference"] == f"order:{number}" for entry in timeline)
+    sold = [e for e in timeline if e["reference"] == f"order:{number}"]
+    assert {e["details"].get("store") or e["details"].get("place") for e in sold} == {
+        "Berlin Mitte"
+    }
+    ledger = app.get("/api/v1/me/loyalty/").json()
+    assert ledger["balance"] == 50
+    (earned,) = ledger["entries"]["results"]
+    assert (earned["reference"], earned["place"]) == (f"order:{number}", "Berlin Mitte")
     assert verify() == []
 
 
