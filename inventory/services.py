@@ -681,7 +681,7 @@ def stock_record_pos_sales(
     return [
         ShortLevel(vid, location.pk, lvl.on_hand, lvl.reserved)
         for vid, lvl in sorted(levels.items())
-        if lvl.on_hand < lvl.reserved
+        if lvl.reserved > 0 and lvl.on_hand < lvl.reserved  # below zero alone: no order short
     ]
 
 

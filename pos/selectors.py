@@ -153,6 +153,8 @@ def _promotions_render(terminal, ids):
             "variant_ids": sorted(v.pk for v in p.variants.all()),
             "product_ids": sorted(x.pk for x in p.products.all()),
             "category_ids": sorted(categories),
+            # A coupon promotion applies only with one of its codes, even if none is active.
+            "requires_coupon": bool(p.coupons.all()),
             "coupon_codes": sorted(c.code for c in p.coupons.all() if c.is_active),
         }
     return out

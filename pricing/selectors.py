@@ -596,16 +596,19 @@ def unit_prices(*, variant_ids: Iterable[int], at: datetime | None = None) -> di
 
 
 def prices_upcoming(*, variant_ids: Iterable[int], at: datetime | None = None) -> dict[int, list]:
-    """variant id → the default price list's prices starting after `at`, earliest first:
-    a till that sells offline switches to them itself when their time comes."""
+    """variant id → the default price list's prices not ended at `at` (the one in effect,
+    with its end, and those starting later), earliest first: a till that sells offline
+    switches from one to the next itself when their time comes."""
     at = at or timezone.now()
     price_list = price_list_default()
     if price_list is None:
         return {}
     result: dict[int, list] = {}
-    rows = Price.objects.filter(
-        price_list=price_list, variant_id__in=set(variant_ids), valid_from__gt=at
-    ).order_by("variant_id", "valid_from")
+    rows = (
+        Price.objects.filter(price_list=price_list, variant_id__in=set(variant_ids))
+        .filter(Q(valid_until__isnull=True) | Q(valid_until__gt=at))
+        .order_by("variant_id", "valid_from")
+    )
     for price in rows:
         result.setdefault(price.variant_id, []).append(price)
     return result

@@ -79,16 +79,18 @@ def test_a_price_change_and_a_scheduled_price_reach_the_prices_feed():
     _terminal, token = make_terminal()
     client = terminal_client(token)
     items, cursor = _pull_all(client, "prices")
-    assert items == [{"id": variant.pk, "currency": "EUR", "price": "10.00", "schedule": []}]
+    (item,) = items
+    assert (item["id"], item["currency"], item["price"]) == (variant.pk, "EUR", "10.00")
+    assert [(p["amount"], p["valid_until"]) for p in item["schedule"]] == [("10.00", None)]
     starts = timezone.now() + timedelta(days=3)
     price_schedule(
         price_list=price_list_default(), variant=variant, amount="8.50", valid_from=starts
     )
     (changed,) = _pull(client, "prices", cursor)["results"]
     assert changed["price"] == "10.00"
-    assert changed["schedule"] == [
-        {"amount": "8.50", "valid_from": starts.isoformat(), "valid_until": None}
-    ]
+    current, scheduled = changed["schedule"]
+    assert (current["amount"], current["valid_until"]) == ("10.00", starts.isoformat())
+    assert scheduled == {"amount": "8.50", "valid_from": starts.isoformat(), "valid_until": None}
 
 
 def test_promotions_come_with_their_rules_and_scope():
