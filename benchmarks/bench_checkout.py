@@ -522,7 +522,7 @@ def _seed(out: Path) -> None:
     from django.contrib.auth.hashers import make_password
     from django.db import transaction
     from django.utils import timezone
-    from rest_framework.authtoken.models import Token
+    from knox.models import AuthToken
 
     from catalog.services import category_create, product_create, variant_create
     from customers.models import Customer, Source, User
@@ -588,9 +588,11 @@ def _seed(out: Path) -> None:
                 for n, user in enumerate(users)
             ]
         )
-        tokens = Token.objects.bulk_create(
-            [Token(key=uuid.uuid4().hex + uuid.uuid4().hex[:8], user=user) for user in users]
-        )
+        # One device token per customer (knox: only its digest is stored).
+        token_of = {
+            user.pk: AuthToken.objects.create(user=user, expiry=timedelta(days=1))[1]
+            for user in users
+        }
         load_customers, rest = customers[:CHECKOUTS], customers[CHECKOUTS:]
         warm_customers, probe_customers = rest[:WARMUP_CHECKOUTS], rest[WARMUP_CHECKOUTS:]
         carts = Cart.objects.bulk_create(
@@ -621,7 +623,6 @@ def _seed(out: Path) -> None:
             reference="bench:receipt",
         )
 
-    token_of = {t.user_id: t.key for t in tokens}
 
     def item(cart, customer, total):
         return {
@@ -688,7 +689,11 @@ def _count_queries(store, probes, customers, token_of) -> dict:
     cart = cart_of(third, probes[:10])
     client = APIClient()
     client.credentials(HTTP_AUTHORIZATION=f"Token {token_of[third.user_id]}")
-    body = {"cart": str(cart.token), "fulfilment": {"type": "pickup", "location": STORE}}
+    body = {
+        "cart": str(cart.token),
+        "fulfilment": {"type": "pickup", "location": STORE},
+        "payment": {"provider": "test", "token": "tok_ok"},
+    }
     with CaptureQueriesContext(connection) as ctx:
         response = client.post(CHECKOUT_PATH, body, format="json", HTTP_IDEMPOTENCY_KEY="probe")
     if response.status_code != 201:
