@@ -623,7 +623,6 @@ def _seed(out: Path) -> None:
             reference="bench:receipt",
         )
 
-
     def item(cart, customer, total):
         return {
             "cart": str(cart.token),
