@@ -492,6 +492,36 @@ def _problems_by_item(exc: InvalidEarnLines, prepared: Sequence[tuple]) -> dict[
 # --- redeeming -------------------------------------------------------------------------
 
 
+def _spendable_check(
+    account: LoyaltyAccount, *, points: int, order_total: Decimal, now: datetime
+) -> LoyaltyRules:
+    """The rules in force, once `points` may be spent on an order of `order_total` now.
+
+    One definition for every redemption (checkout, a till's hold): never more than the
+    rules' share of the order, never more than the balance after overdue lots expire less
+    the points held at tills for sales in progress. The caller holds the account's lock.
+    Raises LoyaltyNotConfigured, RedemptionLimitExceeded, InsufficientPoints.
+    """
+    rules = selectors.rules_in_force(at=now)
+    if rules is None:
+        raise LoyaltyNotConfigured()
+    limit = domain.redeemable_limit(
+        order_total=order_total,
+        max_redeem_percent=rules.max_redeem_percent,
+        redemption_value=rules.redemption_value,
+    )
+    if points > limit:
+        raise RedemptionLimitExceeded(
+            details={"max_points": limit, "requested": points, "order_total": str(order_total)}
+        )
+    _expire_due(account, now)
+    held = selectors.held_points(account_id=account.pk, at=now)
+    if points > account.balance - held:
+        details = {"available": max(account.balance - held, 0), "requested": points}
+        raise InsufficientPoints(details=details | ({"held": held} if held else {}))
+    return rules
+
+
 @transaction.atomic
 def points_redeem(
     *,
@@ -523,24 +553,7 @@ def points_redeem(
             raise RedemptionConflict(details={"reference": reference, "points": -existing.points})
         return existing
     now = timezone.now()
-    rules = selectors.rules_in_force(at=now)
-    if rules is None:
-        raise LoyaltyNotConfigured()
-    limit = domain.redeemable_limit(
-        order_total=order_total,
-        max_redeem_percent=rules.max_redeem_percent,
-        redemption_value=rules.redemption_value,
-    )
-    if points > limit:
-        raise RedemptionLimitExceeded(
-            details={"max_points": limit, "requested": points, "order_total": str(order_total)}
-        )
-    _expire_due(account, now)
-    # Points held at a till for a sale in progress are not this order's to take.
-    held = selectors.held_points(account_id=account.pk, at=now)
-    if points > account.balance - held:
-        details = {"balance": account.balance, "requested": points}
-        raise InsufficientPoints(details=details | ({"held": held} if held else {}))
+    rules = _spendable_check(account, points=points, order_total=order_total, now=now)
     value = domain.redeem_value(points, redemption_value=rules.redemption_value)
     entry = LoyaltyEntry.objects.create(
         account=account,
@@ -597,27 +610,12 @@ def hold_create(
     order_total = quantize(order_total)
     account = _locked_account(customer)
     now = timezone.now()
-    rules = selectors.rules_in_force(at=now)
-    if rules is None:
-        raise LoyaltyNotConfigured()
-    limit = domain.redeemable_limit(
-        order_total=order_total,
-        max_redeem_percent=rules.max_redeem_percent,
-        redemption_value=rules.redemption_value,
-    )
-    if points > limit:
-        raise RedemptionLimitExceeded(
-            details={"max_points": limit, "requested": points, "order_total": str(order_total)}
-        )
-    _expire_due(account, now)
-    held = selectors.held_points(account_id=account.pk, at=now)
-    if points > account.balance - held:
-        raise InsufficientPoints(
-            details={"available": max(account.balance - held, 0), "requested": points}
-        )
+    _spendable_check(account, points=points, order_total=order_total, now=now)
     confirm = points > settings.LOYALTY_HOLD_CONFIRM_POINTS
     if confirm and not _code_channels(_hold_message_for(account.customer)):
-        raise HoldConfirmationUnreachable(details={"max_unconfirmed_points": limit})
+        raise HoldConfirmationUnreachable(
+            details={"max_unconfirmed_points": settings.LOYALTY_HOLD_CONFIRM_POINTS}
+        )
     hold = LoyaltyHold.objects.create(
         account=account,
         points=points,

@@ -52,7 +52,7 @@ def test_redeeming_more_than_the_balance_is_refused_and_changes_nothing(rules, c
     with pytest.raises(InsufficientPoints) as exc:
         points_redeem(customer=customer, points=41, reference="order:W-2", order_total=Decimal(100))
     assert (exc.value.code, exc.value.http_status) == ("insufficient_points", 422)
-    assert exc.value.details == {"balance": 40, "requested": 41}
+    assert exc.value.details == {"available": 40, "requested": 41}
     assert balance_get(customer=customer) == 40
     assert not LoyaltyEntry.objects.filter(kind=EntryKind.REDEEM).exists()
 
