@@ -17,6 +17,7 @@ from rest_framework.test import APIClient
 
 from customers.services import auth_login
 from inventory import services as stock
+from pos.services import terminal_register
 from tests.factories.catalog import BarcodeFactory
 from tests.factories.customers import CustomerWithLoginFactory, UserFactory
 from tests.factories.inventory import LocationStaffFactory
@@ -31,6 +32,7 @@ PASSWORD = "secret-pass-123"  # the factories' password
 class World:
     customer_profile: object
     staff_user: object
+    terminal_token: str = ""
     known: dict[str, list] = field(default_factory=dict)
 
     def anonymous(self) -> dict[str, dict[str, str]]:
@@ -42,6 +44,10 @@ class World:
             login=self.customer_profile.email, password=PASSWORD, device="fuzz"
         ).token
         return {"headers": {"Authorization": f"Token {token}"}}
+
+    def terminal(self) -> dict[str, dict[str, str]]:
+        """A till of the shop's store, as the POS endpoints expect it."""
+        return {"headers": {"Authorization": f"Terminal {self.terminal_token}"}}
 
     def staff(self) -> dict[str, dict[str, str]]:
         """A staff session cookie and a matching CSRF token, as the admin's browser has."""
@@ -103,6 +109,7 @@ def world(db, unthrottled) -> World:
     )
     assert order.status_code == 201, order.content
     cart = client.post("/api/v1/carts/", {"channel": "app"}, format="json").json()["token"]
+    _terminal, terminal_token = terminal_register(code="FUZZ-1", location=shop.store)
     client.post(f"/api/v1/carts/{cart}/lines/", {"sku": mug.sku, "quantity": 2}, format="json")
 
     known = {
@@ -119,5 +126,9 @@ def world(db, unthrottled) -> World:
         "body.destination": [shop.store.code],
         "body.cart": [cart],
         "body.coupon": [coupon.code],
+        "body.barcode": [barcode.code],
+        "phone": [customer.phone],
     }
-    return World(customer_profile=customer, staff_user=staff, known=known)
+    return World(
+        customer_profile=customer, staff_user=staff, terminal_token=terminal_token, known=known
+    )

@@ -66,7 +66,9 @@ def test_no_get_endpoint_writes_to_the_database(world):
     customer.credentials(HTTP_AUTHORIZATION=world.customer()["headers"]["Authorization"])
     staff = APIClient()
     staff.force_authenticate(world.staff_user)
-    clients = {"anonymous": APIClient(), "customer": customer, "staff": staff}
+    till = APIClient()
+    till.credentials(HTTP_AUTHORIZATION=world.terminal()["headers"]["Authorization"])
+    clients = {"anonymous": APIClient(), "customer": customer, "staff": staff, "till": till}
 
     offenders, answered = [], 0
     for path in get_paths():

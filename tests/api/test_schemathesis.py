@@ -195,3 +195,8 @@ def test_no_request_from_a_logged_in_customer_breaks_the_server_or_the_schema(ws
 def test_no_request_from_a_staff_member_breaks_the_server_or_the_schema(wsgi_app, world):
     failures = fuzz(wsgi_app, credentials=world.staff, known=world.known)
     assert not failures, _report(failures)
+
+
+def test_no_request_from_a_till_breaks_the_server_or_the_schema(wsgi_app, world):
+    failures = fuzz(wsgi_app, credentials=world.terminal, known=world.known)
+    assert not failures, _report(failures)
