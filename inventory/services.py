@@ -362,17 +362,31 @@ def stock_reserve(
     if short:
         raise InsufficientStock(details=_short_details(location, short, variants))
     ledger = _Ledger(reference=reference, actor=actor)
+    reservations = _reservations_open(ledger, levels, requested, expires_at=expires_at)
+    ledger.save()
+    return reservations
+
+
+def _reservations_open(
+    ledger: "_Ledger",
+    levels: dict[int, StockLevel],
+    requested: dict[int, int],
+    *,
+    expires_at: datetime | None = None,
+) -> list[Reservation]:
+    """Insert the reservations of `requested` (variant id → units) on these locked levels
+    and put their "reservation" movements in the ledger (the caller saves it)."""
     reservations = Reservation.objects.bulk_create(
         [
             Reservation(
                 level=levels[vid],
                 quantity=quantity,
-                reference=reference,
+                reference=ledger.reference,
                 expires_at=expires_at,
                 actor=ledger.actor,
                 created_at=ledger.now,
             )
-            for vid, quantity in requested.items()
+            for vid, quantity in sorted(requested.items())
         ]
     )
     for reservation in reservations:
@@ -383,7 +397,6 @@ def stock_reserve(
             reserved=reservation.quantity,
             reservation=reservation,
         )
-    ledger.save()
     return reservations
 
 
@@ -507,26 +520,7 @@ def stock_reservation_move(
             reservation=reservation,
         )
     _close(open_ones, status=Reservation.Status.RELEASED, now=ledger.now)
-    moved = Reservation.objects.bulk_create(
-        [
-            Reservation(
-                level=targets[vid],
-                quantity=quantity,
-                reference=reference,
-                actor=ledger.actor,
-                created_at=ledger.now,
-            )
-            for vid, quantity in sorted(requested.items())
-        ]
-    )
-    for reservation in moved:
-        ledger.apply(
-            reservation.level,
-            kind=Kind.RESERVATION,
-            quantity=reservation.quantity,
-            reserved=reservation.quantity,
-            reservation=reservation,
-        )
+    moved = _reservations_open(ledger, targets, dict(requested))
     ledger.save()
     return moved
 
