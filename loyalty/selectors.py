@@ -373,6 +373,7 @@ def account_summary(
     tiers = tier_rules(rules)
     spend = rolling_spend(account_id=account.pk if account else None, at=now)
     balance = account.balance if account else 0
+    held = held_points(account_id=account.pk, at=now) if account else 0
     upcoming = domain.next_tier(tiers, spend)
     expiring = points_expiring(
         customer=customer, within=timedelta(days=expiring_within_days), at=now
@@ -385,6 +386,9 @@ def account_summary(
             else quantize(0)
         ),
         "currency": default_currency(),
+        # Points set aside at a till for a sale in progress: not spendable until released.
+        "held_points": held,
+        "available_points": max(balance - held, 0),
         "rolling_spend": spend,
         "tier": domain.tier_for_spend(tiers, spend),
         "next_tier": upcoming,

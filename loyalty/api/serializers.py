@@ -59,6 +59,8 @@ class MyLoyaltySerializer(serializers.Serializer):
     balance = serializers.IntegerField()
     balance_value = serializers.DecimalField(max_digits=12, decimal_places=2)
     currency = serializers.CharField()
+    held_points = serializers.IntegerField(help_text="Set aside at a till for a sale in progress.")
+    available_points = serializers.IntegerField(help_text="What can be spent now: balance − held.")
     rolling_spend = serializers.DecimalField(max_digits=12, decimal_places=2)
     tier = TierSerializer(allow_null=True)
     next_tier = TierSerializer(allow_null=True)

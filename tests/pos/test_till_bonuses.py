@@ -219,6 +219,8 @@ def test_a_hold_keeps_its_points_from_an_online_checkout(till, rules):
             customer=customer, points=150, reference="order:W-1", order_total=Decimal(999)
         )
     assert refused.value.details["held"] == 200
+    mine = loyalty_selectors.account_summary(customer=customer)  # what /me/loyalty/ shows
+    assert (mine["balance"], mine["held_points"], mine["available_points"]) == (300, 200, 100)
     points_redeem(customer=customer, points=100, reference="order:W-2", order_total=Decimal(999))
     assert loyalty_selectors.spendable_balance(customer=customer) == 0
     assert loyalty_selectors.balance_get(customer=customer) == 200
