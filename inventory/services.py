@@ -367,8 +367,22 @@ def stock_reserve(
     return reservations
 
 
+def _reservations_release(ledger: _Ledger, open_ones: list[Reservation]) -> None:
+    """Close these open reservations (on their locked levels) as released and put their
+    "release" movements in the ledger (the caller saves it)."""
+    for reservation in open_ones:
+        ledger.apply(
+            reservation.level,
+            kind=Kind.RELEASE,
+            quantity=reservation.quantity,
+            reserved=-reservation.quantity,
+            reservation=reservation,
+        )
+    _close(open_ones, status=Reservation.Status.RELEASED, now=ledger.now)
+
+
 def _reservations_open(
-    ledger: "_Ledger",
+    ledger: _Ledger,
     levels: dict[int, StockLevel],
     requested: dict[int, int],
     *,
@@ -449,15 +463,7 @@ def stock_release(*, reference: str, reason: str = "", actor=None) -> list[Reser
     if not open_ones:
         return []
     ledger = _Ledger(reference=reference, reason=_reason(reason, required=False), actor=actor)
-    for reservation in open_ones:
-        ledger.apply(
-            reservation.level,
-            kind=Kind.RELEASE,
-            quantity=reservation.quantity,
-            reserved=-reservation.quantity,
-            reservation=reservation,
-        )
-    _close(open_ones, status=Reservation.Status.RELEASED, now=ledger.now)
+    _reservations_release(ledger, open_ones)
     ledger.save()
     return open_ones
 
@@ -511,15 +517,7 @@ def stock_reservation_move(
         variants = {r.level.variant_id: r.level.variant for r in open_ones}
         raise InsufficientStock(details=_short_details(to_location, short, variants))
     ledger = _Ledger(reference=reference, reason=_("re-routed"), actor=actor)
-    for reservation in open_ones:
-        ledger.apply(
-            reservation.level,
-            kind=Kind.RELEASE,
-            quantity=reservation.quantity,
-            reserved=-reservation.quantity,
-            reservation=reservation,
-        )
-    _close(open_ones, status=Reservation.Status.RELEASED, now=ledger.now)
+    _reservations_release(ledger, open_ones)
     moved = _reservations_open(ledger, targets, dict(requested))
     ledger.save()
     return moved
