@@ -55,6 +55,7 @@ INSTALLED_APPS = [
     "inventory",
     "loyalty",
     "orders",
+    "returns",
     "pos",
     "staff",
     "demo",
@@ -225,6 +226,7 @@ CUSTOMER_MERGE_HANDLERS: list[str] = [
 CUSTOMER_TIMELINE_SOURCES: list[str] = [
     "loyalty.selectors.timeline_entries",
     "orders.selectors.timeline_entries",
+    "returns.selectors.timeline_entries",
 ]
 # Called at token login/registration, e.g. to merge an anonymous cart (see customers.hooks).
 CUSTOMER_LOGIN_HANDLERS: list[str] = ["orders.services.cart_merge_on_login"]
@@ -273,6 +275,10 @@ CELERY_BEAT_SCHEDULE: dict = {
         "task": "orders.tasks.orders_expire_uncollected",
         "schedule": 300.0,
     },
+    "returns-retry-pending-refunds": {
+        "task": "returns.tasks.refunds_retry_pending",
+        "schedule": 600.0,
+    },
 }
 
 EMAIL_BACKEND = os.environ.get("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
@@ -303,6 +309,9 @@ PHONE_DEFAULT_REGION = os.environ.get("PHONE_DEFAULT_REGION", "DE")
 # Orders: where notifications go (one class per channel) and how long a pickup waits.
 ORDER_NOTIFIERS = env_list("ORDER_NOTIFIERS", "core.messaging.EmailChannel")
 PICKUP_HOLD_DAYS = int(os.environ.get("PICKUP_HOLD_DAYS", "5"))
+# Days after collection or delivery in which goods may be returned, unless head office
+# sets another window for the category (admin: Returns → Return windows).
+RETURN_WINDOW_DAYS = int(os.environ.get("RETURN_WINDOW_DAYS", "30"))
 # Wrong pickup codes tried at the desk within the window lock the order's handover for it.
 PICKUP_CODE_MAX_ATTEMPTS = int(os.environ.get("PICKUP_CODE_MAX_ATTEMPTS", "5"))
 PICKUP_CODE_LOCK_MINUTES = int(os.environ.get("PICKUP_CODE_LOCK_MINUTES", "30"))

@@ -684,32 +684,55 @@ def stock_return(
     location: Location | int,
     reference: str,
     restock: bool = True,
+    damaged: Lines = (),
     actor=None,
     reason: str = "",
 ) -> list[StockMovement]:
-    """Take returned units back into a location; with `restock=False` write them off at once.
+    """Take returned units back into a location; damaged ones are written off at once.
 
-    Every returned unit gets a "return" movement (+on_hand); a damaged return also gets a
-    "write_off" movement (−on_hand), so the ledger shows both that it came back and that it
-    was scrapped. Locks the levels (creating missing ones first, FOR UPDATE, pk order).
+    Every returned unit gets a "return" movement (+on_hand); a damaged unit (`damaged`, or
+    every line with `restock=False`) also gets a "write_off" movement (−on_hand), so the
+    ledger shows both that it came back and that it was scrapped. Locks the levels of all
+    the lines at once (creating missing ones first, FOR UPDATE, pk order).
     """
-    quantities = merge_lines(lines)
+    quantities = merge_lines(lines) if lines else {}
+    broken = merge_lines(damaged) if damaged else {}
+    if not restock:
+        broken = {**quantities}
+        for vid, quantity in (merge_lines(damaged) if damaged else {}).items():
+            broken[vid] = broken.get(vid, 0) + quantity
+        quantities = {}
     reference = _reference(reference, required=True)
     location = _location(location)
-    _variants(quantities)
-    levels = _lock_levels(location, quantities, create=True)
+    every = {vid: quantities.get(vid, 0) + broken.get(vid, 0) for vid in {*quantities, *broken}}
+    _variants(every)
+    levels = _lock_levels(location, every, create=True)
     ledger = _Ledger(reference=reference, reason=_reason(reason, required=False), actor=actor)
-    for vid, quantity in quantities.items():
+    for vid, quantity in sorted(every.items()):
         ledger.apply(levels[vid], kind=Kind.RETURN, quantity=quantity, on_hand=quantity)
-        if not restock:
+        if broken.get(vid):
             ledger.apply(
                 levels[vid],
                 kind=Kind.WRITE_OFF,
-                quantity=quantity,
-                on_hand=-quantity,
+                quantity=broken[vid],
+                on_hand=-broken[vid],
                 reason=ledger.reason or _("returned damaged"),
             )
     return ledger.save()
+
+
+def stock_levels_lock(*, location: Location | int, variant_ids: Iterable[int]) -> None:
+    """Lock these levels of a location now (creating missing ones), in pk order.
+
+    For a caller that will write several of them in separate steps and must take every
+    stock lock before the points account (the global lock order): an exchange locks the
+    returned and the new items' levels at once. Locking a level again later waits for
+    nothing. Must run inside the caller's transaction.
+    """
+    ids = set(variant_ids)
+    if ids:
+        _variants(ids)
+        _lock_levels(_location(location), ids, create=True)
 
 
 # --- staff operations ---------------------------------------------------------------------

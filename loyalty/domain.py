@@ -38,6 +38,24 @@ def floor_points(value: Decimal) -> int:
     return int(value.to_integral_value(rounding=ROUND_FLOOR))
 
 
+def line_earns(
+    line: EarnLine,
+    *,
+    excluded_variant_ids: set[int],
+    excluded_category_ids: set[int],
+    category_ancestors: Mapping[int, Sequence[int]],
+) -> bool:
+    """Whether a line earns points: excluded variants and categories (with every category
+    below an excluded one) earn nothing."""
+    if line.variant_id is not None and line.variant_id in excluded_variant_ids:
+        return False
+    if line.category_id is not None and excluded_category_ids:
+        chain = category_ancestors.get(line.category_id, (line.category_id,))
+        if excluded_category_ids.intersection(chain):
+            return False
+    return True
+
+
 def eligible_amount(
     lines: Iterable[EarnLine],
     *,
@@ -45,18 +63,61 @@ def eligible_amount(
     excluded_category_ids: set[int],
     category_ancestors: Mapping[int, Sequence[int]],
 ) -> Decimal:
-    """The money paid on lines that earn points: excluded variants and categories (with
-    every category below an excluded one) earn nothing."""
+    """The money paid on lines that earn points (see `line_earns`)."""
     total = Decimal(0)
     for line in lines:
-        if line.variant_id is not None and line.variant_id in excluded_variant_ids:
-            continue
-        if line.category_id is not None and excluded_category_ids:
-            chain = category_ancestors.get(line.category_id, (line.category_id,))
-            if excluded_category_ids.intersection(chain):
-                continue
-        total += line.amount_paid
+        if line_earns(
+            line,
+            excluded_variant_ids=excluded_variant_ids,
+            excluded_category_ids=excluded_category_ids,
+            category_ancestors=category_ancestors,
+        ):
+            total += line.amount_paid
     return quantize(total)
+
+
+def split_points(points: int, weights: Sequence[Decimal]) -> list[int]:
+    """Split whole `points` over lines in proportion to `weights` (largest remainder, ties
+    to the earlier line), adding up exactly; a line of weight 0 gets nothing.
+
+    Records what each line of a sale earned, so a return takes back only the points of the
+    units returned (a line excluded from earning has weight 0 and gives back nothing).
+    """
+    whole = sum(weights, Decimal(0))
+    if points <= 0 or whole <= 0:
+        return [0 for _w in weights]
+    shares = [floor_points(points * w / whole) for w in weights]
+    remainders = [points * w / whole - share for w, share in zip(weights, shares, strict=True)]
+    left = points - sum(shares)
+    for i in sorted(range(len(weights)), key=lambda i: (-remainders[i], i))[:left]:
+        shares[i] += 1
+    return shares
+
+
+def earn_breakdown(
+    lines: Sequence[EarnLine],
+    *,
+    points: int,
+    excluded_variant_ids: set[int],
+    excluded_category_ids: set[int],
+    category_ancestors: Mapping[int, Sequence[int]],
+) -> list[dict[str, str | int]]:
+    """Per line, in the sale's line order: the money paid and the points it earned."""
+    weights = [
+        line.amount_paid
+        if line_earns(
+            line,
+            excluded_variant_ids=excluded_variant_ids,
+            excluded_category_ids=excluded_category_ids,
+            category_ancestors=category_ancestors,
+        )
+        else Decimal(0)
+        for line in lines
+    ]
+    return [
+        {"amount_paid": str(line.amount_paid), "points": share}
+        for line, share in zip(lines, split_points(points, weights), strict=True)
+    ]
 
 
 def earned_points(*, eligible: Decimal, earn_rate: Decimal, multiplier: Decimal) -> int:

@@ -6,7 +6,7 @@ quote uses `points_redeem_value` and `points_redeemable_max`; `points_earn_previ
 the points a cart would earn ("pending points") with the same arithmetic as `points_earn`.
 """
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal, InvalidOperation
@@ -46,6 +46,7 @@ class EarnQuote:
     eligible_amount: Decimal
     spend_before: Decimal
     tier: domain.TierRule | None
+    lines: tuple[dict[str, Any], ...] = ()
 
     @property
     def multiplier(self) -> Decimal:
@@ -58,6 +59,8 @@ class EarnQuote:
             "multiplier": str(self.multiplier),
             "tier": self.tier.name if self.tier else None,
             "spend_12m_before": str(self.spend_before),
+            # Per sale line, in order: what it paid and earned (a return takes these back).
+            "lines": list(self.lines),
         }
 
 
@@ -196,27 +199,29 @@ def earn_quote(
     at: datetime,
 ) -> EarnQuote:
     """The points `lines` earn under `rules` for the account's tier at `at`."""
-    excluded_variants = set(rules.excluded_variants.values_list("id", flat=True))
-    excluded_categories = set(rules.excluded_categories.values_list("id", flat=True))
-    eligible = domain.eligible_amount(
-        lines,
-        excluded_variant_ids=excluded_variants,
-        excluded_category_ids=excluded_categories,
-        category_ancestors=category_ancestor_map() if excluded_categories else {},
+    exclusions = {
+        "excluded_variant_ids": set(rules.excluded_variants.values_list("id", flat=True)),
+        "excluded_category_ids": set(rules.excluded_categories.values_list("id", flat=True)),
+    }
+    exclusions["category_ancestors"] = (
+        category_ancestor_map() if exclusions["excluded_category_ids"] else {}
     )
+    eligible = domain.eligible_amount(lines, **exclusions)
     spend = rolling_spend(account_id=account_id, at=at)
     tier = domain.tier_for_spend(tier_rules(rules), spend)
+    points = domain.earned_points(
+        eligible=eligible,
+        earn_rate=rules.earn_rate,
+        multiplier=tier.multiplier if tier else Decimal(1),
+    )
     return EarnQuote(
         rules=rules,
-        points=domain.earned_points(
-            eligible=eligible,
-            earn_rate=rules.earn_rate,
-            multiplier=tier.multiplier if tier else Decimal(1),
-        ),
+        points=points,
         amount_paid=quantize(sum((line.amount_paid for line in lines), Decimal(0))),
         eligible_amount=eligible,
         spend_before=spend,
         tier=tier,
+        lines=tuple(domain.earn_breakdown(lines, points=points, **exclusions)),
     )
 
 
@@ -361,6 +366,19 @@ def ledger_entries(*, customer: Customer) -> QuerySet[LoyaltyEntry]:
 
 def entries_for_reference(*, reference: str) -> QuerySet[LoyaltyEntry]:
     return LoyaltyEntry.objects.filter(reference=reference).order_by("id")
+
+
+def earned_by_line(*, reference: str, weights: Sequence[Decimal]) -> list[int] | None:
+    """What each line of the sale `reference` earned, in the sale's line order; None
+    when the sale earned nothing. An earn recorded before lines were kept is split over
+    `weights` (the lines' amounts) the same way a new one is."""
+    earn = LoyaltyEntry.objects.filter(kind=EntryKind.EARN, reference=reference).first()
+    if earn is None:
+        return None
+    recorded = (earn.details or {}).get("lines")
+    if isinstance(recorded, list) and len(recorded) == len(weights):
+        return [int(line.get("points", 0)) for line in recorded]
+    return domain.split_points(earn.points, list(weights))
 
 
 def account_summary(

@@ -423,23 +423,25 @@ def points_earn_many(*, items: Sequence[Mapping[str, Any]]) -> list[LoyaltyEntry
         tier = domain.tier_for_spend(
             selectors.tier_rules(rules), domain.spend_in_window(spend[account.pk], at=at)
         )
-        eligible = domain.eligible_amount(
-            lines,
-            excluded_variant_ids=rules.excluded_variant_ids,
-            excluded_category_ids=rules.excluded_category_ids,
-            category_ancestors=ancestors,
+        exclusions = {
+            "excluded_variant_ids": rules.excluded_variant_ids,
+            "excluded_category_ids": rules.excluded_category_ids,
+            "category_ancestors": ancestors,
+        }
+        eligible = domain.eligible_amount(lines, **exclusions)
+        points = domain.earned_points(
+            eligible=eligible,
+            earn_rate=rules.earn_rate,
+            multiplier=tier.multiplier if tier else Decimal(1),
         )
         quote = selectors.EarnQuote(
             rules=rules,
-            points=domain.earned_points(
-                eligible=eligible,
-                earn_rate=rules.earn_rate,
-                multiplier=tier.multiplier if tier else Decimal(1),
-            ),
+            points=points,
             amount_paid=quantize(sum((line.amount_paid for line in lines), Decimal(0))),
             eligible_amount=eligible,
             spend_before=domain.spend_in_window(spend[account.pk], at=at),
             tier=tier,
+            lines=tuple(domain.earn_breakdown(lines, points=points, **exclusions)),
         )
         if quote.points == 0 and quote.amount_paid == 0:
             answers.append(None)

@@ -28,6 +28,9 @@ class Status(StrEnum):
     DELIVERED = "delivered"
     EXPIRED = "expired"
     CANCELLED = "cancelled"
+    # Set by the returns service, never by a transition: some or all units came back.
+    PARTIALLY_RETURNED = "partially_returned"
+    RETURNED = "returned"
 
 
 class Actor(StrEnum):
@@ -91,7 +94,11 @@ TRANSITIONS: dict[Fulfilment, tuple[Move, ...]] = {
     Fulfilment.IN_STORE: (),
 }
 
-TERMINAL = frozenset({S.COLLECTED, S.DELIVERED, S.EXPIRED, S.CANCELLED})
+TERMINAL = frozenset(
+    {S.COLLECTED, S.DELIVERED, S.EXPIRED, S.CANCELLED, S.PARTIALLY_RETURNED, S.RETURNED}
+)
+# A completed sale: the goods are with the customer, so they can come back.
+RETURNABLE = frozenset({S.COLLECTED, S.DELIVERED, S.PARTIALLY_RETURNED})
 
 
 class TransitionRefused(Exception):

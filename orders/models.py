@@ -125,6 +125,8 @@ class Order(models.Model):
     cart = models.ForeignKey(
         Cart, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
+    # A till sale's own UUID: a receipt is found by it (e.g. to return its goods).
+    till_sale = models.UUIDField(null=True, blank=True, unique=True)
     placed_at = models.DateTimeField()
     updated_at = models.DateTimeField(auto_now=True)
 

@@ -57,6 +57,14 @@ EVENT_TEXT = {
         _("Order %(n)s moves to another store") % {"n": n},
         _("Your order %(n)s will be ready in another store; we will tell you when.") % {"n": n},
     ),
+    "return_received": lambda n: (
+        _("Return for order %(n)s received") % {"n": n},
+        _("We have your return request for order %(n)s.") % {"n": n},
+    ),
+    "refund_made": lambda n: (
+        _("Refund for order %(n)s") % {"n": n},
+        _("We have refunded your return of goods from order %(n)s.") % {"n": n},
+    ),
     "cancelled": lambda n: (
         _("Order %(n)s cancelled") % {"n": n},
         _("Order %(n)s has been cancelled.") % {"n": n},
@@ -65,7 +73,8 @@ EVENT_TEXT = {
 
 
 def message_for(*, number: str, event: str, email: str, phone: str, extra: str = "") -> Message:
-    subject, body = EVENT_TEXT[event](number)
+    # "refund_made:R-7KQ2" — one message per return: the part before ":" names the text.
+    subject, body = EVENT_TEXT[event.partition(":")[0]](number)
     if extra:
         body = f"{body}\n\n{extra}"
     return Message(

@@ -12,7 +12,7 @@ from orders.models import Notification, Order
 from orders.notifications import message_for, notifiers
 
 
-def notification_send(*, order_id: int, event: str) -> int:
+def notification_send(*, order_id: int, event: str, extra: str = "") -> int:
     """Send `event` for the order through every notifier that can reach the customer.
 
     Order status messages are transactional, so they go out whatever the marketing
@@ -21,7 +21,6 @@ def notification_send(*, order_id: int, event: str) -> int:
     order = Order.objects.filter(pk=order_id).first()
     if order is None:
         return 0
-    extra = ""
     if event == "ready_for_pickup" and order.pickup_code:
         extra = f"Pickup code: {order.pickup_code}"
     message = message_for(

@@ -260,3 +260,33 @@ def timeline_entries(customer_id: int, *, limit: int, before: datetime | None) -
             }
         )
     return entries
+
+
+# --- returns: finding what was sold -------------------------------------------------
+
+
+def order_for_return(*, reference: str) -> Order | None:
+    """An order by its number, or a till sale by its UUID (as printed on the receipt)."""
+    import uuid
+
+    value = (reference or "").strip()
+    if not value or len(value) > 64 or not value.isprintable():
+        return None
+    queryset = Order.objects.select_related("location", "customer")
+    try:
+        return queryset.filter(till_sale=uuid.UUID(value)).first()
+    except ValueError:
+        return queryset.filter(number=value.upper()).first()
+
+
+def order_completed_at(*, order: Order) -> datetime:
+    """When the goods reached the customer (collected, delivered, or the till sale)."""
+    done = (
+        OrderTransition.objects.filter(
+            order=order, to_status__in=[Status.COLLECTED, Status.DELIVERED]
+        )
+        .order_by("-at")
+        .values_list("at", flat=True)
+        .first()
+    )
+    return done or order.placed_at

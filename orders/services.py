@@ -861,10 +861,19 @@ def customer_merged(survivor_id: int, duplicate_id: int) -> dict[str, int]:
     return {"orders": moved_orders, "carts": moved_carts}
 
 
-def _notify_after_commit(order: Order, status: str) -> None:
+def _notify_after_commit(order: Order, status: str, extra: str = "") -> None:
     from orders.tasks import order_notify
 
-    enqueue_on_commit(order_notify, order.pk, str(status))
+    if extra:
+        enqueue_on_commit(order_notify, order.pk, str(status), extra)
+    else:
+        enqueue_on_commit(order_notify, order.pk, str(status))
+
+
+def order_notify_after_commit(*, order: Order, event: str, extra: str = "") -> None:
+    """Tell the order's customer about `event` once the current transaction commits
+    (e.g. "refund_made:R-7KQ2"; sent once per event and channel, retried by the worker)."""
+    _notify_after_commit(order, event, extra)
 
 
 # --- sales that already happened at a till ---------------------------------------------
@@ -951,6 +960,7 @@ def till_sales_record(
                     amount_due=quantize(total - points_value, currency),
                     payment_method="till",
                     quote_snapshot={"priced_by": "till", "sale": sale.reference},
+                    till_sale=_uuid_or_none(sale.reference.rpartition(":")[2]),
                     placed_at=sale.occurred_at,
                 )
             )
@@ -1138,4 +1148,35 @@ def order_reroute(
         at=now,
     )
     _notify_after_commit(order, "rerouted")
+    return order
+
+
+# --- returns: the order side ----------------------------------------------------------
+
+
+def order_lock(*, order_id: int) -> Order:
+    """The order row, locked (FOR UPDATE): returns of one order are taken one at a time,
+    so "never more than was bought" holds under concurrent returns. First in the lock
+    order, like a checkout's cart row."""
+    return Order.objects.select_for_update().select_related("location").get(pk=order_id)
+
+
+def order_returned(*, order: Order, fully: bool, note: str, user=None, at: datetime) -> Order:
+    """Record that goods of a completed order came back: `partially_returned` or
+    `returned`, with a transition naming the return. The caller holds the order's lock
+    (`order_lock`); an order already in that status gets only the transition row."""
+    target = Status.RETURNED if fully else Status.PARTIALLY_RETURNED
+    source = order.status
+    if source != target:
+        order.status = target
+        order.save(update_fields=["status", "updated_at"])
+    OrderTransition.objects.create(
+        order=order,
+        from_status=source,
+        to_status=target,
+        actor_kind=Actor.STAFF if _real_user(user) else Actor.SYSTEM,
+        actor_user=_real_user(user),
+        note=note[:255],
+        at=at,
+    )
     return order

@@ -13,13 +13,13 @@ from orders.notifications_service import notification_send
 @shared_task(
     bind=True, autoretry_for=(Exception,), retry_backoff=True, retry_jitter=True, max_retries=5
 )
-def order_notify(self, order_id: int, event: str) -> int:
+def order_notify(self, order_id: int, event: str, extra: str = "") -> int:
     """Send the status message of `event` for order `order_id` on every configured channel.
 
     Any failure is retried with backoff (a message already sent is never sent again); the
     order itself was committed long before, so a failure here never reaches its client.
     """
-    return notification_send(order_id=order_id, event=event)
+    return notification_send(order_id=order_id, event=event, extra=extra)
 
 
 @shared_task

@@ -1,0 +1,8 @@
+"""App config for returns."""
+
+from django.apps import AppConfig
+
+
+class ReturnsConfig(AppConfig):
+    name = "returns"
+    verbose_name = "Returns"
