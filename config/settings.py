@@ -195,7 +195,12 @@ SPECTACULAR_SETTINGS = {
             "delivered",
             "expired",
             "cancelled",
+            "partially_returned",
+            "returned",
         ],
+        "ReturnStatusEnum": ["requested", "completed", "cancelled"],
+        "RefundTenderEnum": ["cash", "card", "gift_card", "store_credit"],
+        "DeskPaymentKindEnum": ["cash", "card"],
         "FulfilmentEnum": ["pickup", "delivery", "in_store"],
     },
 }

@@ -15,6 +15,7 @@ api_v1 = [
     # customers' routes (auth/, me/) and orders' (carts/, checkout/, orders/) sit at the root
     path("", include("customers.api.urls")),
     path("", include("orders.api.urls")),
+    path("", include("returns.api.urls")),
 ]
 
 urlpatterns = [
