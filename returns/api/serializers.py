@@ -2,6 +2,7 @@
 
 from rest_framework import serializers
 
+from core.api.fields import WholeNumberField
 from returns.models import Condition, Return, ReturnReason
 from returns.services import OTHER_TENDERS
 
@@ -10,7 +11,7 @@ MAX_LINES = 200
 
 class ReturnLineInput(serializers.Serializer):
     sku = serializers.CharField(max_length=64)
-    quantity = serializers.IntegerField(min_value=1, max_value=10_000)
+    quantity = WholeNumberField(min_value=1, max_value=10_000)
     condition = serializers.ChoiceField(
         choices=Condition.choices, default=Condition.RESALEABLE.value
     )
@@ -18,12 +19,12 @@ class ReturnLineInput(serializers.Serializer):
 
 class CustomerReturnLineInput(serializers.Serializer):
     sku = serializers.CharField(max_length=64)
-    quantity = serializers.IntegerField(min_value=1, max_value=10_000)
+    quantity = WholeNumberField(min_value=1, max_value=10_000)
 
 
 class ExchangeLineInput(serializers.Serializer):
     sku = serializers.CharField(max_length=64)
-    quantity = serializers.IntegerField(min_value=1, max_value=999)
+    quantity = WholeNumberField(min_value=1, max_value=999)
 
 
 class ExchangePaymentInput(serializers.Serializer):
@@ -93,7 +94,7 @@ class CustomerReturnInput(serializers.Serializer):
 class ReturnLineOutput(serializers.Serializer):
     sku = serializers.CharField()
     name = serializers.CharField()
-    quantity = serializers.IntegerField()
+    quantity = WholeNumberField()
     condition = serializers.CharField()
     value = serializers.DecimalField(max_digits=12, decimal_places=2)
     points_reversed = serializers.IntegerField()

@@ -125,6 +125,7 @@ def world(db, unthrottled) -> World:
         "body.source": [shop.warehouse.code],
         "body.destination": [shop.store.code],
         "body.cart": [cart],
+        "body.order": [order.json()["number"]],
         "body.coupon": [coupon.code],
         "body.barcode": [barcode.code],
         "phone": [customer.phone],
