@@ -154,12 +154,17 @@ class StaffReturnCompleteView(APIView):
 class StaffReturnCancelView(APIView):
     """Cancel a customer's open request (the goods never came)."""
 
-    @extend_schema(request=None, responses=s.ReturnOutput)
+    @extend_schema(request=None, responses=s.ReturnOutput, parameters=[IDEMPOTENCY_KEY_PARAMETER])
     def post(self, request, number):
         allowed = _staff_locations(request, "returns.add_return")
-        ret = selectors.return_get_for_staff(number=number, location_ids=allowed)
-        services.return_request_cancel(ret=ret, user=request.user)
-        return Response(_shown(ret))
+
+        def cancel() -> Response:
+            ret = selectors.return_get_for_staff(number=number, location_ids=allowed)
+            services.return_request_cancel(ret=ret, user=request.user)
+            return Response(_shown(ret))
+
+        scope = f"staff-return-cancel:{request.user.pk}"
+        return idempotent_response(request, scope=scope, handler=cancel)
 
 
 class MyReturnsView(generics.ListAPIView):
@@ -216,9 +221,13 @@ class MyReturnDetailView(APIView):
 class MyReturnCancelView(APIView):
     permission_classes = [IsAuthenticated]
 
-    @extend_schema(request=None, responses=s.ReturnOutput)
+    @extend_schema(request=None, responses=s.ReturnOutput, parameters=[IDEMPOTENCY_KEY_PARAMETER])
     def post(self, request, number):
         customer = _customer(request)
-        ret = selectors.return_get_for_customer(number=number, customer=customer)
-        services.return_request_cancel(ret=ret, customer=customer, user=request.user)
-        return Response(_shown(ret))
+
+        def cancel() -> Response:
+            ret = selectors.return_get_for_customer(number=number, customer=customer)
+            services.return_request_cancel(ret=ret, customer=customer, user=request.user)
+            return Response(_shown(ret))
+
+        return idempotent_response(request, scope=f"my-return-cancel:{customer.pk}", handler=cancel)

@@ -326,7 +326,9 @@ def test_a_customer_cancels_their_request_and_the_units_are_free_again(shop, rul
         HTTP_IDEMPOTENCY_KEY="a",
     ).json()
     assert asked["courier_pickup"] is True and asked["location"] == shop.store.code
-    cancelled = client.post(f"/api/v1/me/returns/{asked['number']}/cancel/")
+    cancelled = client.post(
+        f"/api/v1/me/returns/{asked['number']}/cancel/", HTTP_IDEMPOTENCY_KEY="c"
+    )
     assert cancelled.status_code == 200 and cancelled.json()["status"] == "cancelled"
     again = client.post(
         "/api/v1/me/returns/",

@@ -21,6 +21,7 @@ DEMO_MODULES = [
     "loyalty.demo",
     "orders.demo",
     "pos.demo",
+    "returns.demo",
 ]
 
 
