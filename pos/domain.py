@@ -1,5 +1,11 @@
 """Pure rules of the POS edge: feed cursors, and the shape of a sale as the till sends it.
 
+A sale may give goods back: a line with a negative quantity is a returned line, and it
+names the receipt it came from (`original`: the order number or the till sale's UUID; all
+returned lines of one sale name the same one). Money paid out is a negative tender, allowed
+only in a sale with returned lines. The tenders add up to the sale's total either way:
+negative for a pure return, the difference for an exchange (returned and sold lines).
+
 Feed cursors are opaque to the till, signed so that a forged or garbled one is refused.
 
 A cursor says which feed it belongs to, which phase the till is in — the first full
@@ -66,15 +72,23 @@ class SaleRejected(Exception):
 class RawLine:
     sku: str
     barcode: str
-    quantity: int
+    quantity: int  # negative: returned units
     unit_price: Decimal
     discount: Decimal
+    original: str = ""  # a returned line: the receipt it was bought on
+    condition: str = ""  # a returned line: resaleable (default) or damaged
+
+    @property
+    def total(self) -> Decimal:
+        """What the line charged (negative: what the till credits for returned units)."""
+        value = self.unit_price * abs(self.quantity) - self.discount
+        return -value if self.quantity < 0 else value
 
 
 @dataclass(frozen=True)
 class RawTender:
     kind: str
-    amount: Decimal
+    amount: Decimal  # negative: paid out at the till
     points: int
 
 
@@ -88,10 +102,38 @@ class RawSale:
     coupons: tuple[str, ...]
     lines: tuple[RawLine, ...]
     tenders: tuple[RawTender, ...]
+    reason: str = ""  # a return: the return reason code the till chose (empty: default)
 
     @property
     def total(self) -> Decimal:
-        return sum((li.unit_price * li.quantity - li.discount for li in self.lines), Decimal(0))
+        return sum((line.total for line in self.lines), Decimal(0))
+
+    @property
+    def returned(self) -> tuple[RawLine, ...]:
+        return tuple(line for line in self.lines if line.quantity < 0)
+
+    @property
+    def sold(self) -> tuple[RawLine, ...]:
+        return tuple(line for line in self.lines if line.quantity > 0)
+
+    @property
+    def original(self) -> str:
+        """The receipt the returned lines name ("" for a plain sale)."""
+        return self.returned[0].original if self.returned else ""
+
+    @property
+    def payouts(self) -> list[tuple[str, Decimal]]:
+        """Money the till paid out for a return: (kind, amount > 0) per negative tender."""
+        return [(t.kind, -t.amount) for t in self.tenders if t.amount < 0]
+
+    @property
+    def exchange_credit(self) -> Decimal:
+        """Of an exchange, the part of the returned goods' value that pays the new items:
+        what they cost less what the customer paid for them in positive tenders."""
+        if not self.sold or not self.returned:
+            return Decimal(0)
+        paid = sum((t.amount for t in self.tenders if t.amount > 0), Decimal(0))
+        return sum((line.total for line in self.sold), Decimal(0)) - paid
 
 
 def _text(value, name: str, limit: int, *, required: bool = False) -> str:
@@ -104,15 +146,16 @@ def _text(value, name: str, limit: int, *, required: bool = False) -> str:
     return value.strip()
 
 
-def _money(value, name: str) -> Decimal:
+def _money(value, name: str, *, negative: bool = False) -> Decimal:
     if isinstance(value, bool) or not isinstance(value, str | int):
         raise SaleRejected("malformed", f"{name} must be a decimal string")
     try:
         amount = Decimal(str(value))
     except InvalidOperation:
         raise SaleRejected("malformed", f"{name} must be a decimal string") from None
-    if not amount.is_finite() or amount < 0 or amount > MAX_AMOUNT or amount != round(amount, 2):
-        raise SaleRejected("malformed", f"{name} must be 0 to {MAX_AMOUNT} with 2 decimals")
+    low = -MAX_AMOUNT if negative else Decimal(0)
+    if not amount.is_finite() or not low <= amount <= MAX_AMOUNT or amount != round(amount, 2):
+        raise SaleRejected("malformed", f"{name} must be {low} to {MAX_AMOUNT} with 2 decimals")
     return amount
 
 
@@ -156,36 +199,14 @@ def sale_parse(raw, *, now: datetime) -> RawSale:
     lines_raw = raw.get("lines")
     if not isinstance(lines_raw, list) or not 1 <= len(lines_raw) <= MAX_LINES:
         raise SaleRejected("malformed", f"a sale has 1 to {MAX_LINES} lines")
-    lines = []
-    for i, line in enumerate(lines_raw):
-        if not isinstance(line, dict):
-            raise SaleRejected("malformed", f"lines[{i}] is an object")
-        quantity = line.get("quantity")
-        if isinstance(quantity, int) and not isinstance(quantity, bool) and quantity < 0:
-            raise SaleRejected(
-                "returns_not_supported", "a returned line goes through the returns service"
-            )
-        sku = _text(line.get("sku"), f"lines[{i}].sku", 64)
-        barcode = _text(line.get("barcode"), f"lines[{i}].barcode", 14)
-        if not sku and not barcode:
-            raise SaleRejected("malformed", f"lines[{i}] needs a sku or a barcode")
-        quantity = _int(quantity, f"lines[{i}].quantity", 1, MAX_QUANTITY)
-        unit_price = _money(line.get("unit_price"), f"lines[{i}].unit_price")
-        discount = _money(line.get("discount", "0"), f"lines[{i}].discount")
-        if discount > unit_price * quantity:
-            raise SaleRejected("malformed", f"lines[{i}].discount exceeds the line")
-        lines.append(RawLine(sku, barcode, quantity, unit_price, discount))
+    lines = [_line(line, i) for i, line in enumerate(lines_raw)]
+    returned = [line for line in lines if line.quantity < 0]
+    if len({line.original.upper() for line in returned}) > 1:
+        raise SaleRejected("malformed", "all returned lines name the same original receipt")
     tenders_raw = raw.get("tenders")
     if not isinstance(tenders_raw, list) or not 1 <= len(tenders_raw) <= 10:
         raise SaleRejected("malformed", "a sale has 1 to 10 tenders")
-    tenders = []
-    for i, tender in enumerate(tenders_raw):
-        if not isinstance(tender, dict) or tender.get("kind") not in TENDER_KINDS:
-            raise SaleRejected("malformed", f"tenders[{i}].kind is one of {TENDER_KINDS}")
-        points = _int(tender.get("points", 0), f"tenders[{i}].points", 0, 10**9)
-        if tender["kind"] == "points" and not points:
-            raise SaleRejected("malformed", f"tenders[{i}] pays with points: give the points")
-        tenders.append(RawTender(tender["kind"], _money(tender.get("amount"), "amount"), points))
+    tenders = [_tender(tender, i, returns=bool(returned)) for i, tender in enumerate(tenders_raw)]
     coupons_raw = raw.get("coupons") or []
     if not isinstance(coupons_raw, list) or len(coupons_raw) > 5:
         raise SaleRejected("malformed", "coupons is a list of at most 5 codes")
@@ -199,7 +220,46 @@ def sale_parse(raw, *, now: datetime) -> RawSale:
         coupons=coupons,
         lines=tuple(lines),
         tenders=tuple(tenders),
+        reason=_text(raw.get("reason"), "reason", 20) if returned else "",
     )
     if sum((t.amount for t in sale.tenders), Decimal(0)) != sale.total:
         raise SaleRejected("malformed", f"the tenders do not add up to the total {sale.total}")
+    if returned and not sale.sold and any(t.amount > 0 or t.points for t in sale.tenders):
+        raise SaleRejected("malformed", "a return only pays out money: negative tenders")
+    if sale.exchange_credit < 0:
+        raise SaleRejected("malformed", "an exchange's positive tenders exceed the new items")
     return sale
+
+
+def _line(line, i: int) -> RawLine:
+    if not isinstance(line, dict):
+        raise SaleRejected("malformed", f"lines[{i}] is an object")
+    sku = _text(line.get("sku"), f"lines[{i}].sku", 64)
+    barcode = _text(line.get("barcode"), f"lines[{i}].barcode", 14)
+    if not sku and not barcode:
+        raise SaleRejected("malformed", f"lines[{i}] needs a sku or a barcode")
+    quantity = _int(line.get("quantity"), f"lines[{i}].quantity", -MAX_QUANTITY, MAX_QUANTITY)
+    if quantity == 0:
+        raise SaleRejected("malformed", f"lines[{i}].quantity must not be 0")
+    unit_price = _money(line.get("unit_price"), f"lines[{i}].unit_price")
+    discount = _money(line.get("discount", "0"), f"lines[{i}].discount")
+    if discount > unit_price * abs(quantity):
+        raise SaleRejected("malformed", f"lines[{i}].discount exceeds the line")
+    if quantity > 0:
+        return RawLine(sku, barcode, quantity, unit_price, discount)
+    # A returned line: which receipt it was bought on, and the state it came back in.
+    original = _text(line.get("original"), f"lines[{i}].original", 64, required=True)
+    condition = _text(line.get("condition"), f"lines[{i}].condition", 12)
+    return RawLine(sku, barcode, quantity, unit_price, discount, original, condition)
+
+
+def _tender(tender, i: int, *, returns: bool) -> RawTender:
+    if not isinstance(tender, dict) or tender.get("kind") not in TENDER_KINDS:
+        raise SaleRejected("malformed", f"tenders[{i}].kind is one of {TENDER_KINDS}")
+    points = _int(tender.get("points", 0), f"tenders[{i}].points", 0, 10**9)
+    if tender["kind"] == "points" and not points:
+        raise SaleRejected("malformed", f"tenders[{i}] pays with points: give the points")
+    # Money paid out (a negative tender) only for returned goods; spent points go back to
+    # the account by the returns service, never through the till.
+    amount = _money(tender.get("amount"), "amount", negative=returns and tender["kind"] != "points")
+    return RawTender(tender["kind"], amount, points)

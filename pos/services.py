@@ -2,12 +2,15 @@
 
 Tokens are 32 random bytes, stored as their SHA-256: a leaked database does not let
 anyone act as a till, and a revoked terminal is refused on its very next request.
+
+A synced sale with returned lines (negative quantities) is a return at the till's store,
+taken by `returns.services.return_create`; with sold lines too, it is an exchange.
 """
 
 import hashlib
 import secrets
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from django.db import IntegrityError, connection, transaction
@@ -19,6 +22,7 @@ from core.money import quantize
 from customers import selectors as customer_selectors
 from customers import services as customer_services
 from customers.domain import normalize_card_number, normalize_phone
+from inventory import services as inventory_services
 from inventory.models import Location
 from orders import services as order_services
 from orders.services import TillLine, TillSale, TillTender
@@ -28,6 +32,7 @@ from pos.errors import TerminalCodeTaken
 from pos.models import PosSale, PriceDiscrepancy, Terminal
 from pricing import selectors as pricing_selectors
 from pricing import services as pricing_services
+from returns import services as return_services
 
 
 def token_hash(token: str) -> str:
@@ -110,11 +115,14 @@ class SaleResult:
     status: str  # created | duplicate | rejected
     reason: str = ""
     order: str = ""
+    return_number: str = ""  # a sale with returned lines: the return it made
 
     def as_dict(self) -> dict[str, str]:
         body = {"id": self.id, "status": self.status, "order": self.order}
         if self.reason:
             body["reason"] = self.reason
+        if self.return_number:
+            body["return"] = self.return_number
         return body
 
 
@@ -128,6 +136,10 @@ def sales_sync(*, terminal: Terminal, sales: list) -> list[SaleResult]:
     unique index — is a `duplicate`), and only the claimed ones become orders, stock sales,
     coupon uses and points (`orders.services.till_sales_record`). Replaying a batch any
     number of times, in any order, records nothing after the first time.
+
+    Sales with returned lines come after the batch, one by one, each in its own
+    transaction (`_return_record`): a return the returns service refuses is `rejected`
+    with its error code and records nothing, and never undoes the batch or another return.
     """
     now = timezone.now()
     results: dict[str, SaleResult] = {}
@@ -147,8 +159,12 @@ def sales_sync(*, terminal: Terminal, sales: list) -> list[SaleResult]:
     results.update(_known(terminal=terminal, ids=list(parsed)))
     fresh = [sale for sale in parsed.values() if str(sale.id) not in results]
     resolved = _resolve(terminal=terminal, sales=fresh, results=results)
-    if resolved:
-        results.update(_record(terminal=terminal, sales=resolved, now=now))
+    plain = [r for r in resolved if not r.raw.returned]
+    if plain:
+        results.update(_record(terminal=terminal, sales=plain, now=now))
+    for r in resolved:
+        if r.raw.returned:
+            results[str(r.raw.id)] = _return_record(terminal=terminal, resolved=r, now=now)
     order = [
         (str(raw.get("id")) if isinstance(raw, dict) else f"#{i}")[:64]
         for i, raw in enumerate(sales[:MAX_BATCH])
@@ -161,11 +177,15 @@ def _known(*, terminal: Terminal, ids: list[uuid.UUID]) -> dict[str, SaleResult]
     """Sales already recorded: `duplicate` (with their order) for this terminal's,
     `rejected` (terminal_mismatch) for another terminal's."""
     known = {}
-    rows = PosSale.objects.filter(id__in=ids).values_list("id", "terminal_id", "order_number")
-    for sale_id, terminal_id, number in rows:
+    rows = PosSale.objects.filter(id__in=ids).values_list(
+        "id", "terminal_id", "order_number", "flags"
+    )
+    for sale_id, terminal_id, number, flags in rows:
         key = str(sale_id)
         if terminal_id == terminal.pk:
-            known[key] = SaleResult(key, "duplicate", order=number)
+            known[key] = SaleResult(
+                key, "duplicate", order=number, return_number=(flags or {}).get("return", "")
+            )
         else:
             known[key] = SaleResult(key, "rejected", "terminal_mismatch")
     return known
@@ -247,21 +267,22 @@ def _resolve(*, terminal: Terminal, sales: list[RawSale], results: dict) -> list
     return resolved
 
 
-def _claim(*, terminal: Terminal, sales: list[_Resolved], numbers: list[str]) -> set[str]:
-    """Insert the sale rows that are new, each with the number its order will get; the ids
-    inserted (ON CONFLICT DO NOTHING RETURNING: a sale already there is not claimed)."""
+def _claim(*, terminal: Terminal, claims: list[tuple[RawSale, str, int | None]]) -> set[str]:
+    """Insert the sale rows that are new — (sale, the number of the order it names, the
+    customer id) — and return the ids inserted (ON CONFLICT DO NOTHING RETURNING: a sale
+    already there is not claimed; one being claimed at this moment is waited for)."""
     table = PosSale._meta.db_table
     rows = [
         (
-            str(r.raw.id) if connection.vendor == "postgresql" else r.raw.id.hex,
+            str(raw.id) if connection.vendor == "postgresql" else raw.id.hex,
             terminal.pk,
             number,
-            r.raw.occurred_at,
+            raw.occurred_at,
             timezone.now(),
-            r.raw.cashier,
-            r.sale.customer.pk if r.sale.customer else None,
+            raw.cashier,
+            customer_id,
         )
-        for r, number in zip(sales, numbers, strict=True)
+        for raw, number, customer_id in claims
     ]
     placeholders = ", ".join(["(%s, %s, %s, %s, %s, %s, %s, '{}')"] * len(rows))
     sql = (
@@ -274,61 +295,175 @@ def _claim(*, terminal: Terminal, sales: list[_Resolved], numbers: list[str]) ->
         return {str(uuid.UUID(str(row[0]))) for row in cursor.fetchall()}
 
 
+def _customer_id(r: _Resolved) -> int | None:
+    return r.sale.customer.pk if r.sale.customer else None
+
+
 def _record(*, terminal: Terminal, sales: list[_Resolved], now) -> dict[str, SaleResult]:
     results: dict[str, SaleResult] = {}
     with transaction.atomic():
         numbers = order_services.order_numbers_new(count=len(sales))
         number_of = {r.raw.id: n for r, n in zip(sales, numbers, strict=True)}
-        claimed = _claim(terminal=terminal, sales=sales, numbers=numbers)
+        claimed = _claim(
+            terminal=terminal,
+            claims=[(r.raw, number_of[r.raw.id], _customer_id(r)) for r in sales],
+        )
         fresh = [r for r in sales if str(r.raw.id) in claimed]
         others = [r for r in sales if str(r.raw.id) not in claimed]
         if others:
-            owners = dict(
-                PosSale.objects.filter(id__in=[r.raw.id for r in others]).values_list(
-                    "id", "terminal_id"
-                )
-            )
-            numbers = dict(
-                PosSale.objects.filter(id__in=[r.raw.id for r in others]).values_list(
-                    "id", "order_number"
-                )
-            )
-            for r in others:
-                if owners.get(r.raw.id) != terminal.pk:
-                    results[str(r.raw.id)] = SaleResult(
-                        str(r.raw.id), "rejected", "terminal_mismatch"
-                    )
-                else:
-                    results[str(r.raw.id)] = SaleResult(
-                        str(r.raw.id), "duplicate", order=numbers.get(r.raw.id, "")
-                    )
+            results.update(_known(terminal=terminal, ids=[r.raw.id for r in others]))
         if not fresh:
             return results
-        record = order_services.till_sales_record(
-            location=terminal.location,
-            sales=[r.sale for r in fresh],
-            currency=pricing_selectors.currency_default(),
-            numbers=[number_of[r.raw.id] for r in fresh],
-        )
-        # Points tendered and holds named, after stock and earns, before coupon counters.
-        points_flags = pos_loyalty.sales_points_redeem(sales=fresh, record=record)
-        # Priced by the engine before the coupon uses are recorded: a sale's own use must
-        # not count against its coupon's limits (a valid coupon sale is no discrepancy).
-        price_flags: dict[str, dict] = {r.sale.reference: {} for r in fresh}
-        _discrepancies(terminal=terminal, sales=fresh, record=record, flags=price_flags)
-        flags = _facts(terminal=terminal, sales=fresh, record=record)
-        for reference, flag in points_flags.items():
-            flags[reference]["points"] = flag
-        for reference, found in price_flags.items():
-            flags[reference].update(found)
-        _save_sales(sales=fresh, record=record, flags=flags)
-        Terminal.objects.filter(pk=terminal.pk).update(
-            last_seen_at=now, last_sale_at=max(r.raw.occurred_at for r in fresh)
+        record = _record_claimed(
+            terminal=terminal, sales=fresh, numbers=[number_of[r.raw.id] for r in fresh], now=now
         )
         for r in fresh:
             number = record.orders[r.sale.reference].number
             results[str(r.raw.id)] = SaleResult(str(r.raw.id), "created", order=number)
     return results
+
+
+def _record_claimed(
+    *,
+    terminal: Terminal,
+    sales: list[_Resolved],
+    numbers: list[str],
+    now,
+    extra_flags: dict[str, dict] | None = None,
+):
+    """Orders, stock, points, price checks and coupon uses of claimed sales; their flags.
+    Runs inside the claiming transaction."""
+    record = order_services.till_sales_record(
+        location=terminal.location,
+        sales=[r.sale for r in sales],
+        currency=pricing_selectors.currency_default(),
+        numbers=numbers,
+    )
+    # Points tendered and holds named, after stock and earns, before coupon counters.
+    points_flags = pos_loyalty.sales_points_redeem(sales=sales, record=record)
+    # Priced by the engine before the coupon uses are recorded: a sale's own use must
+    # not count against its coupon's limits (a valid coupon sale is no discrepancy).
+    price_flags: dict[str, dict] = {r.sale.reference: {} for r in sales}
+    _discrepancies(terminal=terminal, sales=sales, record=record, flags=price_flags)
+    flags = _facts(terminal=terminal, sales=sales, record=record)
+    for reference, flag in points_flags.items():
+        flags[reference]["points"] = flag
+    for reference, found in price_flags.items():
+        flags[reference].update(found)
+    for reference, found in (extra_flags or {}).items():
+        flags[reference].update(found)
+    _save_sales(sales=sales, record=record, flags=flags)
+    Terminal.objects.filter(pk=terminal.pk).update(
+        last_seen_at=now, last_sale_at=max(r.raw.occurred_at for r in sales)
+    )
+    return record
+
+
+# --- returns and exchanges at the till ---------------------------------------------------
+
+
+def _return_record(*, terminal: Terminal, resolved: _Resolved, now) -> SaleResult:
+    """A sale with returned lines: a return at the till's store, in its own transaction.
+
+    The returned lines go back through `returns.services.return_create` against the order
+    the sale names (`original`: its number or its till sale's UUID), without the return
+    window (the till already took the goods), with the money the till paid out (the
+    negative tenders) recorded as refunded by the till. Stock comes back at the till's
+    store; points follow from the service (spent points back, earned points reversed).
+
+    An exchange — returned and sold lines in one sale — is kept simple: the sold lines
+    are an ordinary till sale of this UUID (its order is the sale's `order`) paid by its
+    positive tenders plus an `exchange` tender of what the returned goods pay for them
+    (sold total − positive tenders, checked ≥ 0 by `sale_parse`); the return records
+    that credit as an `exchange` refund next to the money paid out. The customer of the
+    new sale is the one the till identified, else the original order's.
+
+    Locks the original order's row first, then the store's levels of every returned and
+    sold item, then claims the sale's UUID (a replay or a concurrent copy finds it taken:
+    `duplicate`); points accounts and coupon counters follow in the services. A refusal
+    of the returns service (`order_not_found`, `order_not_returnable`,
+    `return_exceeds_purchase`, `return_line_unknown`, …) rolls all of it back: the sale is
+    `rejected` with that code and nothing of it is recorded.
+    """
+    raw, key = resolved.raw, str(resolved.raw.id)
+    returned = [line for line in resolved.sale.lines if line.quantity < 0]
+    sold = tuple(line for line in resolved.sale.lines if line.quantity > 0)
+    conditions = [line.condition for line in raw.returned]
+    try:
+        with transaction.atomic():
+            found = return_services.order_find(reference=raw.original)
+            order = order_services.order_lock(order_id=found.pk)
+            if sold:
+                inventory_services.stock_levels_lock(
+                    location=terminal.location,
+                    variant_ids={line.variant_id for line in (*returned, *sold)},
+                )
+            exchange = _exchange_part(resolved, sold=sold, order=order) if sold else None
+            number = order_services.order_numbers_new(count=1)[0] if exchange else order.number
+            customer_id = _customer_id(exchange) if exchange else order.customer_id
+            if not _claim(terminal=terminal, claims=[(raw, number, customer_id)]):
+                return _known(terminal=terminal, ids=[raw.id])[key]
+            till_refund = list(raw.payouts)
+            if raw.exchange_credit > 0:
+                till_refund.append(("exchange", raw.exchange_credit))
+            ret = return_services.return_create(
+                order=order,
+                location=terminal.location,
+                reason=raw.reason or ("exchange" if exchange else "other"),
+                lines=[
+                    {
+                        "sku": line.sku,
+                        "quantity": -line.quantity,
+                        "condition": condition or "resaleable",
+                    }
+                    for line, condition in zip(returned, conditions, strict=True)
+                ],
+                source="pos",
+                user=None,
+                note=f"till {terminal.code}, cashier {raw.cashier}"[:255],
+                till_refund=till_refund,
+                terminal=terminal.code,
+                pos_sale=raw.id,
+                enforce_window=False,
+            )
+            flags = {"return": ret.number}
+            if exchange is None:
+                PosSale.objects.filter(id=raw.id).update(flags=flags)
+                Terminal.objects.filter(pk=terminal.pk).update(
+                    last_seen_at=now, last_sale_at=raw.occurred_at
+                )
+                return SaleResult(key, "created", order=order.number, return_number=ret.number)
+            record = _record_claimed(
+                terminal=terminal,
+                sales=[exchange],
+                numbers=[number],
+                now=now,
+                extra_flags={exchange.sale.reference: flags},
+            )
+            new_order = record.orders[exchange.sale.reference]
+            return SaleResult(key, "created", order=new_order.number, return_number=ret.number)
+    except DomainError as refused:
+        return SaleResult(key, "rejected", refused.code)
+
+
+def _exchange_part(resolved: _Resolved, *, sold: tuple[TillLine, ...], order) -> _Resolved:
+    """The sold lines of an exchange as a till sale of their own, paid by the positive
+    tenders and the returned goods' credit."""
+    raw = resolved.raw
+    credit = raw.exchange_credit
+    tenders = [t for t in raw.tenders if t.amount > 0 or (t.kind == "points" and t.points)]
+    till_tenders = [TillTender(t.kind, t.amount, t.points) for t in tenders]
+    if credit > 0:
+        till_tenders.append(TillTender("exchange", credit))
+    return _Resolved(
+        raw=replace(raw, lines=raw.sold, tenders=tuple(tenders)),
+        sale=replace(
+            resolved.sale,
+            customer=resolved.sale.customer or order.customer,
+            lines=sold,
+            tenders=tuple(till_tenders),
+        ),
+    )
 
 
 def _facts(*, terminal: Terminal, sales: list[_Resolved], record) -> dict[str, dict]:

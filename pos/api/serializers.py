@@ -33,14 +33,33 @@ class AckInput(serializers.Serializer):
 class SaleLineSchema(serializers.Serializer):
     sku = serializers.CharField(required=False, max_length=64)
     barcode = serializers.CharField(required=False, max_length=14)
-    quantity = serializers.IntegerField(min_value=1, max_value=9999)
+    quantity = serializers.IntegerField(
+        min_value=-9999,
+        max_value=9999,
+        help_text="Units sold; negative: units returned (never 0).",
+    )
     unit_price = serializers.DecimalField(max_digits=11, decimal_places=2)
     discount = serializers.DecimalField(max_digits=11, decimal_places=2, required=False)
+    original = serializers.CharField(
+        required=False,
+        max_length=64,
+        help_text="A returned line (negative quantity): the order number or till sale UUID "
+        "it was bought on; required there, the same on every returned line of a sale.",
+    )
+    condition = serializers.ChoiceField(
+        choices=["resaleable", "damaged"],
+        required=False,
+        help_text="A returned line: resaleable (back on hand, the default) or damaged.",
+    )
 
 
 class SaleTenderSchema(serializers.Serializer):
     kind = serializers.ChoiceField(choices=["cash", "card", "points", "gift_card"])
-    amount = serializers.DecimalField(max_digits=11, decimal_places=2)
+    amount = serializers.DecimalField(
+        max_digits=11,
+        decimal_places=2,
+        help_text="Negative: money paid out at the till (only in a sale with returned lines).",
+    )
     points = serializers.IntegerField(required=False, min_value=0)
 
 
@@ -56,8 +75,18 @@ class SaleSchema(serializers.Serializer):
     )
     hold = serializers.CharField(required=False, allow_null=True, max_length=64)
     coupons = serializers.ListField(child=serializers.CharField(max_length=64), required=False)
+    reason = serializers.CharField(
+        required=False,
+        max_length=20,
+        help_text="A sale with returned lines: the return reason code (default `other`, "
+        "`exchange` when goods are also sold).",
+    )
     lines = SaleLineSchema(many=True)
-    tenders = SaleTenderSchema(many=True)
+    tenders = SaleTenderSchema(
+        many=True,
+        help_text="They add up to the total: negative for a return, the difference for an "
+        "exchange.",
+    )
 
 
 class SalesBatchDoc(serializers.Serializer):
@@ -71,8 +100,23 @@ class SalesBatchInput(serializers.Serializer):
 class SaleResultOutput(serializers.Serializer):
     id = serializers.CharField()
     status = serializers.ChoiceField(choices=["created", "duplicate", "rejected"])
-    reason = serializers.CharField(required=False)
-    order = serializers.CharField(allow_blank=True)
+    reason = serializers.CharField(
+        required=False,
+        help_text="Why it was rejected: malformed, unknown_sku:<code>, terminal_mismatch, "
+        "or the returns service's error code (e.g. return_exceeds_purchase).",
+    )
+    order = serializers.CharField(
+        allow_blank=True,
+        help_text="The sale's order; a pure return: the original order it returned goods of.",
+    )
+
+    def get_fields(self):
+        # `return` is a Python keyword, so it cannot be declared as a class attribute.
+        fields = super().get_fields()
+        fields["return"] = serializers.CharField(
+            required=False, help_text="A sale with returned lines: the return's number."
+        )
+        return fields
 
 
 class SalesBatchOutput(serializers.Serializer):
