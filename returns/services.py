@@ -379,6 +379,20 @@ def _has_perm(user, permission: str) -> bool:
     )
 
 
+def _check_refund_to(refund_to: str, refund_to_reason: str, user) -> None:
+    """Another tender than was paid: a known one, with a reason, by a manager."""
+    if not refund_to:
+        return
+    if refund_to not in OTHER_TENDERS:
+        raise ValidationFailed(
+            _("Unknown refund tender."),
+            code="invalid_refund_tender",
+            details={"refund_to": str(refund_to)[:20], "allowed": list(OTHER_TENDERS)},
+        )
+    if not (refund_to_reason or "").strip() or not _has_perm(user, OTHER_TENDER_PERMISSION):
+        raise RefundTenderNotAllowed(details={"refund_to": refund_to})
+
+
 def _exchange_quote(order, exchange: ExchangeInput | None, at: datetime):
     if exchange is None or not exchange.lines:
         return None
@@ -423,15 +437,7 @@ def return_create(
     reason = _clean_reason(reason)
     cleaned = _clean_lines(lines)
     location = _receiving_location(location, staff_location_ids)
-    if refund_to:
-        if refund_to not in OTHER_TENDERS:
-            raise ValidationFailed(
-                _("Unknown refund tender."),
-                code="invalid_refund_tender",
-                details={"refund_to": str(refund_to)[:20], "allowed": list(OTHER_TENDERS)},
-            )
-        if not (refund_to_reason or "").strip() or not _has_perm(user, OTHER_TENDER_PERMISSION):
-            raise RefundTenderNotAllowed(details={"refund_to": refund_to})
+    _check_refund_to(refund_to, refund_to_reason, user)
     if override_reason and not _has_perm(user, OVERRIDE_PERMISSION):
         raise ReturnWindowClosed(
             _("Only a store manager can accept a return after its window."),
@@ -847,10 +853,7 @@ def return_request_complete(
             )
     if location not in (None, ""):
         ret.location = _receiving_location(location, staff_location_ids)
-    if refund_to and (
-        not (refund_to_reason or "").strip() or not _has_perm(user, OTHER_TENDER_PERMISSION)
-    ):
-        raise RefundTenderNotAllowed(details={"refund_to": refund_to})
+    _check_refund_to(refund_to, refund_to_reason, user)
     _check_returnable(order)
     if lines is None:
         cleaned = [LineInput(line.sku, line.quantity, line.condition) for line in ret.lines.all()]
