@@ -910,7 +910,7 @@ def return_refunds_execute(*, return_id: int) -> int:
     for refund_id in pending.values_list("pk", flat=True):
         with transaction.atomic():
             refund = (
-                RefundTender.objects.select_for_update()
+                RefundTender.objects.select_for_update(of=("self",))
                 .select_related("original_tender")
                 .filter(pk=refund_id, status=RefundTender.State.PENDING)
                 .first()
