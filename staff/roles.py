@@ -33,6 +33,7 @@ STAFF_APPS = (
     "customers",
     "loyalty",
     "pos",
+    "returns",
     "staff",
 )
 
@@ -75,6 +76,9 @@ STORE_ASSOCIATE_PERMISSIONS = frozenset(
         "pos.view_terminal",
         "pos.view_possale",
         "pos.view_shortpickup",
+        # the returns desk: take back goods of any order of any channel, at their stores
+        "returns.view_return",
+        "returns.add_return",
     }
 )
 
@@ -90,6 +94,9 @@ STORE_MANAGER_PERMISSIONS = STORE_ASSOCIATE_PERMISSIONS | {
     "pos.add_terminal",
     "pos.change_terminal",
     "pos.view_pricediscrepancy",
+    # accept a return past its window, refund to another tender (each with a reason)
+    "returns.override_return_window",
+    "returns.refund_other_tender",
 }
 
 MERCHANDISER_PERMISSIONS = frozenset(
@@ -115,21 +122,26 @@ HEAD_OFFICE_PERMISSIONS = frozenset(
         "loyalty.change_loyaltyaccount",
         "loyalty.adjust_points",
         "loyalty.adjust_points_unlimited",
+        # how long each category's goods may be returned
+        "returns.add_returnwindow",
+        "returns.change_returnwindow",
     }
 )
 
 STORE_ASSOCIATE = Role(
     key="store_associate",
     group="Store associate",
-    description=_("Pickup queue, stock receipts and counts at their stores, customer lookup."),
+    description=_(
+        "Pickup queue, stock receipts and counts, returns at their stores, customer lookup."
+    ),
     permissions=STORE_ASSOCIATE_PERMISSIONS,
 )
 STORE_MANAGER = Role(
     key="store_manager",
     group="Store manager",
     description=_(
-        "An associate who also adjusts and transfers stock, cancels orders and adjusts "
-        "bonus points up to a limit."
+        "An associate who also adjusts and transfers stock, cancels orders, accepts late "
+        "returns and refunds to another tender, and adjusts bonus points up to a limit."
     ),
     permissions=frozenset(STORE_MANAGER_PERMISSIONS),
     loyalty_adjust_limit=500,
@@ -143,7 +155,9 @@ MERCHANDISER = Role(
 HEAD_OFFICE = Role(
     key="head_office",
     group="Head office",
-    description=_("Every store, reads everything; adjusts bonus points without a limit."),
+    description=_(
+        "Every store, reads everything; sets return windows; adjusts bonus points without a limit."
+    ),
     permissions=HEAD_OFFICE_PERMISSIONS,
     view_apps=STAFF_APPS,
     loyalty_adjust_limit=None,

@@ -16,7 +16,10 @@ from inventory import services as inventory_services
 from loyalty.services import points_adjust
 from orders import services as order_services
 from orders.domain import Actor
+from orders.models import Order
 from pos import services as pos_services
+from returns.models import ReturnWindow
+from returns.services import return_create
 from staff.roles import ROLES
 from tests.factories.catalog import BarcodeFactory, CategoryFactory
 from tests.factories.customers import CustomerFactory, CustomerWithLoginFactory, UserFactory
@@ -60,17 +63,26 @@ def world(shop, member):
     # A till of the store sells offline what the pickup had reserved, at a price the engine
     # would not charge: a terminal, a synced sale, a price discrepancy and a short pickup.
     terminal, _token = pos_services.terminal_register(code="T-1", location=shop.store)
+    sale_id = uuid.uuid4()
     pos_services.sales_sync(
         terminal=terminal,
         sales=[
             {
-                "id": str(uuid.uuid4()),
+                "id": str(sale_id),
                 "occurred_at": timezone.now().isoformat(),
                 "lines": [{"sku": variant.sku, "quantity": 5, "unit_price": "1.00"}],
                 "tenders": [{"kind": "cash", "amount": "5.00"}],
             }
         ],
     )
+    # One unit of that till sale comes back at the store's desk; head office set a window.
+    return_create(
+        order=Order.objects.get(till_sale=sale_id),
+        location=shop.store,
+        reason="changed_mind",
+        lines=[{"sku": variant.sku, "quantity": 1}],
+    )
+    ReturnWindow.objects.create(category=variant.product.category, days=14)
     return {"order": order, "variant": variant}
 
 
