@@ -843,7 +843,9 @@ def return_request_complete(
     Locks the order row, then as `return_create`. Raises ReturnNotRequested and as
     `return_create`."""
     order = order_services.order_lock(order_id=ret.order_id)
-    ret = Return.objects.select_for_update().select_related("location").get(pk=ret.pk)
+    # Only the return's row: a join locked FOR UPDATE would lock its store's row as well,
+    # which every sale and order of that store references (FOR KEY SHARE) — a deadlock.
+    ret = Return.objects.select_for_update(of=("self",)).select_related("location").get(pk=ret.pk)
     if ret.status != Return.Status.REQUESTED:
         raise ReturnNotRequested(details={"return": ret.number, "status": ret.status})
     if staff_location_ids is not None and location in (None, ""):
