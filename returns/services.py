@@ -42,7 +42,7 @@ from loyalty import selectors as loyalty_selectors
 from loyalty import services as loyalty_services
 from orders import selectors as order_selectors
 from orders import services as order_services
-from orders.domain import RETURNABLE
+from orders.domain import RETURNABLE, Status
 from orders.errors import OrderNotFound
 from orders.payments import payment_provider
 from pricing import selectors as pricing_selectors
@@ -369,7 +369,10 @@ def plan(
 
 
 def _check_returnable(order) -> None:
-    if order.status not in RETURNABLE:
+    # A fully returned order is still a completed sale: asking for more of it is refused
+    # for its units (return_exceeds_purchase, naming what is left: nothing), exactly as
+    # for a partly returned one, whichever return took its last unit.
+    if order.status not in RETURNABLE and order.status != Status.RETURNED:
         raise OrderNotReturnable(details={"order": order.number, "status": order.status})
 
 

@@ -275,7 +275,9 @@ def test_the_same_sku_named_twice_in_one_return_counts_both_times(shop, rules, c
     assert books(order) == before
 
 
-def test_a_fully_returned_order_is_returned_and_takes_no_more_returns(shop, rules, customer):
+def test_a_fully_returned_order_is_returned_and_refuses_more_as_exceeding_the_purchase(
+    shop, rules, customer
+):
     shirt, socks = shop.sku(price="10.00"), shop.sku(price="4.00")
     order = collected_order(shop, customer, [(shirt, 2), (socks, 1)])
 
@@ -291,8 +293,15 @@ def test_a_fully_returned_order_is_returned_and_takes_no_more_returns(shop, rule
         .order_by("id")
         .values_list("from_status", "to_status")[3:]
     ) == [("collected", "partially_returned"), ("partially_returned", "returned")]
+    before = books(order)
     error = refused(lambda: give_back(order, shop.store, [(shirt, 1)]))
-    assert (error.code, error.details["status"]) == ("order_not_returnable", "returned")
+    assert error.code == "return_exceeds_purchase"
+    assert error.details["lines"] == [
+        {"sku": shirt.sku, "bought": 2, "returnable": 0, "requested": 1}
+    ]
+    assert books(order) == before
+    error = refused(lambda: request(order, customer, shop.store, [(socks, 1)]))
+    assert error.code == "return_exceeds_purchase"
     assert loyalty_selectors.balance_get(customer=customer) == 0
     assert_ledgers_verify()
 
