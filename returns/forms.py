@@ -180,6 +180,9 @@ class ReturnDeskForm(_ReturnLinesForm):
                 required=False,
                 help_text=_("Only when the window has passed; recorded on the return."),
             )
+        self.order_fields(
+            ["reason", "location", "note", "override_reason", "refund_to", "refund_to_reason"]
+        )
 
 
 class RequestCompleteForm(_ReturnLinesForm):
