@@ -885,11 +885,18 @@ def return_request_complete(
 
 
 @transaction.atomic
-def return_request_cancel(*, ret: Return, user=None, customer=None) -> Return:
-    """Withdraw an open request (by its customer or staff): its units are free again."""
+def return_request_cancel(
+    *, ret: Return, user=None, customer=None, staff_location_ids: set[int] | None = None
+) -> Return:
+    """Withdraw an open request (by its customer, or by staff of the store it is for): its
+    units are free again. Locks the return's row. Raises ReturnNotRequested."""
     ret = Return.objects.select_for_update().get(pk=ret.pk)
     if customer is not None and ret.order.customer_id != customer.pk:
         raise ReturnNotRequested(details={"return": ret.number})
+    if staff_location_ids is not None and ret.location_id not in staff_location_ids:
+        raise ReturnNotRequested(
+            _("This request is for another store."), details={"return": ret.number}
+        )
     if ret.status != Return.Status.REQUESTED:
         raise ReturnNotRequested(details={"return": ret.number, "status": ret.status})
     ret.status = Return.Status.CANCELLED

@@ -160,7 +160,7 @@ class StaffReturnCancelView(APIView):
 
         def cancel() -> Response:
             ret = selectors.return_get_for_staff(number=number, location_ids=allowed)
-            services.return_request_cancel(ret=ret, user=request.user)
+            services.return_request_cancel(ret=ret, user=request.user, staff_location_ids=allowed)
             return Response(_shown(ret))
 
         scope = f"staff-return-cancel:{request.user.pk}"
