@@ -1158,7 +1158,9 @@ def order_lock(*, order_id: int) -> Order:
     """The order row, locked (FOR UPDATE): returns of one order are taken one at a time,
     so "never more than was bought" holds under concurrent returns. First in the lock
     order, like a checkout's cart row."""
-    return Order.objects.select_for_update().select_related("location").get(pk=order_id)
+    # Only the order's own row: the store row joined in is read, never locked (every sale
+    # and checkout of that store references it).
+    return Order.objects.select_for_update(of=("self",)).select_related("location").get(pk=order_id)
 
 
 def order_returned(*, order: Order, fully: bool, note: str, user=None, at: datetime) -> Order:

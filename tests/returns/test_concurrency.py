@@ -155,13 +155,6 @@ def _checkout(shop, customer, variant):
     )
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="orders.services.order_lock locks the order's store row too (select_related "
-    "without of=self): every till sale and checkout at that store waits on it, and they "
-    "deadlock with the return; fix reported in the returns report",
-)
 def test_a_return_a_till_sale_and_a_checkout_on_one_level_and_one_account_never_deadlock():
     LoyaltyRulesFactory()
     shop = make_shop()
