@@ -644,8 +644,10 @@ def hold_code_deliver(*, hold_id: str) -> bool:
     CUSTOMER_CODE_TTL_MINUTES, never beyond the hold. A channel's error rolls the code
     back and is raised for the task to retry.
     """
+    # Only the hold's row: the account and customer joined in are read, not locked (the
+    # code is sent while this lock is held, and redemptions wait on the account).
     hold = (
-        LoyaltyHold.objects.select_for_update()
+        LoyaltyHold.objects.select_for_update(of=("self",))
         .select_related("account__customer")
         .filter(pk=hold_id)
         .first()
