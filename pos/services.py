@@ -378,9 +378,11 @@ def _return_record(*, terminal: Terminal, resolved: _Resolved, now) -> SaleResul
     that credit as an `exchange` refund next to the money paid out. The customer of the
     new sale is the one the till identified, else the original order's.
 
-    Locks the original order's row first, then the store's levels of every returned and
-    sold item, then claims the sale's UUID (a replay or a concurrent copy finds it taken:
-    `duplicate`); points accounts and coupon counters follow in the services. A refusal
+    Locks the original order's row first (returns of one order, from any till or desk,
+    run one at a time), for an exchange then the store's levels of every returned and sold
+    item at once, then claims the sale's UUID (a replay or a concurrent copy finds it
+    taken: `duplicate`); stock levels, points accounts and coupon counters follow in the
+    services, in the global lock order. A refusal
     of the returns service (`order_not_found`, `order_not_returnable`,
     `return_exceeds_purchase`, `return_line_unknown`, …) rolls all of it back: the sale is
     `rejected` with that code and nothing of it is recorded.

@@ -230,16 +230,23 @@ def test_an_over_return_is_rejected_with_nothing_changed_and_the_rest_of_the_bat
     shop, rules, customer
 ):
     socks = shop.sku(price="5.00", store=5, other=10)
+    other = shop.sku(price="7.00", store=5)
     order = collected_order(shop, customer, [(socks, 3)])
     terminal, till = _till(shop.other_store, "HAM-T1")
     too_many = _return(order.number, [(socks, 4, "5.00")], [("cash", "20.00")])
     unknown = _return("NOSUCH01", [(socks, 1, "5.00")], [("cash", "5.00")])
+    not_bought = _return(order.number, [(other, 1, "7.00")], [("cash", "7.00")])
+    bad_condition = _return(order.number, [(socks, 1, "5.00")], [("cash", "5.00")])
+    bad_condition["lines"][0]["condition"] = "stolen"
+    bad_reason = _return(order.number, [(socks, 1, "5.00")], [("cash", "5.00")], reason="meh")
     good_sale = _sale([(socks, 1, "5.00")], [("cash", "5.00")])
     good_return = _return(order.number, [(socks, 1, "5.00")], [("cash", "5.00")])
     before = _counts()
     balance = balance_get(customer=customer)
 
-    results = _push(till, [too_many, good_sale, unknown, good_return])
+    results = _push(
+        till, [too_many, good_sale, unknown, not_bought, bad_condition, bad_reason, good_return]
+    )
 
     assert results[too_many["id"]] == {
         "id": too_many["id"],
@@ -248,12 +255,16 @@ def test_an_over_return_is_rejected_with_nothing_changed_and_the_rest_of_the_bat
         "order": "",
     }
     assert results[unknown["id"]]["reason"] == "order_not_found"
+    assert results[not_bought["id"]]["reason"] == "return_line_unknown"
+    assert results[bad_condition["id"]]["reason"] == "invalid_return_lines"
+    assert results[bad_reason["id"]]["reason"] == "invalid_reason"
     assert results[good_sale["id"]]["status"] == "created"
     assert results[good_return["id"]]["status"] == "created"
     # One return, one plain sale; nothing of the refused ones (no sale row either, so the
     # till may send them again once corrected).
     assert Return.objects.get().pos_sale == uuid.UUID(good_return["id"])
-    assert not PosSale.objects.filter(id__in=[too_many["id"], unknown["id"]]).exists()
+    refused = [too_many, unknown, not_bought, bad_condition, bad_reason]
+    assert not PosSale.objects.filter(id__in=[sale["id"] for sale in refused]).exists()
     assert PosSale.objects.count() == before[5] + 2
     assert _on_hand(socks, shop.other_store) == 10 - 1 + 1
     assert balance_get(customer=customer) == balance - 5
