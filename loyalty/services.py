@@ -1054,7 +1054,10 @@ def points_reverse(
             code="invalid_reversal_kind",
             details={"kind": kind},
         )
-    if points is not None and _clean_points(points) < 0:
+    # 0 points is a reversal of money only (goods that earned nothing were refunded: the
+    # tier spend still falls), so it needs the refunded amount.
+    money_only = points == 0 and amount_paid is not None and not isinstance(points, bool)
+    if points is not None and not money_only and _clean_points(points) < 0:
         raise InvalidPoints(details={"points": points})
     if amount_paid is not None and quantize(amount_paid) < 0:
         raise ValidationFailed(

@@ -544,9 +544,9 @@ def _complete(
         ret.points_returned = planned.points_back
     shortfall = 0
     # Units that earned nothing (a line excluded from earning, or a unit whose share of a
-    # few points rounds to 0) have no points to take back: the ledger refuses a reversal
-    # of 0 points, which made such a return fail as a whole.
-    if planned.points_reversed:
+    # few points rounds to 0) take back 0 points, but their money still lowers the tier
+    # spend: a reversal of money only.
+    if planned.points_reversed or planned.money > 0:
         reversals = loyalty_services.points_reverse(
             reference=order.reference,
             kind="earn",

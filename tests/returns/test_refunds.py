@@ -554,11 +554,6 @@ def test_a_return_gives_back_exactly_what_was_paid_for_the_units(
         assert total_value == order.total
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="loyalty.points_reverse refuses points=0, so a return of goods that earned no "
-    "points cannot lower the tier spend (fix in loyalty/services.py, see the returns report)",
-)
 def test_returning_goods_that_earned_no_points_still_lowers_the_tier_spend(shop, rules, customer):
     coat = shop.sku(price="100.00")
     gift = shop.sku(price="5.00")
