@@ -443,6 +443,7 @@ def _return_record(*, terminal: Terminal, resolved: _Resolved, now) -> SaleResul
                 extra_flags={exchange.sale.reference: flags},
             )
             new_order = record.orders[exchange.sale.reference]
+            return_services.return_exchange_link(ret=ret, order=new_order)
             return SaleResult(key, "created", order=new_order.number, return_number=ret.number)
     except DomainError as refused:
         return SaleResult(key, "rejected", refused.code)

@@ -885,6 +885,15 @@ def return_request_complete(
 
 
 @transaction.atomic
+def return_exchange_link(*, ret: Return, order) -> Return:
+    """Name the new sale a till recorded for an exchange with this return (the till
+    settles the exchange itself: its sale is recorded next to the return)."""
+    Return.objects.filter(pk=ret.pk).update(exchange_order=order)
+    ret.exchange_order = order
+    return ret
+
+
+@transaction.atomic
 def return_request_cancel(
     *, ret: Return, user=None, customer=None, staff_location_ids: set[int] | None = None
 ) -> Return:

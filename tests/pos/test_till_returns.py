@@ -338,6 +338,7 @@ def test_an_exchange_at_the_till_returns_the_old_goods_and_sells_the_new_ones(
         customer.pk,
         shop.other_store.pk,
     )
+    assert ret.exchange_order_id == new.pk  # the return names the sale that settled it
     assert list(Tender.objects.filter(order=new).values_list("kind", "amount")) == [
         ("exchange", Decimal("60.00"))
     ]
