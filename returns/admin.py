@@ -21,7 +21,6 @@ from typing import Any
 from django.conf import settings
 from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
-from django.db.models import Sum
 from django.http import Http404
 from django.shortcuts import redirect
 from django.template.response import TemplateResponse
@@ -467,15 +466,7 @@ class ReturnAdmin(ReadOnlyAdminMixin, StoreScopedAdminMixin, admin.ModelAdmin):
 def _line_rows(order) -> list[forms.LineRow]:
     """The order's lines with what is left to return: bought less the units of completed
     returns and open requests (as `returns.services` counts them)."""
-    claimed = dict(
-        ReturnLine.objects.filter(
-            ret__order=order,
-            ret__status__in=[Return.Status.COMPLETED, Return.Status.REQUESTED],
-        )
-        .values("order_line_id")
-        .annotate(units=Sum("quantity"))
-        .values_list("order_line_id", "units")
-    )
+    _completed, claimed = selectors.units_returned(order=order)
     return [
         forms.LineRow(
             key=line.pk,

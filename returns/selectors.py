@@ -1,11 +1,30 @@
 """Returns reads: a staff member's returns, a customer's returns, the timeline."""
 
+from collections import defaultdict
 from datetime import datetime
 
 from django.db.models import Prefetch, QuerySet
 
 from returns.errors import ReturnNotFound
 from returns.models import RefundTender, Return, ReturnLine
+
+
+def units_returned(*, order, exclude_id: int | None = None) -> tuple[dict, dict]:
+    """Per order line id: units in completed returns, and units in completed returns or
+    open requests — what may not be returned again (one definition for the service and
+    the desk). `exclude_id` leaves out one return (the request being completed)."""
+    rows = ReturnLine.objects.filter(
+        ret__order=order, ret__status__in=[Return.Status.COMPLETED, Return.Status.REQUESTED]
+    )
+    if exclude_id is not None:
+        rows = rows.exclude(ret_id=exclude_id)
+    completed: dict[int, int] = defaultdict(int)
+    claimed: dict[int, int] = defaultdict(int)
+    for line_id, status, quantity in rows.values_list("order_line_id", "ret__status", "quantity"):
+        claimed[line_id] += quantity
+        if status == Return.Status.COMPLETED:
+            completed[line_id] += quantity
+    return completed, claimed
 
 
 def _with_parts(queryset: QuerySet[Return]) -> QuerySet[Return]:

@@ -46,7 +46,7 @@ from orders.domain import RETURNABLE, Status
 from orders.errors import OrderNotFound
 from orders.payments import payment_provider
 from pricing import selectors as pricing_selectors
-from returns import domain
+from returns import domain, selectors
 from returns.errors import (
     ExchangePaymentRequired,
     OrderNotReturnable,
@@ -196,20 +196,7 @@ def order_find(*, reference: str):
 
 
 def _returned_so_far(order, *, exclude_id: int | None = None) -> tuple[dict, dict]:
-    """Per order line: units in completed returns, and in completed returns or open
-    requests (what may not be returned again)."""
-    rows = ReturnLine.objects.filter(
-        ret__order=order, ret__status__in=[Return.Status.COMPLETED, Return.Status.REQUESTED]
-    )
-    if exclude_id is not None:
-        rows = rows.exclude(ret_id=exclude_id)
-    completed: dict[int, int] = defaultdict(int)
-    claimed: dict[int, int] = defaultdict(int)
-    for line_id, status, quantity in rows.values_list("order_line_id", "ret__status", "quantity"):
-        claimed[line_id] += quantity
-        if status == Return.Status.COMPLETED:
-            completed[line_id] += quantity
-    return completed, claimed
+    return selectors.units_returned(order=order, exclude_id=exclude_id)
 
 
 def _match_lines(order, lines: list[LineInput], claimed: dict[int, int]) -> list[PlannedLine]:
