@@ -613,13 +613,17 @@ def _complete(
         tenders = {t.pk: t for t in order.tenders.all()}
         for room, amount in parts:
             tender = tenders.get(room.key)
+            # Goods bought with an exchange credit were paid by the earlier return's money:
+            # that part is paid out in cash at the desk (the credit is not a tender a
+            # customer can hold).
+            paid_out_as_cash = room.kind == "exchange"
             refunds.append(
                 _refund(
                     ret,
-                    room.kind,
+                    "cash" if paid_out_as_cash else room.kind,
                     amount,
                     original=room.key or None,
-                    provider=tender.provider if tender is not None else "desk",
+                    provider="desk" if paid_out_as_cash or tender is None else tender.provider,
                     now=now,
                 )
             )

@@ -218,3 +218,37 @@ def test_an_exchange_of_one_unit_for_two_of_the_same_price_pays_only_the_differe
     assert loyalty_selectors.balance_get(customer=customer) == 60
     assert verify_ledger() == []
     assert loyalty_services.verify() == []
+
+
+def test_goods_got_in_an_exchange_can_come_back_and_their_credit_is_paid_out_in_cash(
+    shop, rules, customer, django_capture_on_commit_callbacks
+):
+    coat = shop.sku(price="100.00", other=0)
+    jacket = shop.sku(price="70.00", other=3)
+    order = collected_order(shop, customer, [(coat, 1)])
+    with django_capture_on_commit_callbacks(execute=True):
+        first = exchange(order, shop.other_store, [(coat, 1)], [(jacket, 1)])
+    sale = Return.objects.get(pk=first.pk).exchange_order
+
+    with django_capture_on_commit_callbacks(execute=True):
+        second = services.return_create(
+            order=sale,
+            location=shop.other_store,
+            reason="changed_mind",
+            lines=[{"sku": jacket.sku, "quantity": 1}],
+            user=returns_staff(shop.other_store),
+        )
+
+    second = Return.objects.get(pk=second.pk)
+    assert (second.value, second.refund_amount, second.points_reversed) == (
+        D("70.00"),
+        D("70.00"),
+        70,
+    )
+    # The card gave 30.00 back already; the credit's 70.00 is cash at the desk, once.
+    assert list(second.refunds.values_list("kind", "amount", "provider", "status")) == [
+        ("cash", D("70.00"), "desk", "refunded")
+    ]
+    assert card_refunded(order) == D("30.00")
+    assert loyalty_selectors.balance_get(customer=customer) == 0
+    assert verify_ledger() == [] and loyalty_services.verify() == []
