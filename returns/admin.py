@@ -8,6 +8,11 @@ which writes nothing) and confirms it with `return_create` (source "desk"); cust
 open requests are completed with `return_request_complete` or cancelled. A service's
 refusal is shown on the form, never as a server error.
 
+A desk return can be an exchange: new items named by SKU or scanned barcode are priced
+by the one quote engine for the order's customer, the return's money pays for them first,
+and the preview says what the customer pays or gets back; the confirm hands them to
+`return_create` (`exchange=`), which sells them at the receiving store.
+
 Every view checks the Django permission (`returns.add_return` to take returns,
 `returns.view_return` to see them) and the store: staff see returns and requests and
 receive goods only at the locations they work at (superusers and head office: every
@@ -44,8 +49,9 @@ from loyalty import selectors as loyalty_selectors
 from orders import selectors as order_selectors
 from orders.domain import RETURNABLE
 from orders.errors import OrderNotFound
+from pricing import selectors as pricing_selectors
 from returns import domain, forms, selectors, services
-from returns.errors import ReturnNotFound
+from returns.errors import ExchangePaymentRequired, ReturnNotFound
 from returns.models import RefundTender, Return, ReturnLine, ReturnWindow
 
 ADD = "returns.add_return"
@@ -307,10 +313,22 @@ class ReturnAdmin(ReadOnlyAdminMixin, StoreScopedAdminMixin, admin.ModelAdmin):
             locations=inventory_selectors.locations_for_staff(user=request.user),
         )
         preview = None
+        fingerprint = ""
         if request.method == "POST" and form.is_valid():
             confirmed = request.POST.get("action") == "confirm"
+            exchange = form.exchange_input()
             try:
-                if confirmed and request.POST.get("previewed") == form.fingerprint():
+                # The preview is priced again on a confirm: a confirm records only what its
+                # preview showed (the same goods, and the new items at the same prices).
+                preview = _preview(
+                    order=order,
+                    lines=form.line_inputs(),
+                    refund_to=form.cleaned_data.get("refund_to", ""),
+                    exchange=exchange,
+                    names=form.exchange_variants,
+                )
+                fingerprint = form.fingerprint(preview.figures())
+                if confirmed and request.POST.get("previewed") == fingerprint:
                     ret = services.return_create(
                         order=order,
                         location=form.cleaned_data["location"],
@@ -322,16 +340,14 @@ class ReturnAdmin(ReadOnlyAdminMixin, StoreScopedAdminMixin, admin.ModelAdmin):
                         override_reason=form.cleaned_data.get("override_reason", ""),
                         refund_to=form.cleaned_data.get("refund_to", ""),
                         refund_to_reason=form.cleaned_data.get("refund_to_reason", ""),
+                        exchange=exchange,
                         staff_location_ids=staff_location_ids(request.user),
                     )
                     return self._done(request, ret)
-                preview = _preview(
-                    order=order,
-                    lines=form.line_inputs(),
-                    refund_to=form.cleaned_data.get("refund_to", ""),
-                )
                 if confirmed:
                     form.add_error(None, _changed_since_preview())
+                elif preview.exchange and preview.exchange.pays > 0 and not exchange.payment_kind:
+                    form.add_error(None, _payment_needed(preview))
             except DomainError as exc:
                 form.add_error(None, _service_error(exc))
         context = self._context(
@@ -342,7 +358,7 @@ class ReturnAdmin(ReadOnlyAdminMixin, StoreScopedAdminMixin, admin.ModelAdmin):
             rows=rows,
             form=form,
             preview=preview,
-            fingerprint=form.fingerprint() if preview else "",
+            fingerprint=fingerprint if preview else "",
         )
         return TemplateResponse(request, "admin/returns/return/desk_order.html", context)
 
@@ -442,7 +458,8 @@ class ReturnAdmin(ReadOnlyAdminMixin, StoreScopedAdminMixin, admin.ModelAdmin):
     # --- the receipt ----------------------------------------------------------------------
 
     def receipt_view(self, request, number):
-        """A printable receipt: lines, the refund per tender, points back and taken back."""
+        """A printable receipt: lines, the refund per tender, points back and taken back;
+        for an exchange, the new sale's number, lines, total and how it was paid."""
         require_permission(request, VIEW)
         try:
             ret = selectors.return_get_for_staff(
@@ -450,12 +467,15 @@ class ReturnAdmin(ReadOnlyAdminMixin, StoreScopedAdminMixin, admin.ModelAdmin):
             )
         except ReturnNotFound:
             raise Http404(_("No such return at your stores.")) from None
+        sale = ret.exchange_order
         context = self._context(
             request,
             _("Return %(number)s") % {"number": ret.number},
             ret=ret,
             lines=list(ret.lines.all()),
             refunds=list(ret.refunds.all()),
+            exchange_lines=list(sale.lines.order_by("id")) if sale else [],
+            exchange_tenders=list(sale.tenders.order_by("id")) if sale else [],
         )
         return TemplateResponse(request, "admin/returns/return/receipt.html", context)
 
@@ -488,6 +508,29 @@ class TenderPart:
 
 
 @dataclass
+class ExchangeLine:
+    """A new item of an exchange as the quote engine prices it."""
+
+    sku: str
+    name: str
+    quantity: int
+    unit_price: Decimal
+    discount: Decimal
+    line_total: Decimal
+
+
+@dataclass
+class ExchangePreview:
+    """The new items, and how their total meets the money of the returned goods."""
+
+    lines: list[ExchangeLine]
+    total: Decimal
+    credit: Decimal  # the return's money that pays for the new items
+    pays: Decimal  # what the customer pays on top
+    gets_back: Decimal  # what the customer still gets back as money
+
+
+@dataclass
 class Preview:
     """What the return would do, before anything is written."""
 
@@ -496,13 +539,58 @@ class Preview:
     balance: int | None = None  # the customer's points now; None for a guest
     shortfall: int = 0
     deduction: Decimal = Decimal(0)
-    money_back: Decimal = Decimal(0)
+    money_back: Decimal = Decimal(0)  # the return's money after the deduction
+    exchange: ExchangePreview | None = None
+
+    def figures(self) -> list[str]:
+        """What a confirm must find unchanged besides the form: the new items' prices."""
+        if self.exchange is None:
+            return []
+        return [str(line.line_total) for line in self.exchange.lines]
 
 
-def _preview(*, order, lines, refund_to: str = "", exclude_id=None, at=None) -> Preview:
+def _exchange_preview(*, order, exchange, money: Decimal, names) -> ExchangePreview | None:
+    """The new items priced by the one engine for the order's customer, now (as
+    `return_create` prices them); the return's money pays for them first. Raises the
+    quote's errors (unknown_sku, variant_inactive, no_price, invalid_quantity)."""
+    if exchange is None or not exchange.lines:
+        return None
+    quote = pricing_selectors.quote(
+        [{"sku": sku, "quantity": quantity} for sku, quantity in exchange.lines],
+        customer=order.customer_id,
+    )
+    lines = []
+    for line in quote.lines:
+        variant = names.get(line.sku)
+        name = (variant.name or variant.product.name) if variant is not None else ""
+        lines.append(
+            ExchangeLine(
+                sku=line.sku,
+                name=str(name),
+                quantity=line.quantity,
+                unit_price=line.unit_price,
+                discount=line.discount_total,
+                line_total=line.line_total,
+            )
+        )
+    credit = min(money, quote.total)
+    return ExchangePreview(
+        lines=lines,
+        total=quote.total,
+        credit=credit,
+        pays=quote.total - credit,
+        gets_back=money - credit,
+    )
+
+
+def _preview(
+    *, order, lines, refund_to: str = "", exclude_id=None, at=None, exchange=None, names=None
+) -> Preview:
     """`services.plan` and the shortfall estimate: earned points to take back beyond the
     balance (and the points given back) are kept back from the money at a point's value.
-    Mirrors how `return_create` spreads the money over the tenders. Raises as `plan`."""
+    With `exchange`, the new items priced (`names`: SKU → variant, for their names); their
+    total is paid first with the money. Mirrors how `return_create` spreads what money is
+    left over the tenders. Raises as `plan` and the quote engine."""
     planned = services.plan(order=order, lines=lines, exclude_id=exclude_id, at=at)
     balance = None
     shortfall = 0
@@ -519,22 +607,27 @@ def _preview(*, order, lines, refund_to: str = "", exclude_id=None, at=None) -> 
             currency=planned.currency,
         )
     money = planned.money - deduction
+    swap = _exchange_preview(order=order, exchange=exchange, money=money, names=names or {})
     tenders = {tender.pk: tender for tender in order.tenders.all()}
     parts = [
         TenderPart(_("points"), amount, planned.points_back)
         for room, amount in planned.tender_parts
         if room.kind == "points"
     ]
+    left = money
+    if swap is not None and swap.credit > 0:
+        parts.append(TenderPart(_("the new items (exchange)"), swap.credit))
+        left = swap.gets_back
     if refund_to:
-        if money > 0:
-            parts.append(TenderPart(refund_to.replace("_", " "), money))
+        if left > 0:
+            parts.append(TenderPart(refund_to.replace("_", " "), left))
     else:
         money_rooms = [
             domain.Room(room.key, room.kind, amount)
             for room, amount in planned.tender_parts
             if room.kind != "points"
         ]
-        split, _left = domain.split(money, money_rooms)
+        split, _left = domain.split(left, money_rooms)
         for room, amount in split:
             tender = tenders.get(room.key)
             label = (
@@ -552,6 +645,7 @@ def _preview(*, order, lines, refund_to: str = "", exclude_id=None, at=None) -> 
         shortfall=shortfall,
         deduction=deduction,
         money_back=money,
+        exchange=swap,
     )
 
 
@@ -571,11 +665,23 @@ def _service_error(exc: DomainError) -> ValidationError:
                 _("%(sku)s: %(n)s can still be returned")
                 % {"sku": line.get("sku"), "n": line.get("returnable")}
             )
+        elif isinstance(line, dict) and "code" in line:  # the quote engine's, a new item
+            named.append(f"{line.get('sku')}: {line['code']}")
     if details.get("skus"):
         named.append(", ".join(str(sku) for sku in details["skus"]))
     if named:
         text = f"{text} ({'; '.join(str(n) for n in named)})"
     return ValidationError(text, code=exc.code)
+
+
+def _payment_needed(preview: Preview) -> ValidationError:
+    """A dearer exchange without a way to pay the difference: `return_create` would refuse
+    it (exchange_payment_required), so the preview says so first."""
+    return ValidationError(
+        _("The new items cost %(pays)s %(currency)s more: choose how the customer pays it.")
+        % {"pays": preview.exchange.pays, "currency": preview.plan.currency},
+        code=ExchangePaymentRequired.code,
+    )
 
 
 def _changed_since_preview() -> ValidationError:

@@ -1,7 +1,8 @@
 """The returns desk in the admin: store staff find the order (by receipt or by the
 customer), preview the refund, confirm the return through `return_create`, complete or
 cancel customers' requests, and print the receipt — each page behind the permission and
-the store; the return windows head office sets; the read-only returns list."""
+the store; exchanges for new items named by SKU or barcode; the return windows head office
+sets; the read-only returns list."""
 
 import uuid
 from decimal import Decimal
@@ -23,9 +24,10 @@ from pos import services as pos_services
 from returns import services
 from returns.models import RefundTender, Return, ReturnWindow
 from staff.services import staff_member_create
-from tests.factories.catalog import CategoryFactory
+from tests.factories.catalog import BarcodeFactory, CategoryFactory, VariantFactory
 from tests.factories.customers import CustomerWithLoginFactory
 from tests.factories.orders import CARD, CartFactory
+from tests.factories.pricing import PromotionFactory
 from tests.factories.returns import collected_order, returns_staff
 from tests.staff.conftest import view_only_user
 
@@ -515,3 +517,232 @@ def test_no_get_of_a_desk_page_writes_anything(shop, sale, customer):
         ):
             assert desk.get(url, params).status_code in (200, 302), url
     assert writes(queries.captured_queries) == []
+
+
+# --- exchanges -----------------------------------------------------------------------------
+
+
+def exchange_data(*items, payment="") -> dict:
+    """The "exchange for" rows as a browser sends them: every row, blank ones with their
+    default quantity of 1; `items` are (code, quantity)."""
+    data = {"exchange_payment": payment}
+    for index in range(4):
+        code, quantity = items[index] if index < len(items) else ("", 1)
+        data[f"new_item_{index}"] = code
+        data[f"new_qty_{index}"] = quantity
+    return data
+
+
+def snapshot(order) -> tuple:
+    """Everything a refused or previewed exchange must leave as it was."""
+    order.refresh_from_db()
+    return (
+        order.status,
+        Order.objects.count(),
+        sorted(StockLevel.objects.values_list("pk", "on_hand", "reserved")),
+        Return.objects.count(),
+        RefundTender.objects.count(),
+        loyalty_selectors.balance_get(customer=order.customer),
+    )
+
+
+@pytest.fixture
+def coat_order(shop, rules, customer):
+    """A collected 100.00 coat, paid by card at the shop's store (earning 100 points)."""
+    coat = shop.sku(price="100.00", store=5)
+    return collected_order(shop, customer, [(coat, 1)]), coat
+
+
+def test_an_exchange_for_a_cheaper_scanned_item_sells_it_where_received_and_refunds_the_rest(
+    shop, coat_order, customer, django_capture_on_commit_callbacks
+):
+    order, coat = coat_order
+    jacket = shop.sku(price="70.00", store=0, other=3)
+    barcode = BarcodeFactory(variant=jacket)
+    desk = browser(returns_staff(shop.other_store))  # bought in Berlin, exchanged in Hamburg
+    data = {
+        **form_data(order, {coat: 1}, location=shop.other_store, reason="exchange"),
+        **exchange_data((f" {barcode.code} ", 1)),  # a scanner's code, blank rows ignored
+    }
+    with django_capture_on_commit_callbacks(execute=True):
+        preview, confirmed = preview_then_confirm(desk, order_page(order), data)
+
+    shown = preview.context["preview"]
+    assert [(ln.sku, ln.quantity, ln.line_total) for ln in shown.exchange.lines] == [
+        (jacket.sku, 1, Decimal("70.00"))
+    ]
+    assert (shown.exchange.total, shown.exchange.pays, shown.exchange.gets_back) == (
+        Decimal("70.00"),
+        Decimal("0.00"),
+        Decimal("30.00"),
+    )
+    assert [(p.label, p.amount) for p in shown.parts] == [
+        ("the new items (exchange)", Decimal("70.00")),
+        ("card (test)", Decimal("30.00")),
+    ]
+    assert "Customer gets back 30.00 EUR" in preview.content.decode()
+
+    ret = Return.objects.get()
+    assert confirmed.status_code == 302 and confirmed.url == receipt_page(ret)
+    assert list(ret.refunds.order_by("id").values_list("kind", "amount", "status")) == [
+        ("exchange", Decimal("70.00"), RefundTender.State.REFUNDED),
+        ("card", Decimal("30.00"), RefundTender.State.REFUNDED),
+    ]
+    assert ret.refund_amount == Decimal("30.00")
+    sale = ret.exchange_order
+    assert (sale.location_id, sale.total, sale.customer_id) == (
+        shop.other_store.pk,
+        Decimal("70.00"),
+        customer.pk,
+    )
+    assert list(sale.lines.values_list("sku", "quantity", "line_total")) == [
+        (jacket.sku, 1, Decimal("70.00"))
+    ]
+    assert (on_hand(coat, shop.other_store), on_hand(jacket, shop.other_store)) == (1, 2)
+    assert (on_hand(coat, shop.store), on_hand(jacket, shop.store)) == (4, 0)
+    assert loyalty_selectors.balance_get(customer=customer) == 70  # 100 back, 70 earned
+
+    receipt = desk.get(confirmed.url)
+    text = receipt.content.decode()
+    assert f"Exchanged for order {sale.number}" in text
+    assert [(ln.sku, ln.line_total) for ln in receipt.context["exchange_lines"]] == [
+        (jacket.sku, Decimal("70.00"))
+    ]
+    assert "Total of the new items" in text and "70.00" in text
+
+
+def test_an_exchange_for_a_dearer_item_paid_in_cash_takes_the_difference_at_the_desk(
+    shop, coat_order
+):
+    order, coat = coat_order
+    parka = shop.sku(price="130.00", store=2)
+    desk = browser(returns_staff(shop.store))
+    data = {
+        **form_data(order, {coat: 1}, location=shop.store, reason="wrong_size"),
+        **exchange_data(("", 1), (parka.sku, 1), payment="cash"),
+    }
+    preview, confirmed = preview_then_confirm(desk, order_page(order), data)
+
+    shown = preview.context["preview"].exchange
+    assert (shown.total, shown.credit, shown.pays, shown.gets_back) == (
+        Decimal("130.00"),
+        Decimal("100.00"),
+        Decimal("30.00"),
+        Decimal("0.00"),
+    )
+    assert form_error_codes(preview) == []
+    assert "Customer pays 30.00 EUR" in preview.content.decode()
+    ret = Return.objects.get()
+    assert confirmed.status_code == 302
+    assert (ret.value, ret.refund_amount) == (Decimal("100.00"), Decimal("0.00"))
+    assert list(ret.refunds.values_list("kind", "amount")) == [("exchange", Decimal("100.00"))]
+    assert sorted(ret.exchange_order.tenders.values_list("kind", "amount")) == [
+        ("cash", Decimal("30.00")),
+        ("exchange", Decimal("100.00")),
+    ]
+    assert (on_hand(coat, shop.store), on_hand(parka, shop.store)) == (5, 1)
+    receipt = desk.get(confirmed.url).content.decode()
+    assert ret.exchange_order.number in receipt and "Paid by cash" in receipt
+
+
+def test_a_dearer_exchange_without_a_payment_kind_is_refused_by_the_service_and_writes_nothing(
+    shop, coat_order
+):
+    order, coat = coat_order
+    parka = shop.sku(price="130.00", store=2)
+    desk = browser(returns_staff(shop.store))
+    data = {
+        **form_data(order, {coat: 1}, location=shop.store),
+        **exchange_data((parka.sku, 1)),
+    }
+    before = snapshot(order)
+
+    preview, refused = preview_then_confirm(desk, order_page(order), data)
+
+    assert form_error_codes(preview) == ["exchange_payment_required"]  # said at the preview
+    assert preview.context["preview"].exchange.pays == Decimal("30.00")
+    assert refused.status_code == 200
+    assert form_error_codes(refused) == ["exchange_payment_required"]  # the service's refusal
+    assert "record how the difference is paid" in str(refused.context["form"].non_field_errors())
+    assert snapshot(order) == before
+
+
+def test_an_unknown_sku_in_the_exchange_is_an_error_on_its_row_and_writes_nothing(shop, coat_order):
+    order, coat = coat_order
+    desk = browser(returns_staff(shop.store))
+    data = {
+        **form_data(order, {coat: 1}, location=shop.store),
+        **exchange_data(("NO-SUCH-SKU", 1)),
+    }
+    before = snapshot(order)
+    for action in ("preview", "confirm"):
+        page = desk.post(order_page(order), {**data, "action": action, "previewed": "x"})
+        assert page.status_code == 200
+        errors = page.context["form"].errors.as_data()
+        assert [e.code for e in errors["new_item_0"]] == ["unknown_sku"]
+        assert page.context["preview"] is None
+    assert snapshot(order) == before
+
+
+def test_an_item_without_a_price_in_the_exchange_is_a_form_error_with_the_engines_code(
+    shop, coat_order
+):
+    order, coat = coat_order
+    unpriced = VariantFactory()
+    desk = browser(returns_staff(shop.store))
+    data = {
+        **form_data(order, {coat: 1}, location=shop.store),
+        **exchange_data((unpriced.sku, 2)),
+    }
+    before = snapshot(order)
+    page = desk.post(order_page(order), {**data, "action": "preview"})
+    assert page.status_code == 200
+    assert form_error_codes(page) == ["no_price"]
+    assert unpriced.sku in str(page.context["form"].non_field_errors())
+    assert page.context["preview"] is None
+    assert snapshot(order) == before
+
+
+def test_previewing_an_exchange_writes_nothing(shop, coat_order):
+    order, coat = coat_order
+    jacket = shop.sku(price="70.00", store=3)
+    desk = browser(returns_staff(shop.store))
+    data = {
+        **form_data(order, {coat: 1}, location=shop.store),
+        **exchange_data((jacket.sku, 2), payment="card"),
+    }
+    desk.get(DESK)  # the session is written once, at login
+    with CaptureQueriesContext(connection) as queries:
+        page = desk.get(order_page(order))
+        assert page.status_code == 200 and len(page.context["form"].exchange_rows) == 4
+        preview = desk.post(order_page(order), {**data, "action": "preview"})
+        assert preview.status_code == 200
+        assert preview.context["preview"].exchange.pays == Decimal("40.00")
+        assert preview.context["fingerprint"]
+    assert writes(queries.captured_queries) == []
+    assert not Return.objects.exists()
+
+
+def test_a_price_change_between_preview_and_confirm_shows_the_new_prices_and_records_nothing(
+    shop, coat_order
+):
+    order, coat = coat_order
+    jacket = shop.sku(price="70.00", store=3)
+    desk = browser(returns_staff(shop.store))
+    data = {
+        **form_data(order, {coat: 1}, location=shop.store),
+        **exchange_data((jacket.sku, 1)),
+    }
+    preview = desk.post(order_page(order), {**data, "action": "preview"})
+    assert preview.context["preview"].exchange.gets_back == Decimal("30.00")
+    PromotionFactory(scope="variants", variants=[jacket], value=Decimal("10"))
+
+    changed = desk.post(
+        order_page(order),
+        {**data, "action": "confirm", "previewed": preview.context["fingerprint"]},
+    )
+    assert changed.status_code == 200
+    assert form_error_codes(changed) == ["preview_required"]
+    again = changed.context["preview"].exchange
+    assert (again.total, again.gets_back) == (Decimal("63.00"), Decimal("37.00"))
+    assert not Return.objects.exists()
