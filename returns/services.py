@@ -575,6 +575,13 @@ def _complete(
         )
         if credit > 0:
             refunds.append(_refund(ret, "exchange", credit, now=now))
+        if difference > 0 and exchange.payment_reference:
+            paid = _("Difference %(amount)s paid by %(kind)s, slip %(slip)s.") % {
+                "amount": difference,
+                "kind": exchange.payment_kind,
+                "slip": exchange.payment_reference[:40],
+            }
+            ret.note = f"{ret.note} {paid}".strip()[:255]
         money -= credit
 
     # 5. The money: back over the tenders it came from, or as the till or a manager says.
