@@ -7,6 +7,11 @@ already took effect keep their history: only their end may move, and not into th
 Nothing is deleted by Django's generic delete: a price list (which would take its prices
 in effect with it) and a promotion (its coupons and their uses) are deactivated through
 the services; only a scheduled price may be deleted, through `price_delete`.
+
+Audit: price lists, prices and promotions show their django-simple-history log behind
+the "History" button (who, when, what changed, why; read-only: nothing is reverted from
+there). Their forms ask for the reason of the change, recorded with `history_reason` as
+the history row's change reason of everything the service writes (coupons included).
 """
 
 from django import forms
@@ -22,13 +27,21 @@ from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 from import_export.admin import ImportExportMixin
 from import_export.formats import base_formats
+from simple_history.admin import SimpleHistoryAdmin
 
 from catalog.models import Variant
 from core.admin import ReadOnlyAdminMixin, ServiceDeleteMixin, ServiceErrorsMixin
 from core.errors import DomainError
 from core.money import quantize
 from pricing import domain, selectors, services
-from pricing.models import Coupon, CouponRedemption, Price, PriceList, Promotion
+from pricing.models import (
+    Coupon,
+    CouponRedemption,
+    Price,
+    PriceList,
+    Promotion,
+    history_reason,
+)
 from pricing.resources import PriceResource
 
 
@@ -55,6 +68,19 @@ def _row(form: forms.ModelForm, price_list_id: int) -> services.PriceRow:
 
 def _in_effect_or_later(now) -> Q:
     return Q(valid_until__isnull=True) | Q(valid_until__gt=now)
+
+
+def _reason_field() -> forms.CharField:
+    return forms.CharField(
+        label=_("Reason for the change"),
+        required=False,
+        max_length=500,
+        help_text=_("Recorded in the history and the audit log with your name."),
+    )
+
+
+def _reason(form) -> str:
+    return (getattr(form, "cleaned_data", None) or {}).get("change_reason") or ""
 
 
 # --- price lists with prices inline --------------------------------------------------
@@ -141,6 +167,8 @@ class PriceInline(admin.TabularInline):
 
 
 class PriceListForm(forms.ModelForm):
+    change_reason = _reason_field()
+
     class Meta:
         model = PriceList
         fields = ("name", "currency", "is_default", "is_active")
@@ -166,8 +194,25 @@ class PriceListForm(forms.ModelForm):
         return super()._get_validation_exclusions() | {"is_default"}
 
 
-class PricingAdmin(ServiceErrorsMixin, ServiceDeleteMixin, admin.ModelAdmin):
-    """Saves through pricing services, refusals shown on the page, no generic delete."""
+class HistoryReadOnlyAdmin(SimpleHistoryAdmin):
+    """The object's audit history behind its "History" button, to read only.
+
+    simple-history's revert form would save an old version again: it is shown, never
+    posted (a change is made on the object's page, through the services, with a reason).
+    """
+
+    def revert_disabled(self, request, obj=None):
+        return True
+
+    def history_form_view(self, request, object_id, version_id, extra_context=None):
+        if request.method != "GET":
+            raise PermissionDenied
+        return super().history_form_view(request, object_id, version_id, extra_context)
+
+
+class PricingAdmin(ServiceErrorsMixin, ServiceDeleteMixin, HistoryReadOnlyAdmin):
+    """Saves through pricing services, refusals shown on the page, no generic delete;
+    every change recorded in the object's history with the form's reason."""
 
 
 @admin.register(PriceList)
@@ -183,24 +228,28 @@ class PriceListAdmin(PricingAdmin):
     def deactivate(self, request, queryset):
         for price_list in queryset.filter(is_active=True).order_by("pk"):
             try:
-                services.price_list_update(price_list=price_list, is_active=False)
+                with history_reason(str(_("Deactivated from the list of price lists"))):
+                    services.price_list_update(price_list=price_list, is_active=False)
             except DomainError as exc:  # e.g. the default list stays active
                 self.message_user(request, f"{price_list}: {exc.message}", messages.ERROR)
 
     def save_model(self, request, obj, form, change):
-        fields = {name: form.cleaned_data[name] for name in form.Meta.fields}
-        if change:
-            services.price_list_update(
-                price_list=obj, **{k: v for k, v in fields.items() if k in form.changed_data}
-            )
-        else:
-            saved = services.price_list_create(**fields)
-            obj.pk = saved.pk
-            obj._state.adding = False
+        # The admin's form class lists every field shown, the reason too: not the service's.
+        fields = {name: form.cleaned_data[name] for name in PriceListForm.Meta.fields}
+        with history_reason(_reason(form)):
+            if change:
+                services.price_list_update(
+                    price_list=obj, **{k: v for k, v in fields.items() if k in form.changed_data}
+                )
+            else:
+                saved = services.price_list_create(**fields)
+                obj.pk = saved.pk
+                obj._state.adding = False
 
     def save_formset(self, request, form, formset, change):
         if isinstance(formset, PriceInlineFormSet):
-            formset.save_through_services()
+            with history_reason(_reason(form)):
+                formset.save_through_services()
         else:
             super().save_formset(request, form, formset, change)
 
@@ -227,6 +276,8 @@ class PriceStatusFilter(admin.SimpleListFilter):
 
 
 class PriceForm(forms.ModelForm):
+    change_reason = _reason_field()
+
     class Meta:
         model = Price
         fields = ("price_list", "variant", "amount", "valid_from", "valid_until")
@@ -274,7 +325,9 @@ class PriceAdmin(ImportExportMixin, PricingAdmin):
         "history",
     )
     list_filter = ("price_list", PriceStatusFilter)
-    search_fields = ("variant__sku", "variant__product__name")
+    # A SKU, a product name or a barcode, whole or in part (a scanner types the whole).
+    search_fields = ("variant__sku", "variant__product__name", "variant__barcodes__code")
+    search_help_text = _("SKU, product name or barcode (or part of one).")
     list_select_related = ("variant", "price_list")
     autocomplete_fields = ("variant",)
     date_hierarchy = "valid_from"
@@ -317,23 +370,24 @@ class PriceAdmin(ImportExportMixin, PricingAdmin):
 
     def save_model(self, request, obj, form, change):
         data = form.cleaned_data
-        if change:
-            services.price_update(
-                price=obj,
-                amount=data["amount"],
-                valid_from=data["valid_from"],
-                valid_until=data.get("valid_until"),
-            )
-        else:
-            saved = services.price_schedule(
-                price_list=data["price_list"],
-                variant=data["variant"],
-                amount=data["amount"],
-                valid_from=data["valid_from"],
-                valid_until=data.get("valid_until"),
-            )
-            obj.pk = saved.pk
-            obj._state.adding = False
+        with history_reason(_reason(form)):
+            if change:
+                services.price_update(
+                    price=obj,
+                    amount=data["amount"],
+                    valid_from=data["valid_from"],
+                    valid_until=data.get("valid_until"),
+                )
+            else:
+                saved = services.price_schedule(
+                    price_list=data["price_list"],
+                    variant=data["variant"],
+                    amount=data["amount"],
+                    valid_from=data["valid_from"],
+                    valid_until=data.get("valid_until"),
+                )
+                obj.pk = saved.pk
+                obj._state.adding = False
 
     def get_readonly_fields(self, request, obj=None):
         # A stored price stays the price of its variant in its list; add a new one instead.
@@ -347,7 +401,8 @@ class PriceAdmin(ImportExportMixin, PricingAdmin):
         return super().has_delete_permission(request, obj)
 
     def delete_model(self, request, obj):
-        services.price_delete(price=obj)
+        with history_reason(str(_("Scheduled price deleted"))):
+            services.price_delete(price=obj)
 
 
 # --- promotions and coupons -----------------------------------------------------------
@@ -378,6 +433,8 @@ class CouponInline(admin.TabularInline):
 
 
 class PromotionForm(forms.ModelForm):
+    change_reason = _reason_field()
+
     class Meta:
         model = Promotion
         fields = (
@@ -461,13 +518,15 @@ class PromotionAdmin(PricingAdmin):
             },
         ),
         (_("When and how"), {"fields": ("starts_at", "ends_at", "priority", "is_stackable")}),
+        (_("Why"), {"fields": ("change_reason",)}),
     )
 
     @admin.action(description=_("Deactivate the selected promotions"), permissions=["change"])
     def deactivate(self, request, queryset):
         for promotion in queryset.filter(is_active=True).order_by("pk"):
             promotion.is_active = False
-            services.promotion_save(promotion=promotion)
+            with history_reason(str(_("Deactivated from the list of promotions"))):
+                services.promotion_save(promotion=promotion)
 
     @admin.display(boolean=True, description=_("live now"))
     def live(self, promotion: Promotion) -> bool:
@@ -480,17 +539,20 @@ class PromotionAdmin(PricingAdmin):
 
     def save_model(self, request, obj, form, change):
         data = form.cleaned_data
-        services.promotion_save(
-            promotion=obj,
-            variants=data.get("variants"),
-            products=data.get("products"),
-            categories=data.get("categories"),
-        )
+        with history_reason(_reason(form)):
+            services.promotion_save(
+                promotion=obj,
+                variants=data.get("variants"),
+                products=data.get("products"),
+                categories=data.get("categories"),
+            )
 
     def save_related(self, request, form, formsets, change):
-        # The scope was saved by promotion_save; coupons go through coupon_save.
-        for formset in formsets:
-            self.save_formset(request, form, formset, change=change)
+        # The scope was saved by promotion_save; coupons go through coupon_save, with the
+        # promotion form's reason in their history.
+        with history_reason(_reason(form)):
+            for formset in formsets:
+                self.save_formset(request, form, formset, change=change)
 
     def save_formset(self, request, form, formset, change):
         if formset.model is not Coupon:

@@ -6,12 +6,24 @@ list (a partial unique constraint allows only one). Price periods are half-open,
 variant in the same list never overlap — an exclusion constraint on PostgreSQL (created
 by migration 0002, outside the model state so SQLite migrates too) and validation in
 `pricing.services` everywhere.
+
+Price lists, prices, promotions and coupons keep an audit history (django-simple-history):
+every save writes a historical row with who (the request's user, recorded by
+`HistoryRequestMiddleware`) and why (`history_reason`, set by the admin around the
+service call). Bulk writes (`bulk_create`, `QuerySet.update`) leave no history row unless
+they go through `simple_history.utils.bulk_create_with_history`.
 """
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 
 from django.conf import settings
 from django.core.validators import RegexValidator
 from django.db import models
 from django.utils.translation import gettext_lazy as _
+from simple_history.models import HistoricalRecords
+from simple_history.utils import get_change_reason_from_object
 
 MONEY = {"max_digits": 14, "decimal_places": 3}
 COUPON_CODE_VALIDATOR = RegexValidator(
@@ -24,6 +36,41 @@ def _default_currency() -> str:
     return settings.DEFAULT_CURRENCY
 
 
+# Why the changes being saved are made: the admin sets it around the service it calls, so
+# the services need no reason parameter of their own and the history records it.
+_history_reason: ContextVar[str] = ContextVar("pricing_history_reason", default="")
+
+
+@contextmanager
+def history_reason(reason: str | None) -> Iterator[None]:
+    """Record `reason` as the change reason of every pricing history row written inside."""
+    token = _history_reason.set((reason or "").strip())
+    try:
+        yield
+    finally:
+        _history_reason.reset(token)
+
+
+def history_reason_current() -> str:
+    """The reason set by the innermost `history_reason` block ("" outside any)."""
+    return _history_reason.get()
+
+
+class PricingHistory(HistoricalRecords):
+    """Audit history of a pricing model: who changed a row, when, to what, and why.
+
+    The reason is the instance's own `_change_reason` (simple-history's convention) or else
+    the one set with `history_reason`; a text field, so a long reason is never cut off.
+    """
+
+    def __init__(self, **kwargs):
+        kwargs.setdefault("history_change_reason_field", models.TextField(null=True))
+        super().__init__(**kwargs)
+
+    def get_change_reason_for_object(self, instance, history_type, using):
+        return get_change_reason_from_object(instance) or history_reason_current() or None
+
+
 class PriceList(models.Model):
     name = models.CharField(_("name"), max_length=120, unique=True)
     currency = models.CharField(_("currency"), max_length=3, default=_default_currency)
@@ -32,6 +79,7 @@ class PriceList(models.Model):
     )
     is_active = models.BooleanField(_("active"), default=True)
     created_at = models.DateTimeField(auto_now_add=True)
+    history = PricingHistory()
 
     class Meta:
         verbose_name = _("price list")
@@ -71,6 +119,7 @@ class Price(models.Model):
         _("valid until"), null=True, blank=True, help_text=_("Exclusive; empty = open-ended.")
     )
     created_at = models.DateTimeField(auto_now_add=True)
+    history = PricingHistory()
 
     class Meta:
         verbose_name = _("price")
@@ -146,6 +195,8 @@ class Promotion(models.Model):
     is_active = models.BooleanField(_("active"), default=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
+    # The scope (variants, products, categories) is not in the history: only the fields.
+    history = PricingHistory()
 
     class Meta:
         verbose_name = _("promotion")
@@ -188,6 +239,7 @@ class Coupon(models.Model):
     )
     is_active = models.BooleanField(_("active"), default=True)
     created_at = models.DateTimeField(auto_now_add=True)
+    history = PricingHistory()
 
     class Meta:
         verbose_name = _("coupon")
