@@ -1,7 +1,9 @@
 """Inventory admin for store staff: locations, stock by location, the read-only ledger.
 
 Balances are never edited here: the actions (receipt, adjustment, count, write-off,
-transfer) and the count import call `inventory.services`, which write the ledger. Each
+transfer), the pages of the stock list (goods received by scanning, the blind count, the
+count import) and receiving a transfer line by line call `inventory.services`, which write
+the ledger; the pages preview and read with GET and write only on a confirmed POST. Each
 operation needs its permission (`inventory.receive_stock` for receipts, counts, the count
 import and receiving transfers; `inventory.adjust_stock` for adjustments, write-offs and
 releases; `inventory.transfer_stock` for sending stock; see staff.roles), and staff see
@@ -9,13 +11,16 @@ and operate only the locations they are assigned to (superusers and holders of
 `inventory.operate_any_location`: all) — a count file's rows included.
 """
 
+import hashlib
+import json
 from collections import defaultdict
+from dataclasses import dataclass
 
 from django.contrib import admin, messages
 from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
 from django.db import transaction
-from django.db.models import F, Q
-from django.http import HttpResponseRedirect
+from django.db.models import Exists, F, OuterRef, Q
+from django.http import Http404, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
@@ -26,7 +31,7 @@ from import_export.admin import ExportMixin
 from core.admin import ReadOnlyAdminMixin, require_permission
 from core.errors import DomainError
 from inventory import forms, selectors, services
-from inventory.imports import count_rows_outside, read_count_file
+from inventory.imports import count_rows_outside, read_count_file, read_scans
 from inventory.models import (
     Location,
     LocationStaff,
@@ -34,6 +39,7 @@ from inventory.models import (
     StockLevel,
     StockMovement,
     Transfer,
+    TransferDiscrepancy,
     TransferLine,
 )
 
@@ -171,6 +177,9 @@ class StockLevelResource(resources.ModelResource):
 class StockLevelAdmin(StockOperationPermissions, ExportMixin, admin.ModelAdmin):
     resource_classes = [StockLevelResource]
     change_list_template = "admin/inventory/stocklevel/change_list.html"
+    # Our template draws every button (the export one included): import-export's own
+    # would hide them, as it shows the page's tools only to users who may add levels.
+    import_export_change_list_template = None
     list_display = (
         "location",
         "sku",
@@ -184,7 +193,14 @@ class StockLevelAdmin(StockOperationPermissions, ExportMixin, admin.ModelAdmin):
     )
     list_display_links = ("sku",)
     list_filter = (StockStatusFilter, "location", "location__kind", "needs_attention")
-    search_fields = ("variant__sku", "variant__name", "variant__product__name", "location__code")
+    search_fields = (
+        "variant__sku",
+        "variant__name",
+        "variant__product__name",
+        "location__code",
+        "variant__barcodes__code",  # a scanned barcode, or the digits still readable on it
+    )
+    search_help_text = _("SKU, name, store code, or a barcode or part of one.")
     list_select_related = ("variant", "variant__product", "location")
     list_per_page = 100
     fields = (
@@ -230,6 +246,13 @@ class StockLevelAdmin(StockOperationPermissions, ExportMixin, admin.ModelAdmin):
 
     def get_export_queryset(self, request):
         return super().get_export_queryset(request).select_related("location", "variant")
+
+    def changelist_view(self, request, extra_context=None):
+        extra_context = {
+            **(extra_context or {}),
+            "can_receive_stock": self.has_receive_stock_permission(request),
+        }
+        return super().changelist_view(request, extra_context)
 
     @admin.display(description=_("SKU"), ordering="variant__sku")
     def sku(self, obj: StockLevel) -> str:
@@ -447,9 +470,175 @@ class StockLevelAdmin(StockOperationPermissions, ExportMixin, admin.ModelAdmin):
                 "import-counts/",
                 self.admin_site.admin_view(self.import_counts_view),
                 name="inventory_stocklevel_import_counts",
-            )
+            ),
+            path(
+                "receive/",
+                self.admin_site.admin_view(self.receive_scan_view),
+                name="inventory_stocklevel_receive_scan",
+            ),
+            path(
+                "count/",
+                self.admin_site.admin_view(self.blind_count_view),
+                name="inventory_stocklevel_blind_count",
+            ),
         ]
         return custom + super().get_urls()
+
+    def _page(self, request, template: str, title, **extra) -> TemplateResponse:
+        context = {
+            **self.admin_site.each_context(request),
+            "title": title,
+            "opts": self.model._meta,
+            **extra,
+        }
+        return TemplateResponse(request, f"admin/inventory/stocklevel/{template}", context)
+
+    # --- goods receipt by scanning -------------------------------------------------------
+
+    def receive_scan_view(self, request):
+        """Scan a delivery in: preview what the codes are (nothing written), then confirm.
+
+        The confirm applies only the lines the preview showed (their fingerprint travels
+        with the form); an edited list is previewed again first.
+        """
+        require_permission(request, RECEIVE)
+        locations = selectors.locations_for_staff(user=request.user)
+        if request.method != "POST":
+            form = forms.ScanReceiptForm(locations=locations)
+            return self._page(request, "receive_scan.html", _("Receive goods"), form=form)
+        # The form is bound with the fingerprint of what this request previews, so the
+        # page's confirm button confirms exactly the lines it shows.
+        form = forms.ScanReceiptForm(request.POST, locations=locations)
+        if not form.is_valid():
+            return self._page(request, "receive_scan.html", _("Receive goods"), form=form)
+        location = form.cleaned_data["location"]
+        preview = _receipt_preview(location, form.cleaned_data["scans"])
+        previewed = form.cleaned_data["previewed"]
+        form = forms.ScanReceiptForm(
+            {**request.POST.dict(), "previewed": preview.fingerprint}, locations=locations
+        )
+        form.is_valid()
+        if "confirm" in request.POST and not preview.errors:
+            if previewed != preview.fingerprint:
+                form.add_error(None, _("The list changed since it was checked: check it again."))
+            else:
+                try:
+                    services.stock_receive(
+                        lines=[(line.variant.pk, line.units) for line in preview.lines],
+                        location=location,
+                        reference=form.cleaned_data["reference"],
+                        reason=form.cleaned_data["reason"],
+                        actor=request.user,
+                    )
+                except DomainError as exc:
+                    form.add_error(None, _format_error(exc))
+                else:
+                    self.message_user(
+                        request,
+                        _("Received %(units)d unit(s) of %(skus)d SKU(s) at %(store)s.")
+                        % {
+                            "units": preview.units,
+                            "skus": len(preview.lines),
+                            "store": location.code,
+                        },
+                    )
+                    return HttpResponseRedirect(
+                        reverse("admin:inventory_stocklevel_changelist")
+                        + f"?location__id__exact={location.pk}"
+                    )
+        return self._page(
+            request, "receive_scan.html", _("Receive goods"), form=form, preview=preview
+        )
+
+    # --- blind count ---------------------------------------------------------------------
+
+    def blind_count_view(self, request):
+        """A count sheet with SKUs and names only; the figures go to `stock_count_many`.
+
+        The counter never sees what the system holds: the sheet does not read the
+        balances, and after the count only holders of `inventory.adjust_stock` (who decide
+        what a difference means) see the differences; others see what they counted.
+        """
+        require_permission(request, RECEIVE)
+        locations = selectors.locations_for_staff(user=request.user)
+        if request.method != "POST":
+            location = _chosen(locations, request.GET.get("location"))
+            search = request.GET.get("search", "")
+            rows = selectors.count_sheet(location=location, search=search) if location else []
+            form = forms.BlindCountForm(
+                initial={"location": location.pk if location else None, "search": search},
+                locations=locations,
+                rows=rows,
+            )
+            return self._count_page(request, form, location)
+        location = _chosen(locations, request.POST.get("location"))
+        level_ids = [
+            _int_or_none(key.removeprefix("count_"))
+            for key in request.POST
+            if key.startswith("count_")
+        ]
+        rows = (
+            selectors.count_sheet(location=location, level_ids=[i for i in level_ids if i])
+            if location
+            else []
+        )
+        form = forms.BlindCountForm(request.POST, locations=locations, rows=rows)
+        results = None
+        if form.is_valid():
+            try:
+                results = self._apply_count(request, form)
+            except _CountRefused as refused:
+                form.add_error(None, refused.messages)
+            except DomainError as exc:
+                form.add_error(None, _format_error(exc))
+        return self._count_page(request, form, location, results=results)
+
+    def _count_page(self, request, form, location, results=None) -> TemplateResponse:
+        return self._page(
+            request,
+            "blind_count.html",
+            _("Count stock (blind)"),
+            form=form,
+            location=location,
+            results=results,
+            shows_difference=request.user.has_perm(ADJUST),
+        )
+
+    def _apply_count(self, request, form) -> list["_CountResult"]:
+        location = form.cleaned_data["location"]
+        counted = form.counted()
+        scans = read_scans(form.cleaned_data["scans"])
+        variants = selectors.variants_by_code(codes=scans.units)
+        problems = scans.errors + [
+            _("%(code)s is neither a barcode nor a SKU.") % {"code": code}
+            for code in scans.units
+            if code not in variants
+        ]
+        if problems:
+            raise _CountRefused(problems)
+        for code, units in scans.units.items():
+            vid = variants[code].pk
+            counted[vid] = counted.get(vid, 0) + units
+        if not counted:
+            raise _CountRefused([_("Enter a count for at least one SKU, or scan one.")])
+        movements = services.stock_count_many(
+            entries=[(location, vid, figure) for vid, figure in counted.items()],
+            reference=form.cleaned_data["reference"],
+            reason=form.cleaned_data["reason"] or _("blind count"),
+            actor=request.user,
+        )
+        names = {row.variant_id: (row.sku, row.name) for row in form.rows}
+        names.update({v.pk: (v.sku, v.name) for v in variants.values()})
+        show_difference = request.user.has_perm(ADJUST)
+        return [
+            _CountResult(
+                sku=names[m.level.variant_id][0],
+                name=names[m.level.variant_id][1],
+                counted=m.quantity,
+                difference=m.on_hand_delta if show_difference else None,
+            )
+            for m in sorted(movements, key=lambda m: names[m.level.variant_id][0])
+        ]
 
     def import_counts_view(self, request):
         require_permission(request, RECEIVE)
@@ -512,6 +701,80 @@ class StockLevelAdmin(StockOperationPermissions, ExportMixin, admin.ModelAdmin):
 
 class _NothingImported(Exception):
     """A count file with rows at other stores: the page lists them, nothing is applied."""
+
+
+class _CountRefused(Exception):
+    """A count with unreadable or unknown scans, or nothing counted: nothing is recorded."""
+
+    def __init__(self, messages: list[str]):
+        super().__init__(messages)
+        self.messages = messages
+
+
+@dataclass(frozen=True)
+class _CountResult:
+    sku: str
+    name: str
+    counted: int
+    difference: int | None  # None: this user does not see differences
+
+
+@dataclass(frozen=True)
+class _ReceiptLine:
+    variant: object
+    units: int
+    new_here: bool
+
+
+@dataclass(frozen=True)
+class _ReceiptPreview:
+    lines: list[_ReceiptLine]
+    errors: list[str]
+    fingerprint: str
+
+    @property
+    def units(self) -> int:
+        return sum(line.units for line in self.lines)
+
+
+def _receipt_preview(location: Location, text: str) -> _ReceiptPreview:
+    """What a scan list would receive at a location: lines by variant (scans of one
+    variant's barcodes and SKU added up), unknown codes as errors. Reads only."""
+    scans = read_scans(text)
+    variants = selectors.variants_by_code(codes=scans.units)
+    errors = list(scans.errors)
+    units: dict[int, int] = {}
+    by_id = {}
+    for code, count in scans.units.items():
+        variant = variants.get(code)
+        if variant is None:
+            errors.append(_("%(code)s is neither a barcode nor a SKU.") % {"code": code})
+            continue
+        by_id[variant.pk] = variant
+        units[variant.pk] = units.get(variant.pk, 0) + count
+    if not scans.units and not errors:
+        errors.append(_("Scan at least one code."))
+    stocked = selectors.stocked_variant_ids(location=location, variant_ids=units)
+    lines = [
+        _ReceiptLine(variant=by_id[vid], units=units[vid], new_here=vid not in stocked)
+        for vid in sorted(units, key=lambda vid: by_id[vid].sku)
+    ]
+    payload = json.dumps([location.pk, sorted(units.items())])
+    fingerprint = hashlib.sha256(payload.encode()).hexdigest()[:32]
+    return _ReceiptPreview(lines=lines, errors=errors, fingerprint=fingerprint)
+
+
+def _chosen(locations, value) -> Location | None:
+    """The user's location with this id, or None (not theirs, or not a number)."""
+    pk = _int_or_none(value)
+    return locations.filter(pk=pk).first() if pk is not None else None
+
+
+def _int_or_none(value) -> int | None:
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return None
 
 
 def _format_error(exc: DomainError) -> str:
@@ -625,11 +888,53 @@ class ReservationAdmin(StockOperationPermissions, admin.ModelAdmin):
         self.message_user(request, _("%(n)d reservation(s) released.") % {"n": released})
 
 
-class TransferLineInline(ReadOnlyAdminMixin, admin.TabularInline):
-    model = TransferLine
-    fields = ("variant", "quantity")
-    readonly_fields = fields
+class _TransferPartInline(ReadOnlyAdminMixin, admin.TabularInline):
+    """Parts of a transfer: shown to whoever may view the transfer itself."""
+
     extra = 0
+
+    def has_view_permission(self, request, obj=None):
+        return request.user.has_perm("inventory.view_transfer")
+
+
+class TransferLineInline(_TransferPartInline):
+    model = TransferLine
+    fields = ("variant", "quantity", "received_quantity")
+    readonly_fields = fields
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("variant")
+
+
+class TransferDiscrepancyInline(_TransferPartInline):
+    """Lines received short (written off in transit) or over, with the receiver's note."""
+
+    model = TransferDiscrepancy
+    fields = ("variant", "shipped", "received", "difference", "note", "recorded_by", "recorded_at")
+    readonly_fields = fields
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("variant", "recorded_by")
+
+    @admin.display(description=_("difference"))
+    def difference(self, obj: TransferDiscrepancy) -> str:
+        return f"{obj.difference:+d}"
+
+
+class DiscrepancyFilter(admin.SimpleListFilter):
+    title = _("differences")
+    parameter_name = "differences"
+
+    def lookups(self, request, model_admin):
+        return (("yes", _("received with differences")), ("no", _("received as shipped")))
+
+    def queryset(self, request, queryset):
+        has_any = Exists(TransferDiscrepancy.objects.filter(transfer=OuterRef("pk")))
+        if self.value() == "yes":
+            return queryset.filter(has_any)
+        if self.value() == "no":
+            return queryset.filter(~has_any, status=Transfer.Status.RECEIVED)
+        return queryset
 
 
 @admin.register(Transfer)
@@ -643,14 +948,15 @@ class TransferAdmin(StockOperationPermissions, admin.ModelAdmin):
         "created_at",
         "received_at",
     )
-    list_filter = ("status", "source", "destination")
+    list_filter = ("status", DiscrepancyFilter, "source", "destination")
     search_fields = ("number", "reference")
     list_select_related = ("source", "destination")
-    inlines = [TransferLineInline]
+    inlines = [TransferLineInline, TransferDiscrepancyInline]
     actions = ["receive_action"]
+    change_form_template = "admin/inventory/transfer/change_form.html"
 
     def has_change_permission(self, request, obj=None):
-        return False  # transfers change only through the receive action (a service)
+        return False  # transfers change only through receiving them (a service)
 
     def has_add_permission(self, request):
         return False
@@ -669,6 +975,98 @@ class TransferAdmin(StockOperationPermissions, admin.ModelAdmin):
             .filter(Q(source_id__in=allowed) | Q(destination_id__in=allowed))
         )
 
+    def changelist_view(self, request, extra_context=None):
+        # The receive links need the user's stores once per page, not once per row.
+        request.receivable_at = self._receivable_at(request)
+        return super().changelist_view(request, extra_context)
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        transfer = self.get_object(request, object_id)
+        receivable = transfer is not None and self._can_receive(request, transfer)
+        extra_context = {**(extra_context or {}), "can_receive_transfer": receivable}
+        return super().change_view(request, object_id, form_url, extra_context)
+
+    def _receivable_at(self, request) -> set[int]:
+        if not self.has_receive_stock_permission(request):
+            return set()
+        return set(_staff_location_ids(request))
+
+    def _can_receive(self, request, transfer: Transfer) -> bool:
+        return (
+            transfer.status == Transfer.Status.IN_TRANSIT
+            and transfer.destination_id in self._receivable_at(request)
+        )
+
+    def get_list_display(self, request):
+        receivable = getattr(request, "receivable_at", set())
+
+        def receive_link(obj: Transfer) -> str:
+            if obj.status != Transfer.Status.IN_TRANSIT or obj.destination_id not in receivable:
+                return "—"
+            url = reverse("admin:inventory_transfer_receive", args=[obj.pk])
+            return format_html('<a href="{}">{}</a>', url, _("Receive…"))
+
+        receive_link.short_description = _("receive")
+        return [*self.list_display, receive_link]
+
+    def get_urls(self):
+        custom = [
+            path(
+                "<int:transfer_id>/receive/",
+                self.admin_site.admin_view(self.receive_view),
+                name="inventory_transfer_receive",
+            )
+        ]
+        return custom + super().get_urls()
+
+    def receive_view(self, request, transfer_id: int):
+        """Receive one transfer line by line: the units that arrived, a note on differences.
+
+        Only at the user's stores (another store's transfer answers like a missing one);
+        the service records short and over lines and moves stock only for what arrived.
+        """
+        require_permission(request, RECEIVE)
+        transfer = (
+            Transfer.objects.filter(pk=transfer_id, destination_id__in=_staff_location_ids(request))
+            .select_related("source", "destination")
+            .first()
+        )
+        if transfer is None:
+            raise Http404
+        change_url = reverse("admin:inventory_transfer_change", args=[transfer.pk])
+        if transfer.status != Transfer.Status.IN_TRANSIT:
+            self.message_user(
+                request,
+                _("%(number)s was already received.") % {"number": transfer.number},
+                messages.WARNING,
+            )
+            return HttpResponseRedirect(change_url)
+        lines = list(transfer.lines.select_related("variant").order_by("variant__sku"))
+        form = forms.TransferReceiptForm(
+            request.POST if request.method == "POST" else None, lines=lines
+        )
+        if request.method == "POST" and form.is_valid():
+            try:
+                services.transfer_receive(
+                    transfer=transfer,
+                    actor=request.user,
+                    received=form.received(),
+                    note=form.cleaned_data["note"],
+                )
+            except DomainError as exc:
+                form.add_error(None, _format_error(exc))
+            else:
+                self.message_user(request, _transfer_received_text(transfer, form.received()))
+                return HttpResponseRedirect(change_url)
+        context = {
+            **self.admin_site.each_context(request),
+            "title": _("Receive transfer %(number)s") % {"number": transfer.number},
+            "opts": self.model._meta,
+            "transfer": transfer,
+            "form": form,
+        }
+        return TemplateResponse(request, "admin/inventory/transfer/receive.html", context)
+
     @admin.action(description=_("Receive the selected transfers"), permissions=["receive_stock"])
     def receive_action(self, request, queryset):
         allowed = set(_staff_location_ids(request))
@@ -685,3 +1083,20 @@ class TransferAdmin(StockOperationPermissions, admin.ModelAdmin):
             services.transfer_receive(transfer=transfer, actor=request.user)
             received += 1
         self.message_user(request, _("%(n)d transfer(s) received.") % {"n": received})
+
+
+def _transfer_received_text(transfer: Transfer, received: dict[int, int]) -> str:
+    shipped = dict(transfer.lines.values_list("variant_id", "quantity"))
+    short = sum(max(shipped[vid] - units, 0) for vid, units in received.items())
+    over = sum(max(units - shipped[vid], 0) for vid, units in received.items())
+    text = _("%(number)s received: %(units)d unit(s) put on the shelf.") % {
+        "number": transfer.number,
+        "units": sum(received.values()),
+    }
+    if short:
+        text += " " + _("%(n)d unit(s) did not arrive and are written off in transit.") % {
+            "n": short
+        }
+    if over:
+        text += " " + _("%(n)d unit(s) more than shipped were recorded.") % {"n": over}
+    return text

@@ -161,3 +161,115 @@ class StockCountImportForm(forms.Form):
         if upload.size > 5 * 1024 * 1024:
             raise forms.ValidationError(_("The file is larger than 5 MB."))
         return upload
+
+
+class _StoreChoiceForm(forms.Form):
+    """A form whose store is one of the user's locations (the admin passes them)."""
+
+    location = forms.ModelChoiceField(label=_("store"), queryset=Location.objects.none())
+
+    def __init__(self, *args, locations, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["location"].queryset = locations.order_by("code")
+        if len(self.fields["location"].queryset) == 1:
+            self.fields["location"].initial = self.fields["location"].queryset[0].pk
+
+
+SCANS_HELP = _(
+    "Scan barcodes or type SKUs, one per line; each line adds one unit, "
+    '"CODE × 3" (or "CODE x 3", "CODE*3") adds three.'
+)
+
+
+class ScanReceiptForm(_StoreChoiceForm):
+    """Goods receipt by scanning: the store, the scanned codes, the delivery's reference."""
+
+    scans = forms.CharField(
+        label=_("scanned codes"),
+        widget=forms.Textarea(attrs={"rows": 12, "cols": 40, "autofocus": True}),
+        help_text=SCANS_HELP,
+    )
+    reference = forms.CharField(
+        label=_("reference"),
+        max_length=100,
+        required=False,
+        help_text=_("The delivery note or supplier invoice number."),
+    )
+    reason = forms.CharField(label=_("note"), max_length=255, required=False)
+    # The fingerprint of the lines the preview showed; a confirm applies only those.
+    previewed = forms.CharField(widget=forms.HiddenInput, required=False)
+
+
+class BlindCountForm(_StoreChoiceForm):
+    """A blind count: one field per listed level (SKU and name only) plus scanned codes.
+
+    A blank field is not counted; 0 is a count of zero. Scanned units add to the figure
+    typed for the same SKU (shelf and back room counted separately).
+    """
+
+    search = forms.CharField(label=_("only SKUs, names or barcodes containing"), required=False)
+    scans = forms.CharField(
+        label=_("scanned codes"),
+        widget=forms.Textarea(attrs={"rows": 6, "cols": 40}),
+        required=False,
+        help_text=SCANS_HELP,
+    )
+    reference = forms.CharField(label=_("reference"), max_length=100, required=False)
+    reason = forms.CharField(label=_("note"), max_length=255, required=False)
+
+    def __init__(self, *args, rows=(), **kwargs):
+        super().__init__(*args, **kwargs)
+        self.rows = list(rows)
+        for row in self.rows:
+            self.fields[self.field_name(row.level_id)] = forms.IntegerField(
+                label=row.sku, required=False, min_value=0, max_value=1_000_000
+            )
+
+    @staticmethod
+    def field_name(level_id: int) -> str:
+        return f"count_{level_id}"
+
+    def counted(self) -> dict[int, int]:
+        """variant id → counted units typed on the sheet (blank fields left out)."""
+        result = {}
+        for row in self.rows:
+            value = self.cleaned_data.get(self.field_name(row.level_id))
+            if value is not None:
+                result[row.variant_id] = value
+        return result
+
+    def sheet(self) -> list[tuple]:
+        """(row, bound field) pairs for the template."""
+        return [(row, self[self.field_name(row.level_id)]) for row in self.rows]
+
+
+class TransferReceiptForm(forms.Form):
+    """Receiving a transfer: the units that arrived per line (prefilled with what shipped)."""
+
+    note = forms.CharField(
+        label=_("note on differences"),
+        max_length=255,
+        required=False,
+        help_text=_("Why lines arrived short or over (damaged carton, missing parcel…)."),
+    )
+
+    def __init__(self, *args, lines, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.lines = list(lines)
+        for line in self.lines:
+            self.fields[self.field_name(line)] = forms.IntegerField(
+                label=line.variant.sku,
+                min_value=0,
+                max_value=1_000_000,
+                initial=line.quantity,
+            )
+
+    @staticmethod
+    def field_name(line) -> str:
+        return f"received_{line.variant_id}"
+
+    def received(self) -> dict[int, int]:
+        return {line.variant_id: self.cleaned_data[self.field_name(line)] for line in self.lines}
+
+    def rows(self) -> list[tuple]:
+        return [(line, self[self.field_name(line)]) for line in self.lines]

@@ -219,9 +219,13 @@ class Transfer(models.Model):
 
 
 class TransferLine(models.Model):
+    """Units of one variant shipped on a transfer, and how many arrived once received."""
+
     transfer = models.ForeignKey(Transfer, related_name="lines", on_delete=models.PROTECT)
     variant = models.ForeignKey("catalog.Variant", related_name="+", on_delete=models.PROTECT)
-    quantity = models.PositiveIntegerField(_("quantity"))
+    quantity = models.PositiveIntegerField(_("shipped"))
+    # None while in transit; the units counted in at the destination once received.
+    received_quantity = models.PositiveIntegerField(_("received"), null=True, blank=True)
 
     class Meta:
         verbose_name = _("transfer line")
@@ -235,6 +239,57 @@ class TransferLine(models.Model):
 
     def __str__(self) -> str:
         return f"{self.transfer_id}: {self.variant_id} × {self.quantity}"
+
+
+class TransferDiscrepancy(models.Model):
+    """A transfer line that arrived short or over, recorded when the transfer is received.
+
+    Only what arrived goes onto the destination's shelf. Units that did not arrive are
+    written off in transit: the source's "transfer_out" already took them off its shelf, and
+    the transfer closes, so they are on no shelf and this row is their record. Units beyond
+    what was shipped are put on the shelf (they are there) and recorded here for the source
+    to explain. Append-only, like the ledger.
+    """
+
+    transfer = models.ForeignKey(
+        Transfer, related_name="discrepancies", on_delete=models.PROTECT, verbose_name=_("transfer")
+    )
+    variant = models.ForeignKey(
+        "catalog.Variant", related_name="+", on_delete=models.PROTECT, verbose_name=_("variant")
+    )
+    shipped = models.PositiveIntegerField(_("shipped"))
+    received = models.PositiveIntegerField(_("received"))
+    note = models.CharField(_("note"), max_length=255, blank=True)
+    recorded_at = models.DateTimeField(_("recorded at"), default=timezone.now)
+    recorded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        related_name="+",
+        on_delete=models.SET_NULL,
+        verbose_name=_("recorded by"),
+    )
+
+    class Meta:
+        verbose_name = _("transfer discrepancy")
+        verbose_name_plural = _("transfer discrepancies")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["transfer", "variant"], name="transfer_discrepancy_uniq"
+            ),
+            models.CheckConstraint(
+                condition=~models.Q(shipped=models.F("received")),
+                name="transfer_discrepancy_differs",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.transfer_id}: {self.variant_id} {self.difference:+d}"
+
+    @property
+    def difference(self) -> int:
+        """Units received minus units shipped: negative when short, positive when over."""
+        return self.received - self.shipped
 
 
 class Reservation(models.Model):

@@ -7,9 +7,11 @@ Customers never see negative availability: a level below zero shows as 0.
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from django.db.models import F, Q, QuerySet, Sum, Value
+from django.db.models import Exists, F, OuterRef, Q, QuerySet, Sum, Value
 from django.db.models.functions import Greatest
 
+from catalog.models import Barcode, Variant
+from catalog.selectors import variants_by_barcode, variants_by_sku
 from inventory.domain import haversine_km, merge_lines
 from inventory.errors import LocationNotFound, TransferNotFound
 from inventory.models import (
@@ -296,3 +298,69 @@ def reservations_left_short(*, levels: Iterable[tuple[int, int]]) -> dict[str, i
                     short.get(reservation.reference, 0) + reservation.quantity - covered
                 )
     return short
+
+
+def variants_by_code(*, codes: Iterable[str]) -> dict[str, Variant]:
+    """Scanned or typed code → variant, for codes that are a barcode or a SKU (two queries).
+
+    A barcode wins over a SKU spelled the same; unknown codes are absent.
+    """
+    wanted = {code for code in codes if code}
+    found = variants_by_barcode(codes=wanted)
+    rest = wanted - set(found)
+    if rest:
+        found.update(variants_by_sku(skus=rest))
+    return found
+
+
+def stocked_variant_ids(*, location: Location, variant_ids: Iterable[int]) -> set[int]:
+    """The variants among these that already have a stock level at the location."""
+    return set(
+        StockLevel.objects.filter(location=location, variant_id__in=set(variant_ids)).values_list(
+            "variant_id", flat=True
+        )
+    )
+
+
+# The most lines one count sheet lists; a bigger store counts by aisle, brand or search.
+COUNT_SHEET_ROWS = 500
+
+
+@dataclass(frozen=True)
+class CountSheetRow:
+    """A line of a blind count sheet: what to count, never how many the system holds."""
+
+    level_id: int
+    variant_id: int
+    sku: str
+    name: str
+
+
+def count_sheet(
+    *,
+    location: Location,
+    search: str = "",
+    level_ids: Iterable[int] | None = None,
+    limit: int = COUNT_SHEET_ROWS,
+) -> list[CountSheetRow]:
+    """The levels at a location to count blind, by SKU (one query; balances not even read).
+
+    `search` narrows to SKUs or names containing it, or barcodes containing it;
+    `level_ids` to these levels (those of a submitted sheet; others' are ignored).
+    """
+    levels = StockLevel.objects.filter(location=location)
+    if level_ids is not None:
+        levels = levels.filter(pk__in=set(level_ids))
+    term = (search or "").strip()
+    if term:
+        levels = levels.filter(
+            Q(variant__sku__icontains=term)
+            | Q(variant__name__icontains=term)
+            | Exists(
+                Barcode.objects.filter(variant_id=OuterRef("variant_id"), code__icontains=term)
+            )
+        )
+    rows = levels.order_by("variant__sku").values_list(
+        "pk", "variant_id", "variant__sku", "variant__name"
+    )[:limit]
+    return [CountSheetRow(*row) for row in rows]

@@ -17,7 +17,7 @@ location in one call rather than lock levels piecemeal.
 
 import secrets
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -44,6 +44,7 @@ from inventory.errors import (
     ImportRejected,
     InsufficientStock,
     InvalidLocation,
+    InvalidQuantity,
     LocationInactive,
     LocationNotFound,
     NegativeStock,
@@ -62,6 +63,7 @@ from inventory.models import (
     StockLevel,
     StockMovement,
     Transfer,
+    TransferDiscrepancy,
     TransferLine,
 )
 
@@ -982,12 +984,55 @@ def stock_transfer(
     return transfer
 
 
-@transaction.atomic
-def transfer_receive(*, transfer: Transfer, actor=None) -> Transfer:
-    """Put a transfer's units on the destination's shelf; idempotent once received.
+def _received_quantities(
+    shipped: dict[int, int], received: Mapping[int, int] | None
+) -> dict[int, int]:
+    """variant id → units that arrived: as shipped unless `received` says otherwise.
 
-    Locks the transfer row, then the destination's levels (creating missing ones first,
-    FOR UPDATE, pk order). Writes "transfer_in" movements.
+    Raises InvalidQuantity (not a whole number ≥ 0) and ValidationFailed
+    `not_on_transfer` naming variants the transfer did not ship.
+    """
+    result = dict(shipped)
+    if not received:
+        return result
+    stray = sorted(vid for vid in received if vid not in shipped)
+    if stray:
+        raise ValidationFailed(
+            _("These variants were not shipped on this transfer."),
+            code="not_on_transfer",
+            details={"variant_ids": stray},
+        )
+    bad = [
+        {"variant_id": vid, "quantity": qty}
+        for vid, qty in received.items()
+        if isinstance(qty, bool) or not isinstance(qty, int) or qty < 0
+    ]
+    if bad:
+        raise InvalidQuantity(details={"lines": bad})
+    result.update(received)
+    return result
+
+
+@transaction.atomic
+def transfer_receive(
+    *,
+    transfer: Transfer,
+    actor=None,
+    received: Mapping[int, int] | None = None,
+    note: str = "",
+) -> Transfer:
+    """Put what arrived of a transfer on the destination's shelf; idempotent once received.
+
+    `received` maps variant id → units that arrived (any line it leaves out arrived as
+    shipped; without it, everything did). Each line's received units go in by a
+    "transfer_in" movement and are kept on the line; a line received short or over gets a
+    `TransferDiscrepancy` row with `note`. What did not arrive is written off in transit:
+    the source already shipped it and the transfer closes, so no shelf holds it; a late
+    parcel is booked in as a goods receipt. Units over what was shipped go on the shelf.
+
+    Raises ValidationFailed `not_on_transfer`, InvalidQuantity, StockLimitExceeded. Locks
+    the transfer row, then the destination's levels (creating missing ones first, FOR UPDATE,
+    pk order).
     """
     transfer = (
         Transfer.objects.select_for_update(of=("self",))
@@ -996,10 +1041,14 @@ def transfer_receive(*, transfer: Transfer, actor=None) -> Transfer:
     )
     if transfer.status == Transfer.Status.RECEIVED:
         return transfer
-    quantities = dict(transfer.lines.values_list("variant_id", "quantity"))
-    levels = _lock_levels(transfer.destination, quantities, create=True)
+    lines = {line.variant_id: line for line in transfer.lines.all()}
+    shipped = {vid: line.quantity for vid, line in lines.items()}
+    arrived = _received_quantities(shipped, received)
+    note = _reason(note, required=False)
+    moved = {vid: units for vid, units in arrived.items() if units > 0}
+    levels = _lock_levels(transfer.destination, moved, create=True) if moved else {}
     ledger = _Ledger(reference=f"transfer:{transfer.number}", actor=actor)
-    for vid, quantity in sorted(quantities.items()):
+    for vid, quantity in sorted(moved.items()):
         ledger.apply(
             levels[vid],
             kind=Kind.TRANSFER_IN,
@@ -1008,7 +1057,26 @@ def transfer_receive(*, transfer: Transfer, actor=None) -> Transfer:
             transfer=transfer,
             reason=_("from %s") % transfer.source.code,
         )
-    ledger.save()
+    if ledger.movements:
+        ledger.save()
+    for vid, line in lines.items():
+        line.received_quantity = arrived[vid]
+    TransferLine.objects.bulk_update(list(lines.values()), ["received_quantity"])
+    TransferDiscrepancy.objects.bulk_create(
+        [
+            TransferDiscrepancy(
+                transfer=transfer,
+                variant_id=vid,
+                shipped=shipped[vid],
+                received=arrived[vid],
+                note=note,
+                recorded_at=ledger.now,
+                recorded_by=ledger.actor,
+            )
+            for vid in sorted(lines)
+            if arrived[vid] != shipped[vid]
+        ]
+    )
     transfer.status = Transfer.Status.RECEIVED
     transfer.received_at = ledger.now
     transfer.received_by = ledger.actor
@@ -1037,7 +1105,8 @@ def verify_ledger() -> list[str]:
     Checks, each in one query: on_hand = Σ on_hand deltas and reserved = Σ reserved deltas
     of every level; reserved = Σ its open reservations; each level's newest movement ends
     at the level's balances; each reservation's movements net to its quantity while open
-    and to zero once closed; each transfer's out/in movements match its lines.
+    and to zero once closed; each transfer's out movements match the units it shipped and,
+    once received, its in movements the units its lines received.
     """
     problems: list[str] = []
     latest = StockMovement.objects.filter(level=OuterRef("pk")).order_by("-pk")
@@ -1092,10 +1161,11 @@ def verify_ledger() -> list[str]:
             shipped=_grouped_sum(TransferLine, "transfer", "quantity"),
             moved_out=_grouped_sum(StockMovement, "transfer", "quantity", kind=Kind.TRANSFER_OUT),
             moved_in=_grouped_sum(StockMovement, "transfer", "quantity", kind=Kind.TRANSFER_IN),
+            received=_grouped_sum(TransferLine, "transfer", "received_quantity"),
         )
         .filter(
             ~Q(moved_out=F("shipped"))
-            | (Q(status=Transfer.Status.RECEIVED) & ~Q(moved_in=F("shipped")))
+            | (Q(status=Transfer.Status.RECEIVED) & ~Q(moved_in=F("received")))
             | (Q(status=Transfer.Status.IN_TRANSIT) & ~Q(moved_in=0))
         )
         .order_by("pk")
@@ -1103,7 +1173,7 @@ def verify_ledger() -> list[str]:
     for transfer in transfers:
         problems.append(
             f"transfer {transfer.number} ({transfer.status}): lines {transfer.shipped}, "
-            f"out {transfer.moved_out}, in {transfer.moved_in}"
+            f"out {transfer.moved_out}, received {transfer.received}, in {transfer.moved_in}"
         )
     return problems
 
