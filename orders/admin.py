@@ -1,14 +1,25 @@
-"""Orders admin for store staff: orders (read-only money and status), the pickup queue.
+"""Orders admin for store staff: the order page, the orders list and the pickup desk.
+
+The order page shows what was sold (product and variant names, prices), how it is paid
+(tenders and where each stands), its status history (who moved it, when, why) and every
+pickup code tried; its returns are one click away (the returns list filtered by the
+order's number: returns sit above orders, so this app links to them and never imports
+them). The pickup desk lists what to pick per store, prints a picking slip per order and
+finds an order by its number, a scanned barcode or QR payload, a phone in any format or
+the customer's name.
 
 Staff see and act only on their own stores' orders (inventory's staff assignments; head
 office and superusers see every store), and only with the operation's permission:
-`orders.work_pickup_queue` for the queue, ready and handover, `orders.cancel_order` for
-cancelling. Status changes go through `orders.services.order_transition`, the same service
-the staff API uses, so the transition table, the store check and the pickup-code lock-out
-apply. The pickup code is the customer's secret: no staff screen shows it.
+`orders.view_order` for the pages, `orders.work_pickup_queue` for the desk, its slips,
+ready and handover, `orders.cancel_order` for cancelling. Status changes go through
+`orders.services.order_transition`, the same service the staff API uses, so the
+transition table, the store check and the pickup-code lock-out apply (every code tried is
+recorded by the service). A GET never writes. The pickup code is the customer's secret:
+no staff screen shows it; the customer presents it and staff type it.
 """
 
 from django.contrib import admin, messages
+from django.http import Http404
 from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
@@ -19,7 +30,16 @@ from core.errors import DomainError
 from inventory import selectors as inventory_selectors
 from orders import selectors, services
 from orders.domain import Actor, Status
-from orders.models import Cart, CartLine, Order, OrderLine, OrderTransition, Tender
+from orders.errors import OrderNotFound
+from orders.models import (
+    Cart,
+    CartLine,
+    Order,
+    OrderLine,
+    OrderTransition,
+    PickupCodeAttempt,
+    Tender,
+)
 
 PICKUP_PERMISSION = "orders.work_pickup_queue"
 CANCEL_PERMISSION = "orders.cancel_order"
@@ -27,22 +47,83 @@ CANCEL_PERMISSION = "orders.cancel_order"
 HIDDEN_FIELDS = {"pickup_code"}
 
 
-class OrderLineInline(ReadOnlyInline):
+def product_label(variant) -> str:
+    """ "Coffee beans — 250 g": the product's name with the variant's, which alone may say
+    only "250 g"."""
+    product = variant.product.name
+    if variant.name and variant.name != product:
+        return f"{product} — {variant.name}"
+    return product
+
+
+class OrderPartInline(ReadOnlyInline):
+    """A part of the order (its lines, tenders, history): seen by whoever may see the order,
+    without a view permission of its own."""
+
+    def has_view_permission(self, request, obj=None):
+        user = request.user
+        return user.has_perm("orders.view_order") or user.has_perm("orders.change_order")
+
+
+class OrderLineInline(OrderPartInline):
     model = OrderLine
-    fields = ("sku", "name", "quantity", "unit_price", "discount_total", "line_total", "vat_amount")
+    verbose_name_plural = _("lines")
+    fields = (
+        "product",
+        "sku",
+        "quantity",
+        "unit_price",
+        "discount_total",
+        "line_total",
+        "vat_amount",
+    )
     readonly_fields = fields
 
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("variant__product")
 
-class TenderInline(ReadOnlyInline):
+    @admin.display(description=_("product"))
+    def product(self, line: OrderLine) -> str:
+        return product_label(line.variant)
+
+
+class TenderInline(OrderPartInline):
     model = Tender
-    fields = ("kind", "provider", "provider_reference", "amount", "currency", "created_at")
+    verbose_name_plural = _("payment (tenders)")
+    fields = (
+        "kind",
+        "amount",
+        "currency",
+        "status",
+        "provider",
+        "provider_reference",
+        "created_at",
+        "captured_at",
+        "voided_at",
+    )
     readonly_fields = fields
 
 
-class TransitionInline(ReadOnlyInline):
+class TransitionInline(OrderPartInline):
     model = OrderTransition
+    verbose_name_plural = _("status history")
     fields = ("at", "from_status", "to_status", "actor_kind", "actor_user", "note")
     readonly_fields = fields
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("actor_user")
+
+
+class PickupAttemptInline(OrderPartInline):
+    """Which codes were tried when, by whom, and whether they were right (never the code)."""
+
+    model = PickupCodeAttempt
+    verbose_name_plural = _("pickup codes tried")
+    fields = ("at", "user", "succeeded")
+    readonly_fields = fields
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("user").order_by("at", "id")
 
 
 def staff_location_ids(request) -> set[int]:
@@ -58,21 +139,95 @@ class OrderAdmin(StoreScopedAdminMixin, admin.ModelAdmin):
         "channel",
         "location",
         "customer",
+        "contact_name",
         "total",
         "placed_at",
     )
-    list_filter = ("status", "fulfilment_type", "channel", "location")
-    search_fields = ("number", "contact_email", "contact_phone", "customer__phone")
+    list_filter = (
+        "status",
+        "fulfilment_type",
+        "channel",
+        ("location", admin.RelatedOnlyFieldListFilter),
+        "needs_attention",
+    )
+    search_fields = ("number", "contact_name", "contact_email", "contact_phone", "customer__phone")
+    # Every column's relation in the list's one query: no query per row.
     list_select_related = ("location", "customer")
-    inlines = [OrderLineInline, TenderInline, TransitionInline]
+    inlines = [OrderLineInline, TenderInline, TransitionInline, PickupAttemptInline]
     actions = ["mark_ready_for_pickup", "cancel_orders"]
     date_hierarchy = "placed_at"
+    # The order page in sections; any model field not named here lands in the last one.
+    sections = (
+        (
+            None,
+            (
+                "number",
+                "status",
+                "channel",
+                "fulfilment_type",
+                "location",
+                "placed_at",
+                "pickup_expires_at",
+                "updated_at",
+            ),
+        ),
+        (
+            _("Customer"),
+            ("customer", "contact_name", "contact_email", "contact_phone", "delivery_address"),
+        ),
+        (
+            _("Money"),
+            (
+                "currency",
+                "subtotal",
+                "discount_total",
+                "total",
+                "coupon_code",
+                "points_redeemed",
+                "points_value",
+                "amount_due",
+                "payment_method",
+            ),
+        ),
+        (_("Needs attention"), ("needs_attention", "attention_note")),
+    )
+
+    def get_fieldsets(self, request, obj=None):
+        named = {name for _title, names in self.sections for name in names}
+        rest = [
+            f.name
+            for f in Order._meta.fields
+            if f.name not in named and f.name not in HIDDEN_FIELDS and f.name != "id"
+        ]
+        fieldsets = [
+            (title, {"fields": [n for n in names if n not in HIDDEN_FIELDS]})
+            for title, names in self.sections
+        ]
+        return [*fieldsets, (_("Source"), {"fields": rest, "classes": ["collapse"]})]
 
     def get_fields(self, request, obj=None):
-        return [f.name for f in Order._meta.fields if f.name not in HIDDEN_FIELDS]
+        return [
+            name
+            for _title, options in self.get_fieldsets(request, obj)
+            for name in options["fields"]
+        ]
 
     def get_readonly_fields(self, request, obj=None):
         return self.get_fields(request, obj)
+
+    def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
+        extra_context = {
+            **(extra_context or {}),
+            "can_work_pickups": request.user.has_perm(PICKUP_PERMISSION),
+        }
+        return super().changeform_view(request, object_id, form_url, extra_context)
+
+    def changelist_view(self, request, extra_context=None):
+        extra_context = {
+            **(extra_context or {}),
+            "can_work_pickups": request.user.has_perm(PICKUP_PERMISSION),
+        }
+        return super().changelist_view(request, extra_context)
 
     def has_add_permission(self, request):
         return False
@@ -115,18 +270,21 @@ class OrderAdmin(StoreScopedAdminMixin, admin.ModelAdmin):
         self._transition(request, queryset, Status.CANCELLED)
 
     def get_urls(self):
+        view = self.admin_site.admin_view
         extra = [
+            path("pickups/", view(self.pickup_queue_view), name="orders_order_pickups"),
             path(
-                "pickups/",
-                self.admin_site.admin_view(self.pickup_queue_view),
-                name="orders_order_pickups",
+                "pickups/<str:number>/slip/",
+                view(self.picking_slip_view),
+                name="orders_order_picking_slip",
             ),
         ]
         return extra + super().get_urls()
 
     def pickup_queue_view(self, request):
-        """Per-store pickup queue with one-click ready and a handover form for the code (and
-        the desk payment of a pay-in-store order)."""
+        """The pickup desk: per store, what to pick (with a printable slip per order) and
+        one-click ready; the orders waiting, handed over with the customer's code (and the
+        desk payment of a pay-in-store order); a find box for the customer's order."""
         require_permission(request, PICKUP_PERMISSION)
         allowed = staff_location_ids(request)
         if request.method == "POST":
@@ -137,20 +295,43 @@ class OrderAdmin(StoreScopedAdminMixin, admin.ModelAdmin):
             for loc in inventory_selectors.locations_for_staff(user=request.user)
             if loc.is_pickup_point
         ]
-        chosen = request.GET.get("location")
+        chosen = request.GET.get("location", "")
         ids = {loc.pk for loc in locations if not chosen or loc.code == chosen}
-        queue = selectors.pickup_queue(location_ids=ids)
+        queue = selectors.pickup_desk_queue(location_ids=ids)
+        find = request.GET.get("q", "").strip()[:200]
+        found = selectors.pickup_orders_find(text=find, location_ids=ids) if find else []
         context = {
             **self.admin_site.each_context(request),
-            "title": _("Pickup queue"),
+            "title": _("Pickup desk"),
             "locations": locations,
             "chosen": chosen,
+            "find": find,
+            "found": [(o, selectors.days_left(o)) for o in found],
             "to_prepare": queue["to_prepare"],
             "waiting": [(o, selectors.days_left(o)) for o in queue["waiting"]],
             "desk_kinds": services.DESK_TENDER_KINDS,
             "opts": self.model._meta,
         }
         return TemplateResponse(request, "admin/orders/pickup_queue.html", context)
+
+    def picking_slip_view(self, request, number: str):
+        """A printable picking slip: the store, the order, the customer's name and the lines
+        to pick. Another store's order is not found."""
+        require_permission(request, PICKUP_PERMISSION)
+        try:
+            order = selectors.picking_slip(number=number, location_ids=staff_location_ids(request))
+        except OrderNotFound:
+            raise Http404(_("No such pickup order at your stores.")) from None
+        lines = [(line, product_label(line.variant)) for line in order.lines.all()]
+        context = {
+            **self.admin_site.each_context(request),
+            "title": _("Picking slip %(number)s") % {"number": order.number},
+            "order": order,
+            "lines": lines,
+            "units": sum(line.quantity for line, _label in lines),
+            "opts": self.model._meta,
+        }
+        return TemplateResponse(request, "admin/orders/picking_slip.html", context)
 
     def _pickup_queue_post(self, request, allowed: set[int]) -> None:
         number = request.POST.get("number", "")

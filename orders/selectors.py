@@ -1,19 +1,21 @@
 """Orders reads: a cart with its fresh quote and availability, orders, pickup queues, timeline."""
 
+import re
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from django.db.models import Prefetch, QuerySet
+from django.db.models import Prefetch, Q, QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from core.errors import DomainError
+from customers.domain import phone_search_key
 from inventory import selectors as inventory_selectors
 from loyalty import selectors as loyalty_selectors
 from orders.domain import Fulfilment, Status
 from orders.errors import CartNotFound, OrderNotFound
-from orders.models import Cart, CartLine, Order, OrderTransition
+from orders.models import Cart, CartLine, Order, OrderLine, OrderTransition
 from pricing import selectors as pricing_selectors
 
 
@@ -290,3 +292,106 @@ def order_completed_at(*, order: Order) -> datetime:
         .first()
     )
     return done or order.placed_at
+
+
+# --- the pickup desk: what to pick, and finding the customer's order -------------------
+
+# Scanned payloads (a QR's URL, "order:<number>") are split on anything but letters and
+# digits; a part this long may be an order number (numbers are 8 characters today).
+_NUMBER_TOKEN = re.compile(r"[A-Za-z0-9]{6,16}")
+# A desk search lists at most this many orders, newest first.
+DESK_FIND_LIMIT = 20
+
+
+def _picking_lines() -> Prefetch:
+    return Prefetch(
+        "lines", queryset=OrderLine.objects.select_related("variant__product").order_by("id")
+    )
+
+
+def pickup_desk_queue(*, location_ids: set[int] | list[int]) -> dict[str, list[Order]]:
+    """`pickup_queue` with each order's lines, product and variant loaded (what to pick).
+
+    Three queries whatever the queue's length: the orders, their lines with variants and
+    products.
+    """
+    orders = list(
+        Order.objects.select_related("customer", "location")
+        .prefetch_related(_picking_lines())
+        .filter(
+            fulfilment_type=Fulfilment.PICKUP,
+            location_id__in=list(location_ids),
+            status__in=[Status.PLACED, Status.READY_FOR_PICKUP],
+        )
+        .order_by("placed_at", "id")
+    )
+    return {
+        "to_prepare": [o for o in orders if o.status == Status.PLACED],
+        "waiting": [o for o in orders if o.status == Status.READY_FOR_PICKUP],
+    }
+
+
+def order_number_candidates(text: str) -> list[str]:
+    """The order numbers a typed or scanned text may carry, upper-cased, without repeats.
+
+    A barcode scanner types the number itself; a QR code may hold a URL or a reference
+    such as "order:K7M2QX9A", so every run of 6 to 16 letters and digits is a candidate.
+    """
+    seen: dict[str, None] = {}
+    for token in _NUMBER_TOKEN.findall((text or "")[:500]):
+        seen.setdefault(token.upper(), None)
+    return list(seen)[:20]
+
+
+def pickup_orders_find(
+    *, text: str, location_ids: set[int] | None, limit: int = DESK_FIND_LIMIT
+) -> list[Order]:
+    """Pickup orders at these stores (None: every store) matching what the desk typed.
+
+    The text may be an order number or a scanned payload that contains one, a phone in any
+    format (matched in E.164 against the order's contact phone and the customer's profile),
+    or a name (the order's contact name, the customer's first and last names). A text with
+    letters is never read as a phone: phone parsing turns letters into keypad digits.
+    """
+    text = (text or "").strip()[:200]
+    if not text:
+        return []
+    condition = Q(number__in=order_number_candidates(text))
+    if re.search(r"[A-Za-z]", text):
+        if len(text) >= 2:
+            condition |= (
+                Q(contact_name__icontains=text)
+                | Q(customer__first_name__icontains=text)
+                | Q(customer__last_name__icontains=text)
+            )
+            first, _sep, last = text.partition(" ")
+            if last.strip():
+                condition |= Q(
+                    customer__first_name__icontains=first, customer__last_name__icontains=last
+                )
+    else:
+        key = phone_search_key(text)
+        if key:
+            condition |= Q(contact_phone__startswith=key) | Q(customer__phone__startswith=key)
+    orders = Order.objects.select_related("customer", "location").filter(
+        condition, fulfilment_type=Fulfilment.PICKUP
+    )
+    if location_ids is not None:
+        orders = orders.filter(location_id__in=list(location_ids))
+    return list(orders.order_by("-placed_at", "-id")[:limit])
+
+
+def picking_slip(*, number: str, location_ids: set[int] | None) -> Order:
+    """A pickup order with the lines to pick, if it is at one of these stores.
+
+    Another store's order answers like a missing one (`order_not_found`).
+    """
+    order = (
+        Order.objects.select_related("customer", "location")
+        .prefetch_related(_picking_lines())
+        .filter(number=str(number).upper()[:16], fulfilment_type=Fulfilment.PICKUP)
+        .first()
+    )
+    if order is None or (location_ids is not None and order.location_id not in location_ids):
+        raise OrderNotFound(details={"order": str(number)[:16]})
+    return order
