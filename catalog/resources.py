@@ -494,6 +494,9 @@ class CatalogRowResource(resources.ModelResource):
         use_transactions = True
         skip_unchanged = True
         report_skipped = True
+        # The admin names the SKU of each row in its preview warnings and tells empty
+        # lines from unchanged ones.
+        store_row_values = True
 
     def __init__(self, **kwargs):
         super().__init__(**kwargs)
