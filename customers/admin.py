@@ -1,22 +1,45 @@
 """Admin for staff: logins, customer profiles (search by any contact, merge duplicates), merges.
 
+The customer page shows everything about the person on one page, read-only below the
+profile: orders of every channel, returns and bonus points (panels the apps above give
+through `customers.hooks`, each linked to its own admin page), the timeline, consents,
+and the likely duplicates, each with a button that opens the merge confirmation (which
+says what every profile holds and so what moves). Search takes a full name, a phone in
+any format, an email or a card number.
+
 Writes go through the services: saving a profile calls customer_create/customer_update,
 saving a login calls user_update (a login with a profile follows it: its contacts change
 through the profile, its name is the profile's), the merge action calls customer_merge
-and needs `customers.change_customer`. Consent history and merge records are read-only
-(they are audit trails); profiles are never deleted, only merged, and logins are
-deactivated, not deleted. Staff logins are created on the staff members page.
+and needs `customers.change_customer`. Personal data: the export (a JSON download of
+everything held, `customers.export_customer`) only reads; the erasure
+(`customers.erase_customer`) is a confirmed POST calling customer_erase, and its audit
+row shows on the page. Consent history and merge records are read-only (they are audit
+trails); profiles are never deleted, only merged or erased, and logins are deactivated,
+not deleted here. Staff logins are created on the staff members page. Customer profiles
+belong to no store; the order and return panels link only to the user's stores' pages.
 """
+
+import json
 
 from django.contrib import admin, messages
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
+from django.core.serializers.json import DjangoJSONEncoder
+from django.http import Http404, HttpResponse
+from django.shortcuts import redirect
 from django.template.response import TemplateResponse
+from django.urls import path, reverse
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
-from core.admin import ReadOnlyInline, ServiceDeleteMixin, ServiceErrorsMixin
+from core.admin import ReadOnlyInline, ServiceDeleteMixin, ServiceErrorsMixin, require_permission
 from core.errors import DomainError
-from customers.forms import CustomerAdminForm, MergeForm, UserCreationForm, UserEditForm
+from customers.forms import (
+    CustomerAdminForm,
+    EraseForm,
+    MergeForm,
+    UserCreationForm,
+    UserEditForm,
+)
 from customers.models import (
     ConsentChange,
     Customer,
@@ -25,14 +48,36 @@ from customers.models import (
     Source,
     User,
 )
-from customers.selectors import customer_search
+from customers.selectors import (
+    customer_consents,
+    customer_erasure,
+    customer_export,
+    customer_panels,
+    customer_search,
+    customer_timeline,
+    likely_duplicates,
+)
 from customers.services import (
     LOGIN_FLAGS,
     customer_create,
+    customer_erase,
     customer_merge,
     customer_update,
     user_update,
 )
+
+VIEW_PERMISSION = "customers.view_customer"
+EXPORT_PERMISSION = "customers.export_customer"
+ERASE_PERMISSION = "customers.erase_customer"
+# Rows per panel on the customer page (orders, returns, ledger, timeline).
+PANEL_ROWS = 10
+TIMELINE_ROWS = 20
+DUPLICATE_REASONS = {
+    "full_name": _("same full name"),
+    "phone": _("phone ends in the same digits"),
+    "email_name": _("same email name"),
+    "email_domain": _("same email domain"),
+}
 
 LOGIN_CONTACTS = ("email", "phone", "full_name")
 
@@ -94,6 +139,9 @@ class ConsentChangeInline(ReadOnlyInline):
     fields = readonly_fields = ("changed_at", "channel", "granted", "source", "changed_by")
     ordering = ("-changed_at", "-id")
 
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("changed_by")
+
 
 EDITABLE = ("first_name", "last_name", "phone", "email", "card_number")
 
@@ -138,6 +186,108 @@ class CustomerAdmin(ServiceErrorsMixin, admin.ModelAdmin):
     )
     inlines = [MarketingConsentInline, ConsentChangeInline]
     actions = ["merge_customers"]
+    change_form_template = "admin/customers/customer/change_form.html"
+
+    def get_urls(self):
+        urls = [
+            path(
+                "<int:customer_id>/export/",
+                self.admin_site.admin_view(self.export_view),
+                name="customers_customer_export",
+            ),
+            path(
+                "<int:customer_id>/erase/",
+                self.admin_site.admin_view(self.erase_view),
+                name="customers_customer_erase",
+            ),
+        ]
+        return urls + super().get_urls()
+
+    def get_readonly_fields(self, request, obj=None):
+        if obj is not None and customer_erasure(customer=obj) is not None:
+            return self.fields  # nothing personal is left to edit
+        return self.readonly_fields
+
+    def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
+        extra_context = dict(extra_context or {})
+        if object_id is not None and request.method == "GET":
+            customer = self.get_object(request, object_id)
+            if customer is not None and self.has_view_or_change_permission(request, customer):
+                extra_context.update(self._page_context(request, customer))
+        return super().changeform_view(request, object_id, form_url, extra_context)
+
+    def _page_context(self, request, customer: Customer) -> dict:
+        """Everything the page shows below the profile, in a bounded number of queries."""
+        user = request.user
+        erasure = customer_erasure(customer=customer)
+        live = erasure is None and customer.merged_into_id is None
+        duplicates = [
+            {
+                "customer": other,
+                "url": reverse("admin:customers_customer_change", args=[other.pk]),
+                "reasons": [DUPLICATE_REASONS[r] for r in reasons if r != "full_name"],
+            }
+            for other, reasons in (likely_duplicates(customer=customer) if live else [])
+        ]
+        return {
+            "erasure": erasure,
+            "panels": customer_panels(customer=customer, user=user, limit=PANEL_ROWS),
+            "timeline": customer_timeline(customer=customer, limit=TIMELINE_ROWS),
+            "timeline_rows": TIMELINE_ROWS,
+            "consents": customer_consents(customer=customer),
+            "duplicates": duplicates,
+            "can_merge": live and self.has_change_permission(request, customer),
+            "can_export": user.has_perm(EXPORT_PERMISSION),
+            "can_erase": live and user.has_perm(ERASE_PERMISSION),
+            "action_checkbox_name": admin.helpers.ACTION_CHECKBOX_NAME,
+        }
+
+    def _customer_or_404(self, customer_id: int) -> Customer:
+        customer = Customer.objects.select_related("user").filter(pk=customer_id).first()
+        if customer is None:
+            raise Http404
+        return customer
+
+    def export_view(self, request, customer_id: int):
+        """Download everything held about the customer as JSON (reads only)."""
+        require_permission(request, VIEW_PERMISSION, EXPORT_PERMISSION)
+        customer = self._customer_or_404(customer_id)
+        body = json.dumps(
+            customer_export(customer=customer), cls=DjangoJSONEncoder, indent=2, ensure_ascii=False
+        )
+        response = HttpResponse(body, content_type="application/json; charset=utf-8")
+        response["Content-Disposition"] = f'attachment; filename="customer-{customer.pk}.json"'
+        return response
+
+    def erase_view(self, request, customer_id: int):
+        """Confirm, then erase the customer's personal data (customer_erase); GET only asks."""
+        require_permission(request, VIEW_PERMISSION, ERASE_PERMISSION)
+        customer = self._customer_or_404(customer_id)
+        page = reverse("admin:customers_customer_change", args=[customer.pk])
+        form = EraseForm(request.POST if request.method == "POST" else None, customer=customer)
+        if form.is_bound and form.is_valid():
+            try:
+                customer_erase(customer=customer, erased_by=request.user, source=Source.ADMIN)
+            except DomainError as exc:
+                self.message_user(request, exc.message, messages.ERROR)
+                return redirect(page)
+            self.message_user(
+                request,
+                gettext("The personal data of customer #%(id)s was erased.") % {"id": customer.pk},
+                messages.SUCCESS,
+            )
+            return redirect(page)
+        context = {
+            **self.admin_site.each_context(request),
+            "title": gettext("Erase a customer's personal data"),
+            "opts": self.model._meta,
+            "customer": customer,
+            "erasure": customer_erasure(customer=customer),
+            "panels": customer_panels(customer=customer, user=request.user, limit=0),
+            "form": form,
+            "page_url": page,
+        }
+        return TemplateResponse(request, "admin/customers/customer/erase_confirm.html", context)
 
     @admin.display(boolean=True, description=_("login"))
     def has_login(self, customer: Customer) -> bool:
@@ -195,6 +345,10 @@ class CustomerAdmin(ServiceErrorsMixin, admin.ModelAdmin):
             "title": gettext("Merge two customers"),
             "opts": self.model._meta,
             "customers": selected,
+            # What each profile holds, so staff see what moves with the one not kept.
+            "holdings": [
+                (c, customer_panels(customer=c, user=request.user, limit=0)) for c in selected
+            ],
             "form": form,
             "action_checkbox_name": admin.helpers.ACTION_CHECKBOX_NAME,
         }

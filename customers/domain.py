@@ -2,7 +2,8 @@
 
 Nothing here touches the database: phones become E.164, emails lower-case, card numbers
 bare upper-case alphanumerics; a free-text identifier is read as the candidates it could
-be; consent decisions and timeline pages are chosen by time.
+be; consent decisions and timeline pages are chosen by time; two profiles are judged
+likely duplicates by the rule in `duplicate_reasons`.
 """
 
 import re
@@ -16,8 +17,9 @@ from django.conf import settings
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.core.validators import validate_email
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
-from core.errors import ValidationFailed
+from core.errors import Conflict, DomainError, ValidationFailed
 
 
 class InvalidPhone(ValidationFailed):
@@ -34,6 +36,26 @@ class InvalidCardNumber(ValidationFailed):
 
 class InvalidName(ValidationFailed):
     code = "invalid_name"
+
+
+class CustomerErased(Conflict):
+    code = "customer_erased"
+    message = gettext_lazy("This customer's personal data was erased on their request.")
+
+
+class StaffLoginNotErasable(Conflict):
+    code = "staff_login_not_erasable"
+    message = gettext_lazy(
+        "This customer's login is a staff account: take its staff rights away first."
+    )
+
+
+class ReauthenticationFailed(DomainError):
+    """The logged-in customer's password was wrong: the token alone cannot erase an account."""
+
+    code = "reauthentication_failed"
+    message = gettext_lazy("The password is wrong; nothing was changed.")
+    http_status = 403
 
 
 def has_control_characters(value: str) -> bool:
@@ -186,3 +208,60 @@ def timeline_page(
     if len(kept) < len(page):
         return kept, boundary + timedelta(microseconds=1)
     return page, page[-1]["at"]
+
+
+# --- likely duplicates ----------------------------------------------------------------
+
+# Two phones ending in the same eight digits are one subscriber number typed with another
+# country or area prefix (phones are unique, so equal ones never sit on two profiles).
+PHONE_TAIL_DIGITS = 8
+
+
+@dataclass(frozen=True)
+class DuplicateKeys:
+    """What the duplicate rule compares of one profile, already normalized."""
+
+    full_name: tuple[str, str] | None
+    phone_tail: str | None
+    email_local: str | None
+    email_domain: str | None
+
+
+def name_key(value: str) -> str:
+    return " ".join((value or "").split()).lower()
+
+
+def duplicate_keys(
+    *, first_name: str, last_name: str, phone: str | None, email: str | None
+) -> DuplicateKeys:
+    first, last = name_key(first_name), name_key(last_name)
+    digits = "".join(ch for ch in (phone or "") if ch.isdigit())
+    local, _at, domain = (email or "").lower().partition("@")
+    # "anna.schmidt+shop@" and "annaschmidt@" are one mailbox name.
+    local = local.split("+", 1)[0].replace(".", "")
+    return DuplicateKeys(
+        full_name=(first, last) if first and last else None,
+        phone_tail=digits[-PHONE_TAIL_DIGITS:] if len(digits) >= PHONE_TAIL_DIGITS else None,
+        email_local=local or None,
+        email_domain=domain or None,
+    )
+
+
+def duplicate_reasons(one: DuplicateKeys, other: DuplicateKeys) -> list[str]:
+    """Why `other` is likely the same person as `one`; empty when it is not.
+
+    The rule: the same full name (first and last, case and spacing ignored; both given)
+    and at least one close contact — phones ending in the same eight digits, the same
+    email name before the "@" (dots and a "+tag" ignored), or the same email domain.
+    A name alone is too common, and a contact alone is unique per profile already.
+    """
+    if one.full_name is None or one.full_name != other.full_name:
+        return []
+    reasons = []
+    if one.phone_tail and one.phone_tail == other.phone_tail:
+        reasons.append("phone")
+    if one.email_local and one.email_local == other.email_local:
+        reasons.append("email_name")
+    if one.email_domain and one.email_domain == other.email_domain:
+        reasons.append("email_domain")
+    return ["full_name", *reasons] if reasons else []

@@ -1,4 +1,5 @@
-"""Admin forms: users (email or phone instead of a username), customer profiles, merges."""
+"""Admin forms: users (email or phone instead of a username), customer profiles, merges,
+the confirmation of an erasure."""
 
 from django import forms
 from django.contrib.auth.forms import BaseUserCreationForm, UserChangeForm
@@ -98,3 +99,16 @@ class MergeForm(forms.Form):
     def __init__(self, *args, customers: list[Customer], **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["survivor"].choices = [(c.pk, f"#{c.pk} {c}") for c in customers]
+
+
+class EraseForm(forms.Form):
+    """The erasure confirmation: staff tick that the customer asked for it."""
+
+    confirm = forms.BooleanField(
+        label=_("The customer asked for their personal data to be erased."),
+        required=True,
+    )
+
+    def __init__(self, *args, customer: Customer, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.customer = customer

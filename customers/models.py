@@ -3,7 +3,8 @@
 `User` is the login, for customers and staff alike. `Customer` is the person: found by
 E.164 phone, normalized email or loyalty card number, with per-channel marketing consent
 (`MarketingConsent` holds the current decision, `ConsentChange` is its append-only
-history) and an audit row per merge of duplicates (`CustomerMerge`).
+history), an audit row per merge of duplicates (`CustomerMerge`) and one per erasure of a
+person's data on their request (`CustomerErasure`).
 """
 
 import uuid
@@ -11,6 +12,7 @@ import uuid
 from django.contrib.auth.base_user import AbstractBaseUser, BaseUserManager
 from django.contrib.auth.models import PermissionsMixin
 from django.db import models
+from django.db.models.functions import Lower
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
@@ -138,6 +140,14 @@ class Customer(models.Model):
                 condition=~models.Q(merged_into=models.F("id")),
                 name="customer_not_merged_into_self",
             )
+        ]
+        indexes = [
+            # Likely duplicates are looked up by the same full name, case-insensitively.
+            models.Index(Lower("last_name"), Lower("first_name"), name="customer_full_name_idx"),
+        ]
+        permissions = [
+            ("export_customer", _("Can export everything held about a customer")),
+            ("erase_customer", _("Can erase a customer's personal data on their request")),
         ]
 
     def __str__(self) -> str:
@@ -284,3 +294,38 @@ class LoginSession(models.Model):
 
     def __str__(self) -> str:
         return self.name or f"session {self.pk}"
+
+
+class CustomerErasure(models.Model):
+    """The audit row of one erasure: who erased which profile's personal data, when, how.
+
+    It keeps no personal data, only what each app did (`done`: {"customers": {...},
+    "<handler dotted path>": {"orders": 3}, ...}). One per customer: the database refuses
+    a second erasure of the same profile.
+    """
+
+    class Via(models.TextChoices):
+        ADMIN = "admin", _("staff (admin)")
+        CUSTOMER = "customer", _("the customer (app or web)")
+
+    customer = models.OneToOneField(
+        Customer, related_name="erasure", on_delete=models.PROTECT, verbose_name=_("customer")
+    )
+    erased_by = models.ForeignKey(
+        User,
+        null=True,
+        blank=True,
+        related_name="+",
+        on_delete=models.SET_NULL,
+        verbose_name=_("erased by"),
+    )
+    erased_at = models.DateTimeField(_("erased at"), default=timezone.now)
+    via = models.CharField(_("requested through"), max_length=16, choices=Via.choices)
+    done = models.JSONField(_("what was erased"), default=dict)
+
+    class Meta:
+        verbose_name = _("erasure of personal data")
+        verbose_name_plural = _("erasures of personal data")
+
+    def __str__(self) -> str:
+        return f"#{self.customer_id} erased {self.erased_at:%Y-%m-%d %H:%M}"

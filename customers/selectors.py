@@ -1,4 +1,5 @@
-"""Reads of users and customer profiles: lookups, consents, contact conflicts, the timeline.
+"""Reads of users and customer profiles: lookups, search, likely duplicates, consents,
+contact conflicts, the timeline and the export of everything held about a customer.
 
 A merged duplicate stays as a row pointing at its survivor; every lookup here resolves
 it to the survivor, so an old phone, card or login keeps finding the right person.
@@ -10,11 +11,14 @@ from typing import Any
 
 from django.conf import settings
 from django.db.models import Q, QuerySet
+from django.db.models.functions import Lower
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from core.errors import ValidationFailed
 from customers.domain import (
+    duplicate_keys,
+    duplicate_reasons,
     identifier_candidates,
     looks_like_email,
     normalize_email,
@@ -23,13 +27,14 @@ from customers.domain import (
     timeline_page,
 )
 from customers.errors import CustomerNotFound
-from customers.hooks import timeline_sources
+from customers.hooks import admin_panels, export_sources, timeline_sources
 from customers.models import (
     SALES_CHANNELS,
     ConsentChange,
     ConsentChannel,
     ContactVerification,
     Customer,
+    CustomerErasure,
     CustomerMerge,
     LoginSession,
     MarketingConsent,
@@ -179,8 +184,13 @@ def consent_history(*, customer: Customer) -> QuerySet[ConsentChange]:
 
 
 def customer_search(*, queryset: QuerySet[Customer], term: str) -> QuerySet[Customer]:
-    """Customers matching what staff typed: a (partial) phone in any format, email, card, name."""
-    term = (term or "").strip()
+    """Customers matching what staff typed: a (partial) phone in any format, email, card, name.
+
+    Several words are a full name in any order ("Anna Schmidt", "Schmidt Anna", "Anna
+    Maria Schmidt"): each word must be in the first or the last name. A phone matches by
+    its E.164 prefix ("0151 2345 678", "+49 151 234…") or by four or more digits in it.
+    """
+    term = " ".join((term or "").split())
     if not term:
         return queryset
     query = (
@@ -189,9 +199,12 @@ def customer_search(*, queryset: QuerySet[Customer], term: str) -> QuerySet[Cust
         | Q(email__icontains=term)
         | Q(card_number__icontains=term.replace(" ", "").replace("-", ""))
     )
-    first, _sep, last = term.partition(" ")
-    if last:
-        query |= Q(first_name__icontains=first, last_name__icontains=last)
+    words = term.split(" ")
+    if len(words) > 1:
+        every_word = Q()
+        for word in words:
+            every_word &= Q(first_name__icontains=word) | Q(last_name__icontains=word)
+        query |= every_word
     key = phone_search_key(term)
     if key:
         query |= Q(phone__startswith=key)
@@ -199,6 +212,166 @@ def customer_search(*, queryset: QuerySet[Customer], term: str) -> QuerySet[Cust
     if len(digits) >= 4 and not looks_like_email(term):
         query |= Q(phone__contains=digits)
     return queryset.filter(query)
+
+
+# Most likely duplicates listed on a customer's page.
+DUPLICATES_LIMIT = 20
+
+
+def likely_duplicates(*, customer: Customer) -> list[tuple[Customer, list[str]]]:
+    """Other live profiles that are likely the same person, with the reasons, oldest first.
+
+    The rule is `customers.domain.duplicate_reasons` (same full name and a close contact).
+    One query on the full-name index (lower-cased last and first name) finds the profiles
+    of the same name; the contacts are compared in Python on those few rows.
+    """
+    keys = duplicate_keys(
+        first_name=customer.first_name,
+        last_name=customer.last_name,
+        phone=customer.phone,
+        email=customer.email,
+    )
+    if keys.full_name is None or customer.merged_into_id is not None:
+        return []
+    first, last = keys.full_name
+    same_name = (
+        Customer.objects.alias(last_key=Lower("last_name"), first_key=Lower("first_name"))
+        .filter(last_key=last, first_key=first, merged_into__isnull=True)
+        .exclude(pk=customer.pk)
+        .select_related("user")
+        .order_by("pk")[: DUPLICATES_LIMIT * 5]
+    )
+    found = []
+    for other in same_name:
+        reasons = duplicate_reasons(
+            keys,
+            duplicate_keys(
+                first_name=other.first_name,
+                last_name=other.last_name,
+                phone=other.phone,
+                email=other.email,
+            ),
+        )
+        if reasons:
+            found.append((other, reasons))
+    return found[:DUPLICATES_LIMIT]
+
+
+def customer_erasure(*, customer: Customer) -> CustomerErasure | None:
+    """The erasure of this profile's personal data, or None when it was not erased."""
+    return CustomerErasure.objects.select_related("erased_by").filter(customer=customer).first()
+
+
+def is_erased(*, customer_id: int) -> bool:
+    return CustomerErasure.objects.filter(customer_id=customer_id).exists()
+
+
+def customer_panels(*, customer: Customer, user, limit: int) -> list[dict[str, Any]]:
+    """The read-only panels other apps give the customer's admin page (orders, returns,
+    points…), each in a bounded number of queries; those `user` may not see are left out."""
+    panels = []
+    for _path, panel in admin_panels():
+        found = panel(customer.pk, user=user, limit=limit)
+        if found is not None:
+            panels.append(found)
+    return panels
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.isoformat() if value else None
+
+
+def customer_export(*, customer: Customer) -> dict[str, Any]:
+    """Everything held about the customer, as JSON-ready data (the right of access).
+
+    The profile, its login and devices, consents and their history, contact changes
+    waiting for a code, the profiles merged into it (what they held when merged), and
+    what every source in settings.CUSTOMER_EXPORT_SOURCES holds (orders, points,
+    returns…). Read only; the cost is a few queries per source.
+    """
+    group = customer_merge_group_ids(customer_id=customer.pk)
+    data: dict[str, Any] = {}
+    for _path, source in export_sources():
+        data.update(source(customer.pk) or {})
+    user = customer.user if customer.user_id else None
+    consents = MarketingConsent.objects.filter(customer=customer).order_by("channel")
+    merges = CustomerMerge.objects.filter(survivor=customer).order_by("merged_at", "pk")
+    pending = ContactVerification.objects.filter(
+        customer_id__in=group, completed_at__isnull=True, expires_at__gt=timezone.now()
+    ).order_by("created_at")
+    erasure = customer_erasure(customer=customer)
+    # The profile's own parts last, so that no source can overwrite them.
+    data.update(
+        {
+            "exported_at": timezone.now().isoformat(),
+            "customer": {
+                "id": customer.pk,
+                "first_name": customer.first_name,
+                "last_name": customer.last_name,
+                "phone": customer.phone,
+                "email": customer.email,
+                "card_number": customer.card_number,
+                "is_active": customer.is_active,
+                "signup_channel": customer.signup_channel,
+                "registered_at": _iso(customer.registered_at),
+                "registered_via": customer.registered_via,
+                "created_at": _iso(customer.created_at),
+                "updated_at": _iso(customer.updated_at),
+            },
+            "login": None
+            if user is None
+            else {
+                "email": user.email,
+                "phone": user.phone,
+                "full_name": user.full_name,
+                "is_active": user.is_active,
+                "date_joined": _iso(user.date_joined),
+                "last_login": _iso(user.last_login),
+            },
+            "sessions": [
+                {
+                    "device": session.name,
+                    "created_at": _iso(session.created_at),
+                    "last_used_at": _iso(session.last_used_at),
+                    "expires_at": _iso(session.token.expiry),
+                }
+                for session in (login_sessions(user=user) if user else [])
+            ],
+            "consents": {
+                c.channel: {
+                    "granted": c.granted,
+                    "changed_at": _iso(c.changed_at),
+                    "source": c.source,
+                }
+                for c in consents
+            },
+            "consent_history": [
+                {
+                    "channel": change.channel,
+                    "granted": change.granted,
+                    "source": change.source,
+                    "changed_at": _iso(change.changed_at),
+                }
+                for change in consent_history(customer=customer)
+            ],
+            "pending_contact_changes": [
+                {"field": v.field, "value": v.value, "requested_at": _iso(v.created_at)}
+                for v in pending
+            ],
+            "merged_profiles": [
+                {
+                    "id": merge.duplicate_id,
+                    "merged_at": _iso(merge.merged_at),
+                    "held_when_merged": merge.duplicate_snapshot,
+                }
+                for merge in merges
+            ],
+            "erasure": None
+            if erasure is None
+            else {"erased_at": _iso(erasure.erased_at), "via": erasure.via},
+        }
+    )
+    return data
 
 
 # --- timeline -------------------------------------------------------------------------
@@ -236,10 +409,22 @@ def _own_timeline(customer: Customer, *, limit: int, before: datetime | None) ->
             )
         )
 
-    profiles = Customer.objects.filter(pk__in=group)
+    # The erasure comes with its profile (an erasure is always later than the profile).
+    profiles = Customer.objects.filter(pk__in=group).select_related("erasure")
     if before is not None:
         profiles = profiles.filter(created_at__lt=before)
     for profile in profiles.order_by("-created_at")[:limit]:
+        erasure = getattr(profile, "erasure", None)
+        if erasure is not None and (before is None or erasure.erased_at < before):
+            entries.append(
+                _entry(
+                    erasure.erased_at,
+                    "customer_erased",
+                    _("Personal data erased on the customer's request"),
+                    f"erasure:{erasure.pk}",
+                    details={"via": erasure.via},
+                )
+            )
         # A profile made by registering shows only as "registered".
         if profile.registered_at != profile.created_at:
             entries.append(

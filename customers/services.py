@@ -21,6 +21,7 @@ from django.contrib.auth import authenticate, password_validation
 from django.contrib.auth.hashers import make_password
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import IntegrityError, transaction
+from django.db.models import Q
 from django.utils import timezone
 from django.utils.crypto import salted_hmac
 from django.utils.translation import gettext as _
@@ -31,6 +32,9 @@ from core.errors import DomainError, ValidationFailed
 from core.messaging import Message, channels
 from customers.domain import (
     ConsentDecision,
+    CustomerErased,
+    ReauthenticationFailed,
+    StaffLoginNotErasable,
     clean_name,
     latest_decision,
     normalize_card_number,
@@ -55,19 +59,26 @@ from customers.errors import (
     VerificationLocked,
     VerificationNotFound,
 )
-from customers.hooks import login_handlers, merge_handlers
+from customers.hooks import erase_handlers, login_handlers, merge_handlers
 from customers.models import (
     ConsentChange,
     ConsentChannel,
     ContactVerification,
     Customer,
+    CustomerErasure,
     CustomerMerge,
     LoginSession,
     MarketingConsent,
     Source,
     User,
 )
-from customers.selectors import contact_conflicts, customer_find_by_contacts, customer_resolve
+from customers.selectors import (
+    contact_conflicts,
+    customer_find_by_contacts,
+    customer_get_for_user,
+    customer_resolve,
+    is_erased,
+)
 
 CONTACT_FIELDS = ("phone", "email", "card_number")
 
@@ -239,6 +250,8 @@ def customer_update(
     )
     if locked.merged_into_id is not None:
         raise CustomerAlreadyMerged(details={"customer": locked.pk})
+    if is_erased(customer_id=locked.pk):
+        raise CustomerErased(details={"customer": locked.pk})
     changed: dict[str, Any] = {}
     for name, value in (("first_name", first_name), ("last_name", last_name)):
         if value is not UNSET and clean_name(value, field=name) != getattr(locked, name):
@@ -1008,8 +1021,9 @@ def customer_merge(
     moves over when the survivor has none (otherwise it stays and resolves to the
     survivor); every handler in settings.CUSTOMER_MERGE_HANDLERS moves its app's rows;
     the duplicate becomes inactive with merged_into=survivor, and duplicates merged into
-    it earlier now point at the survivor. Raises MergeIntoSelf (422) and
-    CustomerAlreadyMerged (409); a handler's error undoes the whole merge.
+    it earlier now point at the survivor. Raises MergeIntoSelf (422),
+    CustomerAlreadyMerged (409) and CustomerErased (409: an erased profile is no person
+    to merge); a handler's error undoes the whole merge.
     """
     if survivor.pk == duplicate.pk:
         raise MergeIntoSelf(details={"customer": survivor.pk})
@@ -1025,6 +1039,11 @@ def customer_merge(
             raise CustomerAlreadyMerged(
                 details={"customer": customer.pk, "merged_into": customer.merged_into_id}
             )
+    erased = CustomerErasure.objects.filter(customer_id__in=list(locked)).values_list(
+        "customer_id", flat=True
+    )
+    if erased:
+        raise CustomerErased(details={"customer": min(erased)})
     now = timezone.now()
     snapshot = _snapshot(duplicate)
     consents = _merge_consents(survivor, duplicate, merged_by=merged_by, at=now)
@@ -1068,6 +1087,121 @@ def customer_merge(
         duplicate_snapshot=snapshot,
         moved=moved,
     )
+
+
+# --- erasing a person's data on their request -----------------------------------------
+
+ERASED_PROFILE = {
+    "first_name": "",
+    "last_name": "",
+    "phone": None,
+    "email": None,
+    "card_number": None,
+    "is_active": False,
+    "user": None,
+}
+
+
+@transaction.atomic
+def customer_erase(
+    *, customer: Customer, erased_by: User | None = None, source: str = Source.ADMIN
+) -> CustomerErasure:
+    """Erase the personal data of a customer on their request, keeping what accounting needs.
+
+    Locks the customer row and the rows of the duplicates merged into it (in primary-key
+    order, as a merge does). Every handler in settings.CUSTOMER_ERASE_HANDLERS blanks its
+    app's personal data first (orders keep their lines, money and ledgers, without the
+    contact fields; a handler may refuse, e.g. while an order is open, and then nothing
+    changes). Then every granted marketing consent is withdrawn (the history shows it);
+    the profile and its merged duplicates lose names, contacts and card and become
+    inactive; their logins are deleted with every token (so no device stays logged in);
+    codes waiting for their contacts and the merge snapshots of the duplicates are
+    deleted. The audit row (`CustomerErasure`) says who, when, through what and what was
+    done, and holds no personal data. `source` ADMIN is staff (`erased_by`), any other
+    source is the customer themselves.
+
+    Raises CustomerAlreadyMerged (409: erase the survivor), CustomerErased (409: already
+    done), StaffLoginNotErasable (409) and whatever a handler raises.
+    """
+    _validate_choice(source, Source, code="invalid_source", name="source")
+    locked = Customer.objects.select_for_update().get(pk=customer.pk)
+    if locked.merged_into_id is not None:
+        raise CustomerAlreadyMerged(
+            details={"customer": locked.pk, "merged_into": locked.merged_into_id}
+        )
+    if is_erased(customer_id=locked.pk):
+        raise CustomerErased(details={"customer": locked.pk})
+    profiles = list(
+        Customer.objects.select_for_update()
+        .filter(Q(pk=locked.pk) | Q(merged_into_id=locked.pk))
+        .order_by("pk")
+    )
+    group = [p.pk for p in profiles]
+    user_ids = [p.user_id for p in profiles if p.user_id]
+    if (
+        User.objects.filter(pk__in=user_ids)
+        .filter(Q(is_staff=True) | Q(is_superuser=True))
+        .exists()
+    ):
+        raise StaffLoginNotErasable(details={"customer": locked.pk})
+    by_customer = source != Source.ADMIN
+
+    done: dict[str, Any] = {}
+    for path, handler in erase_handlers():
+        done[path] = handler(locked.pk) or {}
+
+    withdrawn = []
+    for consent in MarketingConsent.objects.filter(customer=locked, granted=True).order_by(
+        "channel"
+    ):
+        consent_set(
+            customer=locked,
+            channel=consent.channel,
+            granted=False,
+            source=source,
+            changed_by=None if by_customer else erased_by,
+            details={"erasure": True},
+        )
+        withdrawn.append(consent.channel)
+
+    contacts = {value for p in profiles for value in (p.phone, p.email) if value}
+    verifications, _by_model = ContactVerification.objects.filter(
+        Q(customer_id__in=group) | Q(value__in=contacts)
+    ).delete()
+    snapshots = CustomerMerge.objects.filter(duplicate_id__in=group).update(duplicate_snapshot={})
+    Customer.objects.filter(pk__in=group).update(**ERASED_PROFILE, updated_at=timezone.now())
+    _total, by_model = AuthToken.objects.filter(user_id__in=user_ids).delete()
+    sessions = by_model.get(AuthToken._meta.label, 0)
+    User.objects.filter(pk__in=user_ids).delete()
+
+    done["customers"] = {
+        "profiles": len(group),
+        "consents_withdrawn": withdrawn,
+        "logins_deleted": len(user_ids),
+        "sessions_ended": sessions,
+        "verifications_deleted": verifications,
+        "merge_snapshots_cleared": snapshots,
+    }
+    return CustomerErasure.objects.create(
+        customer=locked,
+        erased_by=None if by_customer else erased_by,
+        via=CustomerErasure.Via.CUSTOMER if by_customer else CustomerErasure.Via.ADMIN,
+        done=done,
+    )
+
+
+def customer_erase_own(*, user: User, password: str, source: str = Source.WEB) -> CustomerErasure:
+    """The customer erases their own account: the password is asked again, so a token alone
+    (a phone left unlocked, a leaked token) cannot do it.
+
+    The slow password check runs before the transaction. Raises ReauthenticationFailed
+    (403) for a wrong password (nothing changes), CustomerNotFound (404) for a login
+    without a profile, and what `customer_erase` raises.
+    """
+    if not user.check_password(password or ""):
+        raise ReauthenticationFailed()
+    customer = customer_get_for_user(user=user)
+    return customer_erase(customer=customer, erased_by=None, source=source)
 
 
 # --- demo -----------------------------------------------------------------------------

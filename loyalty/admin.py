@@ -2,7 +2,9 @@
 ledger, adjust points with a reason, and publish new rules versions with their tiers.
 
 Balances and ledger rows are read-only here; every write goes through a service
-(`points_adjust`, `account_get_or_create`, `rules_publish`).
+(`points_adjust`, `account_get_or_create`, `rules_publish`). The ledger list and the
+account's ledger read every row's relations in their one query (no query per row); a
+customer's page links to the ledger list filtered by the account (`?account__id__exact=`).
 """
 
 from django.contrib import admin, messages
@@ -38,6 +40,9 @@ class LedgerInline(ReadOnlyAdminMixin, admin.TabularInline):
     extra = 0
     verbose_name = _("ledger entry")
     verbose_name_plural = _("ledger (newest first)")
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("created_by")
 
 
 def _search_terms(term: str) -> Q:
@@ -140,6 +145,7 @@ class LoyaltyAccountAdmin(admin.ModelAdmin):
 class LoyaltyEntryAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = ("id", "account", *ENTRY_FIELDS[:6])
     list_filter = ("kind", "channel")
+    # Every column in the list's one query: the account's name is its customer's.
     list_select_related = ("account__customer",)
     search_fields = ("reference", "account__customer__phone", "account__customer__card_number")
     date_hierarchy = "occurred_at"

@@ -146,6 +146,15 @@ class ProfileUpdateInput(serializers.Serializer):
     channel = _channel()
 
 
+class EraseInput(serializers.Serializer):
+    """DELETE me/: the account's password again, so that a token alone cannot erase it."""
+
+    password = serializers.CharField(
+        max_length=4096, trim_whitespace=False, help_text=_("The login's password, again.")
+    )
+    channel = _channel()
+
+
 class ConsentOutput(serializers.Serializer):
     granted = serializers.BooleanField()
     changed_at = serializers.DateTimeField(allow_null=True)

@@ -12,6 +12,7 @@ urlpatterns = [
     path("auth/logout/", views.LogoutView.as_view(), name="auth-logout"),
     path("auth/logout-all/", views.LogoutAllView.as_view(), name="auth-logout-all"),
     path("me/", views.MeView.as_view(), name="me"),
+    path("me/export/", views.MeExportView.as_view(), name="me-export"),
     path("me/contacts/verify/", views.MeContactVerifyView.as_view(), name="me-contacts-verify"),
     path("me/sessions/", views.MeSessionsView.as_view(), name="me-sessions"),
     path("me/sessions/<int:session_id>/", views.MeSessionView.as_view(), name="me-session"),

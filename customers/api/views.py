@@ -11,6 +11,7 @@ render; errors keep the project's error shape.
 from urllib.parse import urlencode
 
 from django.utils.translation import gettext as _
+from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from knox.models import AuthToken
 from rest_framework import status
@@ -24,6 +25,7 @@ from customers.api.serializers import (
     AuthOutput,
     ContactVerifyInput,
     CustomerOutput,
+    EraseInput,
     LoginInput,
     ProfileUpdateInput,
     RegisterInput,
@@ -36,6 +38,7 @@ from customers.api.serializers import (
     VerificationOutput,
     VerifyInput,
 )
+from customers.domain import ReauthenticationFailed
 from customers.models import Customer
 
 NAME_FIELDS = ("first_name", "last_name")
@@ -259,13 +262,18 @@ class MeView(APIView):
 
     PATCH applies names and consents at once; a new email or phone is only pending
     (listed in pending_contacts) until the code sent to it is given at
-    POST me/contacts/verify/. Removing a contact is immediate.
+    POST me/contacts/verify/. Removing a contact is immediate. DELETE erases the account
+    (see its own description).
     """
 
     permission_classes = [IsAuthenticated]
     throttle_scope = "verification_send"
 
     def get_throttles(self):
+        if self.request.method == "DELETE":
+            # The password is checked again: as few guesses as at login.
+            self.throttle_scope = "auth_login"
+            return [ScopedThrottle()]
         # Only a contact change sends a message; names and consents are not limited.
         if self.request.method == "PATCH" and hasattr(self.request.data, "keys"):
             if any(self.request.data.get(name) for name in CONTACT_FIELDS):
@@ -290,6 +298,54 @@ class MeView(APIView):
             source=v.get("channel", "web"),
         )
         return Response(profile_data(customer))
+
+    @extend_schema(
+        request=EraseInput,
+        description=(
+            "Erase the account on the customer's request. The JSON body must carry the "
+            'login\'s password again: {"password": "…", "channel": "web"|"app"}. Names, '
+            "contacts and card leave the profile, every marketing consent is withdrawn, "
+            "the login is deleted and every token of it stops working. Orders, returns and "
+            "points stay for accounting without the contacts. A wrong or missing password "
+            "is a 403 (reauthentication_failed) and changes nothing; an order or a return "
+            "still open is a 409 (customer_has_open_orders, customer_has_open_returns)."
+        ),
+        responses={
+            204: None,
+            400: OpenApiResponse(description="validation_error"),
+            403: OpenApiResponse(description="reauthentication_failed"),
+            409: OpenApiResponse(
+                description="customer_has_open_orders, customer_has_open_returns, "
+                "customer_erased, staff_login_not_erasable"
+            ),
+            429: THROTTLED,
+        },
+    )
+    def delete(self, request):
+        body = _request_data(request)
+        data = EraseInput(data={**body, "password": body.get("password") or ""})
+        if not data.is_valid():
+            # No password, or not a string: the same answer as a wrong one.
+            raise ReauthenticationFailed()
+        services.customer_erase_own(
+            user=request.user,
+            password=data.validated_data["password"],
+            source=data.validated_data["channel"],
+        )
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class MeExportView(APIView):
+    """Everything held about the logged-in customer, as one JSON document (right of access):
+    profile, login and devices, consents and their history, orders of every channel with
+    their contacts and lines, returns, points and their ledger. Reads only."""
+
+    permission_classes = [IsAuthenticated]
+
+    @extend_schema(responses={200: OpenApiTypes.OBJECT})
+    def get(self, request):
+        customer = selectors.customer_get_for_user(user=request.user)
+        return Response(selectors.customer_export(customer=customer))
 
 
 class MeContactVerifyView(APIView):
