@@ -208,10 +208,12 @@ def roles_install(apps) -> None:
     from django.contrib.auth.management import create_permissions
 
     for app_config in apps.get_app_configs():
-        # On a fresh database the post-migrate signal has not created them yet.
-        app_config.models_module = True
+        # On a fresh database the post-migrate signal has not created them yet. A migration's
+        # app configs have no models module, which create_permissions takes for "no models".
+        kept = getattr(app_config, "models_module", None)
+        app_config.models_module = kept or True
         create_permissions(app_config, apps=apps, verbosity=0)
-        app_config.models_module = None
+        app_config.models_module = kept
 
     ContentType = apps.get_model("contenttypes", "ContentType")
     Permission = apps.get_model("auth", "Permission")

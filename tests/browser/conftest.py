@@ -63,14 +63,36 @@ def browser():
         chromium.close()
 
 
+@pytest.fixture(autouse=True)
+def roles(transactional_db):
+    """Browser tests run in transactional tests, which empty the database around each test:
+    the role groups the migrations installed are put back."""
+    from django.apps import apps
+
+    from staff.roles import roles_install
+
+    roles_install(apps)
+
+
 @pytest.fixture
 def page(browser, live_server):
-    """A tablet-sized page (768 × 1024) of a fresh browser context."""
+    """A tablet-sized page (768 × 1024) of a fresh browser context.
+
+    The live server answers each request in a thread of its own; with persistent database
+    connections those threads would keep their sessions open after the test (and other
+    tests count the sessions on the database), so here every request closes its connection.
+    """
+    from django.db import connections
+
+    settings_dict = connections["default"].settings_dict
+    kept = settings_dict["CONN_MAX_AGE"]
+    settings_dict["CONN_MAX_AGE"] = 0
     context = browser.new_context(viewport={"width": 768, "height": 1024}, base_url=live_server.url)
     page = context.new_page()
     page.set_default_timeout(15_000)
     yield page
     context.close()
+    settings_dict["CONN_MAX_AGE"] = kept
 
 
 @pytest.fixture

@@ -213,6 +213,8 @@ def test_a_server_killed_in_the_middle_of_a_batch_loses_nothing_and_records_noth
         own = {cursor.fetchone()[0]}
     monitor = _monitor()
     own.add(monitor.info.backend_pid)
+    # Sessions that were open before the server started are not the server's.
+    own.update(pid for pid, _query, _in_transaction in _server_backends(monitor, own))
 
     server.start()
     failure: list[BaseException] = []

@@ -4,19 +4,10 @@ the screen (tables scroll inside their box), tiles wrap, buttons are touch-sized
 import pytest
 
 from tests.backoffice.conftest import store_day
-from tests.browser import conftest as browser_fixtures
-from tests.browser.conftest import PASSWORD, _chromium_missing, log_in
+from tests.browser.conftest import PASSWORD, log_in
 from tests.factories.orders import make_shop
 
-# The browser tests' fixtures (a 768 × 1024 page of the system's Chromium, screenshots).
-browser = browser_fixtures.browser
-page = browser_fixtures.page
-shot = browser_fixtures.shot
-
-pytestmark = [
-    pytest.mark.django_db(transaction=True),
-    pytest.mark.skipif(bool(_chromium_missing()), reason=_chromium_missing() or "-"),
-]
+pytestmark = pytest.mark.django_db(transaction=True)
 
 
 def _page_width(page) -> int:
