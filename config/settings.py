@@ -61,6 +61,7 @@ INSTALLED_APPS = [
     "returns",
     "pos",
     "staff",
+    "audit",
     "demo",
 ]
 
@@ -237,6 +238,23 @@ CUSTOMER_TIMELINE_SOURCES: list[str] = [
     "loyalty.selectors.timeline_entries",
     "orders.selectors.timeline_entries",
     "returns.selectors.timeline_entries",
+]
+# Personal data (see customers.hooks): what each app holds about a customer, exported on
+# request, erased (anonymised, accounting records kept) and shown on the customer's page.
+CUSTOMER_EXPORT_SOURCES: list[str] = [
+    "orders.personal_data.export",
+    "returns.personal_data.export",
+    "loyalty.personal_data.export",
+]
+CUSTOMER_ERASE_HANDLERS: list[str] = [
+    "orders.personal_data.erase",
+    "returns.personal_data.erase",
+    "loyalty.personal_data.erase",
+]
+CUSTOMER_ADMIN_PANELS: list[str] = [
+    "orders.personal_data.panel",
+    "returns.personal_data.panel",
+    "loyalty.personal_data.panel",
 ]
 # Called at token login/registration, e.g. to merge an anonymous cart (see customers.hooks).
 CUSTOMER_LOGIN_HANDLERS: list[str] = ["orders.services.cart_merge_on_login"]

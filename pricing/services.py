@@ -21,6 +21,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.dateparse import parse_date, parse_datetime
 from django.utils.translation import gettext as _
+from simple_history.utils import bulk_create_with_history
 
 from catalog.models import Category, Product, Variant
 from catalog.selectors import variants_by_sku
@@ -46,6 +47,7 @@ from pricing.models import (
     Price,
     PriceList,
     Promotion,
+    history_reason_current,
 )
 
 EXCLUSION_CONSTRAINT = "price_no_overlap"
@@ -217,7 +219,8 @@ def prices_save(*, rows: Sequence[PriceRow], close_open_ended: bool = False) -> 
     whole batch (`price_rows_check`) and raises PriceOverlap, PriceHistoryImmutable or
     InvalidPrice listing every bad row in `details["rows"]` before writing anything.
     With `close_open_ended`, a new price starting after an open-ended one ends it (a
-    scheduled change). New prices are inserted with one bulk_create.
+    scheduled change). New prices are inserted with one bulk_create, their history rows
+    with another.
     """
     if not rows:
         return []
@@ -227,8 +230,11 @@ def prices_save(*, rows: Sequence[PriceRow], close_open_ended: bool = False) -> 
     try:
         # A savepoint, so that a constraint violation leaves the outer transaction usable.
         with transaction.atomic():
-            for price_id, until in plan.closures.items():
-                Price.objects.filter(pk=price_id).update(valid_until=until)
+            # Saved one by one (not QuerySet.update) so that each end is in the price's
+            # history, with the reason of the change.
+            for price in Price.objects.filter(pk__in=list(plan.closures)).order_by("pk"):
+                price.valid_until = plan.closures[price.pk]
+                price.save(update_fields=["valid_until"])
             updated = []
             for period in plan.updates:
                 price = Price.objects.get(pk=period.price_id)
@@ -241,7 +247,7 @@ def prices_save(*, rows: Sequence[PriceRow], close_open_ended: bool = False) -> 
                     update_fields=["price_list", "variant", "amount", "valid_from", "valid_until"]
                 )
                 updated.append(price)
-            created = Price.objects.bulk_create(
+            created = bulk_create_with_history(
                 [
                     Price(
                         price_list_id=p.price_list_id,
@@ -251,7 +257,9 @@ def prices_save(*, rows: Sequence[PriceRow], close_open_ended: bool = False) -> 
                         valid_until=p.valid_until,
                     )
                     for p in plan.creates
-                ]
+                ],
+                Price,
+                default_change_reason=history_reason_current() or None,
             )
     except IntegrityError as exc:
         if EXCLUSION_CONSTRAINT in str(exc):

@@ -97,6 +97,9 @@ STORE_MANAGER_PERMISSIONS = STORE_ASSOCIATE_PERMISSIONS | {
     # accept a return past its window, refund to another tender (each with a reason)
     "returns.override_return_window",
     "returns.refund_other_tender",
+    # a customer's data on their request; who changed what at their stores, and why
+    "customers.export_customer",
+    "audit.view_audit",
 }
 
 MERCHANDISER_PERMISSIONS = frozenset(
@@ -125,6 +128,11 @@ HEAD_OFFICE_PERMISSIONS = frozenset(
         # how long each category's goods may be returned
         "returns.add_returnwindow",
         "returns.change_returnwindow",
+        # personal data on a customer's request: export, and erasure (anonymised, the
+        # orders and ledgers kept for accounting)
+        "customers.export_customer",
+        "customers.erase_customer",
+        "audit.view_audit",
     }
 )
 

@@ -1,7 +1,7 @@
 """The customer's admin page: everything about the person on one page, search, duplicates.
 
 The orders, returns and points panels come from the apps above customers through the
-CUSTOMER_ADMIN_PANELS hook (wired here as the settings will wire them). Query budgets:
+CUSTOMER_ADMIN_PANELS hook (as the settings wire them). Query budgets:
 the page and the changelists cost the same whatever the number of rows.
 """
 
@@ -33,14 +33,6 @@ member, shop, view_only = staff_fixtures.member, staff_fixtures.shop, staff_fixt
 pytestmark = pytest.mark.django_db
 
 CHANGELIST = "/admin/customers/customer/"
-APPS = ("orders", "returns", "loyalty")
-
-
-@pytest.fixture(autouse=True)
-def personal_data_hooks(settings):
-    settings.CUSTOMER_ADMIN_PANELS = [f"{app}.personal_data.panel" for app in APPS]
-    settings.CUSTOMER_EXPORT_SOURCES = [f"{app}.personal_data.export" for app in APPS]
-    settings.CUSTOMER_ERASE_HANDLERS = [f"{app}.personal_data.erase" for app in APPS]
 
 
 def page_url(customer) -> str:

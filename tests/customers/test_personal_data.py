@@ -45,11 +45,12 @@ ME = "/api/v1/me/"
 EXPORT = "/api/v1/me/export/"
 
 
-@pytest.fixture(autouse=True)
-def personal_data_hooks(settings):
-    settings.CUSTOMER_ADMIN_PANELS = [f"{app}.personal_data.panel" for app in APPS]
-    settings.CUSTOMER_EXPORT_SOURCES = [f"{app}.personal_data.export" for app in APPS]
-    settings.CUSTOMER_ERASE_HANDLERS = [f"{app}.personal_data.erase" for app in APPS]
+def test_every_app_holding_personal_data_is_wired_for_export_erasure_and_the_page():
+    from django.conf import settings
+
+    assert settings.CUSTOMER_EXPORT_SOURCES == [f"{app}.personal_data.export" for app in APPS]
+    assert settings.CUSTOMER_ERASE_HANDLERS == [f"{app}.personal_data.erase" for app in APPS]
+    assert settings.CUSTOMER_ADMIN_PANELS == [f"{app}.personal_data.panel" for app in APPS]
 
 
 def export_url(customer) -> str:

@@ -102,11 +102,6 @@ def test_a_refused_price_change_leaves_no_history_row(merchandiser):
     assert price.history.count() == 1
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="pricing.services writes new prices with bulk_create and ends the open-ended "
-    "one with QuerySet.update, which leave no history row (see bulk_create_with_history)",
-)
 def test_scheduling_a_new_price_records_the_new_price_and_the_end_of_the_old_one(merchandiser):
     current = PriceFactory(amount=D("20.00"))
     change = (timezone.now() + timedelta(days=3)).replace(microsecond=0)

@@ -6,6 +6,8 @@ import uuid
 
 import pytest
 from django.contrib import admin
+from django.contrib.admin.models import ADDITION, LogEntry
+from django.contrib.contenttypes.models import ContentType
 from django.test import Client, RequestFactory
 from django.urls import reverse
 from django.utils import timezone
@@ -83,6 +85,14 @@ def world(shop, member):
         lines=[{"sku": variant.sku, "quantity": 1}],
     )
     ReturnWindow.objects.create(category=variant.product.category, days=14)
+    # The audit log's admin proxies the admin's own action log: one entry of it.
+    LogEntry.objects.create(
+        user=UserFactory(is_staff=True),
+        content_type=ContentType.objects.get_for_model(variant),
+        object_id=str(variant.pk),
+        object_repr=str(variant),
+        action_flag=ADDITION,
+    )
     return {"order": order, "variant": variant}
 
 
