@@ -30,7 +30,7 @@ def _extra_lines() -> list[str]:
     import importlib
 
     lines = []
-    for name in ("customers.demo", "pos.demo"):
+    for name in ("staff.demo", "customers.demo", "pos.demo"):
         try:
             module = importlib.import_module(name)
         except ModuleNotFoundError:

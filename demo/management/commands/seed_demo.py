@@ -22,6 +22,7 @@ DEMO_MODULES = [
     "orders.demo",
     "pos.demo",
     "returns.demo",
+    "staff.demo",
 ]
 
 
