@@ -1080,7 +1080,13 @@ class TransferAdmin(StockOperationPermissions, admin.ModelAdmin):
                     messages.ERROR,
                 )
                 continue
-            services.transfer_receive(transfer=transfer, actor=request.user)
+            try:
+                services.transfer_receive(transfer=transfer, actor=request.user)
+            except DomainError as exc:  # e.g. received by someone else in the meantime
+                self.message_user(
+                    request, f"{transfer.number}: {_format_error(exc)}", messages.ERROR
+                )
+                continue
             received += 1
         self.message_user(request, _("%(n)d transfer(s) received.") % {"n": received})
 

@@ -262,3 +262,32 @@ def test_the_export_page_and_the_other_admin_lists_load(admin):
         IMPORT,
     ):
         assert admin.get(url).status_code == 200, url
+
+
+def test_a_transfer_the_service_refuses_is_reported_by_the_bulk_receive_and_the_rest_received(
+    admin,
+):
+    """One refusal (here: the destination's shelf would pass the stock limit) is a message
+    naming the transfer, not a server error, and the other selected transfers go in."""
+    source, destination = LocationFactory(), LocationFactory()
+    full, fine = VariantFactory(), VariantFactory()
+    for variant in (full, fine):
+        StockLevelFactory(variant=variant, location=source, on_hand=5)
+    StockLevelFactory(variant=full, location=destination, on_hand=10**9 - 1)
+    refused = services.stock_transfer(lines=[(full.pk, 2)], source=source, destination=destination)
+    accepted = services.stock_transfer(lines=[(fine.pk, 3)], source=source, destination=destination)
+
+    response = admin.post(
+        "/admin/inventory/transfer/",
+        {"action": "receive_action", ACTION_CHECKBOX_NAME: [refused.pk, accepted.pk]},
+        follow=True,
+    )
+
+    assert response.status_code == 200
+    text = response.content.decode()
+    assert refused.number in text and "1 transfer(s) received." in text
+    refused.refresh_from_db()
+    accepted.refresh_from_db()
+    assert (refused.status, accepted.status) == ("in_transit", "received")
+    assert StockLevel.objects.get(variant=full, location=destination).on_hand == 10**9 - 1
+    assert StockLevel.objects.get(variant=fine, location=destination).on_hand == 3
