@@ -325,8 +325,10 @@ class MeView(APIView):
         body = _request_data(request)
         data = EraseInput(data={**body, "password": body.get("password") or ""})
         if not data.is_valid():
-            # No password, or not a string: the same answer as a wrong one.
-            raise ReauthenticationFailed()
+            if "password" in data.errors:
+                # No password, or not a string: the same answer as a wrong one.
+                raise ReauthenticationFailed()
+            data.is_valid(raise_exception=True)  # e.g. an unknown channel: 400
         services.customer_erase_own(
             user=request.user,
             password=data.validated_data["password"],

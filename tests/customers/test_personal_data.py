@@ -316,6 +316,18 @@ def test_a_wrong_or_missing_password_erases_nothing(anna, body):
     assert not CustomerErasure.objects.exists()
 
 
+def test_an_unknown_channel_with_the_right_password_is_a_validation_error_and_erases_nothing(
+    anna,
+):
+    client, _token = token_client(anna)
+    response = client.delete(ME, {"password": PASSWORD, "channel": "fax"}, format="json")
+    assert response.status_code == 400
+    error = response.json()["error"]
+    assert (error["code"], list(error["details"]["fields"])) == ("validation_error", ["channel"])
+    assert client.get(ME).status_code == 200
+    assert not CustomerErasure.objects.exists()
+
+
 def test_a_customer_erases_their_account_with_their_password_and_every_token_stops(anna):
     client, _token = token_client(anna)
     other_device, _token = token_client(anna)
