@@ -8,6 +8,7 @@ the proxy's change and history pages lead back to the log.
 from django import forms
 from django.contrib import admin
 from django.contrib.auth import get_user_model
+from django.db.models import Q
 from django.http import HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import reverse
@@ -47,10 +48,16 @@ class AuditFilterForm(forms.Form):
         self.fields["kind"].choices = [("", _("Everything"))] + [
             (source.kind, source.label) for source in selectors.audit_kinds_for(user)
         ]
-        self.fields["user"].queryset = (
-            get_user_model().objects.filter(is_staff=True).order_by("email", "pk")
-        )
-        self.fields["store"].queryset = locations_for_staff(user=user)
+        stores = locations_for_staff(user=user)
+        staff = get_user_model().objects.filter(is_staff=True)
+        if not (user.is_superuser or user.has_perm(selectors.EVERY_STORE)):
+            # The staff of the user's stores and the central staff (no store), whose
+            # changes the log may show them; never the names of another store's staff.
+            staff = staff.filter(
+                Q(inventory_locations__location__in=stores) | Q(inventory_locations__isnull=True)
+            ).distinct()
+        self.fields["user"].queryset = staff.order_by("email", "pk")
+        self.fields["store"].queryset = stores
 
     def clean(self):
         data = super().clean()
