@@ -149,7 +149,8 @@ STORE_MANAGER = Role(
     group="Store manager",
     description=_(
         "An associate who also adjusts and transfers stock, cancels orders, accepts late "
-        "returns and refunds to another tender, and adjusts bonus points up to a limit."
+        "returns and refunds to another tender, adjusts bonus points up to a limit, exports a "
+        "customer's data and reads the audit log of their stores."
     ),
     permissions=frozenset(STORE_MANAGER_PERMISSIONS),
     loyalty_adjust_limit=500,
@@ -164,7 +165,8 @@ HEAD_OFFICE = Role(
     key="head_office",
     group="Head office",
     description=_(
-        "Every store, reads everything; sets return windows; adjusts bonus points without a limit."
+        "Every store, reads everything; sets return windows; adjusts bonus points without a "
+        "limit; exports and erases a customer's data on request; reads the whole audit log."
     ),
     permissions=HEAD_OFFICE_PERMISSIONS,
     view_apps=STAFF_APPS,
