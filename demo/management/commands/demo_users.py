@@ -1,8 +1,12 @@
 """Create (or reset) the demo staff user and print the credentials to log in with."""
 
+import io
+import random
+
 from django.core.management.base import BaseCommand
 
 from customers.services import user_ensure_demo_staff
+from staff import demo as staff_demo
 
 DEMO_STAFF_EMAIL = "admin@example.com"
 DEMO_STAFF_PASSWORD = "omnicore-demo"
@@ -13,6 +17,8 @@ class Command(BaseCommand):
 
     def handle(self, *args, **options):
         user_ensure_demo_staff(email=DEMO_STAFF_EMAIL, password=DEMO_STAFF_PASSWORD)
+        # A demo database made before the role logins existed gets them now (idempotent).
+        staff_demo.seed(rng=random.Random(0), stdout=io.StringIO())
         self.stdout.write(
             self.style.SUCCESS(
                 "\nAdmin:  http://127.0.0.1:8000/admin/\n"
