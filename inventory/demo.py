@@ -175,7 +175,14 @@ def seed(*, rng: random.Random, stdout: TextIO) -> None:
                 received = _store_stock(rng)
             if received is None:
                 continue
-            level = StockLevel(variant_id=variant_id, location=location, on_hand=received)
+            # A minimum of a quarter of what the shelf is stocked with (at least the last
+            # unit): a store keeping 12 of a variant reorders at 3, one keeping 2 at 1.
+            level = StockLevel(
+                variant_id=variant_id,
+                location=location,
+                on_hand=received,
+                low_stock_threshold=max(1, received // 4),
+            )
             plans.append((level, received))
     levels = StockLevel.objects.bulk_create([p[0] for p in plans], batch_size=2000)
 

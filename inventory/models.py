@@ -138,8 +138,11 @@ class StockLevel(models.Model):
     reserved = models.IntegerField(_("reserved"), default=0)
     low_stock_threshold = models.PositiveIntegerField(
         _("low stock threshold"),
-        default=3,
-        help_text=_("Shown as low stock when available is at or below this (and above zero)."),
+        default=1,
+        help_text=_(
+            "Shown as low stock when available is at or below this (and above zero): by "
+            "default the last unit; raise it for what sells fast."
+        ),
     )
     needs_attention = models.BooleanField(_("needs attention"), default=False)
     attention_note = models.CharField(_("attention note"), max_length=255, blank=True)

@@ -110,7 +110,7 @@ def store_day(shop, store, *, pickups: int, ready: int, returns: int, transfers:
             lines=[(moved.pk, 1)], source=shop.warehouse, destination=store, reference="T"
         )
     low = shop.sku(store=0, warehouse=0)
-    StockLevelFactory(variant=low, location=store, on_hand=2)  # threshold 3: low
+    StockLevelFactory(variant=low, location=store, on_hand=1)  # threshold 1: low
     for _index in range(silent):
         day.silent_terminal, _token = make_terminal(store)
     return day

@@ -76,7 +76,14 @@ class StockLevelFactory(factory.Factory):
             )
         else:
             services.stock_count(counts=[(variant.pk, 0)], location=location, reference="factory")
-        return StockLevel.objects.get(variant=variant, location=location)
+        level = StockLevel.objects.get(variant=variant, location=location)
+        if "low_stock_threshold" in kwargs:
+            services.stock_level_threshold_set(
+                level=level, threshold=kwargs.pop("low_stock_threshold")
+            )
+        if kwargs:
+            raise TypeError(f"StockLevelFactory does not set {sorted(kwargs)}")
+        return level
 
     @classmethod
     def _build(cls, model_class, *args, **kwargs):  # pragma: no cover - stock is never fake

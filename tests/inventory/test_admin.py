@@ -34,15 +34,16 @@ def _listed(response) -> set[int]:
 
 
 def test_stock_filters_find_out_of_stock_low_negative_and_flagged_levels(admin):
-    plenty = StockLevelFactory(on_hand=20)
-    low = StockLevelFactory(on_hand=2)
+    plenty = StockLevelFactory(on_hand=20, low_stock_threshold=5)
+    low = StockLevelFactory(on_hand=4, low_stock_threshold=5)
+    last_unit = StockLevelFactory(on_hand=1)  # the default threshold: the last unit
     out = StockLevelFactory(on_hand=0)
     negative = StockLevelFactory(on_hand=1)
     services.stock_record_pos_sale(
         lines=[(negative.variant_id, 2)], location=negative.location, reference="pos:1"
     )
-    assert _listed(admin.get(LEVELS)) == {plenty.pk, low.pk, out.pk, negative.pk}
-    assert _listed(admin.get(LEVELS, {"stock": "low"})) == {low.pk}
+    assert _listed(admin.get(LEVELS)) == {plenty.pk, low.pk, last_unit.pk, out.pk, negative.pk}
+    assert _listed(admin.get(LEVELS, {"stock": "low"})) == {low.pk, last_unit.pk}
     assert _listed(admin.get(LEVELS, {"stock": "out"})) == {out.pk}
     assert _listed(admin.get(LEVELS, {"stock": "negative"})) == {negative.pk}
     assert _listed(admin.get(LEVELS, {"stock": "attention"})) == {negative.pk}

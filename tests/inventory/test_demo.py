@@ -53,6 +53,15 @@ def test_demo_stock_is_spread_with_gaps_and_a_verified_ledger(seeded):
     assert any(selectors.pickup_locations())
 
 
+def test_demo_thresholds_are_a_quarter_of_the_shelf_so_a_fresh_store_has_nothing_low(seeded):
+    from django.db.models import F
+
+    for level in StockLevel.objects.all():
+        assert level.low_stock_threshold == max(1, level.on_hand // 4)
+    # Before any sale nothing is at or below its minimum (the start page's "low" tile).
+    assert not StockLevel.objects.filter(on_hand__gt=0, on_hand__lte=F("low_stock_threshold"))
+
+
 def test_seeding_twice_does_not_duplicate_anything(seeded):
     count = StockLevel.objects.count()
     out = io.StringIO()
