@@ -62,6 +62,7 @@ INSTALLED_APPS = [
     "pos",
     "staff",
     "audit",
+    "reports",
     "demo",
 ]
 

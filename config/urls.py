@@ -16,6 +16,7 @@ api_v1 = [
     path("", include("customers.api.urls")),
     path("", include("orders.api.urls")),
     path("", include("returns.api.urls")),
+    path("", include("reports.api.urls")),
 ]
 
 urlpatterns = [

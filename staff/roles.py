@@ -100,6 +100,8 @@ STORE_MANAGER_PERMISSIONS = STORE_ASSOCIATE_PERMISSIONS | {
     # a customer's data on their request; who changed what at their stores, and why
     "customers.export_customer",
     "audit.view_audit",
+    # the cross-channel reports, for their stores
+    "reports.view_reports",
 }
 
 MERCHANDISER_PERMISSIONS = frozenset(
@@ -133,6 +135,7 @@ HEAD_OFFICE_PERMISSIONS = frozenset(
         "customers.export_customer",
         "customers.erase_customer",
         "audit.view_audit",
+        "reports.view_reports",
     }
 )
 
