@@ -5,7 +5,9 @@ Grocery), some 370 products and 2,000+ variants: clothes in sizes and colours, s
 EU sizes, phones by storage and colour, books as paperback/hardcover, coffee by weight.
 Every variant has a valid barcode: EAN-13 under a per-brand GS1 company prefix, ISBN-13
 for books, EAN-8 for small grocery items, and a second UPC-A code on some electronics.
-VAT is 20% (standard) or 10% (books and food).
+VAT is German: 19% standard, 7% reduced for books and food (every demo store is in
+Germany, because a variant carries one VAT rate, not one per country). Product names are
+distinct within a brand: two products of one brand never share a name.
 
 Deterministic: everything is drawn from the `rng` passed in, iterating lists and dicts
 only (never sets, whose order changes between runs), so the same seed gives the same
@@ -27,8 +29,8 @@ from django.utils.text import slugify
 from catalog.domain import gtin_kind, make_gtin
 from catalog.models import Barcode, Category, Product, Variant
 
-STANDARD_VAT = Decimal("20.00")
-REDUCED_VAT = Decimal("10.00")
+STANDARD_VAT = Decimal("19.00")
+REDUCED_VAT = Decimal("7.00")
 
 COLOURS = [
     ("Black", "BLK"),
@@ -221,7 +223,7 @@ LEAVES = [
     leaf("Footwear/Kids/Sneakers", "FKS", "Sneakers",
          "Light-up|Velcro|Canvas|Sporty", SHOES, [FEW_COLOURS, EU_KIDS]),
     leaf("Footwear/Kids/Wellies & boots", "FKB", "Wellies|Snow boots",
-         "Frog|Lined|Classic", SHOES, [FEW_COLOURS, EU_KIDS]),
+         "Frog|Lined|Classic|Rainbow", SHOES, [FEW_COLOURS, EU_KIDS]),
     leaf("Electronics/Phones/Smartphones", "PHN", "Smartphone",
          "5G|Pro|Lite|Max|Mini", PHONES, [STORAGE, PHONE_COLOURS], **PHONE),
     leaf("Electronics/Phones/Cases", "CAS", "Case",
@@ -253,17 +255,19 @@ LEAVES = [
     leaf("Books/Fiction/Novels", "BKN", "Summer|Harbour|Orchard|Lighthouse",
          "The Last|A Quiet|The Long", PUBLISHERS, FORMATS, **BOOK),
     leaf("Books/Fiction/Crime & thrillers", "BKC", "Alibi|Witness|Verdict|Cipher",
-         "The Silent|A Cold", PUBLISHERS, FORMATS, **BOOK),
+         "The Silent|A Cold|The Hidden", PUBLISHERS, FORMATS, **BOOK),
     leaf("Books/Non-fiction/Cookbooks", "BKK", "Kitchen|Table|Bakes|Suppers",
          "Simple|Green|Nordic", PUBLISHERS, FORMATS, **BOOK),
     leaf("Books/Non-fiction/Travel guides", "BKT", "Lisbon|Iceland|Kyoto|Scotland",
          "Walking|Pocket|Wild", PUBLISHERS, FORMATS, **BOOK),
     leaf("Grocery/Coffee & tea/Coffee", "COF", "Coffee beans|Espresso",
-         "Colombia|Ethiopia|House blend", FOOD, COFFEE, **FOODSTUFF),
+         "Colombia|Ethiopia|House blend|Brazil|Guatemala|Decaf|Kenya", FOOD, COFFEE, **FOODSTUFF),
     leaf("Grocery/Coffee & tea/Tea", "TEA", "Tea",
-         "Earl Grey|Green|Chamomile|Breakfast|Rooibos", FOOD, TEA, **FOODSTUFF),
+         "Earl Grey|Green|Chamomile|Breakfast|Rooibos|Peppermint|Chai|Darjeeling",
+         FOOD, TEA, **FOODSTUFF),
     leaf("Grocery/Sweets/Chocolate", "CHO", "Chocolate bar",
-         "Dark 70%|Milk|Sea salt|Hazelnut", FOOD, BAR, barcode="ean8", **FOODSTUFF),
+         "Dark 70%|Milk|Sea salt|Hazelnut|Almond|Orange|Caramel|Raspberry",
+         FOOD, BAR, barcode="ean8", **FOODSTUFF),
 ]
 # fmt: on
 
@@ -367,6 +371,7 @@ def seed(*, rng: random.Random, stdout: TextIO) -> None:
     taken_skus = set(Variant.objects.values_list("sku", flat=True))
     codes = _Codes(rng, set(Barcode.objects.values_list("code", flat=True)))
 
+    names_taken = set(Product.objects.values_list("brand", "name"))
     leaves = _create_categories()
     products: list[Product] = []
     variant_specs: list[list[tuple[str, str, dict[str, str], bool, list[str]]]] = []
@@ -377,6 +382,13 @@ def seed(*, rng: random.Random, stdout: TextIO) -> None:
             number += 1
             brand = rng.choice(kind.brands)
             name = product_name(rng, kind)
+            for _retry in range(20):  # a brand does not sell two products of one name
+                if (brand, name) not in names_taken:
+                    break
+                brand, name = rng.choice(kind.brands), product_name(rng, kind)
+            else:
+                name = f"{name} {len(names_taken)}"
+            names_taken.add((brand, name))
             slug = base = slugify(f"{brand} {name}")
             n = 1
             while slug in taken_slugs:

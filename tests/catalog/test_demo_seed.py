@@ -87,15 +87,20 @@ def test_seed_demo_builds_a_real_looking_catalog_in_well_under_30_seconds():
 
     assert all({"size", "colour"} <= set(o) for o in options_of("apparel"))
     assert all(o["size"].startswith("EU ") for o in options_of("footwear"))
+    # German VAT (every demo store is in Germany): 19% standard, 7% for books and food.
     assert set(Variant.objects.values_list("vat_rate", flat=True)) == {
-        Decimal("20.00"),
-        Decimal("10.00"),
+        Decimal("19.00"),
+        Decimal("7.00"),
     }
-    assert set(
-        Variant.objects.filter(product__category__slug__startswith="books").values_list(
-            "vat_rate", flat=True
-        )
-    ) == {Decimal("10.00")}
+    for root in ("books", "grocery"):
+        assert set(
+            Variant.objects.filter(product__category__slug__startswith=root).values_list(
+                "vat_rate", flat=True
+            )
+        ) == {Decimal("7.00")}
+    # A brand never sells two products of one name.
+    names = list(Product.objects.values_list("brand", "name"))
+    assert len(names) == len(set(names))
 
 
 def test_the_same_seed_builds_the_same_catalog_and_another_seed_a_different_one():
