@@ -302,3 +302,42 @@ def test_the_number_of_queries_does_not_grow_with_the_returns(shop, history):
             result = run(params)
         assert len(before) == len(after) <= 4
         assert result.totals["returns"] > 4
+
+
+def test_an_exchange_counts_its_credit_as_money_given_back(member, shop):
+    hamburg = shop.other_store
+    coat, better = shop.sku(price="30.00"), shop.sku(price="35.00", other=1)
+    bought = _placed(collected_order(shop, CustomerWithLoginFactory(), [(coat, 1)]), 2)
+    ret = return_services.return_create(
+        order=bought,
+        location=hamburg,
+        reason="exchange",
+        lines=[{"sku": coat.sku, "quantity": 1}],
+        exchange=return_services.ExchangeInput(lines=((better.sku, 1),), payment_kind="cash"),
+        user=returns_staff(hamburg),
+    )
+    assert ret.refund_amount == Decimal("0.00")  # the 30.00 went to the new coat
+    _placed(ret.exchange_order, 9)
+    data = member("head_office").get(URL, MARCH).json()
+    assert data["rows"] == [
+        {
+            "channel": "pos",  # the new coat, sold at Hamburg's desk
+            "orders": 1,
+            "returned_orders": 0,
+            "return_rate": "0.0000",
+            "returns": 0,
+            "returned_in_store": 0,
+            "units_returned": 0,
+            "refund_amount": "0.00",
+        },
+        {
+            "channel": "web",
+            "orders": 1,
+            "returned_orders": 1,
+            "return_rate": "1.0000",
+            "returns": 1,
+            "returned_in_store": 1,
+            "units_returned": 1,
+            "refund_amount": "30.00",
+        },
+    ]

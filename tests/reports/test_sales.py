@@ -284,3 +284,49 @@ def test_the_report_runs_three_queries_whatever_the_number_of_orders(shop, histo
             result = run(params)
         assert len(before) == len(after) == 3
         assert result.totals["orders"] > 3
+
+
+def test_an_exchange_gives_back_its_credit_and_sells_the_new_goods_at_the_till(member, shop):
+    # A 30.00 coat bought online in Berlin is exchanged in Hamburg for a 35.00 one: the
+    # 30.00 is credited towards the new sale (no money leaves the till), 5.00 paid in cash.
+    hamburg = shop.other_store
+    coat, better = shop.sku(price="30.00"), shop.sku(price="35.00", other=1)
+    bought = collected_order(shop, CustomerWithLoginFactory(), [(coat, 1)])
+    _placed(bought, datetime(2026, 3, 2, 10, tzinfo=UTC))
+    ret = return_services.return_create(
+        order=bought,
+        location=hamburg,
+        reason="exchange",
+        lines=[{"sku": coat.sku, "quantity": 1}],
+        exchange=return_services.ExchangeInput(lines=((better.sku, 1),), payment_kind="cash"),
+        user=returns_staff(hamburg),
+    )
+    assert ret.refund_amount == Decimal("0.00")
+    assert list(ret.refunds.values_list("kind", "amount")) == [("exchange", Decimal("30.00"))]
+    nine_march = datetime(2026, 3, 9, 9, tzinfo=UTC)
+    Return.objects.filter(pk=ret.pk).update(completed_at=nine_march)
+    _placed(ret.exchange_order, nine_march)
+    data = member("head_office").get(URL, {**MARCH, "group_by": "channel"}).json()
+    assert data["rows"] == [
+        {
+            **ZERO,
+            "channel": "pos",
+            "orders": 1,
+            "units": 1,
+            "revenue": "35.00",
+            "net_revenue": "35.00",
+            "average_basket": "35.00",
+        },
+        {
+            **ZERO,
+            "channel": "web",
+            "orders": 1,
+            "units": 1,
+            "revenue": "30.00",
+            "returns": "30.00",
+            "net_revenue": "0.00",
+            "average_basket": "30.00",
+        },
+    ]
+    # What the customer paid in all: 30.00 for the first coat, 5.00 more for the second.
+    assert data["totals"]["net_revenue"] == "35.00"
