@@ -129,6 +129,11 @@ class Customer(models.Model):
     registered_via = models.CharField(
         _("registered through"), max_length=16, choices=Source.choices, blank=True
     )
+    # The customer's earliest order in any channel and the channel it was placed in, kept by
+    # `customer_first_order_record` as orders are placed (and by a merge), so reports find
+    # new and returning customers and the first channel without scanning every order.
+    first_order_at = models.DateTimeField(_("first order at"), null=True, blank=True, db_index=True)
+    first_channel = models.CharField(_("first order channel"), max_length=16, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 

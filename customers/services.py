@@ -12,16 +12,17 @@ Higher apps take part through the hooks in `customers.hooks`, never by being imp
 import hmac
 import secrets
 import uuid
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
 from django.contrib.auth import authenticate, password_validation
 from django.contrib.auth.hashers import make_password
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.db import IntegrityError, transaction
-from django.db.models import Q
+from django.db import IntegrityError, models, transaction
+from django.db.models import Case, Q, Value, When
 from django.utils import timezone
 from django.utils.crypto import salted_hmac
 from django.utils.translation import gettext as _
@@ -970,6 +971,8 @@ def _snapshot(customer: Customer) -> dict[str, Any]:
         "registered_at": customer.registered_at.isoformat() if customer.registered_at else None,
         "registered_via": customer.registered_via,
         "created_at": customer.created_at.isoformat(),
+        "first_order_at": customer.first_order_at.isoformat() if customer.first_order_at else None,
+        "first_channel": customer.first_channel,
         "consents": consents,
     }
 
@@ -1016,10 +1019,11 @@ def customer_merge(
     """Fold a duplicate profile into the survivor, atomically, and record the merge.
 
     Locks both customer rows in primary-key order (no deadlock with a merge the other
-    way round). Then: the more recent consent decision per channel wins; the survivor's
-    empty name and contact fields are filled from the duplicate; the duplicate's login
-    moves over when the survivor has none (otherwise it stays and resolves to the
-    survivor); every handler in settings.CUSTOMER_MERGE_HANDLERS moves its app's rows;
+    way round). Then: the more recent consent decision per channel wins; the earlier
+    first order of the two (with its channel) becomes the survivor's; the survivor's empty
+    name and contact fields are filled from the duplicate; the duplicate's login moves
+    over when the survivor has none (otherwise it stays and resolves to the survivor);
+    every handler in settings.CUSTOMER_MERGE_HANDLERS moves its app's rows;
     the duplicate becomes inactive with merged_into=survivor, and duplicates merged into
     it earlier now point at the survivor. Raises MergeIntoSelf (422),
     CustomerAlreadyMerged (409) and CustomerErased (409: an erased profile is no person
@@ -1060,6 +1064,8 @@ def customer_merge(
         survivor.registered_at = duplicate.registered_at
         survivor.registered_via = duplicate.registered_via
         duplicate.user_id = None
+    first_order = _earliest_first_order(survivor, duplicate)
+    survivor.first_order_at, survivor.first_channel = first_order
     duplicate.is_active, duplicate.merged_into = False, survivor
     duplicate.save()
     for name, value in filled.items():
@@ -1086,6 +1092,62 @@ def customer_merge(
         merged_at=now,
         duplicate_snapshot=snapshot,
         moved=moved,
+    )
+
+
+def _earliest_first_order(survivor: Customer, duplicate: Customer) -> tuple[Any, str]:
+    """(first_order_at, first_channel) of the two profiles' earlier first order; on a tie,
+    the survivor's."""
+    ours, theirs = survivor.first_order_at, duplicate.first_order_at
+    if theirs is not None and (ours is None or theirs < ours):
+        return theirs, duplicate.first_channel
+    return ours, survivor.first_channel
+
+
+# --- first orders ----------------------------------------------------------------------
+
+
+def customer_first_order_record(*, customer_id: int, at: datetime, channel: str) -> bool:
+    """Note that the customer placed an order at `at` in `channel` (web, app, pos …).
+
+    It becomes their first order when they had none or only later ones; a later order
+    changes nothing. One conditional UPDATE (`… WHERE first_order_at IS NULL OR
+    first_order_at > at`) and no read before it, so concurrent first orders leave the
+    earliest whatever order they commit in: PostgreSQL re-checks the condition on a row a
+    concurrent writer has just changed. Locks the customer row only when it changes it, so
+    a returning customer's orders never wait on it. Returns whether it changed the row.
+    Called by orders inside the transaction that writes the order, before stock is locked.
+    """
+    return customers_first_orders_record(orders=[(customer_id, at, channel)]) > 0
+
+
+def customers_first_orders_record(*, orders: Iterable[tuple[int, datetime, str]]) -> int:
+    """`customer_first_order_record` for a batch of (customer id, at, channel), e.g. a
+    till's synced sales: one UPDATE whatever the batch's size. Returns the rows changed."""
+    earliest: dict[int, tuple[datetime, str]] = {}
+    for customer_id, at, channel in orders:
+        if not isinstance(channel, str) or not 0 < len(channel) <= 16:
+            raise ValidationFailed(details={"channel": str(channel)[:32]})
+        if customer_id not in earliest or at < earliest[customer_id][0]:
+            earliest[customer_id] = (at, channel)
+    if not earliest:
+        return 0
+    if len(earliest) == 1:
+        ((at, channel),) = earliest.values()
+        at_value, channel_value = Value(at), Value(channel)
+    else:
+        at_value = Case(
+            *[When(pk=pk, then=Value(at)) for pk, (at, _c) in earliest.items()],
+            output_field=models.DateTimeField(),
+        )
+        channel_value = Case(
+            *[When(pk=pk, then=Value(channel)) for pk, (_a, channel) in earliest.items()],
+            output_field=models.CharField(),
+        )
+    return (
+        Customer.objects.filter(pk__in=list(earliest))
+        .filter(Q(first_order_at__isnull=True) | Q(first_order_at__gt=at_value))
+        .update(first_order_at=at_value, first_channel=channel_value)
     )
 
 

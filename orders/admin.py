@@ -29,7 +29,7 @@ from core.admin import ReadOnlyInline, StoreScopedAdminMixin, require_permission
 from core.errors import DomainError
 from inventory import selectors as inventory_selectors
 from orders import selectors, services
-from orders.domain import Actor, Status
+from orders.domain import ATTRIBUTION_FIELDS, Actor, Status
 from orders.errors import OrderNotFound
 from orders.models import (
     Cart,
@@ -190,6 +190,18 @@ class OrderAdmin(StoreScopedAdminMixin, admin.ModelAdmin):
             ),
         ),
         (_("Needs attention"), ("needs_attention", "attention_note")),
+        (
+            _("Attribution"),
+            (
+                "store",
+                "device",
+                "app_version",
+                "utm_source",
+                "utm_medium",
+                "utm_campaign",
+                "referrer",
+            ),
+        ),
     )
 
     def get_fieldsets(self, request, obj=None):
@@ -377,6 +389,11 @@ class CartAdmin(admin.ModelAdmin):
     list_display = ("token", "customer", "channel", "state", "fulfilment_type", "updated_at")
     list_filter = ("state", "channel")
     inlines = [CartLineInline]
+
+    def get_fieldsets(self, request, obj=None):
+        attribution = list(ATTRIBUTION_FIELDS)
+        rest = [f.name for f in Cart._meta.fields if f.name != "id" and f.name not in attribution]
+        return [(None, {"fields": rest}), (_("Attribution"), {"fields": attribution})]
 
     def get_readonly_fields(self, request, obj=None):
         return [f.name for f in Cart._meta.fields]

@@ -128,3 +128,57 @@ def transition_check(
                 return move
             raise TransitionRefused("actor_not_allowed", allowed)
     raise TransitionRefused("no_such_transition", allowed)
+
+
+# --- attribution: where a cart (and the order made from it) came from ---------------------
+
+# Every attribution field and its longest stored value (the model's column widths).
+ATTRIBUTION_LIMITS: dict[str, int] = {
+    "device": 32,
+    "app_version": 32,
+    "utm_source": 100,
+    "utm_medium": 100,
+    "utm_campaign": 100,
+    "referrer": 500,
+}
+ATTRIBUTION_FIELDS = tuple(ATTRIBUTION_LIMITS)
+# Compared case-insensitively by every report: stored lower-case ("Google" = "google").
+ATTRIBUTION_LOWERED = frozenset({"utm_source", "utm_medium"})
+
+
+class AttributionRefused(ValueError):
+    """A value the client sent cannot be stored as attribution: `reason` says why."""
+
+    def __init__(self, field: str, reason: str):
+        self.field = field
+        self.reason = reason
+        super().__init__(f"{field}: {reason}")
+
+
+def attribution_value(field: str, value: object) -> str:
+    """One attribution value as stored: a printable string, stripped, within its limit.
+
+    Control characters (NUL, line breaks, escapes), lone surrogates and other unprintable
+    code points are refused rather than cleaned: a client sending them is broken or
+    probing, and these values end up in reports and CSV files. UTM source and medium are
+    lower-cased so that "Newsletter" and "newsletter" count as one.
+    """
+    if field not in ATTRIBUTION_LIMITS:
+        raise AttributionRefused(field, "unknown_field")
+    if not isinstance(value, str):
+        raise AttributionRefused(field, "not_a_string")
+    if not value.isprintable():
+        raise AttributionRefused(field, "not_printable")
+    value = value.strip()
+    if len(value) > ATTRIBUTION_LIMITS[field]:
+        raise AttributionRefused(field, "too_long")
+    return value.lower() if field in ATTRIBUTION_LOWERED else value
+
+
+def attribution_clean(values: dict[str, object] | None) -> dict[str, str]:
+    """Every attribution field, cleaned (missing ones blank); raises AttributionRefused."""
+    values = values or {}
+    for name in values:
+        if name not in ATTRIBUTION_LIMITS:
+            raise AttributionRefused(name, "unknown_field")
+    return {name: attribution_value(name, values.get(name, "")) for name in ATTRIBUTION_FIELDS}

@@ -2,7 +2,7 @@
 
 from django.utils.translation import gettext_lazy as _
 
-from core.errors import DomainError, NotFound
+from core.errors import DomainError, NotFound, ValidationFailed
 
 
 class CartNotFound(NotFound):
@@ -112,3 +112,14 @@ class PickupCodeLocked(DomainError):
     code = "pickup_code_locked"
     message = _("Too many wrong pickup codes for this order; try again later.")
     http_status = 429
+
+
+class InvalidAttribution(ValidationFailed):
+    """A device, app version, UTM value or referrer that cannot be stored (400
+    `validation_error`, as the API's own shape check answers)."""
+
+    message = _("The attribution is not valid.")
+
+    def __init__(self, *, field: str, reason: str) -> None:
+        # The same details as the API's own shape check: {"fields": {name: [problems]}}.
+        super().__init__(details={"fields": {"attribution": {field: [reason]}}})

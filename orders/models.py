@@ -12,12 +12,34 @@ from django.conf import settings
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
-from orders.domain import Channel, Fulfilment, Status
+from orders.domain import ATTRIBUTION_FIELDS, ATTRIBUTION_LIMITS, Channel, Fulfilment, Status
 
 MONEY = {"max_digits": 12, "decimal_places": 2}
 
 
-class Cart(models.Model):
+class Attributed(models.Model):
+    """Where a cart, and the order made from it, came from: the client's device and app
+    version, the campaign's UTM values and the referrer, as the client gave them when the
+    cart was created (cleaned by `orders.domain.attribution_clean`; blank when not given)."""
+
+    device = models.CharField(
+        max_length=ATTRIBUTION_LIMITS["device"], blank=True, help_text='e.g. "ios", "web"'
+    )
+    app_version = models.CharField(max_length=ATTRIBUTION_LIMITS["app_version"], blank=True)
+    utm_source = models.CharField(max_length=ATTRIBUTION_LIMITS["utm_source"], blank=True)
+    utm_medium = models.CharField(max_length=ATTRIBUTION_LIMITS["utm_medium"], blank=True)
+    utm_campaign = models.CharField(max_length=ATTRIBUTION_LIMITS["utm_campaign"], blank=True)
+    referrer = models.CharField(max_length=ATTRIBUTION_LIMITS["referrer"], blank=True)
+
+    class Meta:
+        abstract = True
+
+    @property
+    def attribution(self) -> dict[str, str]:
+        return {name: getattr(self, name) for name in ATTRIBUTION_FIELDS}
+
+
+class Cart(Attributed):
     class State(models.TextChoices):
         OPEN = "open", _("open")
         CONVERTED = "converted", _("converted to an order")
@@ -78,7 +100,7 @@ class CartLine(models.Model):
         return f"{self.quantity} × variant {self.variant_id}"
 
 
-class Order(models.Model):
+class Order(Attributed):
     number = models.CharField(max_length=16, unique=True)
     customer = models.ForeignKey(
         "customers.Customer", null=True, blank=True, related_name="orders", on_delete=models.PROTECT
@@ -92,6 +114,15 @@ class Order(models.Model):
     )
     # Where the stock is reserved: the pickup store, or the shipping location for delivery.
     location = models.ForeignKey("inventory.Location", on_delete=models.PROTECT, related_name="+")
+    # The store the sale belongs to: the till's store for a POS sale, the pickup store for a
+    # pickup (it follows a re-route); none for a delivery, which no store sold.
+    store = models.ForeignKey(
+        "inventory.Location",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+    )
     delivery_address = models.JSONField(default=dict, blank=True)
     contact_name = models.CharField(max_length=200, blank=True)
     contact_email = models.EmailField(blank=True)
@@ -141,6 +172,8 @@ class Order(models.Model):
         indexes = [
             models.Index(fields=["location", "status"], name="order_location_status_idx"),
             models.Index(fields=["status", "pickup_expires_at"], name="order_status_expiry_idx"),
+            # Reports and the admin's date drill-down select orders by when they were placed.
+            models.Index(fields=["placed_at"], name="order_placed_at_idx"),
         ]
 
     def __str__(self) -> str:

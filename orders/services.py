@@ -16,6 +16,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
+from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -38,6 +39,7 @@ from orders.errors import (
     CartNotOpen,
     ContactRequired,
     IllegalTransition,
+    InvalidAttribution,
     InvalidQuantity,
     NoShippingLocation,
     NotYourStore,
@@ -84,25 +86,56 @@ def _locked_open_cart(cart: Cart) -> Cart:
 # --- carts ---------------------------------------------------------------------------
 
 
-@transaction.atomic
-def cart_create(*, channel: str, customer=None) -> Cart:
-    """A new open cart. A customer has one open cart: theirs is returned when it exists."""
-    if customer is not None:
-        return cart_get_current(customer=customer, channel=channel)
-    return Cart.objects.create(channel=channel)
-
-
-def cart_get_current(*, customer, channel: str) -> Cart:
-    """The customer's one open cart on any device, created on first need (race-safe)."""
-    cart = Cart.objects.filter(customer=customer, state=Cart.State.OPEN).first()
-    if cart is not None:
-        return cart
+def attribution_clean(attribution: dict[str, Any] | None) -> dict[str, str]:
+    """The attribution as stored (`orders.domain.attribution_clean`); InvalidAttribution
+    (400 `validation_error`) names the field and why."""
     try:
-        with transaction.atomic():
-            return Cart.objects.create(customer=customer, channel=channel)
-    except IntegrityError:
-        # A concurrent request created it first (unique open cart per customer).
-        return Cart.objects.get(customer=customer, state=Cart.State.OPEN)
+        return domain.attribution_clean(attribution)
+    except domain.AttributionRefused as refused:
+        raise InvalidAttribution(field=refused.field, reason=refused.reason) from None
+
+
+@transaction.atomic
+def cart_create(*, channel: str, customer=None, attribution: dict[str, Any] | None = None) -> Cart:
+    """A new open cart. A customer has one open cart: theirs is returned when it exists.
+
+    `attribution` (device, app_version, utm_source, utm_medium, utm_campaign, referrer) is
+    where the shopper came from; it is cleaned (InvalidAttribution, 400, writes nothing)
+    and travels to the order at checkout. A customer's existing cart keeps the attribution
+    it was started with, and takes this one only when it has none.
+    """
+    cleaned = attribution_clean(attribution)
+    if customer is not None:
+        return cart_get_current(customer=customer, channel=channel, attribution=cleaned)
+    return Cart.objects.create(channel=channel, **cleaned)
+
+
+def cart_get_current(*, customer, channel: str, attribution: dict[str, str] | None = None) -> Cart:
+    """The customer's one open cart on any device, created on first need (race-safe).
+
+    `attribution` (already cleaned) is given to a new cart, or to an existing one that has
+    none yet."""
+    attribution = attribution or {}
+    cart = Cart.objects.filter(customer=customer, state=Cart.State.OPEN).first()
+    if cart is None:
+        try:
+            with transaction.atomic():
+                return Cart.objects.create(customer=customer, channel=channel, **attribution)
+        except IntegrityError:
+            # A concurrent request created it first (unique open cart per customer).
+            cart = Cart.objects.get(customer=customer, state=Cart.State.OPEN)
+    if any(attribution.values()) and not any(cart.attribution.values()):
+        _attribution_give(cart, attribution)
+    return cart
+
+
+def _attribution_give(cart: Cart, attribution: dict[str, str]) -> None:
+    """Give a cart without attribution this one: a conditional UPDATE, so of two requests
+    at once the first to commit wins and the other changes nothing."""
+    unattributed = Q(**{name: "" for name in domain.ATTRIBUTION_FIELDS})
+    if Cart.objects.filter(unattributed, pk=cart.pk).update(**attribution):
+        for name, value in attribution.items():
+            setattr(cart, name, value)
 
 
 @transaction.atomic
@@ -227,10 +260,21 @@ def cart_merge(*, source: Cart, target: Cart) -> MergeReport:
             CartLine.objects.create(cart=target, variant_id=line.variant_id, quantity=kept)
     if not target.coupon_code and source.coupon_code:
         target.coupon_code = source.coupon_code
+    # Where the shopper came from: the customer's cart keeps its own, or takes this one's.
+    attribution_taken = not any(target.attribution.values())
+    if attribution_taken:
+        for name, value in source.attribution.items():
+            setattr(target, name, value)
     source.state = Cart.State.MERGED
     source.merged_into = target
     source.save(update_fields=["state", "merged_into", "updated_at"])
-    target.save(update_fields=["coupon_code", "updated_at"])
+    target.save(
+        update_fields=[
+            "coupon_code",
+            "updated_at",
+            *(domain.ATTRIBUTION_FIELDS if attribution_taken else ()),
+        ]
+    )
     report.merged = True
     return report
 
@@ -328,11 +372,12 @@ def checkout_place(
     order to a profile for history only). Steps, in this order: lock the cart row; re-quote
     and refuse with `price_changed` (409, new quote in details) when the total differs from
     what the shopper saw; authorize the amount due with the payment provider before any
-    balance is locked (402 `payment_declined` changes nothing); write the order; then the
-    balances in the global lock order — stock levels (`insufficient_stock` lists every
-    short line), the points account, coupon counters. If anything after the authorization
-    fails, the authorization is voided and nothing is written. After commit, the customer
-    is notified.
+    balance is locked (402 `payment_declined` changes nothing); write the order (with the
+    cart's attribution, and the pickup store as its `store`) and note the customer's first
+    order (their row is locked only if it is one); then the balances in the global lock
+    order — stock levels (`insufficient_stock` lists every short line), the points account,
+    coupon counters. If anything after the authorization fails, the authorization is voided
+    and nothing is written. After commit, the customer is notified.
     """
     if redeem_points and customer is None:
         # Points are stored value: only their authenticated owner spends them.
@@ -376,6 +421,12 @@ def checkout_place(
                 now=now,
                 owned=owner is not None,
             )
+            if linked is not None:
+                # Before any balance: the customer row comes first in the lock order, and
+                # is locked only when this is their first order.
+                customer_services.customer_first_order_record(
+                    customer_id=linked.pk, at=now, channel=order.channel
+                )
             _checkout_take_balances(
                 order=order, owner=owner, redeem_points=redeem_points, quote=quote
             )
@@ -468,6 +519,7 @@ def _checkout_write(
         fulfilment_type=fulfilment["type"],
         status=Status.PLACED,
         location=location,
+        store=location if fulfilment["type"] == Fulfilment.PICKUP else None,
         delivery_address=fulfilment.get("address") or {},
         # A guest's order is reached through the contact the guest gave, never through
         # the profile it is linked to (that could be someone else's).
@@ -489,6 +541,7 @@ def _checkout_write(
         pickup_code=_new_pickup_code() if fulfilment["type"] == Fulfilment.PICKUP else "",
         cart=cart,
         placed_at=now,
+        **cart.attribution,
     )
     names = {line.variant_id: line.variant for line in lines}
     order_lines = OrderLine.objects.bulk_create(
@@ -922,8 +975,10 @@ def till_sales_record(
     """Record sales that already happened at a till of `location` as completed orders.
 
     Never refused for stock or prices: a till sale is a fact. Per sale, an order of channel
-    `pos`, fulfilment `in_store`, status `collected`, with the lines and tenders as charged;
-    then, for the whole batch in the global lock order, the stock sale at the store (levels
+    `pos`, fulfilment `in_store`, status `collected`, store `location`, placed when the sale
+    happened, with the lines and tenders as charged; identified customers' first orders
+    noted (one statement for the batch); then, for the whole batch in the global lock
+    order, the stock sale at the store (levels
     locked once; below zero allowed and flagged) and the points earned by identified
     customers under the rules at each sale's time. Deduplication is the caller's (one row
     per sale UUID, claimed in the same transaction). Statements per batch do not grow with
@@ -950,6 +1005,7 @@ def till_sales_record(
                     fulfilment_type=Fulfilment.IN_STORE,
                     status=Status.COLLECTED,
                     location=location,
+                    store=location,
                     contact_name=str(sale.customer) if sale.customer else "",
                     currency=currency,
                     subtotal=quantize(subtotal, currency),
@@ -1016,6 +1072,16 @@ def till_sales_record(
         insert_many(OrderLine, lines)
         insert_many(Tender, tenders)
         insert_many(OrderTransition, transitions)
+        # A sale is the customer's first order when nothing of theirs is older: its time is
+        # when it happened at the till, however late the till synced it. Customer rows come
+        # before stock levels in the lock order (and only first orders lock them).
+        customer_services.customers_first_orders_record(
+            orders=[
+                (sale.customer.pk, sale.occurred_at, Channel.POS.value)
+                for sale in sales
+                if sale.customer is not None
+            ]
+        )
         # Balances, in the global lock order: stock levels first, then points accounts.
         record.short_levels = inventory_services.stock_record_pos_sales(
             location=location,
@@ -1124,6 +1190,7 @@ def order_reroute(
     now = timezone.now()
     source_status, previous = order.status, order.location
     order.location = target
+    order.store = target  # a pickup belongs to the store that hands it over
     order.status = Status.PLACED
     order.pickup_expires_at = None
     order.needs_attention = False
@@ -1131,6 +1198,7 @@ def order_reroute(
     order.save(
         update_fields=[
             "location",
+            "store",
             "status",
             "pickup_expires_at",
             "needs_attention",

@@ -2,15 +2,72 @@
 
 from rest_framework import serializers
 
-from orders.domain import Channel, Fulfilment
+from orders import domain
+from orders.domain import ATTRIBUTION_LIMITS, Channel, Fulfilment
 from orders.models import Order
 from orders.selectors import days_left
 
 CLIENT_CHANNELS = [Channel.WEB.value, Channel.APP.value]
 
 
+class AttributionText(serializers.CharField):
+    """A string as `orders.domain.attribution_value` takes it: printable (no control
+    characters), stripped, within the column's length; anything else is a 400."""
+
+    default_error_messages = {
+        "not_a_string": "Must be a string.",
+        "not_printable": "Must not contain control or unprintable characters.",
+        "too_long": "Ensure this field has no more than {max_length} characters.",
+    }
+
+    def __init__(self, **kwargs):
+        # Whitespace is stripped by the rule itself, after refusing control characters: a
+        # trailing line break is refused, not silently cut off.
+        kwargs.setdefault("trim_whitespace", False)
+        kwargs.setdefault("allow_blank", True)
+        kwargs.setdefault("required", False)
+        super().__init__(**kwargs)
+
+    def to_internal_value(self, data):
+        try:
+            return domain.attribution_value(self.field_name, data)
+        except domain.AttributionRefused as refused:
+            self.fail(refused.reason, max_length=self.max_length)
+
+
+class AttributionInput(serializers.Serializer):
+    """Where the shopper came from, as the client knows it; every field optional."""
+
+    device = AttributionText(
+        max_length=ATTRIBUTION_LIMITS["device"], help_text='The client: "ios", "android", "web".'
+    )
+    app_version = AttributionText(max_length=ATTRIBUTION_LIMITS["app_version"])
+    utm_source = AttributionText(
+        max_length=ATTRIBUTION_LIMITS["utm_source"], help_text="Stored lower-case."
+    )
+    utm_medium = AttributionText(
+        max_length=ATTRIBUTION_LIMITS["utm_medium"], help_text="Stored lower-case."
+    )
+    utm_campaign = AttributionText(max_length=ATTRIBUTION_LIMITS["utm_campaign"])
+    referrer = AttributionText(max_length=ATTRIBUTION_LIMITS["referrer"])
+
+
+class AttributionOutput(serializers.Serializer):
+    device = serializers.CharField()
+    app_version = serializers.CharField()
+    utm_source = serializers.CharField()
+    utm_medium = serializers.CharField()
+    utm_campaign = serializers.CharField()
+    referrer = serializers.CharField()
+
+
 class CartCreateInput(serializers.Serializer):
     channel = serializers.ChoiceField(choices=CLIENT_CHANNELS, default=Channel.WEB.value)
+    attribution = AttributionInput(
+        required=False,
+        help_text="Where the shopper came from; copied to the order at checkout. A logged-in "
+        "customer's existing cart keeps its own, or takes this one when it has none.",
+    )
 
 
 class CartUpdateInput(serializers.Serializer):
@@ -45,6 +102,7 @@ class CartOutput(serializers.Serializer):
     fulfilment_type = serializers.CharField(source="cart.fulfilment_type")
     pickup_location = serializers.SerializerMethodField()
     coupon = serializers.CharField(source="cart.coupon_code")
+    attribution = AttributionOutput(source="cart.attribution")
     lines = CartLineOutput(many=True)
     quote = serializers.JSONField(allow_null=True, help_text="A fresh quote from the engine.")
     problems = serializers.JSONField()
@@ -167,6 +225,9 @@ class OrderOutput(serializers.ModelSerializer):
     transitions = TransitionOutput(many=True)
     tenders = TenderOutput(many=True)
     pickup_days_left = serializers.SerializerMethodField()
+    attribution = AttributionOutput(
+        read_only=True, help_text="Where the order came from, as its cart was started."
+    )
 
     class Meta:
         model = Order
@@ -191,6 +252,7 @@ class OrderOutput(serializers.ModelSerializer):
             "pickup_expires_at",
             "pickup_days_left",
             "placed_at",
+            "attribution",
             "lines",
             "tenders",
             "transitions",

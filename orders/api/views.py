@@ -49,7 +49,9 @@ class CartCreateView(APIView):
         data = s.CartCreateInput(data=request.data)
         data.is_valid(raise_exception=True)
         cart = services.cart_create(
-            channel=data.validated_data["channel"], customer=request_customer(request)
+            channel=data.validated_data["channel"],
+            customer=request_customer(request),
+            attribution=data.validated_data.get("attribution"),
         )
         return cart_response(cart, status_code=status.HTTP_201_CREATED)
 
