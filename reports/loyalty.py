@@ -2,8 +2,9 @@
 by channel, month or store, and what the points still unspent are worth.
 
 Ledger entries name their sale by reference ("order:<number>"), never by a foreign key, so
-the store of an entry is found in the database: a subquery on the order whose number the
-reference (or, for a reversal, the reversed entry's reference) names. An entry is dated by
+the store of an entry is found in the database by joining the order whose number the
+reference (or, for a reversal, the reversed entry's reference) names — hand-written SQL,
+as the ORM joins only along foreign keys. An entry is dated by
 its business time (`occurred_at`: the sale's time for an earn) on the local calendar of
 that order's location; entries tied to no order (staff adjustments, their expiry) use the
 retailer's time zone and have no store. Expired points count where their lot was earned:
@@ -11,88 +12,143 @@ an expiry run takes points from several lots, and each allocation of it is attri
 its lot's channel and store.
 """
 
-from datetime import datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from django.conf import settings
-from django.db.models import (
-    Case,
-    CharField,
-    F,
-    IntegerField,
-    OuterRef,
-    Q,
-    QuerySet,
-    Subquery,
-    Sum,
-    Value,
-    When,
-)
-from django.db.models.functions import Coalesce, Substr
+from django.db import connection
+from django.db.models import CharField, DateTimeField, Sum
+from django.db.models.expressions import RawSQL
 from django.utils import timezone
 
 from inventory.models import Location
 from loyalty import selectors as loyalty_selectors
-from loyalty.models import EntryKind, LoyaltyAllocation, LoyaltyEntry
+from loyalty.models import LoyaltyAllocation, LoyaltyEntry
 from orders.models import Order
 from reports.registry import ReportParams, ReportResult, report
-from reports.sql import LocalPeriod, in_local_dates, money
+from reports.sql import LocalPeriod, money
 
 ORDER_PREFIX = "order:"
 FIGURES = ("earned", "redeemed", "given_back", "reversed", "expired", "adjusted", "net")
 
 
-def _with_store(entries: QuerySet, *, prefix: str = "") -> QuerySet:
-    """Annotate `store_id` (the location of the order the entry's sale reference names, or
-    None) and `tz` (that location's time zone, else the retailer's) on entries reached by
-    `prefix` ("" for the entries themselves, "lot__" for allocations' lots)."""
-    kind, reference = f"{prefix}kind", f"{prefix}reference"
-    sale_reference = Case(
-        When(**{kind: EntryKind.REVERSE}, then=F(f"{prefix}reverses__reference")),
-        default=F(reference),
-        output_field=CharField(),
+def _local(period: str, timestamp: str, time_zone: str) -> tuple[str, list]:
+    """SQL for `LocalPeriod` over two columns of the hand-written query (one definition of
+    the local calendar for every engine)."""
+    expression = LocalPeriod(
+        period,
+        RawSQL(timestamp, (), output_field=DateTimeField()),
+        RawSQL(time_zone, (), output_field=CharField()),
     )
-    order = Order.objects.filter(number=Substr(OuterRef("sale_reference"), len(ORDER_PREFIX) + 1))
-    return entries.annotate(
-        sale_reference=sale_reference,
-        store_id=Case(
-            When(
-                sale_reference__startswith=ORDER_PREFIX,
-                then=Subquery(order.values("location_id")[:1]),
-            ),
-            default=None,
-            output_field=IntegerField(),
-        ),
-        tz=Coalesce(
-            Subquery(Location.objects.filter(pk=OuterRef("store_id")).values("time_zone")[:1]),
-            Value(settings.TIME_ZONE),
-            output_field=CharField(),
-        ),
-    )
+    compiler = LoyaltyEntry.objects.none().query.get_compiler(connection=connection)
+    sql, params = compiler.compile(expression)
+    return sql, list(params)
 
 
-def _grouped(
-    queryset: QuerySet, params: ReportParams, *, timestamp: str, channel: str, **figures
-) -> dict:
-    """{group key value: {figure: value}} for rows already annotated by `_with_store`."""
-    queryset = in_local_dates(
-        queryset,
-        timestamp=timestamp,
-        time_zone="tz",
-        date_from=params.date_from,
-        date_to=params.date_to,
+def _tables() -> dict[str, str]:
+    quote = connection.ops.quote_name
+    return {
+        "entry": quote(LoyaltyEntry._meta.db_table),
+        "allocation": quote(LoyaltyAllocation._meta.db_table),
+        "order": quote(Order._meta.db_table),
+        "location": quote(Location._meta.db_table),
+    }
+
+
+# The order an entry's sale reference names, and that order's location: joined on the
+# order number (unique, indexed), so the database matches them all at once.
+_SALE = """
+    LEFT JOIN {order} o ON {reference} LIKE 'order:%%'
+        AND o.number = SUBSTR({reference}, {start})
+    LEFT JOIN {location} l ON l.id = o.location_id
+"""
+
+
+def _sale_join(reference: str) -> str:
+    return _SALE.format(**_tables(), reference=reference, start=len(ORDER_PREFIX) + 1)
+
+
+def _rows(params: ReportParams, *, inner: str, inner_params: list, figures: str) -> dict:
+    """{group key: {figure: value}} over `inner` (a SELECT of the columns kind, points,
+    reverses_kind, channel, occurred_at, store_id, tz), grouped by `params.group_by`."""
+    day, day_params = _local("day", "x.occurred_at", "x.tz")
+    if params.group_by == "month":
+        key, key_params = _local("month", "x.occurred_at", "x.tz")
+    else:
+        key, key_params = ("x.store_id" if params.group_by == "store" else "x.channel"), []
+    where, where_params = (
+        f"{day} >= %s AND {day} <= %s",
+        [
+            *day_params,
+            params.date_from,
+            *day_params,
+            params.date_to,
+        ],
     )
     if params.location_ids is not None:
-        queryset = queryset.filter(store_id__in=params.location_ids)
-    if params.group_by == "month":
-        queryset = queryset.annotate(key=LocalPeriod("month", timestamp, "tz"))
-    elif params.group_by == "store":
-        queryset = queryset.annotate(key=F("store_id"))
-    else:
-        queryset = queryset.annotate(key=F(channel))
-    return {
-        row.pop("key"): row for row in queryset.values("key").annotate(**figures).order_by("key")
-    }
+        ids = sorted(params.location_ids) or [0]
+        where += f" AND x.store_id IN ({', '.join(['%s'] * len(ids))})"
+        where_params += ids
+    sql = f"SELECT {key} AS k, {figures} FROM ({inner}) x WHERE {where} GROUP BY {key}"
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [*key_params, *inner_params, *where_params, *key_params])
+        names = [c[0] for c in cursor.description][1:]
+        rows = cursor.fetchall()
+    if params.group_by == "month":  # SQLite answers the date as text
+        rows = [(_as_date(row[0]), *row[1:]) for row in rows]
+    return {row[0]: dict(zip(names, row[1:], strict=True)) for row in rows}
+
+
+def _as_date(value) -> date:
+    return date.fromisoformat(value) if isinstance(value, str) else value
+
+
+def _utc_window(params: ReportParams) -> list[datetime]:
+    """A UTC window a little wider than the local dates, for the timestamp index (the exact
+    local dates are checked row by row)."""
+    start = datetime.combine(params.date_from, time.min, tzinfo=UTC) - timedelta(hours=15)
+    end = datetime.combine(params.date_to, time.min, tzinfo=UTC) + timedelta(days=1, hours=15)
+    return [start, end]
+
+
+def _moved(params: ReportParams) -> dict:
+    t = _tables()
+    inner = f"""
+        SELECT e.kind, e.points, r.kind AS reverses_kind, e.channel, e.occurred_at,
+            o.location_id AS store_id, COALESCE(l.time_zone, %s) AS tz
+        FROM {t["entry"]} e
+        LEFT JOIN {t["entry"]} r ON r.id = e.reverses_id
+        {_sale_join("CASE WHEN e.kind = 'reverse' THEN r.reference ELSE e.reference END")}
+        WHERE e.kind <> 'expire' AND e.occurred_at >= %s AND e.occurred_at < %s
+    """
+    figures = """
+        COALESCE(SUM(CASE WHEN x.kind = 'earn' THEN x.points END), 0) AS earned,
+        COALESCE(-SUM(CASE WHEN x.kind = 'redeem' THEN x.points END), 0) AS redeemed,
+        COALESCE(SUM(CASE WHEN x.kind = 'reverse' AND x.reverses_kind = 'redeem'
+            THEN x.points END), 0) AS given_back,
+        COALESCE(-SUM(CASE WHEN x.kind = 'reverse' AND x.reverses_kind = 'earn'
+            THEN x.points END), 0) AS reversed,
+        COALESCE(SUM(CASE WHEN x.kind = 'adjust' THEN x.points END), 0) AS adjusted
+    """
+    inner_params = [settings.TIME_ZONE, *_utc_window(params)]
+    return _rows(params, inner=inner, inner_params=inner_params, figures=figures)
+
+
+def _expired(params: ReportParams) -> dict:
+    """Expired points by the channel and store of the lot they were taken from."""
+    t = _tables()
+    inner = f"""
+        SELECT e.kind, a.points, NULL AS reverses_kind, lot.channel, e.occurred_at,
+            o.location_id AS store_id, COALESCE(l.time_zone, %s) AS tz
+        FROM {t["allocation"]} a
+        JOIN {t["entry"]} e ON e.id = a.entry_id
+        JOIN {t["entry"]} lot ON lot.id = a.lot_id
+        {_sale_join("lot.reference")}
+        WHERE e.kind = 'expire' AND e.occurred_at >= %s AND e.occurred_at < %s
+    """
+    figures = "COALESCE(-SUM(x.points), 0) AS expired"
+    inner_params = [settings.TIME_ZONE, *_utc_window(params)]
+    return _rows(params, inner=inner, inner_params=inner_params, figures=figures)
 
 
 def _end_of(day) -> datetime:
@@ -104,21 +160,26 @@ def _end_of(day) -> datetime:
 
 def _outstanding(params: ReportParams, at: datetime) -> int:
     """Unspent points at `at`: the ledger's sum (every account's balance) for the whole
-    chain; for some stores, what is left at `at` of the lots earned at those stores."""
+    chain; for some stores, what is left at `at` of the lots earned at those stores (each
+    lot's points plus its allocations made by then)."""
     if params.location_ids is None:
         total = LoyaltyEntry.objects.filter(occurred_at__lt=at).aggregate(s=Sum("points"))["s"]
         return total or 0
-    lots = _with_store(
-        LoyaltyEntry.objects.filter(remaining__isnull=False, occurred_at__lt=at)
-    ).filter(store_id__in=params.location_ids)
-    earned = lots.aggregate(s=Sum("points"))["s"] or 0
-    taken = (
-        LoyaltyAllocation.objects.filter(
-            entry__occurred_at__lt=at, lot__in=lots.values("pk")
-        ).aggregate(s=Sum("points"))["s"]
-        or 0
-    )
-    return earned + taken
+    t = _tables()
+    ids = sorted(params.location_ids) or [0]
+    marks = ", ".join(["%s"] * len(ids))
+    sql = f"""
+        SELECT COALESCE(SUM(lot.points), 0) + COALESCE(SUM((
+            SELECT SUM(a.points) FROM {t["allocation"]} a
+            JOIN {t["entry"]} e ON e.id = a.entry_id
+            WHERE a.lot_id = lot.id AND e.occurred_at < %s)), 0)
+        FROM {t["entry"]} lot
+        {_sale_join("lot.reference")}
+        WHERE lot.remaining IS NOT NULL AND lot.occurred_at < %s AND o.location_id IN ({marks})
+    """
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [at, at, *ids])
+        return int(cursor.fetchone()[0] or 0)
 
 
 @report(
@@ -149,30 +210,8 @@ def loyalty_report(params: ReportParams) -> ReportResult:
     - liability: outstanding_points × the value of one point under the rules in force then
       (money, in `currency`).
     """
-    entries = _with_store(
-        LoyaltyEntry.objects.exclude(kind=EntryKind.EXPIRE).annotate(
-            reverses_kind=F("reverses__kind")
-        )
-    )
-    reversal = Q(kind=EntryKind.REVERSE)
-    moved = _grouped(
-        entries,
-        params,
-        timestamp="occurred_at",
-        channel="channel",
-        earned=Coalesce(Sum("points", filter=Q(kind=EntryKind.EARN)), 0),
-        redeemed=Coalesce(-Sum("points", filter=Q(kind=EntryKind.REDEEM)), 0),
-        given_back=Coalesce(Sum("points", filter=reversal & Q(reverses_kind=EntryKind.REDEEM)), 0),
-        reversed=Coalesce(-Sum("points", filter=reversal & Q(reverses_kind=EntryKind.EARN)), 0),
-        adjusted=Coalesce(Sum("points", filter=Q(kind=EntryKind.ADJUST)), 0),
-    )
-    expired = _grouped(
-        _with_store(LoyaltyAllocation.objects.filter(entry__kind=EntryKind.EXPIRE), prefix="lot__"),
-        params,
-        timestamp="entry__occurred_at",
-        channel="lot__channel",
-        expired=Coalesce(-Sum("points"), 0),
-    )
+    moved = _moved(params)
+    expired = _expired(params)
     keys = sorted(set(moved) | set(expired), key=lambda k: (k is None, k or ""))
     codes = {}
     if params.group_by == "store":

@@ -364,6 +364,7 @@ class Builder:
         self.o = options
         self.out = out
         self.rng = random.Random(options["seed"])
+        self.started = clock.monotonic()
         self.end_day = options["end"]
         end = self.end_day
         months = options["months"]
@@ -383,7 +384,7 @@ class Builder:
         self.counts: dict[str, int] = defaultdict(int)
 
     def log(self, message: str) -> None:
-        self.out.write(message)
+        self.out.write(f"{clock.monotonic() - self.started:6.1f} s  {message}")
 
     # --- reference data ----------------------------------------------------------------
 
@@ -1255,7 +1256,9 @@ class Builder:
                 f" {entry} e WHERE e.account_id = {account}.id), 0) WHERE id >= %s",
                 [self.accounts[0] if self.accounts else 0],
             )
+        self.log("points: lots and balances set from the ledger")
         self._stock()
+        self.log(f"stock: {self.counts['stock levels']} levels")
         if _has(Customer, "first_order_at") and _has(Customer, "first_channel"):
             self._first_orders()
 
@@ -1346,8 +1349,14 @@ class Builder:
     def build(self) -> dict[str, int]:
         self.reference_data()
         self.history()
+        self.log(f"history: {self.orders.written} orders")
         self.finish()
         self.writer.reset_sequences()
+        if connection.vendor == "postgresql":
+            # Fresh statistics, or the planner guesses at tables it has never analysed.
+            with connection.cursor() as cursor:
+                cursor.execute("ANALYZE")
+            self.log("analysed")
         return {
             "orders": self.orders.written,
             "order lines": self.lines.written,
