@@ -1,4 +1,9 @@
-"""Run every benchmark module (or the ones named on the command line) and print its figures."""
+"""Run every benchmark module (or the ones named on the command line) and print its figures.
+
+`python -m benchmarks quote reports` runs `bench_quote` and `bench_reports`. Each module
+builds its own throwaway data, except `bench_reports`, which reads the configured database
+as it is (fill it with `manage.py seed_scale` first; without orders it says it is skipped).
+"""
 
 import importlib
 import os
