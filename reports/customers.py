@@ -5,30 +5,22 @@ monthly cohort.
 A customer is a person, not a store's: every date here is a local date in the retailer's
 time zone (`settings.TIME_ZONE`), for their orders as for their first order. Identified
 customers only (an order without a customer is no customer's), and a merged duplicate is
-not counted: its orders moved to the survivor, so the person counts once. Two queries
-(the rows, the totals) whatever the number of customers or orders.
+not counted: its orders moved to the survivor, so the person counts once.
+
+One statement (two for months) whatever the number of customers or orders: one pass over
+the orders of the period's customers gives a row per customer (from their first-order
+fields, kept as orders are placed), and an outer query groups those rows — hand-written,
+since the ORM cannot aggregate over a grouped subquery.
 """
 
-from datetime import timedelta
+from datetime import date, timedelta
 from decimal import Decimal
 
 from django.conf import settings
-from django.db.models import (
-    Count,
-    DecimalField,
-    Exists,
-    F,
-    IntegerField,
-    OuterRef,
-    Q,
-    QuerySet,
-    Subquery,
-    Sum,
-    Value,
-)
+from django.db import connection
+from django.db.models import Case, Count, DecimalField, F, Max, Min, Q, QuerySet, Sum, Value, When
 from django.db.models.functions import Coalesce
 
-from customers.models import Customer
 from orders.domain import Status
 from orders.models import MONEY, Order
 from reports.funnel import local_bounds
@@ -50,153 +42,153 @@ COUNTS = (
     "single_channel_customers",
 )
 AMOUNTS = ("multi_channel_spend", "single_channel_spend", "revenue")
+FIGURES = (*(name for name in COUNTS if name != "returning_customers"), *AMOUNTS)
 
 
 def _zone() -> Value:
     return Value(settings.TIME_ZONE)
 
 
-def _first_order(ref: str):
-    """(when, channel) of the customer's first order, any channel, any status, anywhere,
-    for the customer whose id is `ref` in the outer query."""
-    first = Order.objects.filter(customer_id=OuterRef(ref)).order_by("placed_at", "pk")
-    return Subquery(first.values("placed_at")[:1]), Subquery(first.values("channel")[:1])
+def _scope(params: ReportParams, prefix: str = "") -> Q:
+    if params.location_ids is None:
+        return Q()
+    return Q(**{f"{prefix}location_id__in": params.location_ids})
 
 
-def _in_scope(orders: QuerySet, params: ReportParams) -> QuerySet:
-    if params.location_ids is not None:
-        orders = orders.filter(location_id__in=params.location_ids)
-    return orders
-
-
-def _per_customer(queryset: QuerySet, *, ref: str, params: ReportParams) -> QuerySet:
-    """`queryset` (customers, or orders standing for their customer) with the customer's
-    first order, cohort, repeat flags, sales channels and spend up to `to`."""
+def _stats(params: ReportParams) -> QuerySet:
+    """One row per customer who placed an order in the period (at the stores), from one
+    pass over their orders up to `to`: first order (the customer's kept fields), cohort,
+    whether new and old enough for each repeat window, orders within each window after
+    the first, sales channels and the money paid for their sales."""
     start, end = local_bounds(params.date_from, params.date_to)
-    first_at, first_channel = _first_order(ref)
-    queryset = queryset.annotate(_first_at=first_at, _first_channel=first_channel).annotate(
-        _cohort=LocalPeriod("month", "_first_at", _zone())
-    )
+    ordered = Order.objects.filter(
+        _scope(params), customer__isnull=False, placed_at__gte=start, placed_at__lt=end
+    ).values("customer_id")
+    first = F("customer__first_order_at")
+    flags = {"_new": Q(customer__first_order_at__gte=start)}
+    windows = {}
     for days in REPEAT_DAYS:
-        again = Order.objects.filter(
-            customer_id=OuterRef(ref),
-            placed_at__gt=OuterRef("_first_at"),
-            placed_at__lte=OuterRef("_first_at") + timedelta(days=days),
+        flags[f"_eligible_{days}"] = flags["_new"] & Q(
+            customer__first_order_at__lt=end - timedelta(days=days)
         )
-        queryset = queryset.annotate(**{f"_again_{days}": Exists(again)})
-    sales = _in_scope(
-        Order.objects.filter(customer_id=OuterRef(ref), placed_at__lt=end).exclude(
-            status__in=NOT_SALES
-        ),
-        params,
-    )
-    # Money given back by completed returns of those sales (as the sales report counts it:
-    # every refund but points).
-    refunds = RefundTender.objects.filter(
-        ret__order__customer_id=OuterRef(ref),
-        ret__order__placed_at__lt=end,
-        ret__status=Return.Status.COMPLETED,
-        ret__completed_at__lt=end,
-    ).exclude(kind="points")
-    if params.location_ids is not None:
-        refunds = refunds.filter(ret__order__location_id__in=params.location_ids)
-    amount = DecimalField(**MONEY)
-    return queryset.annotate(
-        _channels=Coalesce(
-            Subquery(
-                sales.values("customer_id").annotate(n=Count("channel", distinct=True)).values("n")
-            ),
-            0,
-            output_field=IntegerField(),
-        ),
-        _spend=Coalesce(
-            Subquery(
-                sales.values("customer_id")
-                .annotate(s=Sum(F("total") - F("points_value")))
-                .values("s")
-            ),
-            Value(Decimal(0)),
-            output_field=amount,
+        windows[f"_again_{days}"] = Count(
+            "pk", filter=Q(placed_at__gt=first, placed_at__lte=first + timedelta(days=days))
         )
-        - Coalesce(
-            Subquery(
-                refunds.values("ret__order__customer_id").annotate(s=Sum("amount")).values("s")
-            ),
-            Value(Decimal(0)),
-            output_field=amount,
-        ),
-    )
-
-
-def _ordered_in_period(params: ReportParams, ref: str) -> QuerySet:
-    start, end = local_bounds(params.date_from, params.date_to)
-    return _in_scope(
-        Order.objects.filter(customer_id=OuterRef(ref), placed_at__gte=start, placed_at__lt=end),
-        params,
-    )
-
-
-def _active_customers(params: ReportParams) -> QuerySet:
-    """Customers (not merged away) who placed an order in the period (at the stores)."""
-    customers = Customer.objects.filter(merged_into__isnull=True).filter(
-        Exists(_ordered_in_period(params, "pk"))
-    )
-    return _per_customer(customers, ref="pk", params=params)
-
-
-def _customer_months(params: ReportParams) -> QuerySet:
-    """One order per customer and month of the period: their first there (at the stores),
-    standing for the customer in that month's row."""
-    start, end = local_bounds(params.date_from, params.date_to)
-    orders = _in_scope(
+    sale = ~Q(status__in=NOT_SALES) & _scope(params)
+    # Grouped by the customer alone (their own fields through Max) and without DISTINCT, so
+    # the database can hash the groups; two channels or more is lowest < highest.
+    return (
         Order.objects.filter(
-            customer__isnull=False,
-            customer__merged_into__isnull=True,
-            placed_at__gte=start,
-            placed_at__lt=end,
-        ),
-        params,
-    ).annotate(_month=LocalPeriod("month", "placed_at", _zone()))
-    earlier = (
-        _in_scope(
-            Order.objects.filter(
-                customer_id=OuterRef("customer_id"), placed_at__gte=start, placed_at__lt=end
+            customer_id__in=ordered, customer__merged_into__isnull=True, placed_at__lt=end
+        )
+        .annotate(_customer=F("customer_id"))
+        .values("_customer")
+        .annotate(
+            _first_channel=Max("customer__first_channel"),
+            _cohort=Max(LocalPeriod("month", "customer__first_order_at", _zone())),
+            **{name: Max(Case(When(flag, then=1), default=0)) for name, flag in flags.items()},
+            _channel_low=Min("channel", filter=sale),
+            _channel_high=Max("channel", filter=sale),
+            _paid=Coalesce(
+                Sum(F("total") - F("points_value"), filter=sale),
+                Value(Decimal(0)),
+                output_field=DecimalField(**MONEY),
             ),
-            params,
+            **windows,
         )
-        .annotate(_m=LocalPeriod("month", "placed_at", _zone()))
-        .filter(_m=OuterRef("_month"))
-        .filter(
-            Q(placed_at__lt=OuterRef("placed_at"))
-            | Q(placed_at=OuterRef("placed_at"), pk__lt=OuterRef("pk"))
-        )
+        .order_by()
     )
-    return _per_customer(orders.filter(~Exists(earlier)), ref="customer_id", params=params)
 
 
-def _figures(params: ReportParams, new: Q) -> dict:
-    """The aggregates of a group of customers; `new` tells a new one."""
+def _refunds(params: ReportParams) -> QuerySet:
+    """Per customer, the money given back by returns of their sales (at the stores)
+    completed up to `to` (as the sales report counts it: every refund but points)."""
+    _start, end = local_bounds(params.date_from, params.date_to)
+    return (
+        RefundTender.objects.filter(
+            _scope(params, "ret__order__"),
+            ret__status=Return.Status.COMPLETED,
+            ret__completed_at__lt=end,
+            ret__order__placed_at__lt=end,
+            ret__order__customer__isnull=False,
+        )
+        .exclude(kind="points")
+        .annotate(_customer=F("ret__order__customer_id"))
+        .values("_customer")
+        .annotate(_refunded=Sum("amount"))
+        .order_by()
+    )
+
+
+def _months(params: ReportParams) -> QuerySet:
+    """(customer, month) for each month of the period a customer ordered in (there)."""
     start, end = local_bounds(params.date_from, params.date_to)
-    multi, single = Q(_channels__gte=2), Q(_channels=1)
-    figures = {
-        "customers": Count("pk"),
-        "new_customers": Count("pk", filter=new),
-        "multi_channel_customers": Count("pk", filter=multi),
-        "single_channel_customers": Count("pk", filter=single),
-        "multi_channel_spend": Sum("_spend", filter=multi),
-        "single_channel_spend": Sum("_spend", filter=single),
-        "revenue": Sum("_spend"),
-    }
-    for days in REPEAT_DAYS:
-        eligible = new & Q(_first_at__gte=start, _first_at__lt=end - timedelta(days))
-        figures[f"repeat_eligible_{days}"] = Count("pk", filter=eligible)
-        figures[f"repeat_{days}"] = Count("pk", filter=eligible & Q(**{f"_again_{days}": True}))
-    return figures
+    return (
+        Order.objects.filter(
+            _scope(params), customer__isnull=False, placed_at__gte=start, placed_at__lt=end
+        )
+        .annotate(_customer=F("customer_id"), _month=LocalPeriod("month", "placed_at", _zone()))
+        .values("_customer", "_month")
+        .distinct()
+        .order_by()
+    )
+
+
+def _aggregate(params: ReportParams, group_by: str | None) -> list[dict]:
+    """The figures per group (`month`, `first_channel`, `cohort`, or None for one row of
+    totals): the per-customer rows of `_stats` grouped in one statement."""
+    sql, values = _aggregate_sql(params, group_by)
+    with connection.cursor() as cursor:
+        cursor.execute(sql, values)
+        names = [column[0] for column in cursor.description]
+        return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+
+
+def _aggregate_sql(params: ReportParams, group_by: str | None) -> tuple[str, list]:
+    spend = "(s._paid - COALESCE(r._refunded, 0))"
+    multi, single = "s._channel_low < s._channel_high", "s._channel_low = s._channel_high"
+    new = "s._new"
+    parts = [_stats(params), _refunds(params)]
+    joins = ""
+    if group_by == "month":
+        new = "(CASE WHEN s._new = 1 AND s._cohort = m._month THEN 1 ELSE 0 END)"
+        parts.append(_months(params))
+        joins = "INNER JOIN ({}) m ON m._customer = s._customer"
+    key = {"month": "m._month", "first_channel": "s._first_channel", "cohort": "s._cohort"}.get(
+        group_by, "NULL"
+    )
+    grouping = f"GROUP BY {key} ORDER BY {key}" if group_by else ""
+    repeats = ",\n".join(
+        f"SUM(CASE WHEN {new} = 1 AND s._eligible_{days} = 1 THEN 1 ELSE 0 END) "
+        f"AS repeat_eligible_{days},\n"
+        f"SUM(CASE WHEN {new} = 1 AND s._eligible_{days} = 1 AND s._again_{days} > 0 "
+        f"THEN 1 ELSE 0 END) AS repeat_{days}"
+        for days in REPEAT_DAYS
+    )
+    template = f"""
+        SELECT {key} AS group_key,
+            COUNT(*) AS customers,
+            SUM({new}) AS new_customers,
+            {repeats},
+            SUM(CASE WHEN {multi} THEN 1 ELSE 0 END) AS multi_channel_customers,
+            SUM(CASE WHEN {single} THEN 1 ELSE 0 END) AS single_channel_customers,
+            SUM(CASE WHEN {multi} THEN {spend} ELSE 0 END) AS multi_channel_spend,
+            SUM(CASE WHEN {single} THEN {spend} ELSE 0 END) AS single_channel_spend,
+            SUM({spend}) AS revenue
+        FROM ({{}}) s
+        LEFT JOIN ({{}}) r ON r._customer = s._customer
+        {joins}
+        {grouping}
+    """
+    compiled = [part.query.sql_with_params() for part in parts]
+    sql = template.format(*(part_sql for part_sql, _params in compiled))
+    return sql, [value for _sql, values in compiled for value in values]
 
 
 def _format(values: dict) -> dict:
     counts = {name: values.get(name) or 0 for name in COUNTS if name != "returning_customers"}
-    amounts = {name: Decimal(values.get(name) or 0) for name in AMOUNTS}
+    # str(): SQLite's raw cursor answers sums as floats.
+    amounts = {name: Decimal(str(values.get(name) or 0)) for name in AMOUNTS}
     customers, multi, single = (
         counts["customers"],
         counts["multi_channel_customers"],
@@ -261,19 +253,21 @@ def customers(params: ReportParams) -> ReportResult:
     channel, cohort and repeat orders stay the customer's own across the chain.
     Ratios have 4 decimals and money 2; none when dividing by 0.
     """
-    start, _end = local_bounds(params.date_from, params.date_to)
-    new = Q(_first_at__gte=start)
+    grouped = _aggregate(params, params.group_by)
     if params.group_by == "month":
-        groups = _customer_months(params)
-        key = "_month"
-        new_in_row = new & Q(_cohort=F("_month"))
+        # A customer shows in each month they ordered in: the totals count them once.
+        (totals,) = _aggregate(params, None)
     else:
-        groups = _active_customers(params)
-        key = "_first_channel" if params.group_by == "first_channel" else "_cohort"
-        new_in_row = new
+        totals = {name: sum(row[name] or 0 for row in grouped) for name in FIGURES}
     rows = [
-        {params.group_by: row[key], **_format(row)}
-        for row in groups.values(key).annotate(**_figures(params, new_in_row)).order_by(key)
+        {params.group_by: _key(params.group_by, row["group_key"]), **_format(row)}
+        for row in grouped
     ]
-    totals = _active_customers(params).aggregate(**_figures(params, new))
     return ReportResult(rows=rows, totals=_format(totals))
+
+
+def _key(group_by: str, value):
+    """A group key as the ORM would give it (SQLite hands dates over as text)."""
+    if group_by != "first_channel" and isinstance(value, str):
+        return date.fromisoformat(value)
+    return value
