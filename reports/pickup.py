@@ -2,11 +2,12 @@
 orders end (collected, expired, cancelled, still open) and how long stores take to have
 them ready and customers to collect them, per store or per local day, week or month.
 
-Durations come from the order's status transitions. The medians are computed in the
-database: on PostgreSQL as an aggregate (`percentile_cont(0.5)`) in the one grouped query;
-SQLite has no percentile aggregate, so there a window query per median (row number and
-count per group) fetches only the one or two middle durations of each group.
-"""
+The counts come from one grouped query on the orders (totals are their sums). Durations
+come from the status transitions, read with joins on the transitions table (no lookup per
+order). The medians are computed in the database: on PostgreSQL as an aggregate
+(`percentile_cont(0.5)`), grouped and in total; SQLite has no percentile aggregate, so
+there a window query per median (row number and count per group) fetches only the one or
+two middle durations of each group."""
 
 from decimal import ROUND_HALF_UP, Decimal
 
@@ -14,13 +15,14 @@ from django.db import connection
 from django.db.models import (
     Aggregate,
     Count,
+    Exists,
     F,
+    FilteredRelation,
     FloatField,
     Func,
     OuterRef,
     Q,
     QuerySet,
-    Subquery,
     Window,
 )
 from django.db.models.functions import RowNumber
@@ -73,37 +75,54 @@ class Median(Aggregate):
     output_field = FloatField()
 
 
-def _transition_at(status: str, *, latest: bool) -> Subquery:
-    moves = OrderTransition.objects.filter(order=OuterRef("pk"), to_status=status)
-    return Subquery(moves.order_by("-at" if latest else "at").values("at")[:1])
-
-
-def _durations() -> dict[str, HoursBetween]:
-    """The two durations of a pickup, as expressions over an order row."""
-    ready_at = _transition_at(Status.READY_FOR_PICKUP, latest=True)
-    return {
-        "to_ready": HoursBetween(F("placed_at"), ready_at),
-        "to_collect": HoursBetween(ready_at, _transition_at(Status.COLLECTED, latest=False)),
-    }
-
-
-def _orders(params: ReportParams) -> QuerySet:
-    """Online orders (every channel but the till) placed on a local date of the period at
-    their location, with their group `key`."""
+def _online(queryset: QuerySet, params: ReportParams, order: str) -> QuerySet:
+    """Rows whose order (reached through `order`) is an online order (every channel but
+    the till) placed on a local date of the period at its location, within the user's
+    locations, with the group `key` of that order."""
     queryset = in_local_dates(
-        Order.objects.exclude(channel=Channel.POS),
-        timestamp="placed_at",
-        time_zone="location__time_zone",
+        queryset.exclude(**{f"{order}channel": Channel.POS}),
+        timestamp=f"{order}placed_at",
+        time_zone=f"{order}location__time_zone",
         date_from=params.date_from,
         date_to=params.date_to,
     )
     if params.location_ids is not None:
-        queryset = queryset.filter(location_id__in=params.location_ids)
+        queryset = queryset.filter(**{f"{order}location_id__in": params.location_ids})
     if params.group_by in PERIODS:
-        key = LocalPeriod(params.group_by, "placed_at", "location__time_zone")
+        key = LocalPeriod(params.group_by, f"{order}placed_at", f"{order}location__time_zone")
     else:
-        key = F("location__code")
+        key = F(f"{order}location__code")
     return queryset.annotate(key=key)
+
+
+def _readiness(params: ReportParams) -> QuerySet:
+    """One row per pickup of the period that became ready: its last move to ready (a
+    re-routed pickup is ready when its new store has it), joined to its handover (if any).
+
+    Built on the transitions table with joins — an anti-join drops earlier moves to ready,
+    the handover is a filtered join — so the database does no per-order lookups.
+    """
+    later = OrderTransition.objects.filter(
+        order=OuterRef("order"), to_status=Status.READY_FOR_PICKUP, at__gt=OuterRef("at")
+    )
+    moves = OrderTransition.objects.filter(
+        to_status=Status.READY_FOR_PICKUP, order__fulfilment_type=Fulfilment.PICKUP
+    ).exclude(Exists(later))
+    return _online(moves, params, "order__").alias(
+        handover=FilteredRelation(
+            "order__transitions",
+            condition=Q(order__transitions__to_status=Status.COLLECTED),
+        )
+    )
+
+
+def _durations() -> dict[str, HoursBetween]:
+    """Over `_readiness` rows: hours from placing to ready, and from ready to the handover
+    (NULL when not collected)."""
+    return {
+        "to_ready": HoursBetween(F("order__placed_at"), F("at")),
+        "to_collect": HoursBetween(F("at"), F("handover__at")),
+    }
 
 
 def _middle_values(queryset: QuerySet, hours: str, *, grouped: bool = True) -> dict:
@@ -173,33 +192,48 @@ def pickup(params: ReportParams) -> ReportResult:
       collected pickups.
     Totals: the same over every row (the medians over all pickups, not of the rows).
     """
-    queryset = _orders(params)
     pickups = Q(fulfilment_type=Fulfilment.PICKUP)
-    figures = {
-        "orders": Count("pk"),
-        "pickups": Count("pk", filter=pickups),
-        "collected": Count("pk", filter=pickups & Q(status__in=COLLECTED)),
-        "expired": Count("pk", filter=pickups & Q(status=Status.EXPIRED)),
-        "cancelled": Count("pk", filter=pickups & Q(status=Status.CANCELLED)),
-        "open": Count("pk", filter=pickups & Q(status__in=OPEN)),
+    grouped = list(
+        _online(Order.objects.all(), params, "")
+        .values("key")
+        .annotate(
+            orders=Count("pk"),
+            pickups=Count("pk", filter=pickups),
+            collected=Count("pk", filter=pickups & Q(status__in=COLLECTED)),
+            expired=Count("pk", filter=pickups & Q(status=Status.EXPIRED)),
+            cancelled=Count("pk", filter=pickups & Q(status=Status.CANCELLED)),
+            open=Count("pk", filter=pickups & Q(status__in=OPEN)),
+        )
+        .order_by("key")
+    )
+    totals = {
+        name: sum(row[name] for row in grouped)
+        for name in ("orders", "pickups", "collected", "expired", "cancelled", "open")
     }
-    has_percentile = connection.vendor == "postgresql"
-    if has_percentile:
-        # Only pickups: the transitions are looked up for them alone.
-        figures |= {
-            name: Median(duration, filter=pickups) for name, duration in _durations().items()
+    readiness = _readiness(params)
+    if connection.vendor == "postgresql":
+        by_key = {
+            row.pop("key"): row
+            for row in readiness.values("key").annotate(
+                **{name: Median(hours) for name, hours in _durations().items()}
+            )
         }
-    pickups_only = queryset.filter(pickups).annotate(**_durations())
-    grouped = list(queryset.values("key").annotate(**figures).order_by("key"))
-    totals = queryset.aggregate(**figures)
-    if not has_percentile:
-        ready = _middle_values(pickups_only, "to_ready")
-        collect = _middle_values(pickups_only, "to_collect")
-        for row in grouped:
-            row["to_ready"], row["to_collect"] = ready.get(row["key"]), collect.get(row["key"])
-        # The overall medians: the same window query over one group.
-        totals["to_ready"] = _middle_values(pickups_only, "to_ready", grouped=False).get(None)
-        totals["to_collect"] = _middle_values(pickups_only, "to_collect", grouped=False).get(None)
+        totals |= readiness.aggregate(
+            **{name: Median(hours) for name, hours in _durations().items()}
+        )
+    else:
+        readiness = readiness.annotate(**_durations())
+        # No percentile aggregate: the middle rows of each group by a window query.
+        ready = _middle_values(readiness, "to_ready")
+        collect = _middle_values(readiness, "to_collect")
+        by_key = {
+            key: {"to_ready": ready.get(key), "to_collect": collect.get(key)}
+            for key in ready.keys() | collect.keys()
+        }
+        totals["to_ready"] = _middle_values(readiness, "to_ready", grouped=False).get(None)
+        totals["to_collect"] = _middle_values(readiness, "to_collect", grouped=False).get(None)
+    for row in grouped:
+        row |= by_key.get(row["key"], {"to_ready": None, "to_collect": None})
     rows = [
         {
             params.group_by: row["key"],

@@ -233,3 +233,27 @@ def test_the_number_of_queries_does_not_grow_with_the_orders(shop, history):
             result = run(params)
         assert len(before) == len(after) <= 6
         assert result.totals["pickups"] > 6
+
+
+def test_a_rerouted_pickup_counts_at_its_new_store_and_is_ready_when_that_store_has_it(
+    member, shop
+):
+    berlin, hamburg = shop.store, shop.other_store
+    order = pickup(shop, berlin, at(2, 8))
+    _move(order, Status.READY_FOR_PICKUP, at(2, 9))  # ready in Berlin after 1 h …
+    order_services.order_reroute(order=order, location=hamburg.code)
+    _move(order, Status.READY_FOR_PICKUP, at(2, 13))  # … and in Hamburg after 5 h
+    _move(order, Status.COLLECTED, at(2, 14, 30))
+    data = member("head_office").get(URL, MARCH).json()
+    assert data["rows"] == [
+        {
+            **NOTHING,
+            "store": "HAM-01",
+            "orders": 1,
+            "pickups": 1,
+            "pickup_share": "1.0000",
+            "collected": 1,
+            "median_hours_to_ready": "5.0",
+            "median_hours_to_collect": "1.5",
+        }
+    ]
