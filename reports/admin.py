@@ -129,7 +129,7 @@ class ReportAdmin(admin.ModelAdmin):
         except ReportNotFound:
             raise Http404(gettext("There is no report of that name.")) from None
         form = ReportFilterForm(
-            {name: request.GET.get(name, "") for name in FILTERS},
+            {key: request.GET.get(key, "") for key in FILTERS},
             report=report,
             user=request.user,
             every_store=scope is None,

@@ -1,11 +1,14 @@
 """The chart of a report page: one server-side SVG drawn by pygal from the report's rows.
 
 Which chart: a line over time when the rows are days, weeks or months (every period of the
-filter is on the axis, a period without rows at zero), bars per store, channel, reason or
-whatever else the rows are grouped by. Which figure: the one named for the report in
-`FIGURES` when its rows have it, else the first money figure, else the first count, else
-the first other number; the page may ask for another figure by name. A second key in the
-rows (e.g. the channel of a day × channel row) gives one series per value of that key.
+filter is on the axis; a period without rows is zero for a figure that adds up, a gap for
+an average) or other dates (monthly cohorts); bars per store, channel, reason or whatever
+else the rows are grouped by, stacked where the figures are parts of one whole (STACKED).
+Which figure: the one named for the report in `FIGURES` when its rows have it, else the
+first money figure, else the first count, else the first other number — of those the rows
+have (a figure only in the totals, such as a liability, is not drawn); the page may ask
+for another figure by name. A second key in the rows (e.g. the channel of a day × channel
+row) gives one series per value of that key.
 
 The SVG is embedded in the page as it is: pygal's own scripts are left out (no JavaScript
 at all, nothing fetched), and every label is escaped by the XML serializer, so text that
@@ -30,13 +33,15 @@ from reports.sql import PERIODS, plain
 # a name its rows lack falls back to the generic choice.
 FIGURES: dict[str, str | tuple[str, ...]] = {
     "sales": "net_revenue",
-    "pickup": ("collected", "expired", "cancelled"),
+    "pickup": ("collected", "expired", "cancelled", "open"),
     "customers": "ltv",
     "returns": "return_rate",
-    "loyalty": ("points_earned", "points_redeemed", "points_expired"),
+    "loyalty": ("earned", "redeemed", "expired"),
     "attribution": "revenue",
     "funnel": ("carts", "checkouts", "completed"),
 }
+# Reports whose drawn figures are parts of one whole (how pickups end): stacked bars.
+STACKED = {"pickup"}
 MAX_BARS = 30  # more groups than this: the largest ones are drawn (the table has them all)
 WIDTH, HEIGHT = 960, 360
 
@@ -156,28 +161,36 @@ def report_chart(
 ) -> Chart:
     """The chart of a report's rows for these filters (see the module docstring)."""
     rows = [{key: plain(value) for key, value in row.items()} for row in rows]
-    table = columns(rows, {k: plain(v) for k, v in (totals or {}).items()}, params.group_by)
-    figures = [column for column in table if column.is_figure]
+    totals = {key: plain(value) for key, value in (totals or {}).items()}
+    table = columns(rows, totals, params.group_by)
+    # Only what the rows have can be drawn (totals may hold more, e.g. a liability).
+    in_rows = {name for row in rows for name in row}
+    figures = [column for column in table if column.is_figure and column.name in in_rows]
     drawn = chart_figures(report_name, figures, wanted)
     chart = Chart(figures=drawn, choices=figures)
     if not rows or not drawn:
         return chart
     # A second key (a day × channel row): one series per value of it, of the first figure.
-    others = [column.name for column in table[1:] if not column.is_figure]
+    others = [
+        column.name for column in table[1:] if not column.is_figure and column.name in in_rows
+    ]
     if others:
         drawn = chart.figures = drawn[:1]
     series = _series(rows, params.group_by, others, drawn)
     if all(value is None for values in series.values() for value in values.values()):
         return chart
-    over_time = params.group_by in PERIODS and all(
-        _is_date(row.get(params.group_by)) for row in rows
-    )
-    if over_time:
-        labels = _periods(params)
+    dated = all(_is_date(row.get(params.group_by)) for row in rows)
+    if dated:
+        # Periods of the filter: every one on the axis; other dates (a monthly cohort):
+        # those of the rows, in order.
+        labels = _periods(params) if params.group_by in PERIODS else []
         labels.extend(sorted({str(row[params.group_by]) for row in rows} - set(labels)))
         graph = pygal.Line(**_config(show_dots=len(labels) <= 62, x_label_rotation=30))
         _x_axis(graph, labels)
-        zero = 0 if all(column.kind in (MONEY, COUNT) for column in drawn) else None
+        # A period without rows is zero for a figure that adds up (its total is the sum
+        # of the rows: revenue, orders), a gap for one that does not (an average).
+        filled = params.group_by in PERIODS and all(_adds_up(c, rows, totals) for c in drawn)
+        zero = 0 if filled else None
         for name, values in series.items():
             graph.add(name, [values.get(label, zero) for label in labels])
     else:
@@ -192,15 +205,36 @@ def report_chart(
                 "count": MAX_BARS,
                 "total": len(size),
             }
-        graph = pygal.Bar(**_config(x_label_rotation=30 if len(labels) > 8 else 0))
+        kind = pygal.StackedBar if report_name in STACKED and len(series) > 1 else pygal.Bar
+        graph = kind(**_config(x_label_rotation=30 if len(labels) > 8 else 0))
         graph.x_labels = labels
         for name, values in series.items():
             graph.add(name, [values.get(label) for label in labels])
+    if all(column.kind == COUNT for column in drawn):
+        graph.y_labels = _whole_numbers(series, stacked=isinstance(graph, pygal.StackedBar))
     graph.y_title = " / ".join(column.label for column in drawn)
     graph.show_legend = len(series) > 1
     graph.add_xml_filter(_drop_scripts)
     chart.svg = graph.render(is_unicode=True)
     return chart
+
+
+def _adds_up(column: Column, rows, totals) -> bool:
+    if column.kind not in (MONEY, COUNT) or totals.get(column.name) is None:
+        return False
+    total = sum(Decimal(str(row.get(column.name) or 0)) for row in rows)
+    return total == Decimal(str(totals[column.name]))
+
+
+def _whole_numbers(series, *, stacked: bool) -> list[int]:
+    """Axis marks of a count: whole numbers from 0 (or the lowest value) to the highest."""
+    values = [value or 0 for values in series.values() for value in values.values()]
+    if stacked:
+        labels = {label for values in series.values() for label in values}
+        values = [sum(values.get(label) or 0 for values in series.values()) for label in labels]
+    low, high = min(0, int(min(values))), max(1, int(-(-max(values) // 1)))
+    step = max(1, -(-(high - low) // 8))
+    return list(range(low // step * step, high + step, step))
 
 
 def _series(rows, group_by: str, others: list[str], drawn: list[Column]):

@@ -126,7 +126,7 @@ def test_a_report_page_has_the_filters_a_chart_the_rows_and_totals_and_a_csv_lin
     chart = re.search(r'<section class="report-chart".*?</section>', html, re.S).group(0)
     assert chart.count("<svg") == 1 and "<script" not in chart
     # A line over every day of April (30 points), of the money figure.
-    assert chart.count('class="dot reactive') == 30 or "Value" in chart
+    assert chart.count('class="dot reactive tooltip-trigger"') == 30
     assert ">Value<" in chart
     csv_link = re.search(r'id="report-csv" href="([^"]+)"', html).group(1).replace("&amp;", "&")
     assert csv_link == (
@@ -281,12 +281,45 @@ def test_a_chart_over_time_has_every_period_of_the_filter_with_zero_where_no_row
         report_name="probe",
         params=_params("week", date(2026, 4, 1), 30),  # 30 March … 27 April: 5 Mondays
         rows=[{"week": date(2026, 4, 6), "orders": 2, "revenue": "20.00"}],
+        totals={"orders": 2, "revenue": "20.00"},
     )
     assert [column.name for column in chart.figures] == ["revenue"]  # money before counts
     assert chart.svg.count('class="dot reactive tooltip-trigger"') == 5
     for label in ("2026-03-30", "2026-04-06", "2026-04-13", "2026-04-20", "2026-04-27"):
         assert label in chart.svg
     assert "<script" not in chart.svg
+
+
+def test_an_average_is_a_gap_not_a_zero_where_a_period_has_no_rows():
+    rows = [
+        {"day": "2026-04-01", "orders": 2, "average_basket": "15.00"},
+        {"day": "2026-04-03", "orders": 1, "average_basket": "30.00"},
+    ]
+    totals = {"orders": 3, "average_basket": "20.00"}
+    chart = charts.report_chart(
+        report_name="probe", params=_params("day", days=3), rows=rows, totals=totals
+    )
+    assert [column.name for column in chart.figures] == ["average_basket"]
+    assert chart.svg.count('class="dot reactive tooltip-trigger"') == 2  # 2 April: no dot
+    counts = charts.report_chart(
+        report_name="probe",
+        params=_params("day", days=3),
+        rows=rows,
+        totals=totals,
+        wanted="orders",
+    )
+    assert counts.svg.count('class="dot reactive tooltip-trigger"') == 3  # 2 April: 0
+
+
+def test_how_pickups_end_is_stacked_per_store_on_whole_numbers():
+    rows = [
+        {"store": "BER", "collected": 3, "expired": 1, "cancelled": 0, "open": 1},
+        {"store": "HAM", "collected": 1, "expired": 0, "cancelled": 1, "open": 0},
+    ]
+    chart = charts.report_chart(report_name="pickup", params=_params("store"), rows=rows)
+    assert [c.name for c in chart.figures] == ["collected", "expired", "cancelled", "open"]
+    assert 'class="series serie-3 ' in chart.svg
+    assert ">0.5<" not in chart.svg and ">5<" in chart.svg  # whole units up to BER's 5
 
 
 def test_the_figure_named_for_a_report_wins_and_a_missing_name_falls_back():
@@ -340,3 +373,26 @@ def test_many_groups_draw_the_largest_and_say_so():
 def test_the_admin_url_names():
     assert reverse("admin:reports_report_changelist") == LIST
     assert reverse("admin:reports_report_page", args=["probe"]) == PAGE
+
+
+def test_figures_and_keys_only_in_the_totals_are_not_drawn():
+    rows = [{"channel": "web", "earned": 10}, {"channel": "pos", "earned": 4}]
+    totals = {"earned": 14, "liability": "1.40", "currency": "EUR"}
+    chart = charts.report_chart(
+        report_name="probe", params=_params("channel"), rows=rows, totals=totals
+    )
+    assert [column.name for column in chart.figures] == ["earned"]
+    assert [column.name for column in chart.choices] == ["earned"]
+    assert chart.svg.count('class="rect reactive tooltip-trigger"') == 2
+    assert 'class="series serie-1 ' not in chart.svg  # one series, not one per currency
+
+
+def test_rows_keyed_by_other_dates_are_a_line_in_date_order():
+    rows = [
+        {"cohort": "2026-03-01", "customers": 2, "ltv": "30.00"},
+        {"cohort": "2026-01-01", "customers": 5, "ltv": "55.00"},
+    ]
+    chart = charts.report_chart(report_name="customers", params=_params("cohort"), rows=rows)
+    assert [column.name for column in chart.figures] == ["ltv"]
+    assert chart.svg.count('class="dot reactive tooltip-trigger"') == 2
+    assert chart.svg.index(">2026-01-01<") < chart.svg.index(">2026-03-01<")
