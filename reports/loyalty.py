@@ -23,7 +23,7 @@ from django.utils import timezone
 
 from inventory.models import Location
 from loyalty import selectors as loyalty_selectors
-from loyalty.models import LoyaltyAllocation, LoyaltyEntry
+from loyalty.models import LoyaltyAccount, LoyaltyAllocation, LoyaltyEntry
 from orders.models import Order
 from reports.registry import ReportParams, ReportResult, report
 from reports.sql import LocalPeriod, money
@@ -151,18 +151,19 @@ def _expired(params: ReportParams) -> dict:
     return _rows(params, inner=inner, inner_params=inner_params, figures=figures)
 
 
-def _end_of(day) -> datetime:
+def _end_of(day, now: datetime) -> datetime:
     """The first instant after local `day` in the retailer's time zone, but never after now."""
     zone = ZoneInfo(settings.TIME_ZONE)
-    end = datetime.combine(day + timedelta(days=1), time.min, tzinfo=zone)
-    return min(end, timezone.now())
+    return min(datetime.combine(day + timedelta(days=1), time.min, tzinfo=zone), now)
 
 
-def _outstanding(params: ReportParams, at: datetime) -> int:
+def _outstanding(params: ReportParams, at: datetime, now: datetime) -> int:
     """Unspent points at `at`: the ledger's sum (every account's balance) for the whole
     chain; for some stores, what is left at `at` of the lots earned at those stores (each
     lot's points plus its allocations made by then)."""
     if params.location_ids is None:
+        if at >= now:  # the stored balances (each equals its ledger): no scan of the ledger
+            return LoyaltyAccount.objects.aggregate(s=Sum("balance"))["s"] or 0
         total = LoyaltyEntry.objects.filter(occurred_at__lt=at).aggregate(s=Sum("points"))["s"]
         return total or 0
     t = _tables()
@@ -204,9 +205,10 @@ def loyalty_report(params: ReportParams) -> ReportResult:
     - net: the change of the points balance: earned − redeemed + given_back − reversed −
       expired + adjusted.
     Totals: the figures over all rows, and
-    - outstanding_points: points unspent at the end of `to` (or now, if that is later) —
-      every account's balance for the whole chain; for a store, what is left of the lots
-      earned there.
+    - outstanding_points: points unspent at the end of `to` in the retailer's time zone
+      (`as_of`; now, when that is earlier) — for the whole chain the ledger up to then (now:
+      the sum of every account's balance); for stores, what is left of the lots earned
+      there.
     - liability: outstanding_points × the value of one point under the rules in force then
       (money, in `currency`).
     """
@@ -235,8 +237,9 @@ def loyalty_report(params: ReportParams) -> ReportResult:
         rows.append({params.group_by: group, **{name: row[name] for name in FIGURES}})
     if params.group_by == "store":
         rows.sort(key=lambda r: (r["store"] is None, r["store"] or ""))
-    at = _end_of(params.date_to)
-    outstanding = _outstanding(params, at)
+    now = timezone.now()
+    at = _end_of(params.date_to, now)
+    outstanding = _outstanding(params, at, now)
     totals = {name: sum(r[name] for r in rows) for name in FIGURES}
     totals.update(
         outstanding_points=outstanding,

@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 
 import pytest
 from django.db.models import Sum
+from django.utils import timezone
 
 from loyalty.models import EntryKind, LoyaltyAccount, LoyaltyEntry
 from loyalty.services import points_adjust, points_expire_due, verify
@@ -192,6 +193,15 @@ def test_outstanding_points_are_those_unspent_at_the_end_of_the_period(member, h
     assert march["totals"]["outstanding_points"] == 158
     assert march["totals"]["liability"] == "15.80"
     assert march["totals"]["as_of"] == "2026-04-01T00:00:00+00:00"
+
+
+def test_up_to_today_the_outstanding_points_are_the_balances(member, history):
+    today = timezone.localdate().isoformat()
+    data = member("head_office").get(URL, {"from": "2026-03-01", "to": today}).json()
+    # Every entry is dated in spring, Anna holds 108 points and Ben none.
+    assert data["totals"]["outstanding_points"] == 108
+    assert data["totals"]["liability"] == "10.80"
+    assert data["totals"]["as_of"] <= timezone.now().isoformat()
 
 
 def test_a_store_manager_sees_their_store_and_the_points_still_unspent_from_it(member, history):
