@@ -1,10 +1,14 @@
 """Demo stock for `manage.py seed_demo`: five stores, two warehouses, a realistic spread.
 
-Stores in Berlin, Hamburg, Munich, Vienna and Lisbon (three are pickup points, Munich
-also ships online orders; Lisbon sits in another time zone), distribution centres in
-Leipzig and Duisburg. Warehouses hold most of the range in depth; stores carry part of
-it, a few units each. What the stores' tills sold since the opening delivery (items sold
-out, a few oversold and flagged) is the POS demo's: its sales go through the sale sync.
+Every location is in Germany (time zone Europe/Berlin): the catalog holds one VAT rate per
+variant, not one per country, so a chain spanning countries would charge one country's
+VAT in the other's stores. Stores in Berlin, Hamburg and Munich carry the whole range and
+are pickup points (Munich also ships online orders); Köln is a fashion store (apparel and
+footwear) and Frankfurt a tech and books store (`ASSORTMENT`). Distribution centres in
+Leipzig and Duisburg hold most of the range in depth; stores carry part of their range, a
+few units each. The opening delivery arrives before the year of demo history; what is
+sold, reserved, returned and restocked during that year goes through the services
+(`replenish` here, the orders, POS and returns demos).
 
 Fast and still a true ledger: levels and movements go in with `bulk_create` rather than
 a service call per level, but every level gets exactly the movement the services would
@@ -79,32 +83,32 @@ LOCATIONS = [
         "fulfilment_priority": 50,
     },
     {
-        "code": "VIE-MARIAHILF",
-        "name": "Omnicore Wien Mariahilfer Straße",
+        "code": "KOE-SCHILDERGASSE",
+        "name": "Omnicore Köln Schildergasse",
         "kind": Location.Kind.STORE,
-        "address_line": "Mariahilfer Straße 77",
-        "postal_code": "1060",
-        "city": "Wien",
-        "country": "AT",
-        "phone": "+43 1 555 7700",
-        "latitude": "48.197000",
-        "longitude": "16.347000",
-        "time_zone": "Europe/Vienna",
-        "opening_hours": _hours("10:00", "19:30", saturday=("09:30", "18:00")),
+        "address_line": "Schildergasse 65",
+        "postal_code": "50667",
+        "city": "Köln",
+        "country": "DE",
+        "phone": "+49 221 5557 6500",
+        "latitude": "50.936200",
+        "longitude": "6.952600",
+        "time_zone": "Europe/Berlin",
+        "opening_hours": _hours("10:00", "20:00"),
     },
     {
-        "code": "LIS-BAIXA",
-        "name": "Omnicore Lisboa Baixa",
+        "code": "FRA-ZEIL",
+        "name": "Omnicore Frankfurt Zeil",
         "kind": Location.Kind.STORE,
-        "address_line": "Rua Augusta 150",
-        "postal_code": "1100-053",
-        "city": "Lisboa",
-        "country": "PT",
-        "phone": "+351 21 555 0150",
-        "latitude": "38.710700",
-        "longitude": "-9.136600",
-        "time_zone": "Europe/Lisbon",
-        "opening_hours": _hours("10:00", "21:00", sunday=("11:00", "19:00")),
+        "address_line": "Zeil 106",
+        "postal_code": "60313",
+        "city": "Frankfurt am Main",
+        "country": "DE",
+        "phone": "+49 69 5557 1060",
+        "latitude": "50.114900",
+        "longitude": "8.684600",
+        "time_zone": "Europe/Berlin",
+        "opening_hours": _hours("10:00", "20:00", saturday=("10:00", "19:00")),
     },
     {
         "code": "DC-LEIPZIG",
@@ -139,7 +143,16 @@ LOCATIONS = [
 ]
 
 
-OPENED_DAYS_AGO = 30  # before the stores' till history (pos.demo) begins
+OPENED_DAYS_AGO = 367  # before the year of demo history begins
+
+# Top-level category slugs each store sells (None: the whole range).
+ASSORTMENT: dict[str, tuple[str, ...] | None] = {
+    "BER-MITTE": None,
+    "HAM-JUNGFERNSTIEG": None,
+    "MUC-MARIENPLATZ": None,
+    "KOE-SCHILDERGASSE": ("apparel", "footwear"),
+    "FRA-ZEIL": ("electronics", "books", "grocery"),
+}
 
 
 def _store_stock(rng: random.Random) -> int | None:
@@ -161,16 +174,21 @@ def seed(*, rng: random.Random, stdout: TextIO) -> None:
         stdout.write("  inventory: demo locations already exist; skipping")
         return
     locations = Location.objects.bulk_create([Location(**spec) for spec in LOCATIONS])
-    variant_ids = list(
-        Variant.objects.filter(is_active=True).order_by("pk").values_list("pk", flat=True)
+    variants = list(
+        Variant.objects.filter(is_active=True)
+        .order_by("pk")
+        .values_list("pk", "product__category__slug")
     )
     plans: list[tuple[StockLevel, int]] = []
     for location in locations:
-        for variant_id in variant_ids:
+        sells = ASSORTMENT.get(location.code)
+        for variant_id, category_slug in variants:
             if location.code == "DC-LEIPZIG":
                 received = _warehouse_stock(rng, share=0.9, depth=(20, 160))
             elif location.kind == Location.Kind.WAREHOUSE:
                 received = _warehouse_stock(rng, share=0.6, depth=(5, 80))
+            elif sells is not None and not category_slug.startswith(sells):
+                continue  # not this store's assortment: a fashion store has no laptops
             else:
                 received = _store_stock(rng)
             if received is None:
@@ -207,3 +225,23 @@ def seed(*, rng: random.Random, stdout: TextIO) -> None:
         f"  inventory: {stores} stores, {len(locations) - stores} warehouses, "
         f"{len(levels)} stock levels, {len(movements)} movements"
     )
+
+
+def replenish(*, location: Location, par: dict[int, int], reference: str) -> int:
+    """Restock `location` through the stock service: every variant below its shelf quantity
+    (`par`, variant id → units) is filled up to it. Returns the units received."""
+    from inventory.services import stock_receive
+
+    on_hand = dict(
+        StockLevel.objects.filter(location=location, variant_id__in=list(par)).values_list(
+            "variant_id", "on_hand"
+        )
+    )
+    lines = [
+        (variant_id, target - on_hand.get(variant_id, 0))
+        for variant_id, target in par.items()
+        if on_hand.get(variant_id, 0) < target
+    ]
+    if lines:
+        stock_receive(lines=lines, location=location, reference=reference, reason="restock")
+    return sum(quantity for _v, quantity in lines)

