@@ -4,9 +4,9 @@ in stores), what was refunded and why.
 
 The report follows the orders sold in the period: its returns are the completed returns
 of those orders, whenever they were completed, so a rate never counts a return against
-another period's sales. Four queries whatever the number of orders or returns: the returns
-grouped and in total (each return's units and money as subqueries), and the orders sold,
-grouped and in total.
+another period's sales. At most three queries whatever the number of orders or returns:
+the returns grouped and in total (each return's units and money as subqueries) and, for
+the views that divide by them, the orders sold, grouped (their total is the rows' sum).
 """
 
 from decimal import Decimal
