@@ -19,6 +19,8 @@ from django.utils.translation import gettext as _
 
 from backoffice import selectors
 from orders.domain import Status
+from reports.query import may_see_reports
+from reports.registry import reports
 
 OPERATE_ANY_LOCATION = "inventory.operate_any_location"
 BRAND = "Omnicore"
@@ -335,7 +337,22 @@ def _head_office_page(user, now) -> StartPage:
         by_channel = selectors.sales_by_channel(location_ids=None, now=now)
         by_store = selectors.sales_by_store(location_ids=None, now=now)
         tiles += [_sales_tile("channel", by_channel, now), _sales_tile("store", by_store, now)]
+    if may_see_reports(user):
+        tiles.append(_reports_tile())
     return StartPage(kind="head_office", title=_("Head office"), stores=[], tiles=tiles)
+
+
+def _reports_tile() -> Tile:
+    """The cross-channel reports, one link each (their pages have the filters and charts)."""
+    return Tile(
+        key="reports",
+        title=_("Reports"),
+        url=_url("reports_report_changelist"),
+        link_label=_("All reports"),
+        links=[
+            (report.title, _url("reports_report_page", args=[report.name])) for report in reports()
+        ],
+    )
 
 
 def _sales_tile(by: str, rows, now) -> Tile:
