@@ -28,7 +28,7 @@ from reports.models import Report
 from reports.query import may_see_reports, report_params, report_scope
 from reports.sql import plain
 
-FILTERS = ("from", "to", "group_by", "location")
+FILTERS = ("from", "to", "group_by", "split", "location")
 
 
 class ReportFilterForm(forms.Form):
@@ -44,6 +44,13 @@ class ReportFilterForm(forms.Form):
             required=False,
             choices=[(key, key.replace("_", " ").capitalize()) for key in report.group_by],
         )
+        if report.split_by:
+            self.fields["split"] = forms.ChoiceField(
+                label=_("Split by"),
+                required=False,
+                choices=[("", "—")]
+                + [(key, key.replace("_", " ").capitalize()) for key in report.split_by],
+            )
         every = _("Every store") if every_store else _("All my stores")
         self.fields["location"] = forms.ChoiceField(
             label=_("Store"),
@@ -144,6 +151,7 @@ class ReportAdmin(admin.ModelAdmin):
                     "from": params.date_from.isoformat(),
                     "to": params.date_to.isoformat(),
                     "group_by": params.group_by,
+                    "split": params.split_by,
                 }
             )
             try:
@@ -217,6 +225,8 @@ def _csv_url(report: registry.Report, params: registry.ReportParams, location: s
         "to": params.date_to.isoformat(),
         "group_by": params.group_by,
     }
+    if params.split_by:
+        query["split"] = params.split_by
     if location:
         query["location"] = location
     query["format"] = "csv"

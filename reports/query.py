@@ -2,7 +2,8 @@
 the user may see.
 
 `from`/`to` are local calendar dates (ASCII `YYYY-MM-DD`, both included; by default the last
-30 days), `group_by` one of the report's groupings, `location` a store's code or id. Head
+30 days), `group_by` one of the report's groupings, `split` a second key of the rows where
+the report offers one (sales per day and channel), `location` a store's code or id. Head
 office (`reports.view_reports` with every store) sees every location; a store manager sees
 their own stores only, and naming another store is refused.
 """
@@ -78,6 +79,12 @@ def report_params(*, report: Report, data, user) -> ReportParams:
     group_by = data.get("group_by") or report.default_group_by
     if group_by not in report.group_by:
         raise InvalidReportQuery(details={"group_by": f"One of: {', '.join(report.group_by)}."})
+    split_by = data.get("split") or ""
+    if split_by and (split_by not in report.split_by or split_by == group_by):
+        choices = [key for key in report.split_by if key != group_by]
+        raise InvalidReportQuery(
+            details={"split": f"One of: {', '.join(choices)}." if choices else "Not split."}
+        )
     location_ids = scope
     code = data.get("location")
     if code not in (None, ""):
@@ -88,7 +95,11 @@ def report_params(*, report: Report, data, user) -> ReportParams:
             raise PermissionDenied
         location_ids = frozenset({location.pk})
     return ReportParams(
-        date_from=date_from, date_to=date_to, group_by=group_by, location_ids=location_ids
+        date_from=date_from,
+        date_to=date_to,
+        group_by=group_by,
+        location_ids=location_ids,
+        split_by=split_by,
     )
 
 

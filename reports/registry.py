@@ -33,6 +33,8 @@ class ReportParams:
     group_by: str
     # None: every location; else the ids of the stores (or warehouses) to report on.
     location_ids: frozenset[int] | None = None
+    # A second key each row is split by (e.g. "channel" for sales per day and channel).
+    split_by: str = ""
 
 
 @dataclass
@@ -51,6 +53,7 @@ class Report:
     description: str
     group_by: tuple[str, ...]  # the first is the default
     run: Callable[[ReportParams], ReportResult]
+    split_by: tuple[str, ...] = ()  # the second keys a row may be split by
 
     @property
     def default_group_by(self) -> str:
@@ -60,12 +63,25 @@ class Report:
 _REPORTS: dict[str, Report] = {}
 
 
-def report(*, name: str, title: str, description: str, group_by: tuple[str, ...]):
-    """Declare a report: `@report(name="sales", title=…, description=…, group_by=(…))`."""
+def report(
+    *,
+    name: str,
+    title: str,
+    description: str,
+    group_by: tuple[str, ...],
+    split_by: tuple[str, ...] = (),
+):
+    """Declare a report: `@report(name="sales", title=…, description=…, group_by=(…))`;
+    `split_by` names the second keys its rows may also be split by (`?split=`)."""
 
     def register(function: Callable[[ReportParams], ReportResult]):
         _REPORTS[name] = Report(
-            name=name, title=title, description=description, group_by=group_by, run=function
+            name=name,
+            title=title,
+            description=description,
+            group_by=group_by,
+            run=function,
+            split_by=split_by,
         )
         return function
 

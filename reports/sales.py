@@ -9,7 +9,7 @@ paid for the goods, and the points' money value is reported beside it as `points
 
 from decimal import Decimal
 
-from django.db.models import Count, F, QuerySet, Sum
+from django.db.models import Count, F, QuerySet, Sum, Value
 
 from orders.domain import Status
 from orders.models import Order, OrderLine
@@ -18,21 +18,31 @@ from reports.sql import PERIODS, LocalPeriod, in_local_dates, money
 from returns.models import RefundTender, Return
 
 GROUP_BY = ("day", "week", "month", "channel", "store")
+SPLIT_BY = ("channel", "store")
 NOT_SOLD = (Status.CANCELLED, Status.EXPIRED)
 
 
+def _key(group_by: str, *, order: str, timestamp: str, time_zone: str):
+    if group_by in PERIODS:
+        return LocalPeriod(group_by, timestamp, time_zone)
+    if group_by == "channel":
+        return F(f"{order}channel")
+    return F(f"{order}location__code")
+
+
 def _grouped(
-    queryset: QuerySet, *, group_by: str, order: str, timestamp: str, time_zone: str
+    queryset: QuerySet, *, params: ReportParams, order: str, timestamp: str, time_zone: str
 ) -> QuerySet:
     """`queryset` with a `key` column: the local period of `timestamp` in `time_zone`, or
-    the channel or store (location code) of the order reached through `order`."""
-    if group_by in PERIODS:
-        key = LocalPeriod(group_by, timestamp, time_zone)
-    elif group_by == "channel":
-        key = F(f"{order}channel")
-    else:
-        key = F(f"{order}location__code")
-    return queryset.annotate(key=key).values("key").order_by("key")
+    the channel or store (location code) of the order reached through `order`; split by a
+    second key (`split`, "" when not split) the same way."""
+    where = {"order": order, "timestamp": timestamp, "time_zone": time_zone}
+    split = _key(params.split_by, **where) if params.split_by else Value("")
+    return (
+        queryset.annotate(key=_key(params.group_by, **where), split=split)
+        .values("key", "split")
+        .order_by("key", "split")
+    )
 
 
 def _sales(params: ReportParams, queryset: QuerySet, order: str) -> QuerySet:
@@ -49,7 +59,7 @@ def _sales(params: ReportParams, queryset: QuerySet, order: str) -> QuerySet:
         queryset = queryset.filter(**{f"{order}location_id__in": params.location_ids})
     return _grouped(
         queryset,
-        group_by=params.group_by,
+        params=params,
         order=order,
         timestamp=f"{order}placed_at",
         time_zone=f"{order}location__time_zone",
@@ -71,7 +81,7 @@ def _refunds(params: ReportParams) -> QuerySet:
         queryset = queryset.filter(ret__order__location_id__in=params.location_ids)
     return _grouped(
         queryset,
-        group_by=params.group_by,
+        params=params,
         order="ret__order__",
         timestamp="ret__completed_at",
         time_zone="ret__location__time_zone",
@@ -101,6 +111,7 @@ def _figures(
     description="Revenue net of returns, orders, units, average basket, discounts and the "
     "cost of points redeemed, by channel, store, day, week or month.",
     group_by=GROUP_BY,
+    split_by=SPLIT_BY,
 )
 def sales(params: ReportParams) -> ReportResult:
     """Sales per local day, week, month (of each store's time zone), channel or store.
@@ -125,9 +136,12 @@ def sales(params: ReportParams) -> ReportResult:
     - `points_redeemed`: loyalty points spent on those orders (gross: points later given
       back by a return are not deducted).
     - `points_cost`: those points' money value when spent — a cost, not revenue.
+
+    `split` ("channel" or "store") splits each row by a second key: sales per day and
+    channel draw one line per channel over time.
     """
     orders = {
-        row["key"]: row
+        (row["key"], row["split"]): row
         for row in _sales(params, Order.objects.all(), "").annotate(
             orders=Count("pk"),
             revenue=Sum(F("total") - F("points_value")),
@@ -137,18 +151,22 @@ def sales(params: ReportParams) -> ReportResult:
         )
     }
     units = {
-        row["key"]: row["units"]
+        (row["key"], row["split"]): row["units"]
         for row in _sales(params, OrderLine.objects.all(), "order__").annotate(
             units=Sum("quantity")
         )
     }
-    refunds = {row["key"]: row["amount"] for row in _refunds(params).annotate(amount=Sum("amount"))}
+    refunds = {
+        (row["key"], row["split"]): row["amount"]
+        for row in _refunds(params).annotate(amount=Sum("amount"))
+    }
     rows = []
     for key in sorted(orders.keys() | refunds.keys()):
         sold = orders.get(key, {})
         rows.append(
             {
-                params.group_by: key,
+                params.group_by: key[0],
+                **({params.split_by: key[1]} if params.split_by else {}),
                 **_figures(
                     orders=sold.get("orders", 0),
                     units=units.get(key) or 0,

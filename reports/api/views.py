@@ -24,6 +24,7 @@ def report_data(report: registry.Report, params: registry.ReportParams) -> dict:
         "from": params.date_from.isoformat(),
         "to": params.date_to.isoformat(),
         "group_by": params.group_by,
+        **({"split": params.split_by} if params.split_by else {}),
         "rows": [{key: plain(value) for key, value in row.items()} for row in result.rows],
         "totals": {key: plain(value) for key, value in result.totals.items()},
     }
@@ -44,6 +45,12 @@ class ReportView(APIView):
                 "group_by",
                 str,
                 description="One of the report's groupings (day, week, month, channel, store, …).",
+            ),
+            OpenApiParameter(
+                "split",
+                str,
+                description="A second key of every row, where the report offers one "
+                "(sales: channel or store).",
             ),
             OpenApiParameter(
                 "location", str, description="A store's code or id (store managers: one of theirs)."

@@ -396,3 +396,21 @@ def test_rows_keyed_by_other_dates_are_a_line_in_date_order():
     assert [column.name for column in chart.figures] == ["ltv"]
     assert chart.svg.count('class="dot reactive tooltip-trigger"') == 2
     assert chart.svg.index(">2026-01-01<") < chart.svg.index(">2026-03-01<")
+
+
+def test_sales_per_day_split_by_channel_draw_a_line_per_channel(member, shop):
+    from tests.backoffice.conftest import place_pickup, till_sale
+    from tests.factories.pos import make_terminal
+
+    place_pickup(shop.sku(price="10.00"), shop.store)
+    _terminal, token = make_terminal(shop.store)
+    till_sale(token, shop.sku(price="10.00"))
+    html = _html(
+        member("head_office").get(
+            "/admin/reports/report/sales/", {"group_by": "day", "split": "channel"}
+        )
+    )
+    chart = html[html.index("pygal-chart") :]
+    assert 'class="series serie-0 ' in chart and 'class="series serie-1 ' in chart
+    assert ">web<" in chart and ">pos<" in chart
+    assert 'name="split"' in html and "split=channel" in html  # the select and the CSV link

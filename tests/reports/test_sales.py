@@ -226,6 +226,65 @@ def test_sales_per_channel_and_per_week(member, history):
     assert by_month["rows"] == [{"month": "2026-03-01", **TOTALS}]
 
 
+def test_sales_per_day_split_by_channel_give_a_row_per_day_and_channel(member, history):
+    head = member("head_office")
+    data = head.get(URL, {**MARCH, "group_by": "day", "split": "channel"}).json()
+    assert data["split"] == "channel"
+    assert data["rows"] == [
+        {
+            "day": "2026-03-02",
+            "channel": "pos",
+            **{
+                **ZERO,
+                "orders": 1,
+                "units": 3,
+                "revenue": "11.00",
+                "net_revenue": "11.00",
+                "average_basket": "11.00",
+                "discounts": "1.00",
+            },
+        },
+        {
+            "day": "2026-03-02",
+            "channel": "web",
+            **{
+                **ZERO,
+                "orders": 1,
+                "units": 2,
+                "revenue": "15.00",
+                "net_revenue": "15.00",
+                "average_basket": "15.00",
+                "points_redeemed": 50,
+                "points_cost": "5.00",
+            },
+        },
+        {
+            "day": "2026-03-03",
+            "channel": "app",
+            **{
+                **ZERO,
+                "orders": 1,
+                "units": 1,
+                "revenue": "25.00",
+                "net_revenue": "25.00",
+                "average_basket": "25.00",
+            },
+        },
+        {**ZERO, "day": "2026-03-09", "channel": "web", "returns": "5.00", "net_revenue": "-5.00"},
+    ]
+    assert data["totals"] == TOTALS
+    # The same split by store; a split by the grouping itself or by anything else is refused.
+    by_store = head.get(URL, {**MARCH, "group_by": "month", "split": "store"}).json()
+    assert [(row["month"], row["store"], row["orders"]) for row in by_store["rows"]] == [
+        ("2026-03-01", "BER-MITTE", 2),
+        ("2026-03-01", "HAM-01", 1),
+    ]
+    for bad in ({"group_by": "channel", "split": "channel"}, {"split": "reason"}):
+        refused = head.get(URL, {**MARCH, **bad})
+        assert refused.status_code == 400
+        assert "split" in refused.json()["error"]["details"]
+
+
 BERLIN_ROW = {
     "store": "BER-MITTE",
     "orders": 2,
