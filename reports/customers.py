@@ -23,9 +23,8 @@ from django.db.models.functions import Coalesce
 
 from orders.domain import Status
 from orders.models import MONEY, Order
-from reports.funnel import local_bounds
 from reports.registry import ReportParams, ReportResult, report
-from reports.sql import LocalPeriod, money, ratio
+from reports.sql import LocalPeriod, local_bounds, money, ratio
 from returns.models import RefundTender, Return
 
 NOT_SALES = (Status.CANCELLED, Status.EXPIRED)

@@ -5,26 +5,15 @@ Carts belong to no store, so their dates are local dates in the retailer's time 
 (`settings.TIME_ZONE`). One grouped query whatever the number of carts.
 """
 
-from datetime import datetime, time, timedelta
-from zoneinfo import ZoneInfo
-
 from django.conf import settings
 from django.db.models import Count, Exists, OuterRef, Q, Value
 
 from orders.domain import Channel, Fulfilment
 from orders.models import Cart, Order
 from reports.registry import ReportParams, ReportResult, report
-from reports.sql import LocalPeriod, ratio
+from reports.sql import LocalPeriod, local_bounds, ratio
 
 FIGURES = ("carts", "checkouts", "completed", "abandoned")
-
-
-def local_bounds(date_from, date_to) -> tuple[datetime, datetime]:
-    """The instants of the retailer's local midnight at `date_from` and after `date_to`."""
-    zone = ZoneInfo(settings.TIME_ZONE)
-    start = datetime.combine(date_from, time.min, tzinfo=zone)
-    end = datetime.combine(date_to + timedelta(days=1), time.min, tzinfo=zone)
-    return start, end
 
 
 def _carts(params: ReportParams):

@@ -11,7 +11,9 @@ SQLite Django's own `django_date_trunc` function (registered on every SQLite con
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 from typing import Any
+from zoneinfo import ZoneInfo
 
+from django.conf import settings
 from django.db.models import DateField, F, Func, QuerySet
 from django.utils import timezone
 
@@ -67,6 +69,15 @@ def in_local_dates(
         .alias(_local_day=LocalPeriod("day", timestamp, time_zone))
         .filter(_local_day__gte=date_from, _local_day__lte=date_to)
     )
+
+
+def local_bounds(date_from: date, date_to: date) -> tuple[datetime, datetime]:
+    """The instants of the retailer's (`settings.TIME_ZONE`) local midnight at `date_from`
+    and after `date_to`: the period of rows that belong to no store (carts, customers)."""
+    zone = ZoneInfo(settings.TIME_ZONE)
+    start = datetime.combine(date_from, time.min, tzinfo=zone)
+    end = datetime.combine(date_to + timedelta(days=1), time.min, tzinfo=zone)
+    return start, end
 
 
 def money(value: Decimal | int | None) -> str:
