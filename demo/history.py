@@ -356,6 +356,8 @@ class _Year:
             cart = orders_demo.cart_start(self.rng, channel=channel)
             for sku, quantity in self._lines_from([self.warehouses[0].pk], 2):
                 order_services.cart_line_add(cart=cart, sku=sku, quantity=quantity)
+            if self.rng.random() < 0.3:  # got as far as choosing delivery, then left
+                order_services.cart_update(cart=cart, fulfilment_type="delivery")
             self.counts["carts left"] += 1
 
         return abandoned

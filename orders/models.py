@@ -64,6 +64,9 @@ class Cart(Attributed):
     )
     # The total of the last quote this cart showed; checkout answers 409 if the price moved.
     quoted_total = models.DecimalField(null=True, blank=True, **MONEY)
+    # When the shopper first reached checkout: chose how to get the goods (pickup store or
+    # delivery) or placed the order. The funnel report counts checkouts by it.
+    checkout_at = models.DateTimeField(null=True, blank=True)
     merged_into = models.ForeignKey(
         "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )

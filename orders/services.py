@@ -16,7 +16,8 @@ from typing import Any
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
-from django.db.models import Q
+from django.db.models import DateTimeField, Q, Value
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -200,6 +201,9 @@ def cart_update(
     if coupon_code is not None:
         cart.coupon_code = coupon_code.strip()
         fields.append("coupon_code")
+    if cart.checkout_at is None and (fulfilment_type is not None or pickup_location is not None):
+        cart.checkout_at = timezone.now()
+        fields.append("checkout_at")
     cart.save(update_fields=list(dict.fromkeys(fields)))
     return cart
 
@@ -434,7 +438,11 @@ def checkout_place(
             if authorization is not None:
                 _payment_void_quietly(*authorization)
             raise
-        Cart.objects.filter(pk=cart.pk).update(state=Cart.State.CONVERTED, updated_at=now)
+        Cart.objects.filter(pk=cart.pk).update(
+            state=Cart.State.CONVERTED,
+            checkout_at=Coalesce("checkout_at", Value(now, output_field=DateTimeField())),
+            updated_at=now,
+        )
         _notify_after_commit(order, Status.PLACED)
         return order
 

@@ -8,7 +8,7 @@ Carts belong to no store, so their dates are local dates in the retailer's time 
 from django.conf import settings
 from django.db.models import Count, Exists, OuterRef, Q, Value
 
-from orders.domain import Channel, Fulfilment
+from orders.domain import Channel
 from orders.models import Cart, Order
 from reports.registry import ReportParams, ReportResult, report
 from reports.sql import LocalPeriod, local_bounds, ratio
@@ -43,9 +43,8 @@ def funnel(params: ReportParams) -> ReportResult:
 
     - `carts`: carts created in the period; a cart merged into another (an anonymous cart
       folded into the customer's at login) is left out, its shopping goes on in the other.
-    - `checkouts`: of those, the carts that reached checkout: a pickup store was chosen, or
-      the cart became an order. (A cart starts out as delivery, so a shopper who chose
-      delivery and left cannot be told from one who never got that far.)
+    - `checkouts`: of those, the carts that reached checkout: the shopper chose how to get
+      the goods (a pickup store or delivery) or placed the order (`Cart.checkout_at`).
     - `completed`: of those, the carts that became an order (whatever became of the order).
     - `abandoned`: carts − completed, open carts included.
     - `checkout_rate`: checkouts / carts; `completion_rate`: completed / checkouts;
@@ -63,13 +62,14 @@ def funnel(params: ReportParams) -> ReportResult:
         zone = Value(settings.TIME_ZONE)
         carts = carts.annotate(_period=LocalPeriod(params.group_by, "created_at", zone))
     converted = Q(state=Cart.State.CONVERTED)
+    reached = Q(checkout_at__isnull=False)
     rows = []
     totals = dict.fromkeys(FIGURES, 0)
     for row in (
         carts.values(key)
         .annotate(
             carts=Count("pk"),
-            checkouts=Count("pk", filter=converted | Q(fulfilment_type=Fulfilment.PICKUP)),
+            checkouts=Count("pk", filter=reached),
             completed=Count("pk", filter=converted),
         )
         .order_by(key)

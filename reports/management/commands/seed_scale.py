@@ -564,6 +564,7 @@ class Builder:
                 "fulfilment_type",
                 "pickup_location_id",
                 "quoted_total",
+                "checkout_at",
                 "created_at",
                 "updated_at",
                 *cart_extra,
@@ -1001,7 +1002,12 @@ class Builder:
         source, medium, name = CAMPAIGNS[self.rng.randrange(len(CAMPAIGNS))]
         return source, medium, f"{name}-{at:%Y-%m}" if name else ""
 
-    def _cart(self, at, *, channel, customer, state, pickup_location, total, campaign) -> int:
+    def _cart(
+        self, at, *, channel, customer, state, pickup_location, total, campaign, reached=False
+    ) -> int:
+        """A cart created at `at`; it reached checkout (`checkout_at`) when it became an
+        order, chose a pickup store, or (`reached`) chose delivery and was left there."""
+        reached = reached or state == "converted" or pickup_location is not None
         values = [
             self._uuid(self.carts.next_id),
             self.customers[customer] if customer is not None else None,
@@ -1010,6 +1016,7 @@ class Builder:
             "pickup" if pickup_location else "delivery",
             pickup_location,
             None if total is None else _money(total),
+            at if reached else None,
             at,
             at,
         ]
@@ -1230,6 +1237,7 @@ class Builder:
                 pickup_location=None,
                 total=None,
                 campaign=self._campaign(at),
+                reached=rng.random() < 0.3,
             )
             for v in sorted({self._pick(None) for _ in range(1 + int(rng.random() * 3))}):
                 self.cart_lines.add(cart, self.variant_ids[v], 1, at)
