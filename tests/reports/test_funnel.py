@@ -57,7 +57,8 @@ def history(shop, monkeypatch):
     """In Berlin time (UTC+2 in April):
 
     - 1 April, web: a cart abandoned with lines only; a cart with the Berlin store chosen
-      for pickup and left; a cart with delivery chosen and left (it reached checkout); a cart collected at the Berlin store (checked out); a delivery
+      for pickup and left; a cart with delivery chosen and left (it reached checkout); a
+      cart collected at the Berlin store (checked out); a delivery
       checked out (from the warehouse). An anonymous cart merged at login into a
       customer's cart (the merged one does not count; the customer's, a web cart, does).
     - 1 April at 23:30 UTC (2 April in Berlin), app: a cart picked up at Hamburg (checked
