@@ -62,6 +62,7 @@ from orders.models import (
 from orders.payments import payment_provider
 from pricing import selectors as pricing_selectors
 from pricing import services as pricing_services
+from reports import services as report_services
 
 logger = logging.getLogger(__name__)
 
@@ -595,6 +596,7 @@ def _checkout_write(
             )
         )
     Tender.objects.bulk_create(tenders)
+    report_services.orders_placed([order], units={order.pk: sum(q.quantity for q in quote.lines)})
     placed = OrderTransition.objects.create(
         order=order,
         from_status="",
@@ -758,6 +760,12 @@ def _order_transition_locked(
     source = order.status
     order.status = move.target
     order.save(update_fields=["status", "pickup_expires_at", "updated_at"])
+    report_services.order_moved(order, source_status=source)
+    if order.fulfilment_type == Fulfilment.PICKUP:
+        if move.target == Status.READY_FOR_PICKUP:
+            report_services.pickup_ready(order, at=now)
+        elif move.target == Status.COLLECTED:
+            report_services.pickup_collected(order, at=now)
     OrderTransition.objects.create(
         order=order,
         from_status=source,
@@ -1080,6 +1088,13 @@ def till_sales_record(
         insert_many(OrderLine, lines)
         insert_many(Tender, tenders)
         insert_many(OrderTransition, transitions)
+        report_services.orders_placed(
+            orders,
+            units={
+                order.pk: sum(line.quantity for line in sale.lines)
+                for sale, order in zip(sales, orders, strict=True)
+            },
+        )
         # A sale is the customer's first order when nothing of theirs is older: its time is
         # when it happened at the till, however late the till synced it. Customer rows come
         # before stock levels in the lock order (and only first orders lock them).
@@ -1214,6 +1229,7 @@ def order_reroute(
             "updated_at",
         ]
     )
+    report_services.order_moved(order, source_status=source_status, source_location=previous)
     OrderTransition.objects.create(
         order=order,
         from_status=source_status,
@@ -1248,6 +1264,7 @@ def order_returned(*, order: Order, fully: bool, note: str, user=None, at: datet
     if source != target:
         order.status = target
         order.save(update_fields=["status", "updated_at"])
+        report_services.order_moved(order, source_status=source)
     OrderTransition.objects.create(
         order=order,
         from_status=source,

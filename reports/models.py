@@ -1,4 +1,5 @@
-"""No tables of its own: the reports aggregate the other apps' rows in the database.
+"""The reports' own tables: signed daily rows kept as orders and returns change (so a
+report over a year sums thousands of rows, not a million orders), and pickup timings.
 
 `Report` exists for its permission, `reports.view_reports` (head office sees every store,
 a store manager only their stores), and to give the reports their place in the admin.
@@ -6,6 +7,8 @@ a store manager only their stores), and to give the reports their place in the a
 
 from django.db import models
 from django.utils.translation import gettext_lazy as _
+
+from orders.models import MONEY
 
 
 class Report(models.Model):
@@ -18,3 +21,80 @@ class Report(models.Model):
 
     def __str__(self) -> str:
         return str(self._meta.verbose_name)
+
+
+class OrderDay(models.Model):
+    """What orders add to a local day's figures, as signed rows: a ledger of the reports.
+
+    An order placed adds a row (+1 order, its units and money) under the local date it was
+    placed at its location, its channel, fulfilment and `outcome`; when its outcome changes
+    (collected, cancelled, expired) or it moves to another store, a row takes it out of the
+    old key and one adds it under the new. So the figures of any key are the sum of its
+    rows, always equal to what the orders themselves say (`reports.services.facts_verify`),
+    and a report over a year adds up thousands of rows, not a million orders. Rows of past
+    days are folded into one per key (`facts_fold`), which keeps every sum.
+    """
+
+    class Outcome(models.TextChoices):
+        OPEN = "open", _("open")  # placed, ready, shipped: not yet ended
+        DONE = "done", _("done")  # collected, delivered (returned ones too)
+        CANCELLED = "cancelled", _("cancelled")
+        EXPIRED = "expired", _("expired")
+
+    day = models.DateField()
+    location = models.ForeignKey("inventory.Location", on_delete=models.PROTECT, related_name="+")
+    channel = models.CharField(max_length=16)
+    fulfilment = models.CharField(max_length=10)
+    outcome = models.CharField(max_length=10, choices=Outcome.choices)
+    orders = models.IntegerField()
+    units = models.IntegerField()
+    revenue = models.DecimalField(**MONEY)  # order totals less the points paid with
+    discounts = models.DecimalField(**MONEY)
+    points = models.IntegerField()
+    points_cost = models.DecimalField(**MONEY)
+
+    class Meta:
+        default_permissions = ()
+        indexes = [models.Index(fields=["day"], name="report_order_day_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.day} {self.location_id} {self.channel} {self.outcome}: {self.orders}"
+
+
+class RefundDay(models.Model):
+    """Money given back by completed returns (every tender but points), on the local date the
+    return was completed at the store that received it, under the sold order's location and
+    channel — signed rows like `OrderDay`, folded the same way."""
+
+    day = models.DateField()
+    location = models.ForeignKey("inventory.Location", on_delete=models.PROTECT, related_name="+")
+    channel = models.CharField(max_length=16)
+    amount = models.DecimalField(**MONEY)
+
+    class Meta:
+        default_permissions = ()
+        indexes = [models.Index(fields=["day"], name="report_refund_day_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.day} {self.location_id} {self.channel}: {self.amount}"
+
+
+class PickupTiming(models.Model):
+    """One row per pickup order that became ready: the hours it took to be ready (to its
+    last move to ready) and to be collected, under the local date it was placed at its
+    current store — what the pickup report's medians are taken over."""
+
+    order_id = models.BigIntegerField(primary_key=True)
+    day = models.DateField()
+    location = models.ForeignKey("inventory.Location", on_delete=models.PROTECT, related_name="+")
+    channel = models.CharField(max_length=16)
+    ready_at = models.DateTimeField()
+    hours_to_ready = models.FloatField()
+    hours_to_collect = models.FloatField(null=True)
+
+    class Meta:
+        default_permissions = ()
+        indexes = [models.Index(fields=["day"], name="report_pickup_day_idx")]
+
+    def __str__(self) -> str:
+        return f"order {self.order_id}: {self.hours_to_ready} h, {self.hours_to_collect} h"

@@ -15,6 +15,7 @@ from zoneinfo import ZoneInfo
 
 from django.conf import settings
 from django.db.models import DateField, F, Func, QuerySet
+from django.db.models.functions import TruncMonth, TruncWeek
 from django.utils import timezone
 
 from core.money import quantize
@@ -49,6 +50,22 @@ class LocalPeriod(Func):
             *ts_params,
             *tz_params,
         )
+
+
+def day_key(group_by: str, *, day: str = "day", location: str = "location"):
+    """The group key of a row of the reports' daily tables: its day's day, ISO week
+    (Monday) or month, its channel, or its location's code (`store`)."""
+    if group_by == "day":
+        return F(day)
+    if group_by == "week":
+        return TruncWeek(day)
+    if group_by == "month":
+        return TruncMonth(day)
+    if group_by == "channel":
+        return F("channel")
+    if group_by == "store":
+        return F(f"{location}__code")
+    raise ValueError(f"unknown key {group_by!r}")
 
 
 def _expression(value):

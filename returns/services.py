@@ -46,6 +46,7 @@ from orders.domain import RETURNABLE, Status
 from orders.errors import OrderNotFound
 from orders.payments import payment_provider
 from pricing import selectors as pricing_selectors
+from reports import services as report_services
 from returns import domain, selectors
 from returns.errors import (
     ExchangePaymentRequired,
@@ -639,6 +640,11 @@ def _complete(
     ret.completed_at = now
     ret.status = Return.Status.COMPLETED
     ret.save()
+    report_services.return_completed(
+        ret,
+        refunded=sum((r.amount for r in refunds if r.kind != "points"), Decimal(0)),
+        order=order,
+    )
     ReturnLine.objects.bulk_create(
         ReturnLine(
             ret=ret,

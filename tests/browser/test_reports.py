@@ -14,6 +14,7 @@ from orders import services as order_services
 from orders.domain import Actor, Status
 from orders.models import Order
 from reports import registry
+from reports import services as report_services
 from staff.services import staff_member_create
 from tests.backoffice.conftest import place_pickup, till_sale
 from tests.browser.conftest import PASSWORD, log_in
@@ -45,6 +46,7 @@ def _history():
     # A day back: the default dates (the last 30 days to today) hold every order whatever
     # the hour of the run in the stores' time zone.
     Order.objects.update(placed_at=F("placed_at") - timedelta(days=1))
+    report_services.facts_rebuild()  # the rows follow the orders dated back
     return shop
 
 

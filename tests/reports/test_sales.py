@@ -15,6 +15,7 @@ from django.utils import timezone
 from orders import services as order_services
 from orders.domain import Actor, Status
 from orders.models import Order
+from reports import services as report_services
 from reports.registry import ReportParams, report_get
 from returns import services as return_services
 from returns.models import Return
@@ -107,6 +108,9 @@ def history(shop):
         50,
     )
     Return.objects.filter(pk=ret.pk).update(completed_at=datetime(2026, 3, 9, 9, tzinfo=UTC))
+    # The history was dated back behind the services' backs: the report rows are rebuilt
+    # from it, as after a bulk load.
+    report_services.facts_rebuild()
     return berlin, hamburg
 
 
@@ -328,7 +332,7 @@ def test_the_last_day_is_included_and_days_outside_are_not(member, history):
     assert (data["totals"]["orders"], data["totals"]["revenue"]) == (1, "25.00")
 
 
-def test_the_report_runs_three_queries_whatever_the_number_of_orders(shop, history):
+def test_the_report_runs_two_queries_whatever_the_number_of_orders(shop, history):
     berlin, _hamburg = history
     run = report_get("sales").run
     for group_by in ("day", "channel", "store"):
@@ -339,9 +343,10 @@ def test_the_report_runs_three_queries_whatever_the_number_of_orders(shop, histo
             _placed(
                 place_pickup(shop.sku(price="5.00"), berlin), datetime(2026, 3, 20, 9, tzinfo=UTC)
             )
+        report_services.facts_rebuild()
         with CaptureQueriesContext(connection) as after:
             result = run(params)
-        assert len(before) == len(after) == 3
+        assert len(before) == len(after) == 2
         assert result.totals["orders"] > 3
 
 
@@ -365,6 +370,7 @@ def test_an_exchange_gives_back_its_credit_and_sells_the_new_goods_at_the_till(m
     nine_march = datetime(2026, 3, 9, 9, tzinfo=UTC)
     Return.objects.filter(pk=ret.pk).update(completed_at=nine_march)
     _placed(ret.exchange_order, nine_march)
+    report_services.facts_rebuild()
     data = member("head_office").get(URL, {**MARCH, "group_by": "channel"}).json()
     assert data["rows"] == [
         {

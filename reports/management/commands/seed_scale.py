@@ -54,6 +54,7 @@ from inventory.models import Location, StockLevel, StockMovement
 from loyalty.models import LoyaltyAccount, LoyaltyAllocation, LoyaltyEntry, LoyaltyRules
 from orders.models import Cart, CartLine, Order, OrderLine, OrderTransition, Tender
 from pricing.models import Price, PriceList
+from reports.services import facts_rebuild
 from returns.models import RefundTender, Return, ReturnLine
 
 BATCH = 200_000  # rows buffered over all tables before they are written
@@ -1360,6 +1361,8 @@ class Builder:
         self.log(f"history: {self.orders.written} orders")
         self.finish()
         self.writer.reset_sequences()
+        rows = facts_rebuild()  # the reports' daily rows, derived from what was written
+        self.log(f"report rows: {rows['order_days']} order days, {rows['pickups']} pickups")
         if connection.vendor == "postgresql":
             # Fresh statistics, or the planner guesses at tables it has never analysed.
             with connection.cursor() as cursor:

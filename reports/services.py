@@ -1,0 +1,394 @@
+"""Keeping the reports' own rows as orders and returns change.
+
+The orders and returns services call these inside their own transactions, so a report's
+rows change exactly when the orders and returns they summarise do (never in between, never
+twice). Every row here is derived: `facts_rebuild` recomputes all of them from the orders,
+returns and transitions, `facts_verify` compares the two, and `facts_fold` folds the rows
+of past days into one per key (the sums stay the same).
+
+Rows are only inserted (and folded); the one exception is `PickupTiming`, one row per
+order, set when the pickup becomes ready and when it is collected.
+"""
+
+from collections.abc import Iterable
+from datetime import date, datetime
+from decimal import Decimal
+from zoneinfo import ZoneInfo
+
+from django.db import transaction
+from django.db.models import Case, CharField, Count, F, Sum, Value, When
+from django.db.models.functions import Coalesce
+from django.utils import timezone
+
+from orders.domain import Fulfilment, Status
+from reports.models import OrderDay, PickupTiming, RefundDay
+from reports.sql import LocalPeriod
+
+OUTCOMES = {
+    Status.PLACED: OrderDay.Outcome.OPEN,
+    Status.READY_FOR_PICKUP: OrderDay.Outcome.OPEN,
+    Status.SHIPPED: OrderDay.Outcome.OPEN,
+    Status.COLLECTED: OrderDay.Outcome.DONE,
+    Status.DELIVERED: OrderDay.Outcome.DONE,
+    Status.PARTIALLY_RETURNED: OrderDay.Outcome.DONE,
+    Status.RETURNED: OrderDay.Outcome.DONE,
+    Status.CANCELLED: OrderDay.Outcome.CANCELLED,
+    Status.EXPIRED: OrderDay.Outcome.EXPIRED,
+}
+ZERO = Decimal("0.00")
+
+
+def outcome(status: str) -> str:
+    """How an order in `status` counts: open, done, cancelled or expired."""
+    return OUTCOMES[Status(status)]
+
+
+def local_day(at: datetime, time_zone: str) -> date:
+    return timezone.localtime(at, ZoneInfo(time_zone)).date()
+
+
+def _row(order, *, sign: int, status: str, location=None) -> OrderDay:
+    location = location or order.location
+    return OrderDay(
+        day=local_day(order.placed_at, location.time_zone),
+        location_id=location.pk,
+        channel=order.channel,
+        fulfilment=order.fulfilment_type,
+        outcome=outcome(status),
+        orders=sign,
+        units=sign * order.report_units,
+        revenue=sign * (order.total - order.points_value),
+        discounts=sign * order.discount_total,
+        points=sign * order.points_redeemed,
+        points_cost=sign * order.points_value,
+    )
+
+
+def orders_placed(orders: Iterable, *, units: dict[int, int]) -> None:
+    """New orders (saved, with `location` loaded) and their units by order pk."""
+    rows = []
+    for order in orders:
+        order.report_units = units[order.pk]
+        rows.append(_row(order, sign=1, status=order.status))
+    OrderDay.objects.bulk_create(rows)
+
+
+def order_moved(order, *, source_status: str, source_location=None) -> None:
+    """`order` (saved) left `source_status` (and `source_location`, when re-routed): take it
+    out of the old key and add it under the new one, if either changed."""
+    moved = source_location is not None and source_location.pk != order.location_id
+    if not moved and outcome(source_status) == outcome(order.status):
+        return
+    source_location = source_location or order.location
+    order.report_units = _units(order)
+    OrderDay.objects.bulk_create(
+        [
+            _row(order, sign=-1, status=source_status, location=source_location),
+            _row(order, sign=1, status=order.status),
+        ]
+    )
+    if moved:
+        PickupTiming.objects.filter(order_id=order.pk).delete()
+
+
+def _units(order) -> int:
+    return order.lines.aggregate(n=Coalesce(Sum("quantity"), 0))["n"]
+
+
+def pickup_ready(order, *, at: datetime) -> None:
+    """A pickup moved to ready at `at`: its hours from placing to ready (a re-routed pickup
+    is ready when its new store has it, so a later move to ready replaces the row)."""
+    PickupTiming.objects.update_or_create(
+        order_id=order.pk,
+        defaults={
+            "day": local_day(order.placed_at, order.location.time_zone),
+            "location_id": order.location_id,
+            "channel": order.channel,
+            "ready_at": at,
+            "hours_to_ready": _hours(order.placed_at, at),
+            "hours_to_collect": None,
+        },
+    )
+
+
+def pickup_collected(order, *, at: datetime) -> None:
+    """A pickup was handed over at `at`: its hours from ready to collection."""
+    timing = PickupTiming.objects.filter(order_id=order.pk).first()
+    if timing is not None:
+        timing.hours_to_collect = _hours(timing.ready_at, at)
+        timing.save(update_fields=["hours_to_collect"])
+
+
+def _hours(start: datetime, end: datetime) -> float:
+    # Whole milliseconds, as the database computes them from stored timestamps.
+    return round((end - start).total_seconds() * 1000) / 3_600_000
+
+
+def return_completed(ret, *, refunded: Decimal, order) -> None:
+    """A completed return gave back `refunded` in money (every tender but points)."""
+    if not refunded:
+        return
+    RefundDay.objects.create(
+        day=local_day(ret.completed_at, ret.location.time_zone),
+        location_id=order.location_id,
+        channel=order.channel,
+        amount=refunded,
+    )
+
+
+# --- derived from the source rows ---------------------------------------------------------
+
+ORDER_FIGURES = ("orders", "units", "revenue", "discounts", "points", "points_cost")
+
+
+def _derived_orders():
+    """The `OrderDay` figures per key computed from the orders themselves."""
+    from orders.models import Order, OrderLine
+
+    keys = ("day", "location_id", "channel", "fulfilment", "outcome")
+    orders = Order.objects.annotate(
+        day=LocalPeriod("day", "placed_at", "location__time_zone"),
+        fulfilment=F("fulfilment_type"),
+        outcome=_outcome_case_via(""),
+    )
+    grouped = {
+        tuple(row[k] for k in keys): row
+        for row in orders.values(*keys)
+        .annotate(
+            orders=Count("pk"),
+            revenue=Sum(F("total") - F("points_value")),
+            discounts=Sum("discount_total"),
+            points=Sum("points_redeemed"),
+            points_cost=Sum("points_value"),
+        )
+        .order_by()
+    }
+    lines = (
+        OrderLine.objects.annotate(
+            day=LocalPeriod("day", "order__placed_at", "order__location__time_zone"),
+            location_id=F("order__location_id"),
+            channel=F("order__channel"),
+            fulfilment=F("order__fulfilment_type"),
+            outcome=_outcome_case_via("order__"),
+        )
+        .values(*keys)
+        .annotate(units=Sum("quantity"))
+        .order_by()
+    )
+    for row in lines:
+        grouped[tuple(row[k] for k in keys)]["units"] = row["units"]
+    return grouped
+
+
+def _outcome_case_via(prefix: str) -> Case:
+    """The outcome of the order reached through `prefix`, in SQL."""
+    return Case(
+        *(
+            When(**{f"{prefix}status": status}, then=Value(str(value)))
+            for status, value in OUTCOMES.items()
+        ),
+        output_field=CharField(),
+    )
+
+
+def _derived_refunds():
+    from returns.models import RefundTender, Return
+
+    keys = ("day", "location_id", "channel")
+    refunds = (
+        RefundTender.objects.filter(ret__status=Return.Status.COMPLETED)
+        .exclude(kind="points")
+        .annotate(
+            day=LocalPeriod("day", "ret__completed_at", "ret__location__time_zone"),
+            location_id=F("ret__order__location_id"),
+            channel=F("ret__order__channel"),
+        )
+        .values(*keys)
+        .annotate(amount=Sum("amount"))
+        .order_by()
+    )
+    return {tuple(row[k] for k in keys): row for row in refunds}
+
+
+def _derived_timings() -> list[PickupTiming]:
+    """A `PickupTiming` per pickup that became ready, from its transitions."""
+    from orders.models import Order, OrderTransition
+
+    timings = {}
+    moves = (
+        OrderTransition.objects.filter(
+            order__fulfilment_type=Fulfilment.PICKUP,
+            to_status__in=(Status.READY_FOR_PICKUP, Status.COLLECTED, Status.PLACED),
+        )
+        .exclude(to_status=Status.PLACED, from_status="")  # placing it: no timing yet
+        .order_by("order_id", "at", "pk")
+        .values_list("order_id", "to_status", "at")
+    )
+    for order_id, to_status, at in moves.iterator(chunk_size=10_000):
+        if to_status == Status.PLACED:  # placed again elsewhere (re-routed): not ready there
+            timings.pop(order_id, None)
+        elif to_status == Status.READY_FOR_PICKUP:
+            timings[order_id] = [at, None]
+        elif order_id in timings:
+            timings[order_id][1] = at
+    rows = []
+    orders = Order.objects.filter(pk__in=list(timings)).select_related("location")
+    for order in orders.only("pk", "placed_at", "channel", "location").iterator(chunk_size=5_000):
+        ready, collected = timings[order.pk]
+        rows.append(
+            PickupTiming(
+                order_id=order.pk,
+                day=local_day(order.placed_at, order.location.time_zone),
+                location_id=order.location_id,
+                channel=order.channel,
+                ready_at=ready,
+                hours_to_ready=_hours(order.placed_at, ready),
+                hours_to_collect=None if collected is None else _hours(ready, collected),
+            )
+        )
+    return rows
+
+
+@transaction.atomic
+def facts_rebuild() -> dict[str, int]:
+    """Replace every report row by what the orders, returns and transitions say (after a bulk
+    load that bypassed the services, such as `seed_scale`). One row per key."""
+    OrderDay.objects.all().delete()
+    RefundDay.objects.all().delete()
+    PickupTiming.objects.all().delete()
+    orders = [
+        OrderDay(
+            day=_date(key[0]),
+            location_id=key[1],
+            channel=key[2],
+            fulfilment=key[3],
+            outcome=key[4],
+            orders=row["orders"],
+            units=row.get("units") or 0,
+            revenue=row["revenue"] or ZERO,
+            discounts=row["discounts"] or ZERO,
+            points=row["points"] or 0,
+            points_cost=row["points_cost"] or ZERO,
+        )
+        for key, row in _derived_orders().items()
+    ]
+    OrderDay.objects.bulk_create(orders, batch_size=5_000)
+    refunds = [
+        RefundDay(day=_date(key[0]), location_id=key[1], channel=key[2], amount=row["amount"])
+        for key, row in _derived_refunds().items()
+    ]
+    RefundDay.objects.bulk_create(refunds, batch_size=5_000)
+    timings = _derived_timings()
+    PickupTiming.objects.bulk_create(timings, batch_size=5_000)
+    return {"order_days": len(orders), "refund_days": len(refunds), "pickups": len(timings)}
+
+
+def _date(value) -> date:
+    return date.fromisoformat(value) if isinstance(value, str) else value
+
+
+def _summed_orders() -> dict:
+    keys = ("day", "location_id", "channel", "fulfilment", "outcome")
+    summed = (
+        OrderDay.objects.values(*keys)
+        .annotate(**{name: Sum(name) for name in ORDER_FIGURES})
+        .order_by()
+    )
+    return {
+        tuple(row[k] for k in keys): {name: row[name] for name in ORDER_FIGURES}
+        for row in summed
+        if any(row[name] for name in ORDER_FIGURES)
+    }
+
+
+def facts_verify() -> list[str]:
+    """The differences between the report rows and what the orders, returns and
+    transitions say (empty when they agree)."""
+    problems = []
+    derived = {
+        (_date(key[0]), *key[1:]): {
+            name: (row.get(name) or 0) if name in ("orders", "units", "points") else row[name]
+            for name in ORDER_FIGURES
+        }
+        for key, row in _derived_orders().items()
+    }
+    summed = _summed_orders()
+    for key in sorted(derived.keys() | summed.keys(), key=str):
+        if derived.get(key) != summed.get(key):
+            problems.append(
+                f"orders {_text(key)}: rows {summed.get(key)} != orders {derived.get(key)}"
+            )
+    refunds = {(_date(k[0]), *k[1:]): row["amount"] for k, row in _derived_refunds().items()}
+    kept = {
+        (row["day"], row["location_id"], row["channel"]): row["amount"]
+        for row in RefundDay.objects.values("day", "location_id", "channel")
+        .annotate(amount=Sum("amount"))
+        .order_by()
+        if row["amount"]
+    }
+    for key in sorted(refunds.keys() | kept.keys(), key=str):
+        if refunds.get(key) != kept.get(key):
+            problems.append(
+                f"refunds {_text(key)}: rows {kept.get(key)} != returns {refunds.get(key)}"
+            )
+    timings = {
+        t.order_id: (t.day, t.location_id, t.channel, t.hours_to_ready, t.hours_to_collect)
+        for t in _derived_timings()
+    }
+    stored = {
+        t.order_id: (t.day, t.location_id, t.channel, t.hours_to_ready, t.hours_to_collect)
+        for t in PickupTiming.objects.all()
+    }
+    for order_id in sorted(timings.keys() | stored.keys()):
+        if timings.get(order_id) != stored.get(order_id):
+            problems.append(
+                f"pickup {order_id}: row {stored.get(order_id)} != {timings.get(order_id)}"
+            )
+    return problems
+
+
+def _text(key: tuple) -> str:
+    return "/".join(str(part) for part in key)
+
+
+def facts_fold(*, before: date) -> int:
+    """Fold the rows of days before `before` into one row per key (same sums; rows of
+    keys that sum to nothing go). Rows added meanwhile by other transactions are left as
+    they are. Returns how many rows were removed."""
+    removed = 0
+    for model, keys, figures in (
+        (OrderDay, ("day", "location_id", "channel", "fulfilment", "outcome"), ORDER_FIGURES),
+        (RefundDay, ("day", "location_id", "channel"), ("amount",)),
+    ):
+        with transaction.atomic():
+            old = model.objects.filter(day__lt=before)
+            ids = list(old.values_list("pk", flat=True))
+            if not ids:
+                continue
+            folded = []
+            for start in range(0, len(ids), 20_000):
+                chunk = ids[start : start + 20_000]
+                folded += list(
+                    model.objects.filter(pk__in=chunk)
+                    .values(*keys)
+                    .annotate(**{name: Sum(name) for name in figures})
+                    .order_by()
+                )
+            totals: dict = {}
+            for row in folded:
+                key = tuple(row[k] for k in keys)
+                into = totals.setdefault(key, dict.fromkeys(figures, 0))
+                for name in figures:
+                    into[name] += row[name]
+            for start in range(0, len(ids), 20_000):
+                model.objects.filter(pk__in=ids[start : start + 20_000]).delete()
+            model.objects.bulk_create(
+                [
+                    model(**dict(zip(keys, key, strict=True)), **values)
+                    for key, values in totals.items()
+                    if any(values.values())
+                ],
+                batch_size=5_000,
+            )
+            removed += len(ids) - sum(1 for v in totals.values() if any(v.values()))
+    return removed
