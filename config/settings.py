@@ -312,6 +312,7 @@ CELERY_BEAT_SCHEDULE: dict = {
         "task": "returns.tasks.refunds_retry_pending",
         "schedule": 600.0,
     },
+    "reports-fold-past-days": {"task": "reports.tasks.fold_past_days", "schedule": 6 * 3600.0},
 }
 
 EMAIL_BACKEND = os.environ.get("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")

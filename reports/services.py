@@ -361,7 +361,9 @@ def facts_fold(*, before: date) -> int:
         (RefundDay, ("day", "location_id", "channel"), ("amount",)),
     ):
         with transaction.atomic():
-            old = model.objects.filter(day__lt=before)
+            # Locked: a second fold running at once waits, then finds these rows gone and
+            # does not see the folded ones (inserted after its snapshot), so sums nothing twice.
+            old = model.objects.select_for_update().filter(day__lt=before)
             ids = list(old.values_list("pk", flat=True))
             if not ids:
                 continue

@@ -129,3 +129,13 @@ def test_a_verify_finds_a_row_that_does_not_match_the_orders(lived):
     )
     problems = report_services.facts_verify()
     assert len(problems) == 1 and "2026-03-02" in problems[0]
+
+
+def test_the_nightly_task_folds_days_before_the_last_three(lived, monkeypatch):
+    from reports import tasks
+
+    assert tasks.fold_past_days() == 0  # today's rows stay as they are
+    later = timezone.now() + timedelta(days=4)
+    monkeypatch.setattr(timezone, "now", lambda: later)
+    assert tasks.fold_past_days() > 0
+    assert report_services.facts_verify() == []
