@@ -98,3 +98,29 @@ class PickupTiming(models.Model):
 
     def __str__(self) -> str:
         return f"order {self.order_id}: {self.hours_to_ready} h, {self.hours_to_collect} h"
+
+
+class ReturnRow(models.Model):
+    """One row per completed return, with what the returns report groups and filters by:
+    the sold order's local date of placing, channel and location, where the goods came
+    back and why — so the report reads tens of thousands of narrow rows, not the orders."""
+
+    return_id = models.BigIntegerField(primary_key=True)
+    order_id = models.BigIntegerField()
+    sold_day = models.DateField()
+    channel = models.CharField(max_length=16)  # the sold order's
+    sold_location = models.ForeignKey(
+        "inventory.Location", on_delete=models.PROTECT, related_name="+"
+    )
+    location = models.ForeignKey("inventory.Location", on_delete=models.PROTECT, related_name="+")
+    in_store = models.BooleanField()  # handed in at a store (not a warehouse)
+    reason = models.CharField(max_length=20)
+    units = models.IntegerField()
+    refunded = models.DecimalField(**MONEY)
+
+    class Meta:
+        default_permissions = ()
+        indexes = [models.Index(fields=["sold_day"], name="report_return_sold_day_idx")]
+
+    def __str__(self) -> str:
+        return f"return {self.return_id} of order {self.order_id}"

@@ -4,47 +4,33 @@ in stores), what was refunded and why.
 
 The report follows the orders sold in the period: its returns are the completed returns
 of those orders, whenever they were completed, so a rate never counts a return against
-another period's sales. At most three queries whatever the number of orders or returns:
-the returns grouped and in total (each return's units and money as subqueries) and, for
-the views that divide by them, the orders sold, grouped from the reports' daily rows
-(their total is the rows' sum).
+another period's sales. At most three queries whatever the number of orders or returns,
+all on the reports' own rows: the returns grouped and in total (`ReturnRow`, one narrow
+row per completed return with its sold order's date, channel and store, its units and
+money) and, for the views that divide by them, the orders sold, grouped (`OrderDay`;
+their total is the rows' sum).
 """
 
 from decimal import Decimal
 
-from django.db.models import Count, F, IntegerField, OuterRef, Q, QuerySet, Subquery, Sum
-from django.db.models.functions import Coalesce
+from django.db.models import Count, F, Q, QuerySet, Sum
+from django.db.models.functions import TruncMonth
 
-from inventory.models import Location
-from orders.domain import Channel, Status
-from reports.models import OrderDay
+from orders.domain import Channel
+from reports.models import OrderDay, ReturnRow
 from reports.registry import ReportParams, ReportResult, report
-from reports.sql import LocalPeriod, day_key, in_local_dates, money, ratio
-from returns.models import RefundTender, Return, ReturnLine
+from reports.sql import day_key, money, ratio
 
 GROUP_BY = ("channel", "store", "reason", "month")
-NOT_SOLD = (Status.CANCELLED, Status.EXPIRED)
 # Views whose rows are attributes of the sold order: they have a base of orders to divide by.
 WITH_ORDERS = ("channel", "month")
 
 
-def _sold(queryset: QuerySet, params: ReportParams, order: str) -> QuerySet:
-    """Rows whose order (reached through `order`) became a sale placed on a local date of
-    the period at its location."""
-    return in_local_dates(
-        queryset.exclude(**{f"{order}status__in": NOT_SOLD}),
-        timestamp=f"{order}placed_at",
-        time_zone=f"{order}location__time_zone",
-        date_from=params.date_from,
-        date_to=params.date_to,
-    )
-
-
-def _key(group_by: str, order: str):
+def _key(group_by: str):
     if group_by == "channel":
-        return F(f"{order}channel")
+        return F("channel")  # of the sold order
     if group_by == "month":
-        return LocalPeriod("month", f"{order}placed_at", f"{order}location__time_zone")
+        return TruncMonth("sold_day")
     if group_by == "store":
         return F("location__code")  # where the goods were handed in
     return F("reason")
@@ -53,31 +39,20 @@ def _key(group_by: str, order: str):
 def _returns(params: ReportParams) -> QuerySet:
     """Completed returns of the period's sales, within the user's locations: those handed
     in there for the store view, those of orders sold there otherwise."""
-    queryset = _sold(Return.objects.filter(status=Return.Status.COMPLETED), params, "order__")
+    queryset = ReturnRow.objects.filter(
+        sold_day__gte=params.date_from, sold_day__lte=params.date_to
+    )
     if params.location_ids is not None:
-        where = "location_id__in" if params.group_by == "store" else "order__location_id__in"
+        where = "location_id__in" if params.group_by == "store" else "sold_location_id__in"
         queryset = queryset.filter(**{where: params.location_ids})
-    units = ReturnLine.objects.filter(ret=OuterRef("pk")).values("ret").annotate(n=Sum("quantity"))
-    refunded = (
-        RefundTender.objects.filter(ret=OuterRef("pk"))
-        .exclude(kind="points")
-        .values("ret")
-        .annotate(amount=Sum("amount"))
-    )
-    return queryset.annotate(
-        key=_key(params.group_by, "order__"),
-        units=Coalesce(Subquery(units.values("n")), 0, output_field=IntegerField()),
-        refunded=Subquery(refunded.values("amount")),
-    )
+    return queryset.annotate(key=_key(params.group_by))
 
 
 RETURN_FIGURES = {
     "returns": Count("pk"),
-    "returned_orders": Count("order", distinct=True),
+    "returned_orders": Count("order_id", distinct=True),
     "returned_in_store": Count(
-        "order",
-        distinct=True,
-        filter=Q(location__kind=Location.Kind.STORE) & ~Q(order__channel=Channel.POS),
+        "order_id", distinct=True, filter=Q(in_store=True) & ~Q(channel=Channel.POS)
     ),
     "units_returned": Sum("units"),
     "refund_amount": Sum("refunded"),

@@ -20,8 +20,9 @@ from django.db.models import Case, CharField, Count, F, Sum, Value, When
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
+from inventory.models import Location
 from orders.domain import Fulfilment, Status
-from reports.models import OrderDay, PickupTiming, RefundDay
+from reports.models import OrderDay, PickupTiming, RefundDay, ReturnRow
 from reports.sql import LocalPeriod
 
 OUTCOMES = {
@@ -124,8 +125,21 @@ def _hours(start: datetime, end: datetime) -> float:
     return round((end - start).total_seconds() * 1000) / 3_600_000
 
 
-def return_completed(ret, *, refunded: Decimal, order) -> None:
-    """A completed return gave back `refunded` in money (every tender but points)."""
+def return_completed(ret, *, refunded: Decimal, units: int, order) -> None:
+    """A completed return of `units` gave back `refunded` in money (every tender but
+    points)."""
+    ReturnRow.objects.create(
+        return_id=ret.pk,
+        order_id=order.pk,
+        sold_day=local_day(order.placed_at, order.location.time_zone),
+        channel=order.channel,
+        sold_location_id=order.location_id,
+        location_id=ret.location_id,
+        in_store=ret.location.kind == Location.Kind.STORE,
+        reason=ret.reason,
+        units=units,
+        refunded=refunded,
+    )
     if not refunded:
         return
     RefundDay.objects.create(
@@ -210,6 +224,56 @@ def _derived_refunds():
     return {tuple(row[k] for k in keys): row for row in refunds}
 
 
+def _derived_returns() -> list[ReturnRow]:
+    """A `ReturnRow` per completed return, from the returns, their lines and refunds."""
+    from returns.models import RefundTender, Return, ReturnLine
+
+    units = dict(
+        ReturnLine.objects.filter(ret__status=Return.Status.COMPLETED)
+        .values("ret_id")
+        .annotate(n=Sum("quantity"))
+        .values_list("ret_id", "n")
+    )
+    refunded = dict(
+        RefundTender.objects.filter(ret__status=Return.Status.COMPLETED)
+        .exclude(kind="points")
+        .values("ret_id")
+        .annotate(amount=Sum("amount"))
+        .values_list("ret_id", "amount")
+    )
+    returns = Return.objects.filter(status=Return.Status.COMPLETED).select_related(
+        "order__location", "location"
+    )
+    return [
+        ReturnRow(
+            return_id=ret.pk,
+            order_id=ret.order_id,
+            sold_day=local_day(ret.order.placed_at, ret.order.location.time_zone),
+            channel=ret.order.channel,
+            sold_location_id=ret.order.location_id,
+            location_id=ret.location_id,
+            in_store=ret.location.kind == Location.Kind.STORE,
+            reason=ret.reason,
+            units=units.get(ret.pk, 0),
+            refunded=refunded.get(ret.pk, ZERO),
+        )
+        for ret in returns.iterator(chunk_size=5_000)
+    ]
+
+
+RETURN_FIELDS = (
+    "order_id",
+    "sold_day",
+    "channel",
+    "sold_location_id",
+    "location_id",
+    "in_store",
+    "reason",
+    "units",
+    "refunded",
+)
+
+
 def _derived_timings() -> list[PickupTiming]:
     """A `PickupTiming` per pickup that became ready, from its transitions."""
     from orders.models import Order, OrderTransition
@@ -256,6 +320,7 @@ def facts_rebuild() -> dict[str, int]:
     OrderDay.objects.all().delete()
     RefundDay.objects.all().delete()
     PickupTiming.objects.all().delete()
+    ReturnRow.objects.all().delete()
     orders = [
         OrderDay(
             day=_date(key[0]),
@@ -280,7 +345,14 @@ def facts_rebuild() -> dict[str, int]:
     RefundDay.objects.bulk_create(refunds, batch_size=5_000)
     timings = _derived_timings()
     PickupTiming.objects.bulk_create(timings, batch_size=5_000)
-    return {"order_days": len(orders), "refund_days": len(refunds), "pickups": len(timings)}
+    returns = _derived_returns()
+    ReturnRow.objects.bulk_create(returns, batch_size=5_000)
+    return {
+        "order_days": len(orders),
+        "refund_days": len(refunds),
+        "pickups": len(timings),
+        "returns": len(returns),
+    }
 
 
 def _date(value) -> date:
@@ -343,6 +415,19 @@ def facts_verify() -> list[str]:
         if timings.get(order_id) != stored.get(order_id):
             problems.append(
                 f"pickup {order_id}: row {stored.get(order_id)} != {timings.get(order_id)}"
+            )
+    returns = {
+        row.return_id: tuple(getattr(row, name) for name in RETURN_FIELDS)
+        for row in _derived_returns()
+    }
+    kept_returns = {
+        row.return_id: tuple(getattr(row, name) for name in RETURN_FIELDS)
+        for row in ReturnRow.objects.all()
+    }
+    for return_id in sorted(returns.keys() | kept_returns.keys()):
+        if returns.get(return_id) != kept_returns.get(return_id):
+            problems.append(
+                f"return {return_id}: row {kept_returns.get(return_id)} != {returns.get(return_id)}"
             )
     return problems
 

@@ -643,6 +643,7 @@ def _complete(
     report_services.return_completed(
         ret,
         refunded=sum((r.amount for r in refunds if r.kind != "points"), Decimal(0)),
+        units=sum(p.quantity for p in planned.lines),
         order=order,
     )
     ReturnLine.objects.bulk_create(
