@@ -234,6 +234,16 @@ class LoyaltyEntry(models.Model):
         on_delete=models.SET_NULL,
         verbose_name=_("created by"),
     )
+    # The store (or shipping location) of the sale the entry belongs to, when it was written;
+    # a reversal has its original's. None for entries of no sale (adjustments, expiry).
+    location = models.ForeignKey(
+        "inventory.Location",
+        null=True,
+        blank=True,
+        related_name="+",
+        on_delete=models.PROTECT,
+        verbose_name=_("location"),
+    )
     # The business time (the sale's time for an earn); created_at is when it was written.
     occurred_at = models.DateTimeField(_("occurred at"), default=timezone.now)
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
@@ -252,6 +262,7 @@ class LoyaltyEntry(models.Model):
             models.Index(
                 fields=["expires_at"], condition=Q(remaining__gt=0), name="loyalty_due_lots_idx"
             ),
+            models.Index(fields=["occurred_at"], name="loyalty_entry_occurred_idx"),
         ]
         constraints = [
             # Once per sale: one earn and one redemption per reference.

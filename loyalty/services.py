@@ -221,8 +221,10 @@ def points_earn(
     channel: str,
     lines: Sequence[Mapping[str, Any]],
     at: datetime | None = None,
+    location_id: int | None = None,
 ) -> LoyaltyEntry | None:
-    """Credit the points of a completed sale, once per `reference`.
+    """Credit the points of a completed sale, once per `reference` (at `location_id`, the
+    sale's store or shipping location, kept on the entry for the reports).
 
     `lines` are {"variant_id", "category_id", "amount_paid"} with the amount actually paid
     after discounts and without the part paid with points. The rules in force at `at`
@@ -256,6 +258,7 @@ def points_earn(
         expires_at=_lifetime_end(rules, at),
         rules=rules,
         occurred_at=at,
+        location_id=location_id,
         details=quote.details(),
     )
     _set_balance(account, quote.points)
@@ -457,6 +460,7 @@ def points_earn_many(*, items: Sequence[Mapping[str, Any]]) -> list[LoyaltyEntry
             expires_at=_lifetime_end(rules, at),
             rules=rules,
             occurred_at=at,
+            location_id=item.get("location_id"),
             details=quote.details() | ({"place": item["place"]} if item.get("place") else {}),
         )
         new_entries.append(entry)
@@ -532,6 +536,7 @@ def points_redeem(
     reference: str,
     order_total: Decimal,
     channel: str = Channel.WEB,
+    location_id: int | None = None,
 ) -> LoyaltyEntry:
     """Spend `points` on the order `reference` (call it inside the checkout transaction).
 
@@ -565,6 +570,7 @@ def points_redeem(
         channel=channel,
         rules=rules,
         occurred_at=now,
+        location_id=location_id,
         details={"value": str(value), "order_total": str(order_total)},
     )
     _consume(account, entry, points)
@@ -796,6 +802,7 @@ class TillRedemption:
     points: int  # asked: the points tenders' total (0 with only a hold)
     hold: str  # the hold the till took for the sale, or ""
     occurred_at: datetime
+    location_id: int | None = None  # the till's store
 
 
 def _hold_problem(
@@ -910,6 +917,7 @@ def _till_redeem(account: LoyaltyAccount, item: TillRedemption, points: int) -> 
         channel=Channel.POS,
         rules=rules,
         occurred_at=item.occurred_at,
+        location_id=item.location_id,
         details=details,
     )
     _consume(account, entry, points, spare=item.reference)
@@ -952,6 +960,7 @@ def _reverse_redeem(
         reverses=original,
         reference=cause or original.reference,
         channel=original.channel,
+        location_id=original.location_id,
         reason=reason,
         occurred_at=now,
     )
@@ -1012,6 +1021,7 @@ def _reverse_earn(
         reverses=original,
         reference=cause or original.reference,
         channel=original.channel,
+        location_id=original.location_id,
         reason=reason,
         occurred_at=now,
         details=details,

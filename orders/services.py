@@ -631,6 +631,7 @@ def _checkout_take_balances(*, order: Order, owner, redeem_points: int, quote) -
             reference=reference,
             order_total=quote.total,
             channel=order.channel,
+            location_id=order.location_id,
         )
     if order.coupon_code:
         pricing_services.coupon_redemption_record(
@@ -826,6 +827,7 @@ def _apply_effects(
                 lines=_earning_lines(order),
                 # Rule changes apply to new orders only: earn under the rules of the order's time.
                 at=order.placed_at,
+                location_id=order.location_id,
             )
 
 
@@ -1139,6 +1141,7 @@ def till_sales_record(
                         for line in sale.lines
                     ],
                     "at": sale.occurred_at,
+                    "location_id": location.pk,
                     "place": location.name,  # the app shows where the points came from
                 }
             )

@@ -77,6 +77,7 @@ def sales_points_redeem(*, sales, record) -> dict[str, dict[str, Any]]:
                 points=points,
                 hold=r.raw.hold,
                 occurred_at=r.sale.occurred_at,
+                location_id=record.orders[r.sale.reference].location_id,
             )
         )
     if not items:

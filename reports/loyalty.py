@@ -1,15 +1,15 @@
 """The loyalty report: points earned, spent, given back, taken back, expired and adjusted
 by channel, month or store, and what the points still unspent are worth.
 
-Ledger entries name their sale by reference ("order:<number>"), never by a foreign key, so
-the store of an entry is found in the database by joining the order whose number the
-reference (or, for a reversal, the reversed entry's reference) names — hand-written SQL,
-as the ORM joins only along foreign keys. An entry is dated by
-its business time (`occurred_at`: the sale's time for an earn) on the local calendar of
-that order's location; entries tied to no order (staff adjustments, their expiry) use the
-retailer's time zone and have no store. Expired points count where their lot was earned:
-an expiry run takes points from several lots, and each allocation of it is attributed to
-its lot's channel and store.
+Each ledger entry of a sale carries the sale's location as it was when the entry was
+written (`LoyaltyEntry.location`; a reversal has its original's), so the store of an
+entry is a column, not a join to the orders. The queries are hand-written SQL (an
+expiry's points are attributed through its allocations to the lots they came from). An
+entry is dated by its business time (`occurred_at`: the sale's time for an earn) on the
+local calendar of that location; entries tied to no sale (staff adjustments, their
+expiry) use the retailer's time zone and have no store. Expired points count where their
+lot was earned: an expiry run takes points from several lots, and each allocation of it
+is attributed to its lot's channel and store.
 """
 
 from datetime import UTC, date, datetime, time, timedelta
@@ -24,11 +24,9 @@ from django.utils import timezone
 from inventory.models import Location
 from loyalty import selectors as loyalty_selectors
 from loyalty.models import LoyaltyAccount, LoyaltyAllocation, LoyaltyEntry
-from orders.models import Order
 from reports.registry import ReportParams, ReportResult, report
 from reports.sql import LocalPeriod, money
 
-ORDER_PREFIX = "order:"
 FIGURES = ("earned", "redeemed", "given_back", "reversed", "expired", "adjusted", "net")
 
 
@@ -50,22 +48,8 @@ def _tables() -> dict[str, str]:
     return {
         "entry": quote(LoyaltyEntry._meta.db_table),
         "allocation": quote(LoyaltyAllocation._meta.db_table),
-        "order": quote(Order._meta.db_table),
         "location": quote(Location._meta.db_table),
     }
-
-
-# The order an entry's sale reference names, and that order's location: joined on the
-# order number (unique, indexed), so the database matches them all at once.
-_SALE = """
-    LEFT JOIN {order} o ON {reference} LIKE 'order:%%'
-        AND o.number = SUBSTR({reference}, {start})
-    LEFT JOIN {location} l ON l.id = o.location_id
-"""
-
-
-def _sale_join(reference: str) -> str:
-    return _SALE.format(**_tables(), reference=reference, start=len(ORDER_PREFIX) + 1)
 
 
 def _rows(params: ReportParams, *, inner: str, inner_params: list, figures: str) -> dict:
@@ -115,10 +99,10 @@ def _moved(params: ReportParams) -> dict:
     t = _tables()
     inner = f"""
         SELECT e.kind, e.points, r.kind AS reverses_kind, e.channel, e.occurred_at,
-            o.location_id AS store_id, COALESCE(l.time_zone, %s) AS tz
+            e.location_id AS store_id, COALESCE(l.time_zone, %s) AS tz
         FROM {t["entry"]} e
         LEFT JOIN {t["entry"]} r ON r.id = e.reverses_id
-        {_sale_join("CASE WHEN e.kind = 'reverse' THEN r.reference ELSE e.reference END")}
+        LEFT JOIN {t["location"]} l ON l.id = e.location_id
         WHERE e.kind <> 'expire' AND e.occurred_at >= %s AND e.occurred_at < %s
     """
     figures = """
@@ -139,11 +123,11 @@ def _expired(params: ReportParams) -> dict:
     t = _tables()
     inner = f"""
         SELECT e.kind, a.points, NULL AS reverses_kind, lot.channel, e.occurred_at,
-            o.location_id AS store_id, COALESCE(l.time_zone, %s) AS tz
+            lot.location_id AS store_id, COALESCE(l.time_zone, %s) AS tz
         FROM {t["allocation"]} a
         JOIN {t["entry"]} e ON e.id = a.entry_id
         JOIN {t["entry"]} lot ON lot.id = a.lot_id
-        {_sale_join("lot.reference")}
+        LEFT JOIN {t["location"]} l ON l.id = lot.location_id
         WHERE e.kind = 'expire' AND e.occurred_at >= %s AND e.occurred_at < %s
     """
     figures = "COALESCE(-SUM(x.points), 0) AS expired"
@@ -162,10 +146,13 @@ def _outstanding(params: ReportParams, at: datetime, now: datetime) -> int:
     chain; for some stores, what is left at `at` of the lots earned at those stores (each
     lot's points plus its allocations made by then)."""
     if params.location_ids is None:
-        if at >= now:  # the stored balances (each equals its ledger): no scan of the ledger
-            return LoyaltyAccount.objects.aggregate(s=Sum("balance"))["s"] or 0
-        total = LoyaltyEntry.objects.filter(occurred_at__lt=at).aggregate(s=Sum("points"))["s"]
-        return total or 0
+        # The stored balances (each equals its ledger) less what moved from `at` on: the
+        # ledger up to `at` without scanning it (entries since are few, and indexed).
+        balances = LoyaltyAccount.objects.aggregate(s=Sum("balance"))["s"] or 0
+        if at >= now:
+            return balances
+        since = LoyaltyEntry.objects.filter(occurred_at__gte=at).aggregate(s=Sum("points"))["s"]
+        return balances - (since or 0)
     t = _tables()
     ids = sorted(params.location_ids) or [0]
     marks = ", ".join(["%s"] * len(ids))
@@ -175,8 +162,7 @@ def _outstanding(params: ReportParams, at: datetime, now: datetime) -> int:
             JOIN {t["entry"]} e ON e.id = a.entry_id
             WHERE a.lot_id = lot.id AND e.occurred_at < %s)), 0)
         FROM {t["entry"]} lot
-        {_sale_join("lot.reference")}
-        WHERE lot.remaining IS NOT NULL AND lot.occurred_at < %s AND o.location_id IN ({marks})
+        WHERE lot.remaining IS NOT NULL AND lot.occurred_at < %s AND lot.location_id IN ({marks})
     """
     with connection.cursor() as cursor:
         cursor.execute(sql, [at, at, *ids])

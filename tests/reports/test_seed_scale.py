@@ -14,6 +14,7 @@ from inventory.services import verify_ledger
 from loyalty.models import LoyaltyAccount, LoyaltyEntry
 from loyalty.services import verify
 from orders.models import Cart, Order
+from reports import services as report_services
 from returns.models import Return
 from tests.factories.loyalty import LoyaltyRulesFactory
 
@@ -80,6 +81,10 @@ def test_it_builds_every_channel_and_outcome_with_ledgers_that_verify(short_live
     assert Cart.objects.filter(state="converted").count() == orders.exclude(channel="pos").count()
     assert verify() == []
     assert verify_ledger() == []
+    assert report_services.facts_verify() == []  # the reports' rows follow the bulk load
+    sales = LoyaltyEntry.objects.filter(reference__startswith="order:")
+    assert sales.exists() and not sales.filter(location__isnull=True).exists()
+    assert Cart.objects.filter(checkout_at__isnull=False, state="open").exists()
     assert LoyaltyAccount.objects.filter(balance__gt=0).exists()
     if hasattr(Order, "utm_source"):
         assert orders.exclude(utm_source="").exclude(channel="pos").exists()

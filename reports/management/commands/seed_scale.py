@@ -1266,6 +1266,21 @@ class Builder:
                 [self.accounts[0] if self.accounts else 0],
             )
         self.log("points: lots and balances set from the ledger")
+        order = quote(Order._meta.db_table)
+        with transaction.atomic(), connection.cursor() as cursor:
+            # Each entry of a sale at its sale's location, a reversal at its original's.
+            cursor.execute(
+                f"UPDATE {entry} SET location_id = (SELECT o.location_id FROM {order} o"
+                f" WHERE o.number = SUBSTR({entry}.reference, 7))"
+                f" WHERE reference LIKE 'order:%%' AND id >= %s",
+                [first_entry],
+            )
+            cursor.execute(
+                f"UPDATE {entry} SET location_id = (SELECT r.location_id FROM {entry} r"
+                f" WHERE r.id = {entry}.reverses_id) WHERE reverses_id IS NOT NULL AND id >= %s",
+                [first_entry],
+            )
+        self.log("points: entries located at their sales")
         self._stock()
         self.log(f"stock: {self.counts['stock levels']} levels")
         if _has(Customer, "first_order_at") and _has(Customer, "first_channel"):
