@@ -78,6 +78,7 @@ from loyalty.models import (
     LoyaltyRules,
     Tier,
 )
+from reports import services as report_services
 
 # --- helpers ---------------------------------------------------------------------------
 
@@ -181,6 +182,7 @@ def _expire_due(account: LoyaltyAccount, at: datetime) -> LoyaltyEntry | None:
         occurred_at=at,
         details={"lots": [lot.pk for lot in due]},
     )
+    report_services.points_expired(entry, [(lot, lot.remaining) for lot in due])
     _apply_allocations(entry, [(lot, -lot.remaining) for lot in due])
     _set_balance(account, -points)
     return entry
@@ -261,6 +263,7 @@ def points_earn(
         location_id=location_id,
         details=quote.details(),
     )
+    report_services.points_recorded([entry])
     _set_balance(account, quote.points)
     return entry
 
@@ -469,6 +472,7 @@ def points_earn_many(*, items: Sequence[Mapping[str, Any]]) -> list[LoyaltyEntry
         credit[account.pk] += quote.points
         spend[account.pk].append((at, quote.amount_paid))
     LoyaltyEntry.objects.bulk_create(new_entries)
+    report_services.points_recorded(new_entries)
     touched = []
     now = timezone.now()
     for account in {a.pk: a for a in accounts.values()}.values():
@@ -573,6 +577,7 @@ def points_redeem(
         location_id=location_id,
         details={"value": str(value), "order_total": str(order_total)},
     )
+    report_services.points_recorded([entry])
     _consume(account, entry, points)
     _set_balance(account, -points)
     return entry
@@ -920,6 +925,7 @@ def _till_redeem(account: LoyaltyAccount, item: TillRedemption, points: int) -> 
         location_id=item.location_id,
         details=details,
     )
+    report_services.points_recorded([entry])
     _consume(account, entry, points, spare=item.reference)
     _set_balance(account, -points)
     return entry
@@ -967,6 +973,7 @@ def _reverse_redeem(
     # Points go back into the lots they came from, keeping those lots' expiry dates: a
     # point that would have expired meanwhile expires at the next run.
     _apply_allocations(entry, [(lots[lot_id], give) for lot_id, give in restored])
+    report_services.points_recorded([entry])
     _set_balance(account, take)
     return entry
 
@@ -1027,6 +1034,7 @@ def _reverse_earn(
         details=details,
     )
     _consume(account, entry, taken, first=original)
+    report_services.points_recorded([entry])
     _set_balance(account, -taken)
     return entry
 
@@ -1196,6 +1204,7 @@ def points_adjust(
             raise InsufficientPoints(details={"balance": account.balance, "requested": -points})
         entry = LoyaltyEntry.objects.create(**common)
         _consume(account, entry, -points)
+    report_services.points_recorded([entry])
     _set_balance(account, points)
     return entry
 

@@ -1,46 +1,36 @@
 """The loyalty report: points earned, spent, given back, taken back, expired and adjusted
 by channel, month or store, and what the points still unspent are worth.
 
-Each ledger entry of a sale carries the sale's location as it was when the entry was
-written (`LoyaltyEntry.location`; a reversal has its original's), so the store of an
-entry is a column, not a join to the orders. The queries are hand-written SQL (an
-expiry's points are attributed through its allocations to the lots they came from). An
-entry is dated by its business time (`occurred_at`: the sale's time for an earn) on the
-local calendar of that location; entries tied to no sale (staff adjustments, their
-expiry) use the retailer's time zone and have no store. Expired points count where their
+The figures are sums of the reports' `PointsDay` rows, which the loyalty service adds
+with every ledger entry (and `reports.services.facts_verify` checks against the ledger):
+a year is a few tens of thousands of rows, not the ledger. Each ledger entry of a sale
+carries the sale's location as it was when the entry was written
+(`LoyaltyEntry.location`; a reversal has its original's). An entry is dated by its
+business time (`occurred_at`: the sale's time for an earn) on the local calendar of that
+location; entries tied to no sale (staff adjustments, their expiry) use the retailer's
+time zone and have no store. Expired points count where their
 lot was earned: an expiry run takes points from several lots, and each allocation of it
 is attributed to its lot's channel and store.
 """
 
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from django.conf import settings
 from django.db import connection
-from django.db.models import CharField, DateTimeField, Sum
-from django.db.models.expressions import RawSQL
+from django.db.models import F, Sum
+from django.db.models.functions import TruncMonth
 from django.utils import timezone
 
 from inventory.models import Location
 from loyalty import selectors as loyalty_selectors
 from loyalty.models import LoyaltyAccount, LoyaltyAllocation, LoyaltyEntry
+from reports.models import PointsDay
 from reports.registry import ReportParams, ReportResult, report
-from reports.sql import LocalPeriod, money
+from reports.sql import money
 
-FIGURES = ("earned", "redeemed", "given_back", "reversed", "expired", "adjusted", "net")
-
-
-def _local(period: str, timestamp: str, time_zone: str) -> tuple[str, list]:
-    """SQL for `LocalPeriod` over two columns of the hand-written query (one definition of
-    the local calendar for every engine)."""
-    expression = LocalPeriod(
-        period,
-        RawSQL(timestamp, (), output_field=DateTimeField()),
-        RawSQL(time_zone, (), output_field=CharField()),
-    )
-    compiler = LoyaltyEntry.objects.none().query.get_compiler(connection=connection)
-    sql, params = compiler.compile(expression)
-    return sql, list(params)
+MOVED = ("earned", "redeemed", "given_back", "reversed", "expired", "adjusted")
+FIGURES = (*MOVED, "net")
 
 
 def _tables() -> dict[str, str]:
@@ -52,87 +42,21 @@ def _tables() -> dict[str, str]:
     }
 
 
-def _rows(params: ReportParams, *, inner: str, inner_params: list, figures: str) -> dict:
-    """{group key: {figure: value}} over `inner` (a SELECT of the columns kind, points,
-    reverses_kind, channel, occurred_at, store_id, tz), grouped by `params.group_by`."""
-    day, day_params = _local("day", "x.occurred_at", "x.tz")
-    if params.group_by == "month":
-        key, key_params = _local("month", "x.occurred_at", "x.tz")
-    else:
-        key, key_params = ("x.store_id" if params.group_by == "store" else "x.channel"), []
-    where, where_params = (
-        f"{day} >= %s AND {day} <= %s",
-        [
-            *day_params,
-            params.date_from,
-            *day_params,
-            params.date_to,
-        ],
-    )
+def _summed(params: ReportParams) -> dict:
+    """{group key: {figure: points}} summed from the reports' `PointsDay` rows of the period
+    (within the user's locations)."""
+    days = PointsDay.objects.filter(day__gte=params.date_from, day__lte=params.date_to)
     if params.location_ids is not None:
-        ids = sorted(params.location_ids) or [0]
-        where += f" AND x.store_id IN ({', '.join(['%s'] * len(ids))})"
-        where_params += ids
-    sql = f"SELECT {key} AS k, {figures} FROM ({inner}) x WHERE {where} GROUP BY {key}"
-    with connection.cursor() as cursor:
-        cursor.execute(sql, [*key_params, *inner_params, *where_params, *key_params])
-        names = [c[0] for c in cursor.description][1:]
-        rows = cursor.fetchall()
-    if params.group_by == "month":  # SQLite answers the date as text
-        rows = [(_as_date(row[0]), *row[1:]) for row in rows]
-    return {row[0]: dict(zip(names, row[1:], strict=True)) for row in rows}
-
-
-def _as_date(value) -> date:
-    return date.fromisoformat(value) if isinstance(value, str) else value
-
-
-def _utc_window(params: ReportParams) -> list[datetime]:
-    """A UTC window a little wider than the local dates, for the timestamp index (the exact
-    local dates are checked row by row)."""
-    start = datetime.combine(params.date_from, time.min, tzinfo=UTC) - timedelta(hours=15)
-    end = datetime.combine(params.date_to, time.min, tzinfo=UTC) + timedelta(days=1, hours=15)
-    return [start, end]
-
-
-def _moved(params: ReportParams) -> dict:
-    t = _tables()
-    inner = f"""
-        SELECT e.kind, e.points, r.kind AS reverses_kind, e.channel, e.occurred_at,
-            e.location_id AS store_id, COALESCE(l.time_zone, %s) AS tz
-        FROM {t["entry"]} e
-        LEFT JOIN {t["entry"]} r ON r.id = e.reverses_id
-        LEFT JOIN {t["location"]} l ON l.id = e.location_id
-        WHERE e.kind <> 'expire' AND e.occurred_at >= %s AND e.occurred_at < %s
-    """
-    figures = """
-        COALESCE(SUM(CASE WHEN x.kind = 'earn' THEN x.points END), 0) AS earned,
-        COALESCE(-SUM(CASE WHEN x.kind = 'redeem' THEN x.points END), 0) AS redeemed,
-        COALESCE(SUM(CASE WHEN x.kind = 'reverse' AND x.reverses_kind = 'redeem'
-            THEN x.points END), 0) AS given_back,
-        COALESCE(-SUM(CASE WHEN x.kind = 'reverse' AND x.reverses_kind = 'earn'
-            THEN x.points END), 0) AS reversed,
-        COALESCE(SUM(CASE WHEN x.kind = 'adjust' THEN x.points END), 0) AS adjusted
-    """
-    inner_params = [settings.TIME_ZONE, *_utc_window(params)]
-    return _rows(params, inner=inner, inner_params=inner_params, figures=figures)
-
-
-def _expired(params: ReportParams) -> dict:
-    """Expired points by the channel and store of the lot they were taken from."""
-    t = _tables()
-    inner = f"""
-        SELECT e.kind, a.points, NULL AS reverses_kind, lot.channel, e.occurred_at,
-            lot.location_id AS store_id, COALESCE(l.time_zone, %s) AS tz
-        FROM {t["allocation"]} a
-        JOIN {t["entry"]} e ON e.id = a.entry_id
-        JOIN {t["entry"]} lot ON lot.id = a.lot_id
-        LEFT JOIN {t["location"]} l ON l.id = lot.location_id
-        WHERE e.kind = 'expire' AND e.occurred_at >= %s AND e.occurred_at < %s
-    """
-    figures = "COALESCE(-SUM(x.points), 0) AS expired"
-    inner_params = [settings.TIME_ZONE, *_utc_window(params)]
-    return _rows(params, inner=inner, inner_params=inner_params, figures=figures)
+        days = days.filter(location_id__in=params.location_ids)
+    key = {"month": TruncMonth("day"), "store": F("location_id")}.get(params.group_by, F("channel"))
+    # Aliased sums: the figures are also the rows' column names.
+    grouped = (
+        days.annotate(key=key)
+        .values("key")
+        .annotate(**{f"sum_{name}": Sum(name) for name in MOVED})
+        .order_by()
+    )
+    return {row["key"]: {name: row[f"sum_{name}"] for name in MOVED} for row in grouped}
 
 
 def _end_of(day, now: datetime) -> datetime:
@@ -198,9 +122,8 @@ def loyalty_report(params: ReportParams) -> ReportResult:
     - liability: outstanding_points × the value of one point under the rules in force then
       (money, in `currency`).
     """
-    moved = _moved(params)
-    expired = _expired(params)
-    keys = sorted(set(moved) | set(expired), key=lambda k: (k is None, k or ""))
+    moved = _summed(params)
+    keys = sorted(moved, key=lambda k: (k is None, k or ""))
     codes = {}
     if params.group_by == "store":
         codes = dict(
@@ -208,9 +131,7 @@ def loyalty_report(params: ReportParams) -> ReportResult:
         )
     rows = []
     for key in keys:
-        row = {"earned": 0, "redeemed": 0, "given_back": 0, "reversed": 0, "adjusted": 0}
-        row.update(moved.get(key, {}))
-        row["expired"] = expired.get(key, {}).get("expired", 0)
+        row = dict(moved[key])
         row["net"] = (
             row["earned"]
             - row["redeemed"]

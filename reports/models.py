@@ -124,3 +124,29 @@ class ReturnRow(models.Model):
 
     def __str__(self) -> str:
         return f"return {self.return_id} of order {self.order_id}"
+
+
+class PointsDay(models.Model):
+    """Loyalty points moved per local day, location (of the sale; none for adjustments)
+    and channel, as rows added by the loyalty service with each ledger entry — expired
+    points under the lot they were earned in. Summed by the loyalty report, checked
+    against the ledger by `facts_verify`, folded like `OrderDay`."""
+
+    day = models.DateField()
+    location = models.ForeignKey(
+        "inventory.Location", null=True, on_delete=models.PROTECT, related_name="+"
+    )
+    channel = models.CharField(max_length=16)
+    earned = models.IntegerField(default=0)
+    redeemed = models.IntegerField(default=0)
+    given_back = models.IntegerField(default=0)
+    reversed = models.IntegerField(default=0)
+    expired = models.IntegerField(default=0)
+    adjusted = models.IntegerField(default=0)
+
+    class Meta:
+        default_permissions = ()
+        indexes = [models.Index(fields=["day"], name="report_points_day_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.day} {self.location_id} {self.channel}"

@@ -15,6 +15,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
+from django.conf import settings
 from django.db import transaction
 from django.db.models import Case, CharField, Count, F, Sum, Value, When
 from django.db.models.functions import Coalesce
@@ -22,7 +23,7 @@ from django.utils import timezone
 
 from inventory.models import Location
 from orders.domain import Fulfilment, Status
-from reports.models import OrderDay, PickupTiming, RefundDay, ReturnRow
+from reports.models import OrderDay, PickupTiming, PointsDay, RefundDay, ReturnRow
 from reports.sql import LocalPeriod
 
 OUTCOMES = {
@@ -150,6 +151,69 @@ def return_completed(ret, *, refunded: Decimal, units: int, order) -> None:
     )
 
 
+POINT_FIGURES = ("earned", "redeemed", "given_back", "reversed", "expired", "adjusted")
+
+
+def _zones(location_ids) -> dict:
+    ids = {pk for pk in location_ids if pk is not None}
+    zones = dict(Location.objects.filter(pk__in=ids).values_list("pk", "time_zone"))
+    zones[None] = settings.TIME_ZONE
+    return zones
+
+
+def _points_figure(entry) -> tuple[str, int] | None:
+    """The figure a ledger entry moves, and by how much (None for an expiry: its points
+    count through its allocations, under the lots they came from)."""
+    kind = entry.kind
+    if kind == "earn":
+        return "earned", entry.points
+    if kind == "redeem":
+        return "redeemed", -entry.points
+    if kind == "adjust":
+        return "adjusted", entry.points
+    if kind == "reverse":
+        if entry.reverses.kind == "redeem":
+            return "given_back", entry.points
+        return "reversed", -entry.points
+    return None
+
+
+def points_recorded(entries: Iterable) -> None:
+    """Ledger entries just written (their `reverses` loaded for reversals)."""
+    moved = [(entry, _points_figure(entry)) for entry in entries]
+    moved = [(entry, figure) for entry, figure in moved if figure is not None]
+    if not moved:
+        return
+    zones = _zones(entry.location_id for entry, _figure in moved)
+    PointsDay.objects.bulk_create(
+        PointsDay(
+            day=local_day(entry.occurred_at, zones[entry.location_id]),
+            location_id=entry.location_id,
+            channel=entry.channel,
+            **{name: value},
+        )
+        for entry, (name, value) in moved
+    )
+
+
+def points_expired(entry, taken: Iterable[tuple]) -> None:
+    """An expiry `entry` took (lot, points) from these lots: expired under each lot's
+    location and channel, on the expiry's local day there."""
+    taken = [(lot, points) for lot, points in taken if points]
+    if not taken:
+        return
+    zones = _zones(lot.location_id for lot, _points in taken)
+    PointsDay.objects.bulk_create(
+        PointsDay(
+            day=local_day(entry.occurred_at, zones[lot.location_id]),
+            location_id=lot.location_id,
+            channel=lot.channel,
+            expired=points,
+        )
+        for lot, points in taken
+    )
+
+
 # --- derived from the source rows ---------------------------------------------------------
 
 ORDER_FIGURES = ("orders", "units", "revenue", "discounts", "points", "points_cost")
@@ -261,6 +325,57 @@ def _derived_returns() -> list[ReturnRow]:
     ]
 
 
+def _derived_points() -> dict[tuple, dict[str, int]]:
+    """{(day, location_id, channel): figures} from the loyalty ledger itself."""
+    from loyalty.models import LoyaltyAllocation, LoyaltyEntry
+
+    zone = Value(settings.TIME_ZONE)
+    keys = ("day", "location_id", "channel")
+
+    def when(points: str, **condition):
+        return Coalesce(Sum(Case(When(then=F(points), **condition), default=0)), 0)
+
+    moved = (
+        LoyaltyEntry.objects.exclude(kind="expire")
+        .annotate(day=LocalPeriod("day", "occurred_at", Coalesce("location__time_zone", zone)))
+        .values(*keys)
+        .annotate(
+            earned=when("points", kind="earn"),
+            redeemed=when("points", kind="redeem"),
+            given_back=when("points", kind="reverse", reverses__kind="redeem"),
+            reversed=when("points", kind="reverse", reverses__kind="earn"),
+            adjusted=when("points", kind="adjust"),
+        )
+        .order_by()
+    )
+    figures: dict = {}
+    for row in moved:
+        key = (_date(row["day"]), row["location_id"], row["channel"])
+        into = figures.setdefault(key, dict.fromkeys(POINT_FIGURES, 0))
+        into["earned"] += row["earned"]
+        into["redeemed"] -= row["redeemed"]
+        into["given_back"] += row["given_back"]
+        into["reversed"] -= row["reversed"]
+        into["adjusted"] += row["adjusted"]
+    expired = (
+        LoyaltyAllocation.objects.filter(entry__kind="expire")
+        .annotate(
+            day=LocalPeriod(
+                "day", "entry__occurred_at", Coalesce("lot__location__time_zone", zone)
+            ),
+            location_id=F("lot__location_id"),
+            channel=F("lot__channel"),
+        )
+        .values(*keys)
+        .annotate(points=Sum("points"))
+        .order_by()
+    )
+    for row in expired:
+        key = (_date(row["day"]), row["location_id"], row["channel"])
+        figures.setdefault(key, dict.fromkeys(POINT_FIGURES, 0))["expired"] -= row["points"]
+    return figures
+
+
 RETURN_FIELDS = (
     "order_id",
     "sold_day",
@@ -321,6 +436,7 @@ def facts_rebuild() -> dict[str, int]:
     RefundDay.objects.all().delete()
     PickupTiming.objects.all().delete()
     ReturnRow.objects.all().delete()
+    PointsDay.objects.all().delete()
     orders = [
         OrderDay(
             day=_date(key[0]),
@@ -347,7 +463,13 @@ def facts_rebuild() -> dict[str, int]:
     PickupTiming.objects.bulk_create(timings, batch_size=5_000)
     returns = _derived_returns()
     ReturnRow.objects.bulk_create(returns, batch_size=5_000)
+    points = [
+        PointsDay(day=key[0], location_id=key[1], channel=key[2], **values)
+        for key, values in _derived_points().items()
+    ]
+    PointsDay.objects.bulk_create(points, batch_size=5_000)
     return {
+        "point_days": len(points),
         "order_days": len(orders),
         "refund_days": len(refunds),
         "pickups": len(timings),
@@ -416,6 +538,24 @@ def facts_verify() -> list[str]:
             problems.append(
                 f"pickup {order_id}: row {stored.get(order_id)} != {timings.get(order_id)}"
             )
+    ledger = _derived_points()
+    # Aliased sums: the figures are also the rows' column names.
+    summed_points = (
+        PointsDay.objects.values("day", "location_id", "channel")
+        .annotate(**{f"sum_{name}": Sum(name) for name in POINT_FIGURES})
+        .order_by()
+    )
+    kept_points = {
+        (row["day"], row["location_id"], row["channel"]): {
+            name: row[f"sum_{name}"] for name in POINT_FIGURES
+        }
+        for row in summed_points
+    }
+    for key in sorted(ledger.keys() | kept_points.keys(), key=str):
+        if ledger.get(key) != kept_points.get(key):
+            problems.append(
+                f"points {_text(key)}: rows {kept_points.get(key)} != ledger {ledger.get(key)}"
+            )
     returns = {
         row.return_id: tuple(getattr(row, name) for name in RETURN_FIELDS)
         for row in _derived_returns()
@@ -437,13 +577,20 @@ def _text(key: tuple) -> str:
 
 
 def facts_fold(*, before: date) -> int:
-    """Fold the rows of days before `before` into one row per key (same sums; rows of
-    keys that sum to nothing go). Rows added meanwhile by other transactions are left as
-    they are. Returns how many rows were removed."""
+    """Fold the rows of days before `before` into one row per key (same sums; order and
+    refund keys that sum to nothing go — points keys stay, as a report shows a key with
+    entries even when they cancel out). Rows added meanwhile by other transactions are
+    left as they are. Returns how many rows were removed."""
     removed = 0
-    for model, keys, figures in (
-        (OrderDay, ("day", "location_id", "channel", "fulfilment", "outcome"), ORDER_FIGURES),
-        (RefundDay, ("day", "location_id", "channel"), ("amount",)),
+    for model, keys, figures, drop_zero in (
+        (
+            OrderDay,
+            ("day", "location_id", "channel", "fulfilment", "outcome"),
+            ORDER_FIGURES,
+            True,
+        ),
+        (RefundDay, ("day", "location_id", "channel"), ("amount",), True),
+        (PointsDay, ("day", "location_id", "channel"), POINT_FIGURES, False),
     ):
         with transaction.atomic():
             # Locked: a second fold running at once waits, then finds these rows gone and
@@ -473,9 +620,11 @@ def facts_fold(*, before: date) -> int:
                 [
                     model(**dict(zip(keys, key, strict=True)), **values)
                     for key, values in totals.items()
-                    if any(values.values())
+                    if any(values.values()) or not drop_zero
                 ],
                 batch_size=5_000,
             )
-            removed += len(ids) - sum(1 for v in totals.values() if any(v.values()))
+            removed += len(ids) - sum(
+                1 for v in totals.values() if any(v.values()) or not drop_zero
+            )
     return removed

@@ -7,21 +7,30 @@ from datetime import date, timedelta
 from decimal import Decimal
 
 import pytest
+from django.db.models import Sum
 from django.utils import timezone
 
+from loyalty.services import points_adjust
 from orders import services as order_services
 from orders.domain import Actor, Status
 from reports import services as report_services
-from reports.models import OrderDay, PickupTiming, RefundDay
+from reports.models import OrderDay, PickupTiming, PointsDay, RefundDay
 from reports.registry import ReportParams, report_get
 from returns import services as return_services
 from tests.backoffice.conftest import place_pickup, till_sale
 from tests.factories.customers import CustomerWithLoginFactory
+from tests.factories.loyalty import LoyaltyRulesFactory
 from tests.factories.orders import order_staff
 from tests.factories.pos import make_terminal
 from tests.factories.returns import collected_order, returns_staff
 
 pytestmark = pytest.mark.django_db
+
+
+def _figures(name: str, params: ReportParams):
+    """A report's rows and totals (without `as_of`, the loyalty report's moment of now)."""
+    result = report_get(name).run(params)
+    return result.rows, {k: v for k, v in result.totals.items() if k != "as_of"}
 
 
 def _move(order, target: str, *, actor=Actor.STAFF, at=None):
@@ -42,6 +51,7 @@ def lived(shop):
     cancelled, re-routed and still open, till sales, a delivery and returns (one refunded
     to the card at another store)."""
     berlin, hamburg = shop.store, shop.other_store
+    LoyaltyRulesFactory()  # collected orders earn points, returns take them back
     coat = shop.sku(price="80.00", store=10, other=10, warehouse=10)
     shirt = shop.sku(price="20.00", store=10, other=10, warehouse=10)
     collected = place_pickup(coat, berlin, quantity=2)
@@ -75,11 +85,16 @@ def lived(shop):
         lines=[{"sku": coat.sku, "quantity": 1, "condition": "damaged"}],
         user=returns_staff(berlin),
     )
+    points_adjust(customer=bought.customer, points=15, reason="goodwill", actor=None)
     return shop
 
 
 def test_the_rows_kept_by_the_services_equal_what_the_orders_say(lived):
     assert report_services.facts_verify() == []
+    points = PointsDay.objects.aggregate(
+        earned=Sum("earned"), reversed=Sum("reversed"), adjusted=Sum("adjusted")
+    )
+    assert points["earned"] > 0 and points["reversed"] > 0 and points["adjusted"] == 15
     refunded = sum(RefundDay.objects.values_list("amount", flat=True), Decimal(0))
     assert refunded == Decimal("120.00")  # two shirts and a coat, each to its tender
     # The re-routed pickup is no longer ready anywhere: the two collected pickups and the
@@ -91,24 +106,25 @@ def test_the_rows_kept_by_the_services_equal_what_the_orders_say(lived):
 def test_a_rebuild_gives_the_same_figures_as_the_services_kept(lived):
     today = timezone.localdate()
     params = ReportParams(today - timedelta(days=1), today + timedelta(days=1), "channel")
-    kept = {name: report_get(name).run(params) for name in ("sales", "pickup", "returns")}
+    kept = {name: _figures(name, params) for name in ("sales", "pickup", "returns", "loyalty")}
     report_services.facts_rebuild()
     assert report_services.facts_verify() == []
     for name, result in kept.items():
-        assert report_get(name).run(params) == result, name
+        assert _figures(name, params) == result, name
 
 
 def test_folding_past_days_keeps_every_figure_in_fewer_rows(lived):
     today = timezone.localdate()
     params = ReportParams(today - timedelta(days=1), today + timedelta(days=1), "store")
-    before = {name: report_get(name).run(params) for name in ("sales", "pickup")}
-    rows = OrderDay.objects.count() + RefundDay.objects.count()
+    before = {name: _figures(name, params) for name in ("sales", "pickup", "loyalty")}
+    tables = (OrderDay, RefundDay, PointsDay)
+    rows = sum(model.objects.count() for model in tables)
     removed = report_services.facts_fold(before=today + timedelta(days=2))
     assert removed > 0
-    assert OrderDay.objects.count() + RefundDay.objects.count() == rows - removed
+    assert sum(model.objects.count() for model in tables) == rows - removed
     assert report_services.facts_verify() == []
     for name, result in before.items():
-        assert report_get(name).run(params) == result, name
+        assert _figures(name, params) == result, name
     # Nothing of an earlier day is left to fold.
     assert report_services.facts_fold(before=today + timedelta(days=2)) == 0
 
