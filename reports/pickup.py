@@ -32,15 +32,15 @@ class Median(Aggregate):
     output_field = FloatField()
 
 
-def _days(queryset: QuerySet, params: ReportParams) -> QuerySet:
+def _days(queryset: QuerySet, params: ReportParams, *, keyed: bool = True) -> QuerySet:
     """Daily rows of online orders (every channel but the till) placed on a local date of
-    the period, within the user's locations, with their group `key`."""
+    the period, within the user's locations, with their group `key` (when `keyed`)."""
     queryset = queryset.filter(day__gte=params.date_from, day__lte=params.date_to).exclude(
         channel=Channel.POS
     )
     if params.location_ids is not None:
         queryset = queryset.filter(location_id__in=params.location_ids)
-    return queryset.annotate(key=day_key(params.group_by))
+    return queryset.annotate(key=day_key(params.group_by)) if keyed else queryset
 
 
 DURATIONS = {"to_ready": "hours_to_ready", "to_collect": "hours_to_collect"}
@@ -144,7 +144,10 @@ def pickup(params: ReportParams) -> ReportResult:
                 **{name: Median(hours) for name, hours in DURATIONS.items()}
             )
         }
-        totals |= readiness.aggregate(**{name: Median(hours) for name, hours in DURATIONS.items()})
+        # The totals need no key (for stores, no join to the locations).
+        totals |= _days(PickupTiming.objects.all(), params, keyed=False).aggregate(
+            **{name: Median(hours) for name, hours in DURATIONS.items()}
+        )
     else:
         # No percentile aggregate: the middle rows of each group by a window query.
         ready = _middle_values(readiness, "hours_to_ready")
