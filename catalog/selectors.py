@@ -54,6 +54,36 @@ def _variants_prefetch(active_only: bool = False) -> Prefetch:
     return Prefetch("variants", queryset=variants)
 
 
+def product_ids_by_code(*, term: str) -> list[int]:
+    """Products holding a variant whose SKU is `term` (any case) or a barcode equal to it.
+
+    Two indexed equality lookups (`variant_sku_upper_idx`, the barcode's unique index) in
+    one query, run before the product list so that the list's condition carries plain ids.
+    """
+    skus = Variant.objects.filter(sku__iexact=term).order_by().values_list("product_id")
+    codes = Barcode.objects.filter(code=term).order_by().values_list("variant__product_id")
+    return sorted({pk for (pk,) in skus.union(codes)})
+
+
+def product_search_condition(*, term: str) -> Q:
+    """What `?search=` matches: a part of the product's name or brand (any case), its exact
+    SKU (any case) or barcode.
+
+    The exact codes are looked up first (one query) and enter the condition as ids: an OR
+    of `pk IN (…)` and the two `icontains` lets PostgreSQL combine three index scans (the
+    primary key and the trigram indexes of migration catalog 0002 on `UPPER(name)` and
+    `UPPER(brand)`, the expressions Django's `icontains` compiles to), where an OR with
+    `EXISTS` subqueries read every product and variant. Other databases compare the same
+    way without the indexes.
+    """
+    term = term.strip()
+    condition = Q(name__icontains=term) | Q(brand__icontains=term)
+    ids = product_ids_by_code(term=term) if term else []
+    if ids:
+        condition |= Q(pk__in=ids)
+    return condition
+
+
 def product_list(
     *,
     category_id: int | None = None,
@@ -67,13 +97,7 @@ def product_list(
     if category_id is not None:
         qs = qs.filter(category_id__in=category_descendant_ids(category_id=category_id))
     if search:
-        term = search.strip()
-        qs = qs.filter(
-            Q(name__icontains=term)
-            | Q(brand__icontains=term)
-            | Exists(Variant.objects.filter(product=OuterRef("pk"), sku__iexact=term))
-            | Exists(Barcode.objects.filter(variant__product=OuterRef("pk"), code=term))
-        )
+        qs = qs.filter(product_search_condition(term=search))
     if barcode:
         qs = qs.filter(
             Exists(Barcode.objects.filter(variant__product=OuterRef("pk"), code=barcode.strip()))

@@ -209,21 +209,25 @@ def orders_for_customer(*, customer) -> QuerySet[Order]:
     return _order_queryset().filter(customer=customer).order_by("-id")
 
 
-def pickup_queue(*, location_ids: set[int] | list[int]) -> dict[str, list[Order]]:
-    """A store's pickups: orders to prepare, and orders waiting for the customer."""
-    orders = list(
-        Order.objects.select_related("customer", "location")
+def pickup_queue(
+    *, location_ids: set[int] | list[int], status: str | None = None
+) -> QuerySet[Order]:
+    """A store's open pickups, oldest first: placed ones to prepare and ready ones waiting
+    for the customer (or only those of `status`).
+
+    Lines, tenders and history are prefetched, so a page costs the same few queries
+    however many orders it holds; callers page it (the queue of a busy store is long).
+    """
+    statuses = [status] if status else [Status.PLACED, Status.READY_FOR_PICKUP]
+    return (
+        _order_queryset()
         .filter(
             fulfilment_type=Fulfilment.PICKUP,
             location_id__in=list(location_ids),
-            status__in=[Status.PLACED, Status.READY_FOR_PICKUP],
+            status__in=statuses,
         )
-        .order_by("placed_at")
+        .order_by("placed_at", "id")
     )
-    return {
-        "to_prepare": [o for o in orders if o.status == Status.PLACED],
-        "waiting": [o for o in orders if o.status == Status.READY_FOR_PICKUP],
-    }
 
 
 def days_left(order: Order, *, now: datetime | None = None) -> int | None:
