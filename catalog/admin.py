@@ -38,6 +38,7 @@ from django.contrib import admin, messages
 from django.contrib.admin.utils import unquote
 from django.core import signing
 from django.core.exceptions import NON_FIELD_ERRORS, PermissionDenied
+from django.db.models import Q
 from django.http import HttpResponse, HttpResponseBadRequest, HttpResponseRedirect
 from django.urls import path, reverse
 from django.utils import timezone
@@ -65,6 +66,7 @@ from catalog.resources import (
 )
 from catalog.selectors import category_descendant_ids
 from core.admin import (
+    IndexedSearchMixin,
     ReadOnlyAdminMixin,
     ServiceDeleteMixin,
     ServiceErrorsMixin,
@@ -548,7 +550,7 @@ def deactivate_selected(model_admin, request, queryset):
 
 
 @admin.register(Product)
-class ProductAdmin(CatalogImportExportMixin, CatalogAdmin):
+class ProductAdmin(IndexedSearchMixin, CatalogImportExportMixin, CatalogAdmin):
     list_display = ("name", "brand", "category", "is_active", "updated_at")
     list_filter = ("is_active", CategoryTreeFilter)
     search_fields = ("name", "brand", "variants__sku", "variants__barcodes__code")
@@ -556,9 +558,14 @@ class ProductAdmin(CatalogImportExportMixin, CatalogAdmin):
         "Name, brand, SKU or any part of a barcode (e.g. 4006381 finds 4006381333931)."
     )
     list_select_related = ("category",)
+    # The count of the whole unfiltered catalog beside a search's is not worth a query.
+    show_full_result_count = False
     inlines = [VariantInline]
     fields = ("name", "slug", "category", "brand", "description", "is_active")
     actions = [deactivate_selected]
+
+    def search_condition(self, request, word):
+        return Q(pk__in=selectors.product_ids_containing(text=word))
 
     def get_readonly_fields(self, request, obj=None):
         return ("slug", "created_at", "updated_at") if obj is not None else ()
@@ -761,7 +768,7 @@ class VariantAdminForm(VariantFieldsMixin):
 
 
 @admin.register(Variant)
-class VariantAdmin(CatalogImportExportMixin, CatalogAdmin):
+class VariantAdmin(IndexedSearchMixin, CatalogImportExportMixin, CatalogAdmin):
     form = VariantAdminForm
     actions = [deactivate_selected]
     list_display = ("sku", "name", "product", "vat_rate", "is_active")
@@ -772,8 +779,12 @@ class VariantAdmin(CatalogImportExportMixin, CatalogAdmin):
     )
     change_form_template = "admin/catalog/variant/change_form.html"
     list_select_related = ("product",)
+    show_full_result_count = False
     autocomplete_fields = ("product",)
     inlines = [BarcodeInline]
+
+    def search_condition(self, request, word):
+        return Q(pk__in=selectors.variant_ids_containing(text=word))
 
     def get_readonly_fields(self, request, obj=None):
         return ("product", "sku", "created_at", "updated_at") if obj is not None else ()
@@ -835,7 +846,7 @@ class VariantAdmin(CatalogImportExportMixin, CatalogAdmin):
 
 
 @admin.register(Barcode)
-class BarcodeAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+class BarcodeAdmin(IndexedSearchMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
     """Find which variant a scanned or partly read barcode belongs to.
 
     Barcodes are added and removed on the variant's page (through the services); here
@@ -849,6 +860,10 @@ class BarcodeAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
         "Any part of a barcode (e.g. 4006381 finds 4006381333931) or a SKU."
     )
     list_select_related = ("variant", "variant__product")
+    show_full_result_count = False
+
+    def search_condition(self, request, word):
+        return Q(pk__in=selectors.barcode_ids_containing(text=word))
 
     @admin.display(description=gettext_lazy("variant"), ordering="variant__sku")
     def variant_link(self, barcode: Barcode) -> str:

@@ -84,6 +84,53 @@ def product_search_condition(*, term: str) -> Q:
     return condition
 
 
+def variant_ids_containing(*, text: str) -> QuerySet:
+    """Ids of the variants whose SKU, name or product name holds `text` (any case), or one
+    of whose barcodes holds it (a scanned code, or the digits still readable on it).
+
+    A subquery for `pk__in`/`variant_id__in`: a UNION of one lookup per column, each served
+    by its own trigram index on PostgreSQL, where an OR across the joined tables read every
+    variant, product and barcode and then had to drop the duplicates the join made.
+    """
+    term = text.strip()
+    return (
+        Variant.objects.filter(sku__icontains=term)
+        .order_by()
+        .values("pk")
+        .union(
+            Variant.objects.filter(name__icontains=term).order_by().values("pk"),
+            Variant.objects.filter(product__name__icontains=term).order_by().values("pk"),
+            Barcode.objects.filter(code__contains=term).order_by().values("variant_id"),
+        )
+    )
+
+
+def product_ids_containing(*, text: str) -> QuerySet:
+    """Ids of the products whose name or brand holds `text` (any case), or with a variant
+    whose SKU or barcode holds it: a UNION of indexed lookups, as `variant_ids_containing`."""
+    term = text.strip()
+    return (
+        Product.objects.filter(Q(name__icontains=term) | Q(brand__icontains=term))
+        .order_by()
+        .values("pk")
+        .union(
+            Variant.objects.filter(sku__icontains=term).order_by().values("product_id"),
+            Barcode.objects.filter(code__contains=term).order_by().values("variant__product_id"),
+        )
+    )
+
+
+def barcode_ids_containing(*, text: str) -> QuerySet:
+    """Ids of the barcodes that hold `text`, or of a variant whose SKU holds it (any case)."""
+    term = text.strip()
+    return (
+        Barcode.objects.filter(code__contains=term)
+        .order_by()
+        .values("pk")
+        .union(Barcode.objects.filter(variant__sku__icontains=term).order_by().values("pk"))
+    )
+
+
 def product_list(
     *,
     category_id: int | None = None,

@@ -11,6 +11,7 @@ from django.utils.translation import gettext as _
 
 from core.errors import DomainError
 from customers.domain import phone_search_key
+from customers.selectors import customer_list, customer_search
 from inventory import selectors as inventory_selectors
 from loyalty import selectors as loyalty_selectors
 from orders.domain import Fulfilment, Status
@@ -383,6 +384,33 @@ def pickup_orders_find(
     if location_ids is not None:
         orders = orders.filter(location_id__in=list(location_ids))
     return list(orders.order_by("-placed_at", "-id")[:limit])
+
+
+def order_ids_matching(*, text: str) -> QuerySet:
+    """Ids of the orders the orders list finds for what staff typed: an order number (or
+    its beginning, or a scanned payload that holds one), or a customer as the customers
+    list finds them (a name in any word order, a phone in any format, an email, a card).
+
+    A subquery for `pk__in`: a UNION of the number lookups (the number's unique index) and
+    the orders of the customers found (`order_customer_id_idx`), so the list never reads
+    other orders to test each one; an order's own contact fields are not indexed and are
+    not searched (a guest's contact is the profile the order is linked to).
+    """
+    text = " ".join((text or "").split())[:200]
+    by_number = Q(number__in=order_number_candidates(text))
+    if re.fullmatch(r"[A-Za-z0-9]{3,16}", text):
+        by_number |= Q(number__startswith=text.upper())
+    customers = customer_search(queryset=customer_list(active=None), term=text)
+    return (
+        Order.objects.filter(by_number)
+        .order_by()
+        .values("pk")
+        .union(
+            Order.objects.filter(customer_id__in=customers.order_by().values("pk"))
+            .order_by()
+            .values("pk")
+        )
+    )
 
 
 def picking_slip(*, number: str, location_ids: set[int] | None) -> Order:
