@@ -125,9 +125,7 @@ def test_the_product_and_barcode_lists_find_by_part_of_a_sku_or_barcode(shop, me
     assert [b.code for b in _rows(browser, "/admin/catalog/barcode/", "3948")] == ["4006381333948"]
 
 
-def test_the_stock_list_finds_a_store_code_or_a_variant_and_keeps_to_the_users_stores(
-    shop, member
-):
+def test_the_stock_list_finds_a_store_or_a_variant_within_the_users_stores(shop, member):
     boots = VariantFactory(sku="BOOT-TR-42", product=ProductFactory(name="Alpine Trail Boots"))
     BarcodeFactory(variant=boots, code="4006381333931")
     mug = VariantFactory(sku="MUG-7")
