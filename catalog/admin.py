@@ -153,6 +153,28 @@ class ProductCategoryTreeFilter(CategoryTreeFilter):
     field_path = "product__category"
 
 
+class VatRateFilter(admin.SimpleListFilter):
+    """The VAT rates in use (Django's own field filter reads every variant to list them)."""
+
+    title = gettext_lazy("VAT rate, %")
+    parameter_name = "vat_rate__exact"
+
+    def lookups(self, request, model_admin):
+        return [(str(rate), str(rate)) for rate in selectors.variant_vat_rates()]
+
+    def queryset(self, request, queryset):
+        value = self.value()
+        if not value:
+            return queryset
+        try:
+            rate = Decimal(value)
+        except ArithmeticError:
+            return queryset.none()
+        if not (rate.is_finite() and 0 <= rate < 100):  # the rates a variant may carry
+            return queryset.none()
+        return queryset.filter(vat_rate=rate)
+
+
 # --- import / export --------------------------------------------------------------------------
 
 
@@ -772,7 +794,7 @@ class VariantAdmin(IndexedSearchMixin, CatalogImportExportMixin, CatalogAdmin):
     form = VariantAdminForm
     actions = [deactivate_selected]
     list_display = ("sku", "name", "product", "vat_rate", "is_active")
-    list_filter = ("is_active", ProductCategoryTreeFilter, "vat_rate")
+    list_filter = ("is_active", ProductCategoryTreeFilter, VatRateFilter)
     search_fields = ("sku", "name", "barcodes__code", "product__name")
     search_help_text = gettext_lazy(
         "SKU, name, product name or any part of a barcode (e.g. 4006381 finds 4006381333931)."
@@ -780,6 +802,9 @@ class VariantAdmin(IndexedSearchMixin, CatalogImportExportMixin, CatalogAdmin):
     change_form_template = "admin/catalog/variant/change_form.html"
     list_select_related = ("product",)
     show_full_result_count = False
+    # Newest first, read backwards along the primary key. The model's order (position
+    # within the product) means nothing across products and sorted the whole catalog.
+    ordering = ("-pk",)
     autocomplete_fields = ("product",)
     inlines = [BarcodeInline]
 

@@ -8,6 +8,7 @@ from collections import defaultdict
 from collections.abc import Iterable
 from datetime import datetime
 
+from django.db import connection
 from django.db.models import Exists, OuterRef, Prefetch, Q, QuerySet
 
 from catalog.errors import BarcodeNotFound
@@ -52,6 +53,35 @@ def _variants_prefetch(active_only: bool = False) -> Prefetch:
     if active_only:
         variants = variants.filter(is_active=True)
     return Prefetch("variants", queryset=variants)
+
+
+def variant_vat_rates() -> list:
+    """The VAT rates variants carry, in order (for the admin's filter).
+
+    On PostgreSQL a loose index scan: one probe of `variant_vat_rate_idx` per rate
+    instead of reading 100,000 variants to find the two or three rates they use.
+    """
+    if connection.vendor != "postgresql":
+        return list(
+            Variant.objects.order_by("vat_rate").values_list("vat_rate", flat=True).distinct()
+        )
+    table = Variant._meta.db_table
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"""
+            WITH RECURSIVE rates(rate) AS (
+                (SELECT vat_rate FROM {table} ORDER BY vat_rate LIMIT 1)
+                UNION ALL
+                SELECT (
+                    SELECT vat_rate FROM {table} WHERE vat_rate > rates.rate
+                    ORDER BY vat_rate LIMIT 1
+                )
+                FROM rates WHERE rates.rate IS NOT NULL
+            )
+            SELECT rate FROM rates WHERE rate IS NOT NULL
+            """
+        )
+        return [rate for (rate,) in cursor.fetchall()]
 
 
 def product_ids_by_code(*, term: str) -> list[int]:

@@ -386,31 +386,36 @@ def pickup_orders_find(
     return list(orders.order_by("-placed_at", "-id")[:limit])
 
 
-def order_ids_matching(*, text: str) -> QuerySet:
-    """Ids of the orders the orders list finds for what staff typed: an order number (or
-    its beginning, or a scanned payload that holds one), or a customer as the customers
-    list finds them (a name in any word order, a phone in any format, an email, a card).
+# A customer search finding more profiles than this is left to the database as a subquery.
+SEARCH_CUSTOMERS_LISTED = 2000
 
-    A subquery for `pk__in`: a UNION of the number lookups (the number's unique index) and
-    the orders of the customers found (`order_customer_id_idx`), so the list never reads
-    other orders to test each one; an order's own contact fields are not indexed and are
-    not searched (a guest's contact is the profile the order is linked to).
+
+def order_search_condition(*, text: str) -> Q:
+    """Which orders the orders list finds for what staff typed: an order number (or a
+    scanned payload that holds one) alone when there is such an order; otherwise orders
+    whose number begins with the text, or of a customer the customers list finds (a name
+    in any word order, a phone in any format, an email, a card).
+
+    Built from indexed lookups only, read first so that the list and its count each use
+    plain ids: the number's unique index, then the customers' search, then the orders
+    of those customers through `order_customer_id_idx`. An order's own contact fields
+    are not indexed and not searched (a guest's contact is the profile the order is
+    linked to).
     """
     text = " ".join((text or "").split())[:200]
-    by_number = Q(number__in=order_number_candidates(text))
-    if re.fullmatch(r"[A-Za-z0-9]{3,16}", text):
-        by_number |= Q(number__startswith=text.upper())
-    customers = customer_search(queryset=customer_list(active=None), term=text)
-    return (
-        Order.objects.filter(by_number)
-        .order_by()
-        .values("pk")
-        .union(
-            Order.objects.filter(customer_id__in=customers.order_by().values("pk"))
-            .order_by()
-            .values("pk")
-        )
+    exact = list(
+        Order.objects.filter(number__in=order_number_candidates(text)).values_list("pk", flat=True)
     )
+    if exact:
+        return Q(pk__in=exact)
+    condition = Q(pk__in=[])
+    if re.fullmatch(r"[A-Za-z0-9]{3,16}", text):
+        condition |= Q(number__startswith=text.upper())
+    customers = customer_search(queryset=customer_list(active=None), term=text)
+    ids = list(customers.order_by().values_list("pk", flat=True)[: SEARCH_CUSTOMERS_LISTED + 1])
+    if len(ids) > SEARCH_CUSTOMERS_LISTED:
+        return condition | Q(customer_id__in=customers.order_by().values("pk"))
+    return condition | Q(customer_id__in=ids) if ids else condition
 
 
 def picking_slip(*, number: str, location_ids: set[int] | None) -> Order:
