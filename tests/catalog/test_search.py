@@ -207,3 +207,30 @@ def test_the_trigram_and_upper_sku_indexes_serve_the_searches(boots):
     assert "BitmapOr" in search
     for index in ("catalog_product_pkey", "product_name_trgm_idx", "product_brand_trgm_idx"):
         assert index in search
+
+
+def test_the_variant_list_offers_and_filters_the_vat_rates_in_use(shop, member):
+    from decimal import Decimal
+
+    books = [VariantFactory(vat_rate=Decimal("7.00")) for _ in range(2)]
+    VariantFactory(vat_rate=Decimal("19.00"))
+    assert selectors.variant_vat_rates() == [Decimal("7.00"), Decimal("19.00")]
+    browser = member("head_office")
+    url = "/admin/catalog/variant/"
+
+    page = browser.get(url)
+    choices = [c["display"] for c in _filter_choices(page, "VAT rate, %")]
+    assert {"7.00", "19.00"} <= set(choices)
+    reduced = browser.get(url, {"vat_rate__exact": "7.00"})
+    assert {v.pk for v in reduced.context["cl"].result_list} == {v.pk for v in books}
+    for bad in ("abc", "1e999", "-1", "NaN"):
+        response = browser.get(url, {"vat_rate__exact": bad})
+        assert response.status_code == 200, bad
+        assert list(response.context["cl"].result_list) == [], bad
+
+
+def _filter_choices(page, title: str) -> list[dict]:
+    for spec in page.context["cl"].filter_specs:
+        if str(spec.title) == title:
+            return list(spec.choices(page.context["cl"]))
+    raise AssertionError(f"no filter {title!r}")

@@ -67,3 +67,34 @@ def test_a_searched_orders_list_is_counted_once(shop, member, orders):
 
     counts = [q["sql"] for q in captured if "COUNT(" in q["sql"].upper()]
     assert len(counts) == 1, counts
+
+
+def test_the_store_filter_offers_the_users_stores_and_filters_by_one(shop, member, orders):
+    associate = member("store_associate", shop.store)
+    head_office = member("head_office")
+
+    def offered(browser) -> set[str]:
+        page = browser.get(ORDERS)
+        spec = next(s for s in page.context["cl"].filter_specs if str(s.title) == "location")
+        return {c["display"] for c in spec.choices(page.context["cl"])} - {"All"}
+
+    assert offered(associate) == {str(shop.store)}
+    assert {str(shop.store), str(shop.other_store)} <= offered(head_office)
+    hamburg = head_office.get(ORDERS, {"location__id__exact": shop.other_store.pk})
+    assert {o.number for o in hamburg.context["cl"].result_list} == {orders["anna_hamburg"].number}
+    assert (
+        list(head_office.get(ORDERS, {"location__id__exact": "x"}).context["cl"].result_list) == []
+    )
+
+
+def test_the_orders_list_filters_by_a_date_range_of_placed_at(shop, member, orders):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    browser = member("head_office")
+    since = (timezone.now() - timedelta(days=1)).isoformat()
+    later = (timezone.now() + timedelta(days=1)).isoformat()
+
+    assert len(browser.get(ORDERS, {"placed_at__gte": since}).context["cl"].result_list) == 3
+    assert list(browser.get(ORDERS, {"placed_at__gte": later}).context["cl"].result_list) == []
