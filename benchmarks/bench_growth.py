@@ -116,6 +116,34 @@ def _measure(label: str, request, runs: int) -> None:
     )
 
 
+def _statement(label: str, build, runs: int) -> None:
+    """The page's statements alone: `build()` returns the page's queryset (running any
+    lookup it needs first). Prints the median wall-clock milliseconds of building and
+    reading it, and PostgreSQL's own execution time of the page's statement (EXPLAIN
+    ANALYZE), which the machine's other work disturbs least."""
+    import json
+
+    from django.db import connection
+
+    wall = []
+    for _ in range(runs):
+        began = time.perf_counter()
+        list(build())
+        wall.append((time.perf_counter() - began) * 1000)
+    server = "-"
+    if connection.vendor == "postgresql":
+        sql, params = build().query.sql_with_params()
+        executions = []
+        with connection.cursor() as cursor:
+            for _ in range(5):
+                cursor.execute(f"EXPLAIN (ANALYZE, FORMAT JSON) {sql}", params)
+                plan = cursor.fetchone()[0]
+                plan = json.loads(plan) if isinstance(plan, str) else plan
+                executions.append(plan[0]["Execution Time"])
+        server = f"{statistics.median(executions):.3f}"
+    print(f"{label:<58} {statistics.median(wall):>9.2f} {server:>9}")
+
+
 def _words() -> tuple[str, str]:
     """The least and the most frequent word (5 or more letters or digits) of the product
     names: a rare word and a common one, whatever the data."""
@@ -210,6 +238,13 @@ def _run(runs: int) -> None:
         f"products ?search= common word {common!r}", get(api, products, {"search": common}), runs
     )
 
+    statements = [
+        (f"search: SKU {variant.sku}", _search_page(variant.sku)),
+        (f"search: barcode {barcode}", _search_page(barcode or variant.sku)),
+        (f"search: rare word {rare!r}", _search_page(rare)),
+        (f"search: common word {common!r}", _search_page(common)),
+    ]
+
     per_customer = (
         Order.objects.filter(customer__isnull=False)
         .values("customer_id")
@@ -221,12 +256,11 @@ def _run(runs: int) -> None:
     typical_n = counts[len(counts) // 2]
     typical = per_customer.filter(n=typical_n).first()
     for label, row in (("most orders", busiest), ("typical", typical)):
-        client = _customer_client(Customer.objects.get(pk=row["customer_id"]))
-        _measure(
-            f"me/orders/, {label} customer ({row['n']} orders)",
-            get(client, "/api/v1/me/orders/"),
-            runs,
-        )
+        customer = Customer.objects.get(pk=row["customer_id"])
+        client = _customer_client(customer)
+        label = f"me/orders/, {label} customer ({row['n']} orders)"
+        _measure(label, get(client, "/api/v1/me/orders/"), runs)
+        statements.append((label, _my_orders_page(customer)))
 
     head_office = _staff("head_office")
     admin_runs = max(3, runs // 4)
@@ -278,3 +312,21 @@ def _run(runs: int) -> None:
         get(desk, url, {"page_size": 100}),
         runs,
     )
+
+    print()
+    print(f"{'the page statement alone':<58} {'ms':>9} {'server ms':>9}")
+    for label, build in statements:
+        _statement(label, build, runs)
+
+
+def _search_page(term: str):
+    """The product API's first page of `?search=term`, as ids (20 a page, one more read)."""
+    from catalog import selectors
+
+    return lambda: selectors.product_list(search=term).order_by("-id").values_list("pk")[:21]
+
+
+def _my_orders_page(customer):
+    from orders import selectors
+
+    return lambda: selectors.orders_for_customer(customer=customer).values_list("pk")[:21]
