@@ -276,7 +276,9 @@ class DeskPaymentInput(serializers.Serializer):
 
 class StaffPickupQueueQuery(serializers.Serializer):
     location = serializers.CharField(
-        required=False, help_text="Location code or id; default: every store of yours."
+        required=False,
+        allow_blank=True,
+        help_text="Location code or id; default (or blank): every store of yours.",
     )
     status = serializers.ChoiceField(
         choices=[domain.Status.PLACED.value, domain.Status.READY_FOR_PICKUP.value],

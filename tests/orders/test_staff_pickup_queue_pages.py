@@ -136,3 +136,10 @@ def test_the_schema_documents_the_queue_pages(api_client):
     body = operation["responses"]["200"]["content"]["application/json"]["schema"]["$ref"]
     output = schema["components"]["schemas"][body.rsplit("/", 1)[1]]
     assert {"next", "previous", "to_prepare", "waiting"} <= set(output["properties"])
+
+
+def test_the_queue_of_one_store_or_of_every_store_of_the_user(customer, shop, desk):
+    (order,) = _pickups(customer, shop, 1, lines=1)
+    for params in ({}, {"location": ""}, {"location": shop.store.code}):
+        assert _numbers(desk.get(QUEUE, params).json()) == [order.number], params
+    assert desk.get(QUEUE, {"location": shop.other_store.code}).status_code == 403
