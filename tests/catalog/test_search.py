@@ -214,7 +214,9 @@ def test_the_variant_list_offers_and_filters_the_vat_rates_in_use(shop, member):
 
     books = [VariantFactory(vat_rate=Decimal("7.00")) for _ in range(2)]
     VariantFactory(vat_rate=Decimal("19.00"))
-    assert selectors.variant_vat_rates() == [Decimal("7.00"), Decimal("19.00")]
+    in_use = Variant.objects.order_by("vat_rate").values_list("vat_rate", flat=True).distinct()
+    # The hand-written loose index scan (PostgreSQL) answers as the ORM's DISTINCT does.
+    assert selectors.variant_vat_rates() == list(in_use) == [Decimal("7.00"), Decimal("19.00")]
     browser = member("head_office")
     url = "/admin/catalog/variant/"
 
