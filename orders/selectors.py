@@ -386,8 +386,17 @@ def pickup_orders_find(
     return list(orders.order_by("-placed_at", "-id")[:limit])
 
 
-# A customer search finding more profiles than this is left to the database as a subquery.
-SEARCH_CUSTOMERS_LISTED = 2000
+# A lookup finding more rows than this is left to the database as a subquery: a long list
+# of ids costs more to plan and probe than the subquery's one pass.
+SEARCH_IDS_LISTED = 2000
+
+
+def _ids_or_subquery(queryset: QuerySet, field: str) -> list[int] | QuerySet:
+    """The values of `field` as a list when few (read once, without an order, so through
+    the lookup's own index), else the subquery."""
+    values = queryset.order_by().values_list(field, flat=True)
+    listed = list(values[: SEARCH_IDS_LISTED + 1])
+    return listed if len(listed) <= SEARCH_IDS_LISTED else values
 
 
 def order_search_condition(*, text: str) -> Q:
@@ -396,11 +405,11 @@ def order_search_condition(*, text: str) -> Q:
     whose number begins with the text, or of a customer the customers list finds (a name
     in any word order, a phone in any format, an email, a card).
 
-    Built from indexed lookups only, read first so that the list and its count each use
-    plain ids: the number's unique index, then the customers' search, then the orders
-    of those customers through `order_customer_id_idx`. An order's own contact fields
-    are not indexed and not searched (a guest's contact is the profile the order is
-    linked to).
+    Each part is read first, through its own lookup (the number's unique and pattern
+    indexes, the customers list's search), so the list and its count filter on plain ids
+    (the primary key, `order_customer_id_idx`) instead of testing every order; a part
+    matching thousands stays a subquery. An order's own contact fields are not indexed
+    and not searched: a guest's contact is the profile the order is linked to.
     """
     text = " ".join((text or "").split())[:200]
     exact = list(
@@ -410,12 +419,10 @@ def order_search_condition(*, text: str) -> Q:
         return Q(pk__in=exact)
     condition = Q(pk__in=[])
     if re.fullmatch(r"[A-Za-z0-9]{3,16}", text):
-        condition |= Q(number__startswith=text.upper())
+        by_number = Order.objects.filter(number__startswith=text.upper())
+        condition |= Q(pk__in=_ids_or_subquery(by_number, "pk"))
     customers = customer_search(queryset=customer_list(active=None), term=text)
-    ids = list(customers.order_by().values_list("pk", flat=True)[: SEARCH_CUSTOMERS_LISTED + 1])
-    if len(ids) > SEARCH_CUSTOMERS_LISTED:
-        return condition | Q(customer_id__in=customers.order_by().values("pk"))
-    return condition | Q(customer_id__in=ids) if ids else condition
+    return condition | Q(customer_id__in=_ids_or_subquery(customers, "pk"))
 
 
 def picking_slip(*, number: str, location_ids: set[int] | None) -> Order:
