@@ -38,6 +38,7 @@ from django.contrib import admin, messages
 from django.contrib.admin.utils import unquote
 from django.core import signing
 from django.core.exceptions import NON_FIELD_ERRORS, PermissionDenied
+from django.db.models import Q
 from django.http import HttpResponse, HttpResponseBadRequest, HttpResponseRedirect
 from django.urls import path, reverse
 from django.utils import timezone
@@ -65,6 +66,7 @@ from catalog.resources import (
 )
 from catalog.selectors import category_descendant_ids
 from core.admin import (
+    IndexedSearchMixin,
     ReadOnlyAdminMixin,
     ServiceDeleteMixin,
     ServiceErrorsMixin,
@@ -149,6 +151,28 @@ class CategoryTreeFilter(admin.SimpleListFilter):
 
 class ProductCategoryTreeFilter(CategoryTreeFilter):
     field_path = "product__category"
+
+
+class VatRateFilter(admin.SimpleListFilter):
+    """The VAT rates in use (Django's own field filter reads every variant to list them)."""
+
+    title = gettext_lazy("VAT rate, %")
+    parameter_name = "vat_rate__exact"
+
+    def lookups(self, request, model_admin):
+        return [(str(rate), str(rate)) for rate in selectors.variant_vat_rates()]
+
+    def queryset(self, request, queryset):
+        value = self.value()
+        if not value:
+            return queryset
+        try:
+            rate = Decimal(value)
+        except ArithmeticError:
+            return queryset.none()
+        if not (rate.is_finite() and 0 <= rate < 100):  # the rates a variant may carry
+            return queryset.none()
+        return queryset.filter(vat_rate=rate)
 
 
 # --- import / export --------------------------------------------------------------------------
@@ -548,7 +572,7 @@ def deactivate_selected(model_admin, request, queryset):
 
 
 @admin.register(Product)
-class ProductAdmin(CatalogImportExportMixin, CatalogAdmin):
+class ProductAdmin(IndexedSearchMixin, CatalogImportExportMixin, CatalogAdmin):
     list_display = ("name", "brand", "category", "is_active", "updated_at")
     list_filter = ("is_active", CategoryTreeFilter)
     search_fields = ("name", "brand", "variants__sku", "variants__barcodes__code")
@@ -556,9 +580,14 @@ class ProductAdmin(CatalogImportExportMixin, CatalogAdmin):
         "Name, brand, SKU or any part of a barcode (e.g. 4006381 finds 4006381333931)."
     )
     list_select_related = ("category",)
+    # The count of the whole unfiltered catalog beside a search's is not worth a query.
+    show_full_result_count = False
     inlines = [VariantInline]
     fields = ("name", "slug", "category", "brand", "description", "is_active")
     actions = [deactivate_selected]
+
+    def search_condition(self, request, word):
+        return Q(pk__in=selectors.product_ids_containing(text=word))
 
     def get_readonly_fields(self, request, obj=None):
         return ("slug", "created_at", "updated_at") if obj is not None else ()
@@ -761,19 +790,26 @@ class VariantAdminForm(VariantFieldsMixin):
 
 
 @admin.register(Variant)
-class VariantAdmin(CatalogImportExportMixin, CatalogAdmin):
+class VariantAdmin(IndexedSearchMixin, CatalogImportExportMixin, CatalogAdmin):
     form = VariantAdminForm
     actions = [deactivate_selected]
     list_display = ("sku", "name", "product", "vat_rate", "is_active")
-    list_filter = ("is_active", ProductCategoryTreeFilter, "vat_rate")
+    list_filter = ("is_active", ProductCategoryTreeFilter, VatRateFilter)
     search_fields = ("sku", "name", "barcodes__code", "product__name")
     search_help_text = gettext_lazy(
         "SKU, name, product name or any part of a barcode (e.g. 4006381 finds 4006381333931)."
     )
     change_form_template = "admin/catalog/variant/change_form.html"
     list_select_related = ("product",)
+    show_full_result_count = False
+    # Newest first, read backwards along the primary key. The model's order (position
+    # within the product) means nothing across products and sorted the whole catalog.
+    ordering = ("-pk",)
     autocomplete_fields = ("product",)
     inlines = [BarcodeInline]
+
+    def search_condition(self, request, word):
+        return Q(pk__in=selectors.variant_ids_containing(text=word))
 
     def get_readonly_fields(self, request, obj=None):
         return ("product", "sku", "created_at", "updated_at") if obj is not None else ()
@@ -835,7 +871,7 @@ class VariantAdmin(CatalogImportExportMixin, CatalogAdmin):
 
 
 @admin.register(Barcode)
-class BarcodeAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+class BarcodeAdmin(IndexedSearchMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
     """Find which variant a scanned or partly read barcode belongs to.
 
     Barcodes are added and removed on the variant's page (through the services); here
@@ -849,6 +885,10 @@ class BarcodeAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
         "Any part of a barcode (e.g. 4006381 finds 4006381333931) or a SKU."
     )
     list_select_related = ("variant", "variant__product")
+    show_full_result_count = False
+
+    def search_condition(self, request, word):
+        return Q(pk__in=selectors.barcode_ids_containing(text=word))
 
     @admin.display(description=gettext_lazy("variant"), ordering="variant__sku")
     def variant_link(self, barcode: Barcode) -> str:

@@ -4,7 +4,7 @@ from decimal import Decimal
 
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
-from django.db.models.functions import Lower
+from django.db.models.functions import Lower, Upper
 from django.utils.translation import gettext_lazy as _
 
 
@@ -68,6 +68,12 @@ class Variant(models.Model):
         verbose_name = _("variant")
         verbose_name_plural = _("variants")
         ordering = ["position", "id"]
+        # `sku__iexact` (the product search's exact SKU) compiles to UPPER(sku) = UPPER(%s).
+        indexes = [
+            models.Index(Upper("sku"), name="variant_sku_upper_idx"),
+            # The admin's VAT filter lists the rates in use by probing it once per rate.
+            models.Index(fields=["vat_rate"], name="variant_vat_rate_idx"),
+        ]
         constraints = [
             models.CheckConstraint(
                 condition=models.Q(vat_rate__gte=0) & models.Q(vat_rate__lt=100),

@@ -11,6 +11,7 @@ from django.utils.translation import gettext as _
 
 from core.errors import DomainError
 from customers.domain import phone_search_key
+from customers.selectors import customer_list, customer_search
 from inventory import selectors as inventory_selectors
 from loyalty import selectors as loyalty_selectors
 from orders.domain import Fulfilment, Status
@@ -209,21 +210,25 @@ def orders_for_customer(*, customer) -> QuerySet[Order]:
     return _order_queryset().filter(customer=customer).order_by("-id")
 
 
-def pickup_queue(*, location_ids: set[int] | list[int]) -> dict[str, list[Order]]:
-    """A store's pickups: orders to prepare, and orders waiting for the customer."""
-    orders = list(
-        Order.objects.select_related("customer", "location")
+def pickup_queue(
+    *, location_ids: set[int] | list[int], status: str | None = None
+) -> QuerySet[Order]:
+    """A store's open pickups, oldest first: placed ones to prepare and ready ones waiting
+    for the customer (or only those of `status`).
+
+    Lines, tenders and history are prefetched, so a page costs the same few queries
+    however many orders it holds; callers page it (the queue of a busy store is long).
+    """
+    statuses = [status] if status else [Status.PLACED, Status.READY_FOR_PICKUP]
+    return (
+        _order_queryset()
         .filter(
             fulfilment_type=Fulfilment.PICKUP,
             location_id__in=list(location_ids),
-            status__in=[Status.PLACED, Status.READY_FOR_PICKUP],
+            status__in=statuses,
         )
-        .order_by("placed_at")
+        .order_by("placed_at", "id")
     )
-    return {
-        "to_prepare": [o for o in orders if o.status == Status.PLACED],
-        "waiting": [o for o in orders if o.status == Status.READY_FOR_PICKUP],
-    }
 
 
 def days_left(order: Order, *, now: datetime | None = None) -> int | None:
@@ -379,6 +384,45 @@ def pickup_orders_find(
     if location_ids is not None:
         orders = orders.filter(location_id__in=list(location_ids))
     return list(orders.order_by("-placed_at", "-id")[:limit])
+
+
+# A lookup finding more rows than this is left to the database as a subquery: a long list
+# of ids costs more to plan and probe than the subquery's one pass.
+SEARCH_IDS_LISTED = 2000
+
+
+def _ids_or_subquery(queryset: QuerySet, field: str) -> list[int] | QuerySet:
+    """The values of `field` as a list when few (read once, without an order, so through
+    the lookup's own index), else the subquery."""
+    values = queryset.order_by().values_list(field, flat=True)
+    listed = list(values[: SEARCH_IDS_LISTED + 1])
+    return listed if len(listed) <= SEARCH_IDS_LISTED else values
+
+
+def order_search_condition(*, text: str) -> Q:
+    """Which orders the orders list finds for what staff typed: an order number (or a
+    scanned payload that holds one) alone when there is such an order; otherwise orders
+    whose number begins with the text, or of a customer the customers list finds (a name
+    in any word order, a phone in any format, an email, a card).
+
+    Each part is read first, through its own lookup (the number's unique and pattern
+    indexes, the customers list's search), so the list and its count filter on plain ids
+    (the primary key, `order_customer_id_idx`) instead of testing every order; a part
+    matching thousands stays a subquery. An order's own contact fields are not indexed
+    and not searched: a guest's contact is the profile the order is linked to.
+    """
+    text = " ".join((text or "").split())[:200]
+    exact = list(
+        Order.objects.filter(number__in=order_number_candidates(text)).values_list("pk", flat=True)
+    )
+    if exact:
+        return Q(pk__in=exact)
+    condition = Q(pk__in=[])
+    if re.fullmatch(r"[A-Za-z0-9]{3,16}", text):
+        by_number = Order.objects.filter(number__startswith=text.upper())
+        condition |= Q(pk__in=_ids_or_subquery(by_number, "pk"))
+    customers = customer_search(queryset=customer_list(active=None), term=text)
+    return condition | Q(customer_id__in=_ids_or_subquery(customers, "pk"))
 
 
 def picking_slip(*, number: str, location_ids: set[int] | None) -> Order:

@@ -274,7 +274,24 @@ class DeskPaymentInput(serializers.Serializer):
     reference = serializers.CharField(required=False, allow_blank=True, max_length=100)
 
 
+class StaffPickupQueueQuery(serializers.Serializer):
+    location = serializers.CharField(
+        required=False,
+        allow_blank=True,
+        help_text="Location code or id; default (or blank): every store of yours.",
+    )
+    status = serializers.ChoiceField(
+        choices=[domain.Status.PLACED.value, domain.Status.READY_FOR_PICKUP.value],
+        required=False,
+        help_text="Only orders to prepare (placed) or only those waiting (ready_for_pickup).",
+    )
+
+
 class StaffPickupQueueOutput(serializers.Serializer):
+    """One page of the queue, oldest order first, split by what staff do with it."""
+
+    next = serializers.URLField(allow_null=True, help_text="The next page; null on the last.")
+    previous = serializers.URLField(allow_null=True, help_text="The page before; null first.")
     to_prepare = StaffOrderOutput(many=True, help_text="Placed: pick and mark ready.")
     waiting = StaffOrderOutput(many=True, help_text="Ready: waiting for the customer.")
 

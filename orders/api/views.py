@@ -14,6 +14,7 @@ from rest_framework.throttling import UserRateThrottle
 from rest_framework.views import APIView
 
 from core.api.idempotency import idempotent_response
+from core.api.pagination import CursorPagination
 from core.db import run_with_retry
 from customers.selectors import customer_get_for_user
 from inventory import selectors as inventory_selectors
@@ -195,26 +196,48 @@ class StaffMixin:
         return {loc.pk for loc in inventory_selectors.locations_for_staff(user=request.user)}
 
 
+class PickupQueuePagination(CursorPagination):
+    ordering = ("placed_at", "id")
+    page_size = 50
+
+
 class StaffPickupQueueView(StaffMixin, APIView):
-    """A store's pickup queue: orders to prepare and orders waiting for the customer."""
+    """A store's pickup queue, oldest first: orders to prepare and orders waiting for the
+    customer, a page at a time (`cursor`, `page_size`; follow `next` until it is null)."""
 
     @extend_schema(
-        parameters=[OpenApiParameter("location", str, description="Location code")],
+        parameters=[
+            s.StaffPickupQueueQuery,
+            OpenApiParameter("cursor", str, description="Page cursor (from `next`)."),
+            OpenApiParameter("page_size", int, description="Orders a page (default 50, max 100)."),
+        ],
         responses=s.StaffPickupQueueOutput,
     )
     def get(self, request):
         allowed = self.staff_location_ids(request, "orders.work_pickup_queue")
-        code = request.query_params.get("location")
+        query = s.StaffPickupQueueQuery(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        code = query.validated_data.get("location")
         if code:
             location = inventory_selectors.location_get(code_or_id=code)
             if location.pk not in allowed:
                 raise PermissionDenied()
             allowed = {location.pk}
-        queue = selectors.pickup_queue(location_ids=allowed)
+        queue = selectors.pickup_queue(
+            location_ids=allowed, status=query.validated_data.get("status")
+        )
+        paginator = PickupQueuePagination()
+        page = paginator.paginate_queryset(queue, request, view=self)
         return Response(
             {
-                "to_prepare": s.StaffOrderOutput(queue["to_prepare"], many=True).data,
-                "waiting": s.StaffOrderOutput(queue["waiting"], many=True).data,
+                "next": paginator.get_next_link(),
+                "previous": paginator.get_previous_link(),
+                "to_prepare": s.StaffOrderOutput(
+                    [o for o in page if o.status == Status.PLACED], many=True
+                ).data,
+                "waiting": s.StaffOrderOutput(
+                    [o for o in page if o.status == Status.READY_FOR_PICKUP], many=True
+                ).data,
             }
         )
 
