@@ -15,7 +15,7 @@ class Migration(migrations.Migration):
     dependencies = [
         ("customers", "0006_customer_first_order"),
         ("inventory", "0004_low_stock_threshold_last_unit"),
-        ("orders", "0007_order_attribution_and_store"),
+        ("orders", "0008_cart_checkout_at"),
     ]
 
     operations = [
