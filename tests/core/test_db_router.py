@@ -134,3 +134,10 @@ def test_a_request_outside_the_replica_views_reads_only_the_primary():
         assert response.status_code == 201
         APIClient().get("/healthz")
     assert len(replica) == 0
+
+
+@replica_on
+@pytest.mark.django_db(transaction=True, databases=BOTH)
+def test_the_replica_scope_ends_with_its_request():
+    assert APIClient().get("/api/v1/catalog/categories/").status_code == 200
+    assert router.db_for_read(Product) == DEFAULT_DB_ALIAS
