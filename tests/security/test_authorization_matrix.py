@@ -111,6 +111,7 @@ POST   staff/returns/                           at-x        401 403 403 401 401 
 POST   staff/returns/                           at-y        401 403 403 401 401 400 201 403 403
 GET    staff/returns/<number>/                  x-request   401 403 403 401 401 200 404 403 200
 POST   staff/returns/<number>/complete/         x-request   401 403 403 401 401 200 404 403 403
+POST   staff/returns/<number>/complete/         x-req-at-y  401 403 403 401 401 400 200 403 403
 POST   staff/returns/<number>/cancel/           x-request   401 403 403 401 401 200 404 403 403
 GET    me/returns/                              -           401 200 200 401 401 200 200 200 200
 POST   me/returns/                              a-order     401 201 404 401 401 404 404 404 404
@@ -454,6 +455,10 @@ CALLS: dict[tuple[str, str, str], Callable] = {
     ),
     ("POST", "api/v1/staff/returns/<number>/complete/", "x-request"): lambda w: Call(
         f"{V1}staff/returns/{w.request_x.number}/complete/", {}
+    ),
+    # the goods of X's request came to store Y instead: Y takes them (return anywhere)
+    ("POST", "api/v1/staff/returns/<number>/complete/", "x-req-at-y"): lambda w: Call(
+        f"{V1}staff/returns/{w.request_x.number}/complete/", {"location": w.store_y.code}
     ),
     ("POST", "api/v1/staff/returns/<number>/cancel/", "x-request"): lambda w: Call(
         f"{V1}staff/returns/{w.request_x.number}/cancel/"
