@@ -15,6 +15,7 @@ import pytest
 from django.conf import settings
 from django.contrib.auth.models import Group
 from django.core.cache import cache
+from django.db import transaction
 from django.test import override_settings
 from rest_framework.test import APIClient
 
@@ -125,8 +126,24 @@ def unthrottled():
     cache.clear()
 
 
+@pytest.fixture(scope="module")
+def world_built(django_db_setup, django_db_blocker):
+    """The world, built once per module in a transaction rolled back after the module's
+    last test. Each test runs in a savepoint inside it (the `db` fixture), so every test
+    starts from the same world, as with Django's `setUpTestData`."""
+    fast = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+    with django_db_blocker.unblock(), override_settings(PASSWORD_HASHERS=fast):
+        with transaction.atomic():
+            yield _build_world()
+            transaction.set_rollback(True)
+
+
 @pytest.fixture
-def world(db, unthrottled) -> World:
+def world(world_built, db, unthrottled) -> World:
+    return world_built
+
+
+def _build_world() -> World:
     shop = make_shop()
     LoyaltyRulesFactory()
     shirt = shop.sku(price="19.99", store=5, warehouse=20, other=5)
