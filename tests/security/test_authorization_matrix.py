@@ -590,3 +590,60 @@ def test_a_list_shows_an_outsider_none_of_the_objects_of_customer_a_or_store_x(w
     owner = "customer_a" if path.startswith("me/") else "associate_x"
     own = world.clients[owner].get(V1 + path).content.decode()
     assert any(number in own for number in numbers)
+
+
+# --- a hidden object answers exactly like a missing one -----------------------------------
+
+MISSING_ORDER = "ZZZZZZZZ"
+MISSING_UUID = "00000000-0000-4000-8000-000000000000"
+
+# (actor, method, path of an object of A or X, the same path for an object that does not
+# exist, body)
+HIDDEN = [
+    ("customer_b", "GET", lambda w: f"orders/{w.placed_x.number}/", f"orders/{MISSING_ORDER}/"),
+    ("customer_b", "GET", lambda w: f"carts/{w.cart_a.token}/", f"carts/{MISSING_UUID}/"),
+    (
+        "customer_b",
+        "GET",
+        lambda w: f"me/returns/{w.request_x.number}/",
+        f"me/returns/{MISSING_ORDER}/",
+    ),
+    ("customer_b", "DELETE", lambda w: f"me/sessions/{w.session_a}/", "me/sessions/999999999/"),
+    (
+        "terminal_y",
+        "GET",
+        lambda w: f"pos/loyalty/holds/{w.hold_x.pk}/",
+        f"pos/loyalty/holds/{MISSING_UUID}/",
+    ),
+    (
+        "manager_y",
+        "POST",
+        lambda w: f"staff/orders/{w.placed_x.number}/ready/",
+        f"staff/orders/{MISSING_ORDER}/ready/",
+    ),
+    (
+        "manager_y",
+        "GET",
+        lambda w: f"staff/returns/{w.request_x.number}/",
+        f"staff/returns/{MISSING_ORDER}/",
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("actor", "method", "real", "missing"), HIDDEN, ids=[f"{h[0]} {h[3]}" for h in HIDDEN]
+)
+def test_an_object_hidden_from_an_outsider_answers_like_a_missing_one(
+    world, actor, method, real, missing
+):
+    client = world.clients[actor]
+    answers = []
+    for path in (real(world), missing):
+        with transaction.atomic():
+            response = _send(client, method, Call(V1 + path, {} if method != "GET" else None))
+            transaction.set_rollback(True)
+        error = response.json()["error"]
+        answers.append((response.status_code, error["code"], error["message"]))
+    hidden, absent = answers
+    assert hidden[0] == 404
+    assert hidden == absent
