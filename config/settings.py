@@ -116,6 +116,39 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     DATABASES["default"].setdefault("OPTIONS", {})["timeout"] = 20
     DATABASES["default"]["CONN_MAX_AGE"] = 0
 
+# --- Read replica (core.db_router, docs/deployment.md) ---------------------------------
+# With DATABASE_REPLICA_URL (a PostgreSQL hot standby of DATABASE_URL), the GET views
+# below read catalog, availability and report data from it, outside any transaction on
+# the primary; writes always go to the primary. Without it the `replica` alias is only
+# a test mirror of `default` and nothing is routed to it.
+DATABASE_REPLICA_URL = os.environ.get("DATABASE_REPLICA_URL", "")
+DATABASE_REPLICA_READS = bool(DATABASE_REPLICA_URL)
+if DATABASE_REPLICA_URL:
+    DATABASES["replica"] = dj_database_url.parse(
+        DATABASE_REPLICA_URL, conn_max_age=DATABASES["default"]["CONN_MAX_AGE"]
+    )
+    DATABASES["replica"]["OPTIONS"] = dict(DATABASES["default"].get("OPTIONS", {}))
+else:
+    DATABASES["replica"] = {
+        **DATABASES["default"],
+        "OPTIONS": dict(DATABASES["default"].get("OPTIONS", {})),
+    }
+DATABASES["replica"]["TEST"] = {"MIRROR": "default"}
+DATABASE_ROUTERS = ["core.db_router.ReplicaRouter"]
+MIDDLEWARE.append("core.db_router.ReplicaReadsMiddleware")
+REPLICA_READ_VIEWS = [
+    "catalog-categories",
+    "catalog-products",
+    "catalog-product",
+    "catalog-barcode",
+    "pricing-promotions",
+    "inventory-locations",
+    "inventory-location",
+    "inventory-availability",
+    "report",
+]
+# --- end of read replica ------------------------------------------------------------------
+
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 AUTH_USER_MODEL = "customers.User"
 AUTHENTICATION_BACKENDS = ["customers.auth.EmailOrPhoneBackend"]

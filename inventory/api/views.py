@@ -1,17 +1,20 @@
 """Inventory endpoints: public locations and availability; staff stock operations.
 
 Reads are public (a product page asks "where can I get it?"). Receipts, adjustments,
-counts and transfers are for staff sessions or integration tokens of staff users: the
-user must also be allowed at the location (assigned to it, or holding
-`inventory.operate_any_location`), and each POST needs an `Idempotency-Key` so a retried
-request never moves stock twice.
+counts and transfers are for staff sessions or integration tokens of staff users holding
+the operation's permission, as in the admin (`inventory.receive_stock` for receipts,
+counts and receiving transfers, `inventory.adjust_stock` for adjustments,
+`inventory.transfer_stock` for sending stock; see staff.roles): the user must also be
+allowed at the location (assigned to it, or holding `inventory.operate_any_location`,
+which alone is head office's right to read every store, not to move its stock), and each
+POST needs an `Idempotency-Key` so a retried request never moves stock twice.
 """
 
 from django.utils.translation import gettext as _
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import status
-from rest_framework.permissions import AllowAny, IsAdminUser
+from rest_framework.permissions import AllowAny, BasePermission, IsAdminUser
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
@@ -161,10 +164,19 @@ class AvailabilityView(APIView):
         return Response({"results": results})
 
 
-class _StaffStockView(APIView):
-    """Shared plumbing: staff only, location permission, SKU lookup, idempotent POSTs."""
+class HasOperationPermission(BasePermission):
+    """The Django permission of the view's stock operation (`operation_permission`)."""
 
-    permission_classes = [IsAdminUser]
+    def has_permission(self, request, view) -> bool:
+        return request.user.has_perm(view.operation_permission)
+
+
+class _StaffStockView(APIView):
+    """Shared plumbing: staff with the operation's permission, location permission, SKU
+    lookup, idempotent POSTs."""
+
+    permission_classes = [IsAdminUser, HasOperationPermission]
+    operation_permission = ""
     scope = ""
 
     def location(self, code: str) -> Location:
@@ -200,6 +212,7 @@ class _StaffStockView(APIView):
 class ReceiptView(_StaffStockView):
     """Goods received at a location (a supplier delivery): on hand goes up."""
 
+    operation_permission = "inventory.receive_stock"
     scope = "receipts"
 
     @extend_schema(
@@ -227,6 +240,7 @@ class ReceiptView(_StaffStockView):
 class AdjustmentView(_StaffStockView):
     """A signed correction of on hand units, with a reason (damage found, miscount…)."""
 
+    operation_permission = "inventory.adjust_stock"
     scope = "adjustments"
 
     @extend_schema(
@@ -254,6 +268,7 @@ class AdjustmentView(_StaffStockView):
 class CountView(_StaffStockView):
     """Physically counted figures: on hand is set to them, the difference is ledgered."""
 
+    operation_permission = "inventory.receive_stock"
     scope = "counts"
 
     @extend_schema(
@@ -281,6 +296,7 @@ class CountView(_StaffStockView):
 class TransferCreateView(_StaffStockView):
     """Ship stock to another location: out of the source now, in on receipt."""
 
+    operation_permission = "inventory.transfer_stock"
     scope = "transfers"
 
     @extend_schema(
@@ -308,6 +324,8 @@ class TransferCreateView(_StaffStockView):
 
 
 class TransferDetailView(_StaffStockView):
+    operation_permission = "inventory.view_transfer"
+
     @extend_schema(responses=s.TransferSerializer)
     def get(self, request, number: str):
         transfer = selectors.transfer_get(number=number)
@@ -322,6 +340,7 @@ class TransferDetailView(_StaffStockView):
 class TransferReceiveView(_StaffStockView):
     """The destination confirms the goods arrived: on hand goes up there."""
 
+    operation_permission = "inventory.receive_stock"
     scope = "transfer-receipts"
 
     @extend_schema(

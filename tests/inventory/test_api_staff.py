@@ -44,10 +44,20 @@ def store():
     return LocationFactory(code="BER-1")
 
 
+STOCK_OPERATIONS = ("receive_stock", "adjust_stock", "transfer_stock", "view_transfer")
+
+
+def _grant(user, *codenames: str):
+    user.user_permissions.add(
+        *Permission.objects.filter(content_type__app_label="inventory", codename__in=codenames)
+    )
+    return type(user).objects.get(pk=user.pk)  # fresh: no stale permission cache
+
+
 @pytest.fixture
 def clerk(store):
-    """A staff user assigned to BER-1 only."""
-    return LocationStaffFactory(location=store).user
+    """A staff user assigned to BER-1 only, holding every stock operation's permission."""
+    return _grant(LocationStaffFactory(location=store).user, *STOCK_OPERATIONS)
 
 
 def test_a_staff_member_receives_goods_at_their_store(clerk, store):
@@ -133,9 +143,49 @@ def test_staff_cannot_operate_a_store_they_are_not_assigned_to(clerk):
     assert not StockLevel.objects.filter(location=other).exists()
 
 
+@pytest.mark.parametrize(
+    ("url", "needed"),
+    [
+        (RECEIPTS, "receive_stock"),
+        (COUNTS, "receive_stock"),
+        (ADJUSTMENTS, "adjust_stock"),
+        (TRANSFERS, "transfer_stock"),
+    ],
+)
+def test_staff_of_the_store_without_the_operations_permission_get_403(url, needed, store):
+    VariantFactory(sku="X")
+    WarehouseFactory(code="WH-1")
+    others = [codename for codename in STOCK_OPERATIONS if codename != needed]
+    user = _grant(LocationStaffFactory(location=store).user, *others)
+    body = {
+        "location": "BER-1",
+        "source": "BER-1",
+        "destination": "WH-1",
+        "reason": "damaged",
+        "lines": [{"sku": "X", "quantity": 1}],
+    }
+    response = _post(_client(user), url, body)
+    assert response.status_code == 403
+    assert response.json()["error"]["code"] == "permission_denied"
+    assert not StockMovement.objects.exists()
+
+
+def test_the_any_location_permission_alone_reads_every_store_but_moves_no_stock():
+    head_office = UserFactory(is_staff=True)
+    head_office.user_permissions.add(Permission.objects.get(codename="operate_any_location"))
+    LocationFactory(code="HAM-1")
+    VariantFactory(sku="X")
+    response = _post(
+        _client(head_office),
+        RECEIPTS,
+        {"location": "HAM-1", "lines": [{"sku": "X", "quantity": 2}]},
+    )
+    assert response.status_code == 403
+    assert not StockMovement.objects.exists()
+
+
 def test_an_integration_account_with_the_any_location_permission_may_operate_everywhere():
-    robot = UserFactory(is_staff=True)
-    robot.user_permissions.add(Permission.objects.get(codename="operate_any_location"))
+    robot = _grant(UserFactory(is_staff=True), "operate_any_location", "receive_stock")
     LocationFactory(code="HAM-1")
     VariantFactory(sku="X")
     response = _post(
