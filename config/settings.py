@@ -111,7 +111,7 @@ if METRICS_ENABLED:
     MIDDLEWARE = [
         "django_prometheus.middleware.PrometheusBeforeMiddleware",
         *MIDDLEWARE,
-        "django_prometheus.middleware.PrometheusAfterMiddleware",
+        "ops.middleware.PrometheusAfterMiddleware",
     ]
 
 ROOT_URLCONF = "config.urls"

@@ -8,6 +8,9 @@ collects the static files and then replaces itself with `honcho start`, which ru
 gunicorn, a Celery worker and Celery beat (see `Procfile`) and stops all of them when one
 stops or when it gets Ctrl-C / SIGTERM.
 
+SERVE_PROCESSES limits it to some of the Procfile's processes: beat must run on one
+machine only, so the other application servers run `SERVE_PROCESSES=web,worker`.
+
 Without SECRET_KEY it makes one, once, in SERVE_RUN_DIR (default `.run/`, mode 0600), so
 logins survive a restart; when more than one machine serves, set SECRET_KEY instead.
 """
@@ -70,6 +73,12 @@ def prepare_database_and_static() -> None:
     connections.close_all()
 
 
+def processes(env) -> list[str]:
+    """The Procfile entries to run (SERVE_PROCESSES, e.g. "web,worker" on all servers but the
+    one that runs beat); all of them by default."""
+    return [name.strip() for name in env.get("SERVE_PROCESSES", "").split(",") if name.strip()]
+
+
 def reset_metrics_dir(path: Path) -> None:
     """Counters start at zero with the processes: the files of the last run go."""
     if path.exists():
@@ -94,7 +103,8 @@ def main() -> int:
     sys.stdout.flush()
     sys.stderr.flush()
     args = [honcho, "start", "--procfile", "Procfile", "--app-root", str(BASE_DIR)]
-    os.execvpe(honcho, args + ["--port", os.environ["PORT"]], os.environ)
+    args += ["--port", os.environ["PORT"], *processes(os.environ)]
+    os.execvpe(honcho, args, os.environ)
     return 0  # not reached
 
 

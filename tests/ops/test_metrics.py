@@ -138,3 +138,12 @@ def test_pos_sales_are_counted_by_outcome():
         "duplicate": 1,
         "rejected": 1,
     }
+
+
+def test_hostile_methods_and_lengths_neither_break_the_metrics_nor_make_new_series(client):
+    name = "django_http_requests_latency_seconds_by_view_method_count"
+    before = value(name, view="healthz", method="<invalid method>")
+    response = client.generic("BREW", "/healthz", CONTENT_LENGTH="abc")
+    assert response.status_code == 405
+    assert value(name, view="healthz", method="<invalid method>") == before + 1
+    assert REGISTRY.get_sample_value(name, {"view": "healthz", "method": "BREW"}) is None
