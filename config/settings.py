@@ -348,8 +348,7 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {
     "visibility_timeout": int(os.environ.get("CELERY_VISIBILITY_TIMEOUT", "3600"))
 }
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
-# The worker logs through LOGGING below (JSON, with the request id), not its own format.
-CELERY_WORKER_HIJACK_ROOT_LOGGER = False
+# Workers and beat log through LOGGING below (JSON, with the request id): config.celery.
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TIMEZONE = "UTC"
 CELERY_BEAT_SCHEDULE: dict = {
