@@ -1,4 +1,5 @@
-# Omnicore — the two commands: `make run` (demo server) and `make test` (the whole suite).
+# Omnicore — the two commands: `make run` (demo server) and `make test` (the whole suite);
+# `make serve` runs the production stack (gunicorn, Celery worker and beat) on PostgreSQL.
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
@@ -22,6 +23,11 @@ demo: migrate
 
 run: demo
 	$(BIN)/python manage.py runserver 127.0.0.1:8000
+
+# The real stack: migrate, collectstatic, then honcho runs the Procfile (gunicorn, Celery
+# worker, Celery beat). Needs DATABASE_URL=postgres://… and Redis (REDIS_URL); see README.
+serve: install
+	$(BIN)/python -m ops.serve
 
 lint: install
 	$(BIN)/ruff check .

@@ -4,6 +4,7 @@ Everything a deployment changes comes from the environment (see the README's
 "Configuration" table); nothing here holds business rules.
 """
 
+import ipaddress
 import os
 from datetime import timedelta
 from pathlib import Path
@@ -23,6 +24,12 @@ def env_bool(name: str, default: bool) -> bool:
 
 def env_list(name: str, default: str) -> list[str]:
     return [item.strip() for item in os.environ.get(name, default).split(",") if item.strip()]
+
+
+def env_number(name: str, default: str) -> int | float:
+    """An int, or a float when the value has a fraction (short periods in stack tests)."""
+    value = os.environ.get(name, default).strip()
+    return float(value) if "." in value else int(value)
 
 
 DEBUG = env_bool("DEBUG", True)
@@ -64,12 +71,31 @@ INSTALLED_APPS = [
     "audit",
     "reports",
     "demo",
+    "ops",
+    "django_prometheus",
+]
+
+# Prometheus metrics (see ops.views): request latency per view, database statements and
+# task outcomes. METRICS_ENABLED=false takes the timing middleware and the counting
+# database wrapper out (e.g. to measure their cost); /metrics then shows the rest.
+METRICS_ENABLED = env_bool("METRICS_ENABLED", True)
+METRICS_TOKEN = os.environ.get("METRICS_TOKEN", "")
+METRICS_ALLOWED_NETWORKS = [
+    ipaddress.ip_network(network)
+    for network in env_list(
+        "METRICS_ALLOWED_NETWORKS",
+        "127.0.0.0/8,::1/128,10.0.0.0/8,172.16.0.0/12,192.168.0.0/16,fc00::/7",
+    )
 ]
 
 MIDDLEWARE = [
-    # First: refuses NUL bytes in /api/ paths and query strings before anything reads them.
+    # The request id (from X-Request-ID or new) for every log line of the request.
+    "ops.middleware.RequestIdMiddleware",
+    # Refuses NUL bytes in /api/ paths and query strings before anything reads them.
     "core.middleware.ApiInputGuardMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    # Static files from STATIC_ROOT (collectstatic), compressed and cached, in every process.
+    "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -80,6 +106,13 @@ MIDDLEWARE = [
     # Lets the audit history (django-simple-history) record who made a change.
     "simple_history.middleware.HistoryRequestMiddleware",
 ]
+if METRICS_ENABLED:
+    # The first and the last: the whole request is timed, the view named.
+    MIDDLEWARE = [
+        "django_prometheus.middleware.PrometheusBeforeMiddleware",
+        *MIDDLEWARE,
+        "ops.middleware.PrometheusAfterMiddleware",
+    ]
 
 ROOT_URLCONF = "config.urls"
 
@@ -115,6 +148,11 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # Writers wait for each other instead of failing with "database is locked".
     DATABASES["default"].setdefault("OPTIONS", {})["timeout"] = 20
     DATABASES["default"]["CONN_MAX_AGE"] = 0
+if METRICS_ENABLED:
+    # The same backends, counting statements, errors and time per database alias.
+    DATABASES["default"]["ENGINE"] = DATABASES["default"]["ENGINE"].replace(
+        "django.db.backends.", "django_prometheus.db.backends.", 1
+    )
 
 # --- Read replica (core.db_router, docs/deployment.md) ---------------------------------
 # With DATABASE_REPLICA_URL (a PostgreSQL hot standby of DATABASE_URL), the GET views
@@ -169,7 +207,19 @@ USE_I18N = True
 USE_TZ = True
 
 STATIC_URL = "static/"
-STATIC_ROOT = BASE_DIR / "staticfiles"
+STATIC_ROOT = Path(os.environ.get("STATIC_ROOT") or BASE_DIR / "staticfiles")
+# WhiteNoise serves STATIC_ROOT. With STATIC_MANIFEST on (`make serve` sets it before
+# collectstatic), file names carry a content hash and are cached for a year; without it
+# (the demo server, the tests) no collectstatic is needed.
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {
+        "BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"
+        if env_bool("STATIC_MANIFEST", False)
+        else "django.contrib.staticfiles.storage.StaticFilesStorage"
+    },
+}
+WHITENOISE_AUTOREFRESH = DEBUG
 
 # Money: one currency per retailer by default; amounts are Decimal quantized to its minor unit.
 DEFAULT_CURRENCY = os.environ.get("DEFAULT_CURRENCY", "EUR")
@@ -322,6 +372,16 @@ CELERY_BROKER_URL = os.environ.get("CELERY_BROKER_URL") or "memory://"
 CELERY_TASK_EAGER_PROPAGATES = True
 CELERY_RESULT_BACKEND = os.environ.get("CELERY_RESULT_BACKEND") or None
 CELERY_TASK_ACKS_LATE = True
+# A worker process killed mid-task (OOM, SIGKILL) hands the message back to the broker,
+# so the task runs again on another process; tasks are safe to run twice.
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
+# Redis: an unacknowledged task whose worker vanished entirely is delivered again after
+# this many seconds; it must stay above the longest task and the furthest countdown.
+CELERY_BROKER_TRANSPORT_OPTIONS = {
+    "visibility_timeout": int(os.environ.get("CELERY_VISIBILITY_TIMEOUT", "3600"))
+}
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# Workers and beat log through LOGGING below (JSON, with the request id): config.celery.
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TIMEZONE = "UTC"
 CELERY_BEAT_SCHEDULE: dict = {
@@ -339,7 +399,7 @@ CELERY_BEAT_SCHEDULE: dict = {
     },
     "orders-expire-uncollected-pickups": {
         "task": "orders.tasks.orders_expire_uncollected",
-        "schedule": 300.0,
+        "schedule": float(os.environ.get("PICKUP_EXPIRY_EVERY_SECONDS", "300")),
     },
     "returns-retry-pending-refunds": {
         "task": "returns.tasks.refunds_retry_pending",
@@ -352,30 +412,63 @@ EMAIL_BACKEND = os.environ.get("EMAIL_BACKEND", "django.core.mail.backends.conso
 EMAIL_FILE_PATH = os.environ.get("EMAIL_FILE_PATH", str(BASE_DIR / "sent-mail"))
 DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "Omnicore <no-reply@example.com>")
 
+# Logs: one JSON object per line with the request id (ops.logs) when DEBUG is off, plain
+# messages otherwise; LOG_FORMAT=json|text overrides. ACCESS_LOG: one line per request.
+LOG_FORMAT = os.environ.get("LOG_FORMAT") or ("text" if DEBUG else "json")
+ACCESS_LOG = env_bool("ACCESS_LOG", not DEBUG)
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "filters": {"request_id": {"()": "ops.logs.RequestIdFilter"}},
+    "formatters": {
+        "json": {"()": "ops.logs.JsonFormatter"},
+        "text": {"format": "%(message)s"},
+    },
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            "filters": ["request_id"],
+            "formatter": "json" if LOG_FORMAT == "json" else "text",
+        }
+    },
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
-    # One line per eager task run drowns the demo output; the worker logs its own runs.
     "loggers": {
-        "celery.app.trace": {"level": "WARNING"},
+        # One line per eager task run drowns the demo output; a real worker logs its runs.
+        "celery.app.trace": {"level": "WARNING" if CELERY_TASK_ALWAYS_EAGER else "INFO"},
         # Eager mode still builds a producer pool for the in-memory broker and warns about it.
         "kombu.connection": {"level": "ERROR"},
     },
 }
 
+# Behind a TLS-terminating proxy, SECURE_PROXY_SSL_HEADER names the header it sets on
+# HTTPS requests, as "HEADER,value" (e.g. "HTTP_X_FORWARDED_PROTO,https"). Set it only when
+# the proxy always sets or strips that header: a client could forge it otherwise. With it
+# (and DEBUG off) plain HTTP is redirected to HTTPS and HSTS is sent.
+_proxy_ssl_header = env_list("SECURE_PROXY_SSL_HEADER", "")
+if len(_proxy_ssl_header) == 2:
+    SECURE_PROXY_SSL_HEADER = (_proxy_ssl_header[0], _proxy_ssl_header[1])
+elif _proxy_ssl_header:
+    raise ImproperlyConfigured('SECURE_PROXY_SSL_HEADER is "HEADER,value".')
+BEHIND_TLS = bool(_proxy_ssl_header)
+# Probes and scrapes come over plain HTTP from inside the network: never redirected.
+SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$", r"^metrics$"]
+
 if not DEBUG:
     SECURE_CONTENT_TYPE_NOSNIFF = True
     SESSION_COOKIE_SECURE = env_bool("SESSION_COOKIE_SECURE", True)
     CSRF_COOKIE_SECURE = env_bool("CSRF_COOKIE_SECURE", True)
+    SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", BEHIND_TLS)
+    # Browsers ignore HSTS on plain HTTP, so it is only ever sent behind TLS.
+    SECURE_HSTS_SECONDS = int(os.environ.get("SECURE_HSTS_SECONDS", "31536000"))
+    SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", False)
+    SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", False)
 
 # Phone numbers without a country code are read as numbers of this region (ISO 3166).
 PHONE_DEFAULT_REGION = os.environ.get("PHONE_DEFAULT_REGION", "DE")
 
 # Orders: where notifications go (one class per channel) and how long a pickup waits.
 ORDER_NOTIFIERS = env_list("ORDER_NOTIFIERS", "core.messaging.EmailChannel")
-PICKUP_HOLD_DAYS = int(os.environ.get("PICKUP_HOLD_DAYS", "5"))
+PICKUP_HOLD_DAYS = env_number("PICKUP_HOLD_DAYS", "5")
 # Days after collection or delivery in which goods may be returned, unless head office
 # sets another window for the category (admin: Returns → Return windows).
 RETURN_WINDOW_DAYS = int(os.environ.get("RETURN_WINDOW_DAYS", "30"))

@@ -1,10 +1,11 @@
-"""URL routing: the admin, the versioned REST API, its schema and docs, and the health check."""
+"""URL routing: the admin, the versioned REST API, its schema and docs, and the ops endpoints
+(liveness, readiness, Prometheus metrics)."""
 
 from django.contrib import admin
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
-from core.api.views import healthz
+from ops import views as ops_views
 
 api_v1 = [
     path("catalog/", include("catalog.api.urls")),
@@ -24,7 +25,9 @@ urlpatterns = [
     path("api/v1/", include(api_v1)),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
-    path("healthz", healthz, name="healthz"),
+    path("healthz", ops_views.healthz, name="healthz"),
+    path("readyz", ops_views.readyz, name="readyz"),
+    path("metrics", ops_views.metrics, name="metrics"),
 ]
 
 handler400 = "core.api.views.bad_request"

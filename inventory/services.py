@@ -66,6 +66,7 @@ from inventory.models import (
     TransferDiscrepancy,
     TransferLine,
 )
+from ops import metrics as ops_metrics
 
 Kind = StockMovement.Kind
 LEVEL_BALANCE_FIELDS = ["on_hand", "reserved", "needs_attention", "attention_note", "updated_at"]
@@ -362,6 +363,7 @@ def stock_reserve(
         raise VariantNotSellable(details={"skus": sorted(inactive)})
     short = shortfalls(requested, {vid: lvl.available for vid, lvl in levels.items()})
     if short:
+        ops_metrics.oversell_refused()
         raise InsufficientStock(details=_short_details(location, short, variants))
     ledger = _Ledger(reference=reference, actor=actor)
     reservations = _reservations_open(ledger, levels, requested, expires_at=expires_at)

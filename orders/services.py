@@ -31,6 +31,7 @@ from inventory import selectors as inventory_selectors
 from inventory import services as inventory_services
 from loyalty import selectors as loyalty_selectors
 from loyalty import services as loyalty_services
+from ops import metrics as ops_metrics
 from orders import domain
 from orders.domain import Actor, Channel, Effect, Fulfilment, Status
 from orders.errors import (
@@ -445,6 +446,7 @@ def checkout_place(
             updated_at=now,
         )
         _notify_after_commit(order, Status.PLACED)
+        ops_metrics.checkout_placed(order)
         return order
 
 

@@ -24,6 +24,7 @@ from customers import services as customer_services
 from customers.domain import normalize_card_number, normalize_phone
 from inventory import services as inventory_services
 from inventory.models import Location
+from ops import metrics as ops_metrics
 from orders import services as order_services
 from orders.services import TillLine, TillSale, TillTender
 from pos import loyalty as pos_loyalty
@@ -170,6 +171,7 @@ def sales_sync(*, terminal: Terminal, sales: list) -> list[SaleResult]:
         for i, raw in enumerate(sales[:MAX_BATCH])
     ]
     answered = [results[key] for key in dict.fromkeys(order) if key in results]
+    ops_metrics.pos_sales_synced(answered)
     return answered
 
 

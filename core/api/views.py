@@ -1,4 +1,4 @@
-"""Health check and the error handlers that keep the error shape outside DRF views.
+"""The error handlers that keep the error shape outside DRF views.
 
 Django answers some requests before (or instead of) a DRF view: an unknown path, a
 foreign Host header, a body past `DATA_UPLOAD_MAX_MEMORY_SIZE`, too many fields, a
@@ -7,7 +7,6 @@ error shape too; elsewhere (the admin) Django's own pages stay.
 """
 
 from django.core.exceptions import SuspiciousOperation
-from django.db import connection
 from django.http import JsonResponse
 from django.utils.translation import gettext as _
 from django.views import defaults
@@ -19,19 +18,6 @@ API_PREFIX = "/api/"
 
 def _is_api(request) -> bool:
     return request.path_info.startswith(API_PREFIX)
-
-
-def healthz(request):
-    """Answer 200 when the database answers a trivial query, 503 otherwise."""
-    try:
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT 1")
-            cursor.fetchone()
-    except Exception as exc:  # noqa: BLE001 - any database failure means unhealthy
-        body = error_body("database_unavailable", _("The database is not reachable."))
-        body["error"]["details"] = {"reason": exc.__class__.__name__}
-        return JsonResponse(body, status=503)
-    return JsonResponse({"status": "ok", "database": "ok"})
 
 
 def bad_request(request, exception=None):

@@ -1,14 +1,8 @@
-"""The health check and the OpenAPI schema and docs are served."""
+"""The OpenAPI schema and docs are served (the health checks: tests/ops)."""
 
 import pytest
 
 pytestmark = pytest.mark.django_db
-
-
-def test_healthz_checks_the_database(client):
-    response = client.get("/healthz")
-    assert response.status_code == 200
-    assert response.json() == {"status": "ok", "database": "ok"}
 
 
 def test_openapi_schema_lists_the_catalog_endpoints(client):

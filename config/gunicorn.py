@@ -1,0 +1,85 @@
+"""gunicorn settings of `make serve` (the `web` line of the Procfile), from the environment.
+
+The app is loaded once in the master (`preload_app`) and the workers are forked from it.
+Right after loading, the master collects garbage once and moves every object it holds
+into the permanent generation (`gc.freeze()`): the workers then never scan the tens of
+thousands of long-lived objects of Django, the URL conf and the serializers again (a
+full collection in a worker only looks at what the worker made), and the pages holding
+them stay shared between the workers instead of being copied when a collection touches
+their reference counts. GC_THRESHOLDS (e.g. "50000,20,20") sets the workers' collection
+thresholds; unset keeps Python's.
+
+Environment: HOST and PORT (127.0.0.1:8000), WEB_CONCURRENCY (workers, default 2 per
+core, at least 2), GUNICORN_TIMEOUT (a worker silent this long is killed and replaced,
+default 30 s), GUNICORN_MAX_REQUESTS (a worker is replaced after this many requests, with
+jitter, default 5000: bounds a slow leak), PROMETHEUS_MULTIPROC_DIR (see ops.metrics),
+SERVE_RUN_DIR (where the pid file goes).
+"""
+
+import gc
+import os
+import random
+
+bind = f"{os.environ.get('HOST', '127.0.0.1')}:{os.environ.get('PORT', '8000')}"
+workers = int(os.environ.get("WEB_CONCURRENCY") or max(2, 2 * (os.cpu_count() or 1)))
+worker_class = "sync"
+preload_app = True
+timeout = int(os.environ.get("GUNICORN_TIMEOUT", "30"))
+graceful_timeout = int(os.environ.get("GUNICORN_GRACEFUL_TIMEOUT", "30"))
+keepalive = 5
+max_requests = int(os.environ.get("GUNICORN_MAX_REQUESTS", "5000"))
+max_requests_jitter = max_requests // 10
+# Workers' heartbeat files in memory, not on a disk that can stall under load.
+worker_tmp_dir = "/dev/shm" if os.path.isdir("/dev/shm") else None
+# One JSON line per request comes from the app (ops.middleware); gunicorn's own lines
+# (start, worker boots and timeouts) go to stderr through the same JSON formatter.
+accesslog = None
+errorlog = "-"
+loglevel = os.environ.get("GUNICORN_LOG_LEVEL", "info")
+if os.environ.get("SERVE_RUN_DIR"):
+    pidfile = os.path.join(os.environ["SERVE_RUN_DIR"], "gunicorn.pid")
+    # gunicornc's socket beside it, so that two stacks on one machine do not share one.
+    control_socket = os.path.join(os.environ["SERVE_RUN_DIR"], "gunicorn.ctl")
+else:
+    control_socket_disable = True
+if (os.environ.get("LOG_FORMAT") or "json") == "json":
+    logconfig_dict = {
+        "version": 1,
+        "disable_existing_loggers": False,
+        "formatters": {"json": {"()": "ops.logs.JsonFormatter"}},
+        "handlers": {
+            "error_console": {
+                "class": "logging.StreamHandler",
+                "formatter": "json",
+                "stream": "ext://sys.stderr",
+            }
+        },
+        "loggers": {
+            "gunicorn.error": {"level": loglevel.upper(), "handlers": ["error_console"]},
+        },
+        "root": {"level": "INFO", "handlers": []},
+    }
+
+
+def when_ready(server) -> None:
+    """After the app is loaded, before the first fork: no open connections, frozen heap."""
+    from django.db import connections
+
+    connections.close_all()  # a socket opened while loading must not be shared by workers
+    gc.collect()
+    gc.freeze()
+    server.log.info("app loaded; %d objects frozen out of the collector", gc.get_freeze_count())
+
+
+def post_fork(server, worker) -> None:
+    random.seed()  # each worker its own sequence (the fork copied the master's state)
+    thresholds = os.environ.get("GC_THRESHOLDS")
+    if thresholds:
+        gc.set_threshold(*(int(value) for value in thresholds.split(",")))
+
+
+def child_exit(server, worker) -> None:
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        from prometheus_client import multiprocess
+
+        multiprocess.mark_process_dead(worker.pid)
