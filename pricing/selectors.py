@@ -1,10 +1,13 @@
 """Pricing reads, and `quote`: the one function that prices anything in any channel.
 
-`quote` loads what a basket needs in two or three queries whatever its size (the
-variants with the default price list's prices in effect; the live promotions with their
-scopes, category scopes expanded down the tree; the coupon and its uses, only with a
-code) and hands plain values to `pricing.domain.price_basket`. It never writes. Those
-reads are hand-written SQL, see "the hot path" below.
+`quote` loads what a basket needs in one or two queries whatever its size (the variants
+with the default price list's prices in effect and the promotion rules revision; the
+coupon and its uses, only with a code) and hands plain values to
+`pricing.domain.price_basket`. The live promotions with their scopes (category scopes
+expanded down the tree) come from a per-process rule book, read again only when the
+revision changed — in the same transaction as any write they depend on, so never stale
+(see "the rule book" below). It never writes. Those reads are hand-written SQL, see
+"the hot path" below.
 
 "One price book": prices come from the single active default price list; there are no
 per-channel prices or promotions. Promotion amounts are in that list's currency.
@@ -14,7 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -26,7 +29,14 @@ from django.utils import timezone
 from catalog.models import Category, Product, Variant
 from pricing import domain
 from pricing.errors import CouponNotFound, InvalidQuantity, NoPrice, UnknownSku, VariantInactive
-from pricing.models import Coupon, CouponRedemption, Price, PriceList, Promotion
+from pricing.models import (
+    Coupon,
+    CouponRedemption,
+    Price,
+    PriceList,
+    Promotion,
+    RulesRevision,
+)
 
 # --- the price book -----------------------------------------------------------------
 
@@ -110,6 +120,7 @@ _REDEMPTION = CouponRedemption._meta.db_table
 _PROMOTION_VARIANTS = Promotion.variants.through._meta.db_table
 _PROMOTION_PRODUCTS = Promotion.products.through._meta.db_table
 _PROMOTION_CATEGORIES = Promotion.categories.through._meta.db_table
+_REVISION = RulesRevision._meta.db_table
 
 _Step = Callable[[Any, Any, Any], Any]
 _converters: dict[tuple[str, Field], tuple[Any, tuple[_Step, ...]]] = {}
@@ -176,7 +187,11 @@ def _placeholders(count: int) -> str:
 # sub-categories (a recursive walk down the tree), so the engine only needs each line's
 # own category: "some ancestor-or-self of the line's category is listed" is the same as
 # "the line's category is a listed category or below one".
-def _rules_sql(vendor: str) -> str:
+def _rules_sql(vendor: str, *, book: bool = False) -> str:
+    """The live promotions at an instant; with `book`, every active promotion not ended
+    before an instant (the cached rule book, filtered by time in Python), each row with its
+    window and the rules revision read in the same statement."""
+
     def members(column: str, table: str) -> str:
         # A scope's member ids as one value: an array on PostgreSQL, a comma-separated
         # string elsewhere (both parsed by `_member_ids`).
@@ -184,12 +199,32 @@ def _rules_sql(vendor: str) -> str:
             return f"ARRAY(SELECT m.{column} FROM {table} m WHERE m.promotion_id = live.id)"
         return f"(SELECT group_concat(m.{column}) FROM {table} m WHERE m.promotion_id = live.id)"
 
+    window = (
+        "(ends_at IS NULL OR ends_at > %s)"
+        if book
+        else "starts_at <= %s AND (ends_at IS NULL OR ends_at > %s)"
+    )
+    columns = f"""live.id, live.name, live.kind, live.scope, live.value, live.buy_quantity,
+    live.get_quantity, live.threshold, live.priority, live.is_stackable,
+    EXISTS (SELECT 1 FROM {_COUPON} cp WHERE cp.promotion_id = live.id),
+    CASE live.scope
+        WHEN '{domain.VARIANTS}' THEN {members("variant_id", _PROMOTION_VARIANTS)}
+        WHEN '{domain.PRODUCTS}' THEN {members("product_id", _PROMOTION_PRODUCTS)}
+        WHEN '{domain.CATEGORIES}' THEN {members("category_id", "tree")}
+    END"""
+    if book:
+        # One row even without promotions: the revision the book was read at.
+        select = f"""SELECT {columns}, live.starts_at, live.ends_at, revision.token
+FROM (SELECT (SELECT token FROM {_REVISION} WHERE id = 1) AS token) revision
+LEFT JOIN live ON 1 = 1"""
+    else:
+        select = f"SELECT {columns}\nFROM live"
     return f"""
 WITH RECURSIVE live AS (
     SELECT id, name, kind, scope, value, buy_quantity, get_quantity, threshold, priority,
-        is_stackable
+        is_stackable, starts_at, ends_at
     FROM {_PROMOTION}
-    WHERE is_active = %s AND starts_at <= %s AND (ends_at IS NULL OR ends_at > %s)
+    WHERE is_active = %s AND {window}
 ), tree(promotion_id, category_id) AS (
     SELECT m.promotion_id, m.category_id
     FROM {_PROMOTION_CATEGORIES} m JOIN live ON live.id = m.promotion_id
@@ -198,20 +233,13 @@ WITH RECURSIVE live AS (
     SELECT tree.promotion_id, c.id
     FROM tree JOIN {_CATEGORY} c ON c.parent_id = tree.category_id
 )
-SELECT live.id, live.name, live.kind, live.scope, live.value, live.buy_quantity,
-    live.get_quantity, live.threshold, live.priority, live.is_stackable,
-    EXISTS (SELECT 1 FROM {_COUPON} cp WHERE cp.promotion_id = live.id),
-    CASE live.scope
-        WHEN '{domain.VARIANTS}' THEN {members("variant_id", _PROMOTION_VARIANTS)}
-        WHEN '{domain.PRODUCTS}' THEN {members("product_id", _PROMOTION_PRODUCTS)}
-        WHEN '{domain.CATEGORIES}' THEN {members("category_id", "tree")}
-    END
-FROM live
+{select}
 ORDER BY live.priority DESC, live.id
 """
 
 
 _RULES_SQL = {vendor: _compact(_rules_sql(vendor)) for vendor in ("postgresql", "other")}
+_BOOK_SQL = {vendor: _compact(_rules_sql(vendor, book=True)) for vendor in ("postgresql", "other")}
 _RULE_FIELDS = [
     None,
     None,
@@ -234,17 +262,19 @@ def _member_ids(raw: Any) -> frozenset[int]:
     return frozenset(raw)
 
 
-def promotion_rules_live(*, at: datetime) -> list[domain.PromotionRule]:
-    """The live promotions as engine rules, highest priority first, in one query.
+_EMPTY: frozenset[int] = frozenset()
+_BOOK_FIELDS = [
+    *_RULE_FIELDS,
+    None,
+    None,
+    Promotion._meta.get_field("starts_at"),
+    Promotion._meta.get_field("ends_at"),
+    None,
+]
 
-    A category-scoped rule lists its categories with all their sub-categories.
-    """
-    sql = _RULES_SQL.get(connection.vendor, _RULES_SQL["other"])
-    when = _when(at)
-    rows = _convert_rows(_fetch(sql, [True, when, when]), _RULE_FIELDS)
-    empty: frozenset[int] = frozenset()
-    rules = []
-    for (
+
+def _rule(row: Sequence[Any]) -> domain.PromotionRule:
+    (
         pk,
         name,
         kind,
@@ -257,27 +287,105 @@ def promotion_rules_live(*, at: datetime) -> list[domain.PromotionRule]:
         stackable,
         requires_coupon,
         members,
-    ) in rows:
-        ids = _member_ids(members)
-        rules.append(
-            domain.PromotionRule(
-                id=pk,
-                name=name,
-                kind=kind,
-                scope=scope,
-                value=value,
-                buy_quantity=buy_quantity,
-                get_quantity=get_quantity,
-                threshold=threshold,
-                priority=priority,
-                stackable=stackable,
-                requires_coupon=bool(requires_coupon),
-                variant_ids=ids if scope == domain.VARIANTS else empty,
-                product_ids=ids if scope == domain.PRODUCTS else empty,
-                category_ids=ids if scope == domain.CATEGORIES else empty,
-            )
-        )
-    return rules
+    ) = row[:12]
+    ids = _member_ids(members)
+    return domain.PromotionRule(
+        id=pk,
+        name=name,
+        kind=kind,
+        scope=scope,
+        value=value,
+        buy_quantity=buy_quantity,
+        get_quantity=get_quantity,
+        threshold=threshold,
+        priority=priority,
+        stackable=stackable,
+        requires_coupon=bool(requires_coupon),
+        variant_ids=ids if scope == domain.VARIANTS else _EMPTY,
+        product_ids=ids if scope == domain.PRODUCTS else _EMPTY,
+        category_ids=ids if scope == domain.CATEGORIES else _EMPTY,
+    )
+
+
+def promotion_rules_live(*, at: datetime) -> list[domain.PromotionRule]:
+    """The live promotions as engine rules, highest priority first, in one query.
+
+    A category-scoped rule lists its categories with all their sub-categories. Reads the
+    database every time; the quote uses `promotion_rules_at`, which caches.
+    """
+    sql = _RULES_SQL.get(connection.vendor, _RULES_SQL["other"])
+    when = _when(at)
+    return [_rule(row) for row in _convert_rows(_fetch(sql, [True, when, when]), _RULE_FIELDS)]
+
+
+# --- the rule book: promotion rules cached per process, per revision ------------------
+#
+# The rules change only when a promotion, its scope, a coupon or the category tree
+# changes, and every such write changes the revision token in its own transaction
+# (database triggers, `pricing.models.RulesRevision`). So a process keeps the rules of
+# one token: every active promotion not ended before the book was read, with its window.
+# A quote reads the token in the same statement as its variants and uses the book only
+# when the token matches; time is applied per quote (a promotion that starts or ends
+# needs no write). An instant before the book's horizon is read from the database.
+
+BOOK_HISTORY = timedelta(days=7)  # how far back from its reading a book serves instants
+_UNREAD = object()
+
+
+@dataclass(frozen=True, slots=True)
+class _RuleBook:
+    token: Any
+    database: str
+    since: datetime
+    entries: tuple[tuple[datetime, datetime | None, domain.PromotionRule], ...]
+
+
+_book: _RuleBook | None = None
+
+
+def _book_read(now: datetime) -> _RuleBook:
+    """Read the rule book and the revision token in one statement."""
+    since = now - BOOK_HISTORY
+    sql = _BOOK_SQL.get(connection.vendor, _BOOK_SQL["other"])
+    rows = _convert_rows(_fetch(sql, [True, _when(since)]), _BOOK_FIELDS)
+    token = rows[0][-1] if rows else None
+    entries = tuple((row[12], row[13], _rule(row)) for row in rows if row[0] is not None)
+    database = connection.settings_dict["NAME"]
+    return _RuleBook(token=token, database=database, since=since, entries=entries)
+
+
+def rules_revision() -> Any:
+    """The current rules revision token (None before the first write ever)."""
+    rows = _fetch(f"SELECT token FROM {_REVISION} WHERE id = 1", [])
+    return rows[0][0] if rows else None
+
+
+def promotion_rules_at(*, at: datetime, token: Any = _UNREAD) -> list[domain.PromotionRule]:
+    """The rules live at `at`, as `promotion_rules_live` returns them, from the cached rule
+    book when `token` (the revision read in the caller's statement; read here when not
+    given) is the book's. No query on a hit."""
+    global _book
+    if token is _UNREAD:
+        token = rules_revision()
+    book = _book
+    database = connection.settings_dict["NAME"]
+    if book is None or book.token != token or book.database != database or at < book.since:
+        # Read at this moment: if a write committed since the caller's statement, the
+        # book holds the newer rules under the newer token, as a fresh read would.
+        _book = book = _book_read(timezone.now())
+        if at < book.since:
+            return promotion_rules_live(at=at)
+    return [
+        rule
+        for starts_at, ends_at, rule in book.entries
+        if starts_at <= at and (ends_at is None or ends_at > at)
+    ]
+
+
+def rules_cache_clear() -> None:
+    """Forget the cached rule book (tests, benchmarks measuring the cold path)."""
+    global _book
+    _book = None
 
 
 # --- coupons ------------------------------------------------------------------------
@@ -373,7 +481,8 @@ SELECT v.id, v.sku, v.product_id, p.category_id, v.vat_rate, v.is_active, p.is_a
         WHERE pr.price_list_id = (SELECT id FROM book) AND pr.variant_id = v.id
             AND pr.valid_from <= %s AND (pr.valid_until IS NULL OR pr.valid_until > %s)
         ORDER BY pr.valid_from DESC LIMIT 1),
-    (SELECT currency FROM book)
+    (SELECT currency FROM book),
+    (SELECT token FROM {_REVISION} WHERE id = 1)
 FROM {_VARIANT} v JOIN {_PRODUCT} p ON p.id = v.product_id
 WHERE {{where}}
 """
@@ -388,6 +497,7 @@ _VARIANT_FIELDS = [
     Product._meta.get_field("is_active"),
     Price._meta.get_field("amount"),
     None,
+    None,
 ]
 
 
@@ -398,17 +508,26 @@ def variants_pricing(
 
     Plain values, no model instances: this is the hot path of every quote and listing.
     """
+    return _variants_pricing(at=at, skus=skus, ids=ids)[0]
+
+
+def _variants_pricing(
+    *, at: datetime, skus: Iterable[str] | None = None, ids: Iterable[int] | None = None
+) -> tuple[list[VariantPricing], Any]:
+    """`variants_pricing` and the rules revision token read in the same statement
+    (`_UNREAD` when nothing was read)."""
     where, params = ["1 = 1"], [True, True, _when(at), _when(at)]
     for column, values in (("v.sku", skus), ("v.id", ids)):
         if values is None:
             continue
         values = list(set(values))
         if not values:
-            return []
+            return [], _UNREAD
         where.append(f"{column} IN ({_placeholders(len(values))})")
         params.extend(values)
     sql = _VARIANTS_SQL.format(where=" AND ".join(where))
     by_id: dict[int, VariantPricing] = {}
+    token = _UNREAD
     for (
         pk,
         sku,
@@ -419,6 +538,7 @@ def variants_pricing(
         product_active,
         amount,
         currency,
+        token,
     ) in _convert_rows(_fetch(sql, params), _VARIANT_FIELDS):
         by_id[pk] = VariantPricing(
             id=pk,
@@ -430,7 +550,7 @@ def variants_pricing(
             price=amount,
             currency=currency if amount is not None else None,
         )
-    return list(by_id.values())
+    return list(by_id.values()), token
 
 
 def _customer_id(customer: Any) -> int | None:
@@ -500,8 +620,9 @@ def quote(
     customer_limit_reached, customer_required, not_in_basket, conditions_not_met,
     not_combinable, no_saving).
 
-    Queries: the variants with their prices, the live promotions with their scopes, the
-    coupon with its uses (only with a code) — the same for 1 or 1,000 lines.
+    Queries: the variants with their prices and the rules revision, the coupon with its
+    uses (only with a code) — the same for 1 or 1,000 lines; plus the promotions with their
+    scopes when the rules changed since this process last read them.
     """
     at = at or timezone.now()
     requested = [_read_line(line) for line in lines]
@@ -515,7 +636,8 @@ def quote(
         raise InvalidQuantity(details={"lines": bad_quantities, "max": domain.MAX_QUANTITY})
 
     skus = {sku for sku, _q in requested if isinstance(sku, str)}
-    variants = {v.sku: v for v in variants_pricing(at=at, skus=skus)} if skus else {}
+    found, token = _variants_pricing(at=at, skus=skus) if skus else ([], _UNREAD)
+    variants = {v.sku: v for v in found}
 
     problems: list[dict[str, Any]] = []
     for i, (sku, _quantity) in enumerate(requested):
@@ -537,7 +659,7 @@ def quote(
         coupon_check(code=coupon_code, customer_id=customer_id, at=at) if coupon_code else None
     )
 
-    rules = promotion_rules_live(at=at)
+    rules = promotion_rules_at(at=at, token=token)
     items = [_item(variants[sku], quantity) for sku, quantity in requested]
     currency = _currency(variants.values())
     return domain.price_basket(items, rules, currency=currency, coupon=checked, priced_at=at)
@@ -567,11 +689,11 @@ def unit_prices(*, variant_ids: Iterable[int], at: datetime | None = None) -> di
     listing never disagrees with the checkout.
     """
     at = at or timezone.now()
-    variants = variants_pricing(at=at, ids=variant_ids)
+    variants, token = _variants_pricing(at=at, ids=variant_ids)
     if not variants:
         return {}
     currency = _currency(variants)
-    rules = [rule for rule in promotion_rules_live(at=at) if not rule.requires_coupon]
+    rules = [rule for rule in promotion_rules_at(at=at, token=token) if not rule.requires_coupon]
     result: dict[int, UnitPrice] = {}
     for variant in variants:
         if not variant.sellable:
@@ -695,8 +817,9 @@ def quote_many(requests: Sequence[BasketRequest]) -> list[domain.Quote | None]:
     for indexes in groups.values():
         at = min(requests[i].at for i in indexes)
         skus = {sku for i in indexes for sku, _q in requests[i].lines}
-        variants = {v.sku: v for v in variants_pricing(at=at, skus=skus)}
-        rules = promotion_rules_live(at=at)
+        found, token = _variants_pricing(at=at, skus=skus)
+        variants = {v.sku: v for v in found}
+        rules = promotion_rules_at(at=at, token=token)
         currency = _currency(variants.values())
         for i in indexes:
             request = requests[i]
