@@ -70,9 +70,9 @@ def main() -> list[dict]:
 def _make_data() -> dict:
     from django.utils import timezone
 
-    from catalog.models import Barcode, Category, Product, Variant
-    from catalog.services import category_create
     from catalog.domain import make_gtin
+    from catalog.models import Barcode, Product, Variant
+    from catalog.services import category_create
     from inventory.models import Location
     from inventory.services import location_save, stock_receive
     from pricing import domain, services
@@ -283,10 +283,14 @@ def _run() -> list[dict]:
     small, _sql = _statements(client, "/api/v1/catalog/products/?page_size=5")
 
     engine = os.environ.get("DATABASE_URL", "sqlite").split(":", 1)[0]
-    print(f"database: {connection.vendor} ({engine}); {PRODUCTS} products × "
-          f"{VARIANTS_PER_PRODUCT} variants, 20 live promotions, 4 stock locations")
-    print(f"statements per list page: {small} for 5 products, {counts['list'][0]} for {PAGE}"
-          + ("" if small == counts["list"][0] else "  <-- GROWS WITH THE PAGE"))
+    print(
+        f"database: {connection.vendor} ({engine}); {PRODUCTS} products × "
+        f"{VARIANTS_PER_PRODUCT} variants, 20 live promotions, 4 stock locations"
+    )
+    print(
+        f"statements per list page: {small} for 5 products, {counts['list'][0]} for {PAGE}"
+        + ("" if small == counts["list"][0] else "  <-- GROWS WITH THE PAGE")
+    )
 
     rows: list[dict] = []
     results = {}

@@ -545,7 +545,7 @@ def _variants_pricing(
         product_active,
         amount,
         currency,
-        token,
+        token,  # noqa: B007 - the same in every row; kept from the last
     ) in _convert_rows(_fetch(sql, params), _VARIANT_FIELDS):
         by_id[pk] = VariantPricing(
             id=pk,

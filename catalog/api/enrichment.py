@@ -3,9 +3,9 @@
 `settings.CATALOG_VARIANT_ENRICHERS` lists dotted paths of functions
 `(variants: list[Variant], request) -> dict[int, dict]` mapping a variant id to extra
 fields (a variant here is anything with `pk`: the product list passes
-`catalog.selectors.VariantRow`s). Each is called once per page with every variant on it, so a page costs a
-constant number of queries. The wiring sits in settings (the top of the dependency graph)
-so the catalog never imports pricing or inventory.
+`catalog.selectors.VariantRow`s). Each is called once per page with every variant on it,
+so a page costs a constant number of queries. The wiring sits in settings (the top of the
+dependency graph) so the catalog never imports pricing or inventory.
 """
 
 from collections.abc import Callable

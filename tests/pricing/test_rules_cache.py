@@ -60,7 +60,9 @@ def test_a_price_change_shows_in_the_quote_of_the_next_statement():
     assert _total(variant.sku) == D("10.00")
 
     starts = timezone.now() + timedelta(milliseconds=100)  # not in the past when checked
-    services.price_schedule(price_list=price_list, variant=variant, amount="7.50", valid_from=starts)
+    services.price_schedule(
+        price_list=price_list, variant=variant, amount="7.50", valid_from=starts
+    )
 
     assert _total(variant.sku, at=starts) == D("7.50")
     assert _total(variant.sku, at=starts - timedelta(microseconds=1)) == D("10.00")
