@@ -364,6 +364,11 @@ def promotion_rules_at(*, at: datetime, token: Any = _UNREAD) -> list[domain.Pro
     """The rules live at `at`, as `promotion_rules_live` returns them, from the cached rule
     book when `token` (the revision read in the caller's statement; read here when not
     given) is the book's. No query on a hit."""
+    return _rules_at(at=at, token=token)[0]
+
+
+def _rules_at(*, at: datetime, token: Any) -> tuple[list[domain.PromotionRule], Any]:
+    """`promotion_rules_at` and the revision token the rules are of."""
     global _book
     if token is _UNREAD:
         token = rules_revision()
@@ -374,12 +379,13 @@ def promotion_rules_at(*, at: datetime, token: Any = _UNREAD) -> list[domain.Pro
         # book holds the newer rules under the newer token, as a fresh read would.
         _book = book = _book_read(timezone.now())
         if at < book.since:
-            return promotion_rules_live(at=at)
-    return [
+            return promotion_rules_live(at=at), book.token
+    rules = [
         rule
         for starts_at, ends_at, rule in book.entries
         if starts_at <= at and (ends_at is None or ends_at > at)
     ]
+    return rules, book.token
 
 
 def rules_cache_clear() -> None:
@@ -704,7 +710,8 @@ def unit_prices(*, variant_ids: Iterable[int], at: datetime | None = None) -> di
     if not variants:
         return {}
     currency = _currency(variants)
-    rules = [rule for rule in promotion_rules_at(at=at, token=token) if not rule.requires_coupon]
+    live, token = _rules_at(at=at, token=token)
+    rules = [rule for rule in live if not rule.requires_coupon]
     database = connection.settings_dict["NAME"]
     result: dict[int, UnitPrice] = {}
     for variant in variants:

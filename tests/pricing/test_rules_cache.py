@@ -18,7 +18,7 @@ from django.utils import timezone
 
 from catalog import services as catalog_services
 from pricing import selectors, services
-from pricing.models import Promotion
+from pricing.models import Price, Promotion
 from tests.factories.catalog import CategoryFactory, ProductFactory, VariantFactory
 from tests.factories.pricing import PriceFactory, PriceListFactory, PromotionFactory
 
@@ -200,3 +200,19 @@ def test_a_change_committed_on_another_connection_shows_in_this_process_at_once(
 
     assert not errors
     assert _total(variant.sku) == D("10.00")
+
+
+def test_listed_unit_prices_follow_a_promotion_or_price_change_at_once():
+    variant = _priced("20.00")
+    twin = _priced("20.00")  # the same price and rules: one engine run serves both
+
+    def listed() -> dict:
+        units = selectors.unit_prices(variant_ids=[variant.pk, twin.pk])
+        return {vid: unit.final for vid, unit in units.items()}
+
+    assert listed() == {variant.pk: D("20.00"), twin.pk: D("20.00")}
+    PromotionFactory(scope=Promotion.Scope.VARIANTS, variants=[variant])
+    assert listed() == {variant.pk: D("18.00"), twin.pk: D("20.00")}
+
+    Price.objects.filter(variant=twin).update(amount=D("30.00"))
+    assert listed() == {variant.pk: D("18.00"), twin.pk: D("30.00")}
