@@ -86,7 +86,7 @@ def main(argv: list[str]) -> int:
         try:
             with contextlib.redirect_stdout(tee):
                 result = importlib.import_module(f"benchmarks.{name}").main()
-        except Exception as exc:  # noqa: BLE001 - one failing benchmark must not hide the rest
+        except (Exception, SystemExit) as exc:  # noqa: BLE001 - one failing must not hide the rest
             failed = True
             print(f"{name} failed: {exc!r}", flush=True)
             rows.append({"benchmark": short, "figure": "FAILED", "value": repr(exc)[:60]})

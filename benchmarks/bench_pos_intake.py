@@ -299,6 +299,10 @@ def _seed(workdir: Path) -> None:
             "tenders": [{"kind": rng.choice(["cash", "card"]), "amount": str(total)}],
         }
 
+    from pricing import selectors as pricing_selectors
+
+    # The promotion rule book is read once per process: not part of a batch's cost.
+    pricing_selectors.promotion_rules_at(at=timezone.now())
     statements = {}
     for size in (100, 500):
         probe = [sale(i) for i in range(size)]

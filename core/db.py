@@ -7,8 +7,8 @@ serialization failure), the whole transaction is run again once, and a second fa
 answers `concurrent_update` (409) in the error shape instead of a 500.
 """
 
-import json as _json
 import functools
+import json as _json
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar

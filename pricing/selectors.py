@@ -1,8 +1,8 @@
 """Pricing reads, and `quote`: the one function that prices anything in any channel.
 
-`quote` loads what a basket needs in one or two queries whatever its size (the variants
-with the default price list's prices in effect and the promotion rules revision; the
-coupon and its uses, only with a code) and hands plain values to
+`quote` loads what a basket needs in one query whatever its size (the variants with the
+default price list's prices in effect, the promotion rules revision and, with a code, the
+coupon and its uses) and hands plain values to
 `pricing.domain.price_basket`. The live promotions with their scopes (category scopes
 expanded down the tree) come from a per-process rule book, read again only when the
 revision changed — in the same transaction as any write they depend on, so never stale
@@ -428,7 +428,14 @@ def coupon_check(*, code: str, customer_id: int | None, at: datetime) -> domain.
     """Load a coupon by code (any case) with its uses; raise CouponNotFound if none has it."""
     normalized = domain.coupon_code_normalize(code)
     rows = _convert_rows(_fetch(_COUPON_SQL, [customer_id, normalized]), _COUPON_FIELDS)
-    if not rows:
+    return _coupon_checked(code=code, customer_id=customer_id, at=at, row=rows[0] if rows else None)
+
+
+def _coupon_checked(
+    *, code: str, customer_id: int | None, at: datetime, row: Sequence[Any] | None
+) -> domain.CouponCheck:
+    """The check of a coupon row read by `_COUPON_SQL` (None: no coupon has the code)."""
+    if row is None or row[0] is None:
         raise CouponNotFound(details={"coupon": code})
     (
         stored_code,
@@ -441,7 +448,7 @@ def coupon_check(*, code: str, customer_id: int | None, at: datetime) -> domain.
         promotion_active,
         starts_at,
         ends_at,
-    ) = rows[0]
+    ) = row
     problem = domain.coupon_problem(
         at=at,
         coupon_active=active,
@@ -479,21 +486,32 @@ class VariantPricing:
 # variant, valid_from) so the plan stays the same however many prices the book holds; at
 # most one price is in effect per variant and list (the price book's rule), the newest
 # start would win otherwise.
-_VARIANTS_SQL = f"""
+def _variants_sql(*, coupon: bool) -> str:
+    # With a coupon code, its row (at most one: codes are unique) rides along on every
+    # variant row: one round trip for the whole quote.
+    coupon_cte = f", cp AS ({_COUPON_SQL})" if coupon else ""
+    coupon_columns = ", cp.*" if coupon else ""
+    coupon_join = " LEFT JOIN cp ON 1 = 1" if coupon else ""
+    return _compact(
+        f"""
 WITH book AS (
     SELECT l.id, l.currency FROM {_PRICE_LIST} l WHERE l.is_default = %s AND l.is_active = %s
-)
+){coupon_cte}
 SELECT v.id, v.sku, v.product_id, p.category_id, v.vat_rate, v.is_active, p.is_active,
     (SELECT pr.amount FROM {_PRICE} pr
         WHERE pr.price_list_id = (SELECT id FROM book) AND pr.variant_id = v.id
             AND pr.valid_from <= %s AND (pr.valid_until IS NULL OR pr.valid_until > %s)
         ORDER BY pr.valid_from DESC LIMIT 1),
     (SELECT currency FROM book),
-    (SELECT token FROM {_REVISION} WHERE id = 1)
-FROM {_VARIANT} v JOIN {_PRODUCT} p ON p.id = v.product_id
+    (SELECT token FROM {_REVISION} WHERE id = 1){coupon_columns}
+FROM {_VARIANT} v JOIN {_PRODUCT} p ON p.id = v.product_id{coupon_join}
 WHERE {{where}}
 """
-_VARIANTS_SQL = _compact(_VARIANTS_SQL)
+    )
+
+
+_VARIANTS_SQL = _variants_sql(coupon=False)
+_VARIANTS_COUPON_SQL = _variants_sql(coupon=True)
 _VARIANT_FIELDS = [
     None,
     None,
@@ -519,17 +537,26 @@ def variants_pricing(
 
 
 def _variants_pricing(
-    *, at: datetime, skus: Iterable[str] | None = None, ids: Iterable[int] | None = None
-) -> tuple[list[VariantPricing], Any]:
-    """`variants_pricing` and the rules revision token read in the same statement
-    (`_UNREAD` when nothing was read)."""
-    where, params = ["1 = 1"], [True, True, _when(at), _when(at)]
+    *,
+    at: datetime,
+    skus: Iterable[str] | None = None,
+    ids: Iterable[int] | None = None,
+    coupon: tuple[str, int | None] | None = None,
+) -> tuple[list[VariantPricing], Any, Any]:
+    """`variants_pricing`, the rules revision token read in the same statement (`_UNREAD`
+    when nothing was read) and, for `coupon` = (normalized code, customer id), the coupon's
+    row as `_COUPON_SQL` reads it (None: no such code; `_UNREAD`: not read)."""
+    params: list[Any] = [True, True]
+    if coupon is not None:
+        params += [coupon[1], coupon[0]]
+    params += [_when(at), _when(at)]
+    where = ["1 = 1"]
     for column, values in (("v.sku", skus), ("v.id", ids)):
         if values is None:
             continue
         values = list(set(values))
         if not values:
-            return [], _UNREAD
+            return [], _UNREAD, _UNREAD
         if connection.vendor == "postgresql":
             # One array parameter: the same statement text for any basket, planned faster
             # than a list of literals.
@@ -538,21 +565,14 @@ def _variants_pricing(
         else:
             where.append(f"{column} IN ({_placeholders(len(values))})")
             params.extend(values)
-    sql = _VARIANTS_SQL.format(where=" AND ".join(where))
+    sql = (_VARIANTS_SQL if coupon is None else _VARIANTS_COUPON_SQL).format(
+        where=" AND ".join(where)
+    )
+    fields = _VARIANT_FIELDS if coupon is None else _VARIANT_FIELDS + _COUPON_FIELDS
+    rows = _convert_rows(_fetch(sql, params), fields)
     by_id: dict[int, VariantPricing] = {}
-    token = _UNREAD
-    for (
-        pk,
-        sku,
-        product_id,
-        category_id,
-        vat,
-        active,
-        product_active,
-        amount,
-        currency,
-        token,  # noqa: B007 - the same in every row; kept from the last
-    ) in _convert_rows(_fetch(sql, params), _VARIANT_FIELDS):
+    for row in rows:
+        pk, sku, product_id, category_id, vat, active, product_active, amount, currency = row[:9]
         by_id[pk] = VariantPricing(
             id=pk,
             sku=sku,
@@ -563,7 +583,11 @@ def _variants_pricing(
             price=amount,
             currency=currency if amount is not None else None,
         )
-    return list(by_id.values()), token
+    if not rows:
+        return [], _UNREAD, _UNREAD
+    token = rows[0][9]
+    coupon_row = rows[0][10:] if coupon is not None else _UNREAD
+    return list(by_id.values()), token, coupon_row
 
 
 def _customer_id(customer: Any) -> int | None:
@@ -633,9 +657,9 @@ def quote(
     customer_limit_reached, customer_required, not_in_basket, conditions_not_met,
     not_combinable, no_saving).
 
-    Queries: the variants with their prices and the rules revision, the coupon with its
-    uses (only with a code) — the same for 1 or 1,000 lines; plus the promotions with their
-    scopes when the rules changed since this process last read them.
+    Queries: one — the variants with their prices, the rules revision and the coupon with
+    its uses (with a code) — for 1 or 1,000 lines; plus the promotions with their scopes
+    when the rules changed since this process last read them.
     """
     at = at or timezone.now()
     requested = [_read_line(line) for line in lines]
@@ -649,7 +673,12 @@ def quote(
         raise InvalidQuantity(details={"lines": bad_quantities, "max": domain.MAX_QUANTITY})
 
     skus = {sku for sku, _q in requested if isinstance(sku, str)}
-    found, token = _variants_pricing(at=at, skus=skus) if skus else ([], _UNREAD)
+    customer_id = _customer_id(customer)
+    coupon_code = coupon.strip() if isinstance(coupon, str) else ""
+    wanted = (domain.coupon_code_normalize(coupon_code), customer_id) if coupon_code else None
+    found, token, coupon_row = (
+        _variants_pricing(at=at, skus=skus, coupon=wanted) if skus else ([], _UNREAD, _UNREAD)
+    )
     variants = {v.sku: v for v in found}
 
     problems: list[dict[str, Any]] = []
@@ -666,11 +695,11 @@ def quote(
             if any(p["code"] == error.code for p in problems):
                 raise error(details={"lines": problems})
 
-    customer_id = _customer_id(customer)
-    coupon_code = coupon.strip() if isinstance(coupon, str) else ""
-    checked = (
-        coupon_check(code=coupon_code, customer_id=customer_id, at=at) if coupon_code else None
-    )
+    checked = None
+    if coupon_code and coupon_row is _UNREAD:
+        checked = coupon_check(code=coupon_code, customer_id=customer_id, at=at)
+    elif coupon_code:
+        checked = _coupon_checked(code=coupon_code, customer_id=customer_id, at=at, row=coupon_row)
 
     rules = promotion_rules_at(at=at, token=token)
     items = [_item(variants[sku], quantity) for sku, quantity in requested]
@@ -706,7 +735,7 @@ def unit_prices(*, variant_ids: Iterable[int], at: datetime | None = None) -> di
     listing never disagrees with the checkout.
     """
     at = at or timezone.now()
-    variants, token = _variants_pricing(at=at, ids=variant_ids)
+    variants, token, _coupon = _variants_pricing(at=at, ids=variant_ids)
     if not variants:
         return {}
     currency = _currency(variants)
@@ -850,7 +879,7 @@ def quote_many(requests: Sequence[BasketRequest]) -> list[domain.Quote | None]:
     for indexes in groups.values():
         at = min(requests[i].at for i in indexes)
         skus = {sku for i in indexes for sku, _q in requests[i].lines}
-        found, token = _variants_pricing(at=at, skus=skus)
+        found, token, _coupon = _variants_pricing(at=at, skus=skus)
         variants = {v.sku: v for v in found}
         rules = promotion_rules_at(at=at, token=token)
         currency = _currency(variants.values())

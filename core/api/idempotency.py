@@ -5,9 +5,9 @@
 statement and no savepoint), inside the same transaction as the handler's writes, so a
 concurrent retry blocks on the unique index until the first request commits and then
 replays its stored response. The handler runs inside `core.db.errors_abort_transaction`:
-its services open no savepoints, since any error rolls the record back with the rest. A failed handler rolls the record
-back with everything else, so the client may retry. The same key with a different body
-is refused with `idempotency_key_reused` (422).
+its services open no savepoints, since any error rolls the record back with the rest. A
+failed handler rolls the record back with everything else, so the client may retry. The
+same key with a different body is refused with `idempotency_key_reused` (422).
 """
 
 import hashlib
