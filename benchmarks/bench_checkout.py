@@ -10,20 +10,25 @@ DATABASE_URL server and dropped at the end (whatever happens):
    the 10 hot variants (1–2 units a line), written in bulk; the same step measures SQL
    queries per checkout in-process (`checkout_place` for 10 and 20 lines, and one
    `POST /api/v1/checkout/` through DRF's test client with token auth);
-2. start `gunicorn config.wsgi` (4 sync workers, DEBUG off) and drive
+2. time two-line pickup checkouts in-process (`inprocess` step, a Django subprocess with
+   an in-memory broker: the notification is queued, as in production, not sent): median
+   ms per `POST /api/v1/checkout/` through the whole stack with token auth, and the
+   request's statements for 2 and 6 lines (they must be equal; aim: <= 8 ms);
+3. start `gunicorn config.wsgi` (4 sync workers, DEBUG off) and drive
    `POST /api/v1/checkout/` from 24 client threads, one Idempotency-Key per checkout, then
    replay a few keys (each must return the same order);
-3. check the stock (`verify` step): no level reserves more than it holds, the reserved
+4. check the stock (`verify` step): no level reserves more than it holds, the reserved
    units equal the units of the placed orders, `inventory.services.verify_ledger()` is clean,
    no customer got two orders;
-4. with plain psycopg and the same concurrency, time the least a checkout must write — an
+5. with plain psycopg and the same concurrency, time the least a checkout must write — an
    order insert, a conditional `UPDATE … SET reserved = reserved + 1 WHERE id = … AND
    on_hand - reserved >= 1` on each of 10 rows of a scratch stock table (every transaction
    the same 10 rows, as every checkout locks the same 10 levels), a ledger insert — and
    print checkout throughput as a fraction of it (aim: at least 10%).
 
-Without CELERY_BROKER_URL the order notification runs eagerly inside the request, after
-commit (mails go to Django's dummy backend), as it does in the default deployment.
+The server queues order notifications to Redis (database 15 of 127.0.0.1:6379, emptied
+at the end; nobody consumes them) as the production stack does; without a Redis they run
+eagerly in the worker after each response is sent (mails to Django's dummy backend).
 
 Run: `DATABASE_URL=postgres://postgres@127.0.0.1:5432/omnicore python -m benchmarks checkout`.
 On anything but PostgreSQL it says it is skipped. Bounded: 400 checkouts or 60 s of load,
@@ -58,6 +63,10 @@ LINES = 10  # every cart holds every hot variant
 SCARCE = (0.80, 0.85, 0.90)  # stock of the first hot variants, as a share of the carts' demand
 WARMUP_CHECKOUTS = 8
 REPLAYS = 20
+INPROCESS_CHECKOUTS = 80  # timed two-line checkouts in-process (plus warm-up)
+INPROCESS_WARMUP = 10
+REDIS = ("127.0.0.1", 6379)
+BENCH_REDIS_DB = 15  # the server's notifications are queued here, then deleted
 LOAD_DEADLINE_SECONDS = 60.0
 RAW_SECONDS = 5.0
 RAW_MAX_TRANSACTIONS = 20_000
@@ -124,7 +133,7 @@ def _admin_connect(url: str):
     return psycopg.connect(_psycopg_conninfo(_with_database(url, "postgres")), autocommit=True)
 
 
-def main() -> None:
+def main() -> list[dict] | None:
     url = os.environ.get("DATABASE_URL", "")
     if not _is_postgres(url):
         print(
@@ -154,10 +163,17 @@ def main() -> None:
             )
             print("seeding (services, bulk) and counting queries …", flush=True)
             seed = _run_step("seed", env, workdir)
+            print(
+                f"in-process: {INPROCESS_CHECKOUTS} two-line pickup checkouts through the "
+                "whole Django stack (token auth), the notification queued, not run …",
+                flush=True,
+            )
+            inprocess = _run_step("inprocess", env | {"CELERY_BROKER_URL": "memory://"}, workdir)
 
             port = _free_port()
             log_path = workdir / "gunicorn.log"
-            server = _server_start(env, port, log_path)
+            broker = _broker_for_server()
+            server = _server_start(env | broker, port, log_path)
             print(
                 f"gunicorn on 127.0.0.1:{port}, {GUNICORN_WORKERS} workers; "
                 f"{len(seed['load'])} checkouts from {CLIENTS} clients …",
@@ -173,14 +189,33 @@ def main() -> None:
             check = _run_step("verify", env, workdir)
             print("raw PostgreSQL loop …", flush=True)
             raw = _raw_floor(bench_url, lines=LINES)
-            _report(seed, load, replays, check, raw, time.perf_counter() - began)
+            _report(seed, load, replays, check, raw, time.perf_counter() - began, broker)
+            _report_inprocess(inprocess)
             if any(c.startswith(("http_5", "transport")) for c in load["codes"]):
                 print("server log tail:\n" + server_log[-3000:])
+            raw_rate = raw["committed"] / (raw["elapsed"] or 1e-9)
+            rate = load["done"] / (load["elapsed"] or 1e-9)
+            return [
+                {
+                    "figure": "checkout, 2-line pickup, in-process",
+                    "value": inprocess["median_ms"],
+                    "unit": "ms/request",
+                    "statements": inprocess["statements"]["2"],
+                },
+                {
+                    "figure": f"checkout, {LINES}-line, HTTP, {CLIENTS} clients",
+                    "value": rate,
+                    "unit": "checkouts/s",
+                    "statements": seed["queries"]["http_10"],
+                    "floor_ratio": rate / raw_rate if raw_rate else None,
+                },
+            ]
     finally:
         if server is not None:
             _server_stop(server)
         with _admin_connect(url) as admin:
             admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        _broker_purge()
 
 
 # --- the server -------------------------------------------------------------------------
@@ -439,7 +474,53 @@ def _ms(values: list[float], share: float) -> str:
     return f"{values[min(len(values) - 1, int(len(values) * share))] * 1000:.0f}"
 
 
-def _report(seed, load, replays, check, raw, total_seconds) -> None:
+def _broker_for_server() -> dict[str, str]:
+    """Queue the server's notifications to Redis, as the production stack does, when a Redis
+    answers on 127.0.0.1:6379 (a database of its own, emptied afterwards); else none: the
+    tasks then run in the worker after each response (the default, eager)."""
+    try:
+        with socket.create_connection(REDIS, timeout=1):
+            pass
+    except OSError:
+        return {}
+    return {"CELERY_BROKER_URL": f"redis://{REDIS[0]}:{REDIS[1]}/{BENCH_REDIS_DB}"}
+
+
+def _broker_purge() -> None:
+    """Delete what the server queued in the benchmark's Redis database (no worker ran)."""
+    try:
+        with socket.create_connection(REDIS, timeout=1) as sock:
+            sock.sendall(f"SELECT {BENCH_REDIS_DB}\r\nFLUSHDB\r\n".encode())
+            sock.recv(64)
+    except OSError:
+        pass
+
+
+def _report_inprocess(result: dict) -> None:
+    def row(label: str, value: str) -> None:
+        print(f"  {label:<28}{value}")
+
+    counts = result["statements"]
+    print(
+        "checkout in-process — POST /api/v1/checkout/ through Django's test client (the whole "
+        "middleware stack, knox token auth), 2-line pickup carts, notification queued to the "
+        "broker (not run)"
+    )
+    row(
+        "ms per checkout",
+        f"median {result['median_ms']:.2f}  p90 {result['p90_ms']:.2f}  (CPU of this thread "
+        f"{result['cpu_ms']:.2f}; {result['runs']} checkouts; gc.freeze() after warm-up)",
+    )
+    row(
+        "statements per checkout",
+        ", ".join(f"{n} lines: {c}" for n, c in counts.items())
+        + ("" if len(set(counts.values())) == 1 else "  <-- GROWS WITH THE CART")
+        + f"; of them BEGIN/COMMIT/SAVEPOINT: {result['control']}",
+    )
+    row("aim", "<= 8 ms: " + ("met" if result["median_ms"] <= 8 else "NOT met"))
+
+
+def _report(seed, load, replays, check, raw, total_seconds, broker=None) -> None:
     def row(label: str, value: str) -> None:
         print(f"  {label:<28}{value}")
 
@@ -451,7 +532,8 @@ def _report(seed, load, replays, check, raw, total_seconds) -> None:
     q = seed["queries"]
     print(
         f"checkout over HTTP — gunicorn {GUNICORN_WORKERS} sync workers, {CLIENTS} clients, "
-        f"{LINES}-line carts on {LINES} hot variants at one pickup store"
+        f"{LINES}-line carts on {LINES} hot variants at one pickup store; notifications "
+        + ("queued to Redis" if broker else "run eagerly after each response (no Redis)")
     )
     row("checkouts", f"{load['done']} of {len(seed['load'])} in {elapsed:.1f} s")
     row("checkouts/s", f"{rate:.1f}  (orders placed/s {placed_rate:.1f})")
@@ -681,6 +763,11 @@ def _count_queries(store, probes, customers, token_of) -> dict:
                 inside = len(ctx.captured_queries)
         return _split(ctx.captured_queries[:inside]), len(ctx.captured_queries) - inside
 
+    from pricing import selectors as pricing_selectors
+
+    # The promotion rule book is read once per process (and after a pricing write): not
+    # part of what a checkout costs.
+    pricing_selectors.quote([{"sku": probes[0].sku, "quantity": 1}])
     first, second, third = customers
     service_10, after_commit = service_checkout(first, probes[:10])
     service_20, _after = service_checkout(second, probes)
@@ -739,10 +826,108 @@ def _verify(out: Path) -> None:
     out.write_text(json.dumps(result))
 
 
+def _inprocess(out: Path) -> None:
+    """Time two-line pickup checkouts in-process, through the whole Django stack, and count
+    the statements of the request (up to its COMMIT) for 2 and 6 lines."""
+    import gc
+
+    import django
+
+    django.setup()
+    from django.contrib.auth.hashers import make_password
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+    from django.utils import timezone
+    from knox.models import AuthToken
+    from rest_framework.test import APIClient
+
+    from catalog.models import Variant
+    from customers.models import Customer, Source, User
+    from orders import services
+
+    probes = list(Variant.objects.filter(sku__startswith="PROBE-").order_by("sku"))
+    count = INPROCESS_WARMUP + INPROCESS_CHECKOUTS + 2
+    password = make_password("bench-pass-123")
+    users = User.objects.bulk_create(
+        User(email=f"inproc{n}@bench.example", full_name=f"In {n}", password=password)
+        for n in range(count)
+    )
+    now = timezone.now()
+    customers = Customer.objects.bulk_create(
+        Customer(
+            user=user,
+            email=user.email,
+            phone=f"+49152{40000000 + n:08d}",
+            signup_channel=Source.WEB,
+            registered_at=now,
+            registered_via=Source.WEB,
+        )
+        for n, user in enumerate(users)
+    )
+
+    def prepared(customer, lines: int) -> tuple[APIClient, dict]:
+        cart = services.cart_get_current(customer=customer, channel="web")
+        start = customers.index(customer) % (len(probes) - lines)
+        for variant in probes[start : start + lines]:
+            services.cart_line_add(cart=cart, sku=variant.sku, quantity=1)
+        client = APIClient()
+        token = AuthToken.objects.create(user=customer.user, expiry=timedelta(days=1))[1]
+        client.credentials(HTTP_AUTHORIZATION=f"Token {token}")
+        body = {
+            "cart": str(cart.token),
+            "fulfilment": {"type": "pickup", "location": STORE},
+            "payment": {"provider": "test", "token": "tok_ok"},
+        }
+        return client, body
+
+    def post(client, body):
+        response = client.post(
+            CHECKOUT_PATH, body, format="json", HTTP_IDEMPOTENCY_KEY=str(uuid.uuid4())
+        )
+        if response.status_code != 201:
+            raise RuntimeError(f"checkout failed: {response.status_code} {response.content!r}")
+
+    jobs = [prepared(c, 2) for c in customers[: INPROCESS_WARMUP + INPROCESS_CHECKOUTS]]
+    for client, body in jobs[:INPROCESS_WARMUP]:
+        post(client, body)
+    gc.collect()
+    gc.freeze()  # as the gunicorn master does after loading the app
+    wall, cpu = [], []
+    for client, body in jobs[INPROCESS_WARMUP:]:
+        began, began_cpu = time.perf_counter(), time.thread_time()
+        post(client, body)
+        cpu.append((time.thread_time() - began_cpu) * 1000)
+        wall.append((time.perf_counter() - began) * 1000)
+    gc.unfreeze()
+
+    statements, control = {}, 0
+    for lines, customer in zip((2, 6), customers[-2:], strict=True):
+        client, body = prepared(customer, lines)
+        with CaptureQueriesContext(connection) as ctx:
+            post(client, body)
+        sql = [q["sql"].upper() for q in ctx.captured_queries]
+        request = sql[: sql.index("COMMIT") + 1] if "COMMIT" in sql else sql
+        statements[str(lines)] = len(request)
+        if lines == 2:
+            control = sum(1 for q in request if q.startswith(TRANSACTION_CONTROL))
+    out.write_text(
+        json.dumps(
+            {
+                "median_ms": statistics.median(wall),
+                "p90_ms": statistics.quantiles(wall, n=10)[-1],
+                "cpu_ms": statistics.median(cpu),
+                "runs": len(wall),
+                "statements": statements,
+                "control": control,
+            }
+        )
+    )
+
+
 def _child(argv: list[str]) -> None:
     step, out = argv[0], Path(argv[1])
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
-    {"seed": _seed, "verify": _verify}[step](out)
+    {"seed": _seed, "verify": _verify, "inprocess": _inprocess}[step](out)
 
 
 if __name__ == "__main__":

@@ -84,7 +84,7 @@ def _client(index, store, variant_ids, start, stats, lock, deadline):
             stats["latencies"].extend(latencies)
 
 
-def main() -> None:
+def main() -> list[dict] | None:
     url = os.environ.get("DATABASE_URL", "")
     if not _is_postgres(url):
         print(
@@ -150,5 +150,12 @@ def main() -> None:
         print(f"ledger check            {'ok' if not problems else f'{len(problems)} problem(s)'}")
         for problem in problems[:10]:
             print(f"  {problem}")
+        return [
+            {
+                "figure": f"stock_reserve, {CLIENTS} concurrent clients, in-process",
+                "value": stats["ok"] / elapsed,
+                "unit": "reservations/s",
+            }
+        ]
     finally:
         connection.creation.destroy_test_db(old_name, verbosity=0)

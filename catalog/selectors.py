@@ -6,7 +6,10 @@ queries however many products, variants and barcodes it holds.
 
 from collections import defaultdict
 from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import datetime
+from decimal import Decimal
+from typing import Any
 
 from django.db import connection
 from django.db.models import Exists, OuterRef, Prefetch, Q, QuerySet
@@ -236,3 +239,61 @@ def variants_by_barcode(*, codes: Iterable[str]) -> dict[str, Variant]:
     """Barcode → variant (with product) for the given codes, in one query."""
     barcodes = Barcode.objects.select_related("variant__product").filter(code__in=set(codes))
     return {b.code: b.variant for b in barcodes}
+
+
+# --- the product API's variants, as plain values ----------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class VariantRow:
+    """A variant as the product API shows it, read as plain values (no model instance:
+    a page of 50 products holds 150 variants and their barcodes)."""
+
+    pk: int
+    product_id: int
+    sku: str
+    name: str
+    options: Any
+    vat_rate: Decimal
+    is_active: bool
+    updated_at: datetime
+    barcodes: tuple[str, ...]
+
+
+_VARIANT_ROW_FIELDS = ("pk", "product_id", "sku", "name", "options", "vat_rate", "is_active")
+
+
+def variant_rows(*, product_ids: Iterable[int]) -> dict[int, list[VariantRow]]:
+    """product id → its variants in display order (position, id) with their barcodes, for
+    any number of products in two queries."""
+    ids = set(product_ids)
+    result: dict[int, list[VariantRow]] = {pk: [] for pk in ids}
+    if not ids:
+        return result
+    rows = list(
+        Variant.objects.filter(product_id__in=ids)
+        .order_by("position", "id")
+        .values_list(*_VARIANT_ROW_FIELDS, "updated_at")
+    )
+    codes: dict[int, list[str]] = defaultdict(list)
+    for variant_id, code in (
+        Barcode.objects.filter(variant_id__in=[row[0] for row in rows])
+        .order_by("id")
+        .values_list("variant_id", "code")
+    ):
+        codes[variant_id].append(code)
+    for pk, product_id, sku, name, options, vat_rate, is_active, updated_at in rows:
+        result[product_id].append(
+            VariantRow(
+                pk=pk,
+                product_id=product_id,
+                sku=sku,
+                name=name,
+                options=options,
+                vat_rate=vat_rate,
+                is_active=is_active,
+                updated_at=updated_at,
+                barcodes=tuple(codes.get(pk, ())),
+            )
+        )
+    return result

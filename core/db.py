@@ -1,4 +1,5 @@
-"""Database helpers: retry a transaction that lost a race once (then 409); insert in bulk.
+"""Database helpers: retry a transaction that lost a race once (then 409); insert in bulk;
+nested atomic blocks without savepoints where an error aborts the whole transaction.
 
 The apps lock balances in one global order (stock levels, then the points account, then
 coupon counters), so deadlocks should not happen; if PostgreSQL still reports one (or a
@@ -6,11 +7,14 @@ serialization failure), the whole transaction is run again once, and a second fa
 answers `concurrent_update` (409) in the error shape instead of a 500.
 """
 
+import functools
 import json as _json
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from typing import TypeVar
 
-from django.db import OperationalError, connection
+from django.db import OperationalError, connection, transaction
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
@@ -99,3 +103,44 @@ def insert_many(model, objs: list, *, batch_size: int = 2000, key: str | None = 
                     found = by_key[value]
                     found.pk = new_id
                     found._state.adding = False
+
+
+# --- savepoints that buy nothing ---------------------------------------------------------
+#
+# A service is atomic, so called inside another transaction it opens a savepoint: two
+# statements (SAVEPOINT, RELEASE) that let a caller catch the service's error and carry on
+# with its own transaction. A request whose transaction rolls back on any error (the
+# Idempotency-Key record's: a failed handler leaves no trace) never does that, so there the
+# services open their blocks without one.
+
+_errors_abort = ContextVar("errors_abort_transaction", default=False)
+
+
+@contextmanager
+def errors_abort_transaction() -> Iterator[None]:
+    """Inside the current atomic block, declare that no error is caught and carried on from:
+    any error raised inside rolls the whole block back. `atomic()` then opens no savepoint.
+    """
+    token = _errors_abort.set(True)
+    try:
+        yield
+    finally:
+        _errors_abort.reset(token)
+
+
+def atomic():
+    """`transaction.atomic()` for a service: without a savepoint when nested inside
+    `errors_abort_transaction()` (an error marks the outer transaction for rollback, which
+    it is about to do anyway), with one everywhere else."""
+    return transaction.atomic(savepoint=not _errors_abort.get())
+
+
+def atomic_service(func: Callable[..., T]) -> Callable[..., T]:
+    """Decorate a service like `@transaction.atomic`, deciding on the savepoint per call."""
+
+    @functools.wraps(func)
+    def wrapper(*args, **kwargs):
+        with atomic():
+            return func(*args, **kwargs)
+
+    return wrapper

@@ -31,7 +31,7 @@ from django.utils.translation import gettext as _
 from catalog.models import Variant
 from catalog.selectors import variants_by_id, variants_by_sku
 from core.changelog import changes_record_many
-from core.db import insert_many
+from core.db import atomic_service, insert_many
 from core.errors import ValidationFailed
 from inventory.domain import (
     location_rule_problems,
@@ -218,18 +218,17 @@ class _Ledger:
         """Write the levels and the movements; without `returning`, the movements are
         inserted in bulk and not read back (a till's batch of sales)."""
         levels = sorted(self.levels.values(), key=lambda lvl: lvl.pk)
-        if len(levels) <= 4:
-            # A plain UPDATE per row is far cheaper to build than bulk_update's CASE for the
-            # one-to-few lines of a checkout, which is the hot path.
-            for level in levels:
-                StockLevel.objects.filter(pk=level.pk).update(
-                    on_hand=level.on_hand,
-                    reserved=level.reserved,
-                    needs_attention=level.needs_attention,
-                    attention_note=level.attention_note,
-                    updated_at=level.updated_at,
-                )
+        if len(levels) == 1:
+            level = levels[0]
+            StockLevel.objects.filter(pk=level.pk).update(
+                on_hand=level.on_hand,
+                reserved=level.reserved,
+                needs_attention=level.needs_attention,
+                attention_note=level.attention_note,
+                updated_at=level.updated_at,
+            )
         elif connection.vendor == "postgresql":
+            # One statement however many lines (a checkout's statements stay constant).
             _levels_update_postgres(levels)
         else:
             StockLevel.objects.bulk_update(levels, LEVEL_BALANCE_FIELDS, batch_size=500)
@@ -332,7 +331,7 @@ def location_staff_remove(*, user, location: Location) -> None:
 # --- reservations -------------------------------------------------------------------------
 
 
-@transaction.atomic
+@atomic_service  # inside a checkout request: no savepoint (core.db)
 def stock_reserve(
     *,
     lines: Lines,

@@ -24,7 +24,7 @@ from django.utils.translation import gettext as _
 from catalog.errors import UnknownSku
 from catalog.selectors import variants_by_sku
 from core.background import enqueue_on_commit
-from core.db import insert_many
+from core.db import atomic, insert_many
 from core.money import quantize
 from customers import services as customer_services
 from inventory import selectors as inventory_selectors
@@ -388,7 +388,8 @@ def checkout_place(
     if redeem_points and customer is None:
         # Points are stored value: only their authenticated owner spends them.
         raise AuthenticationRequired()
-    with transaction.atomic():
+    # No savepoint inside a request whose transaction rolls back on any error (core.db).
+    with atomic():
         cart = _locked_open_cart(cart)
         lines = list(cart.lines.select_related("variant", "variant__product"))
         if not lines:
@@ -401,7 +402,11 @@ def checkout_place(
         )
         location = _fulfilment_location(fulfilment=fulfilment, quote=quote)
         number = _new_number()
-        points_value = loyalty_selectors.points_redeem_value(points=redeem_points, at=now)
+        points_value = (
+            loyalty_selectors.points_redeem_value(points=redeem_points, at=now)
+            if redeem_points > 0
+            else quantize(Decimal(0))  # what it gives for no points, without reading rules
+        )
         amount_due = quantize(quote.total - points_value, quote.currency)
         method = _payment_method(payment=payment, amount_due=amount_due, fulfilment=fulfilment)
         authorization = _payment_authorize(

@@ -276,3 +276,27 @@ class CouponRedemption(models.Model):
 
     def __str__(self) -> str:
         return f"{self.coupon_id}:{self.reference}"
+
+
+class RulesRevision(models.Model):
+    """One row whose `token` changes in the same transaction as any write the promotion
+    rules depend on: prices, price lists, promotions and their scopes, coupons, categories.
+
+    Database triggers do the change (migration 0004), so no writer can forget it: services,
+    the admin, bulk seeds and raw SQL alike. The token never repeats — a sequence value on
+    PostgreSQL (not rolled back with a transaction), a random 64-bit value on SQLite — so a
+    cache filled inside a transaction that rolled back never matches again. Processes cache
+    the rules per token (`pricing.selectors`); reading the token in the same statement as
+    the basket's variants makes a stale rule impossible.
+    """
+
+    id = models.PositiveSmallIntegerField(primary_key=True, default=1)
+    token = models.BigIntegerField(default=0)
+    changed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("promotion rules revision")
+        verbose_name_plural = _("promotion rules revision")
+
+    def __str__(self) -> str:
+        return str(self.token)

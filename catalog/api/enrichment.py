@@ -2,9 +2,10 @@
 
 `settings.CATALOG_VARIANT_ENRICHERS` lists dotted paths of functions
 `(variants: list[Variant], request) -> dict[int, dict]` mapping a variant id to extra
-fields. Each is called once per page with every variant on it, so a page costs a
-constant number of queries. The wiring sits in settings (the top of the dependency graph)
-so the catalog never imports pricing or inventory.
+fields (a variant here is anything with `pk`: the product list passes
+`catalog.selectors.VariantRow`s). Each is called once per page with every variant on it,
+so a page costs a constant number of queries. The wiring sits in settings (the top of the
+dependency graph) so the catalog never imports pricing or inventory.
 """
 
 from collections.abc import Callable
@@ -25,7 +26,11 @@ def _enrichers(paths: tuple[str, ...]) -> list[Enricher]:
 
 
 def variant_extras(products: list[Product], request) -> dict[int, dict[str, Any]]:
-    variants = [v for p in products for v in p.variants.all()]
+    return variant_extras_for([v for p in products for v in p.variants.all()], request)
+
+
+def variant_extras_for(variants: list[Any], request) -> dict[int, dict[str, Any]]:
+    """variant id → the extra fields of every enricher, for variants with a `pk`."""
     extras: dict[int, dict[str, Any]] = {v.pk: {} for v in variants}
     if not variants:
         return extras

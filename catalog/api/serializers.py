@@ -1,8 +1,18 @@
-"""Output serializers of the catalog API (read-only: the catalog is written in the admin)."""
+"""Output serializers of the catalog API (read-only: the catalog is written in the admin).
+
+The serializer classes describe the output (the OpenAPI schema, the barcode lookup); the
+product list and product page build the same dicts with plain functions
+(`product_data`), which do not build a tree of fields per object — a page of 50 products
+has 150 variants. A test holds the two to the same output.
+"""
+
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 from rest_framework import serializers
 
 from catalog.models import Barcode, Category, Product, Variant
+from catalog.selectors import VariantRow
 
 
 class CategorySerializer(serializers.ModelSerializer):
@@ -78,3 +88,70 @@ class BarcodeLookupSerializer(VariantSerializer):
             "category": product.category_id,
             "is_active": product.is_active,
         }
+
+
+# --- the product list and page, without a field tree per object -------------------------
+
+# Field instances used as formatters only, so values are rendered exactly as the
+# serializers above render them (time zone, "Z", decimal places).
+_DATETIME = serializers.DateTimeField()
+_VAT_RATE = serializers.DecimalField(
+    max_digits=Variant._meta.get_field("vat_rate").max_digits,
+    decimal_places=Variant._meta.get_field("vat_rate").decimal_places,
+)
+
+
+def category_data(category: Category) -> dict[str, Any]:
+    return {
+        "id": category.pk,
+        "name": category.name,
+        "slug": category.slug,
+        "parent": category.parent_id,
+        "position": category.position,
+    }
+
+
+def variant_data(variant: VariantRow, extras: Mapping[str, Any] | None) -> dict[str, Any]:
+    data = {
+        "id": variant.pk,
+        "sku": variant.sku,
+        "name": variant.name,
+        "options": variant.options,
+        "vat_rate": _VAT_RATE.to_representation(variant.vat_rate),
+        "is_active": variant.is_active,
+        "barcodes": list(variant.barcodes),
+        "updated_at": _DATETIME.to_representation(variant.updated_at),
+    }
+    if extras:
+        data.update(extras)
+    return data
+
+
+def product_data(
+    product: Product,
+    variants: Sequence[VariantRow],
+    extras: Mapping[int, Mapping[str, Any]],
+    categories: dict[int, dict[str, Any]] | None = None,
+) -> dict[str, Any]:
+    """What ProductSerializer gives for `product` (its category selected with it), with
+    `variants` in place of the related ones and each variant's `extras` merged in.
+    `categories` caches the category dicts of one page (many products share one)."""
+    category = None
+    if categories is not None:
+        category = categories.get(product.category_id)
+    if category is None:
+        category = category_data(product.category)
+        if categories is not None:
+            categories[product.category_id] = category
+    return {
+        "id": product.pk,
+        "name": product.name,
+        "slug": product.slug,
+        "brand": product.brand,
+        "description": product.description,
+        "category": dict(category),
+        "is_active": product.is_active,
+        "created_at": _DATETIME.to_representation(product.created_at),
+        "updated_at": _DATETIME.to_representation(product.updated_at),
+        "variants": [variant_data(v, extras.get(v.pk)) for v in variants],
+    }

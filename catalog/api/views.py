@@ -7,12 +7,13 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from catalog import selectors
-from catalog.api.enrichment import variant_extras
+from catalog.api.enrichment import variant_extras, variant_extras_for
 from catalog.api.filters import ProductFilter
 from catalog.api.serializers import (
     BarcodeLookupSerializer,
     CategorySerializer,
     ProductSerializer,
+    product_data,
 )
 from core.api.pagination import CursorPagination
 
@@ -36,6 +37,16 @@ class ProductPagination(CursorPagination):
     ordering = "-id"
 
 
+def _products_data(products: list, request) -> list[dict]:
+    """The products as ProductSerializer shows them, with their variants' prices and
+    availability: the variants and barcodes as plain values in two queries, the enrichers
+    once for the page, one dict per category."""
+    variants = selectors.variant_rows(product_ids=[p.pk for p in products])
+    extras = variant_extras_for([v for p in products for v in variants[p.pk]], request)
+    categories: dict[int, dict] = {}
+    return [product_data(p, variants[p.pk], extras, categories) for p in products]
+
+
 class ProductListView(generics.ListAPIView):
     """Products with their variants; filter by category (with sub-categories), search, barcode."""
 
@@ -45,14 +56,13 @@ class ProductListView(generics.ListAPIView):
     filterset_class = ProductFilter
 
     def get_queryset(self):
-        return selectors.product_list()
+        # The variants are read as plain values after paging (`_products_data`).
+        return selectors.product_list().prefetch_related(None)
 
     def list(self, request, *args, **kwargs):
         queryset = self.filter_queryset(self.get_queryset())
         page = list(self.paginate_queryset(queryset))
-        context = self.get_serializer_context() | {"variant_extras": variant_extras(page, request)}
-        data = ProductSerializer(page, many=True, context=context).data
-        return self.get_paginated_response(data)
+        return self.get_paginated_response(_products_data(page, request))
 
 
 class ProductDetailView(generics.RetrieveAPIView):
@@ -60,14 +70,11 @@ class ProductDetailView(generics.RetrieveAPIView):
     serializer_class = ProductSerializer
 
     def get_queryset(self):
-        return selectors.product_list()
+        return selectors.product_list().prefetch_related(None)
 
     def retrieve(self, request, *args, **kwargs):
-        product = self.get_object()
-        context = self.get_serializer_context() | {
-            "variant_extras": variant_extras([product], request)
-        }
-        return Response(ProductSerializer(product, context=context).data)
+        (data,) = _products_data([self.get_object()], request)
+        return Response(data)
 
 
 class BarcodeLookupView(APIView):

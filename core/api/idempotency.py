@@ -1,23 +1,27 @@
 """Idempotency-Key handling for POSTs that create money or stock effects.
 
 `idempotent_response(request, scope=..., handler=...)` runs `handler()` at most once per
-(scope, key): the record row is inserted first, inside the same transaction as the
-handler's writes, so a concurrent retry blocks on the unique index until the first
-request commits and then replays its stored response. A failed handler rolls the record
-back with everything else, so the client may retry. The same key with a different body
-is refused with `idempotency_key_reused` (422).
+(scope, key): the record row is inserted first (`INSERT … ON CONFLICT DO NOTHING`, one
+statement and no savepoint), inside the same transaction as the handler's writes, so a
+concurrent retry blocks on the unique index until the first request commits and then
+replays its stored response. The handler runs inside `core.db.errors_abort_transaction`:
+its services open no savepoints, since any error rolls the record back with the rest. A
+failed handler rolls the record back with everything else, so the client may retry. The
+same key with a different body is refused with `idempotency_key_reused` (422).
 """
 
 import hashlib
 import json
 from collections.abc import Callable
 
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
+from django.utils import timezone
 from django.utils.translation import gettext as _
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter
 from rest_framework.response import Response
 
+from core.db import errors_abort_transaction
 from core.errors import IdempotencyKeyReused, ValidationFailed
 from core.models import IdempotencyRecord
 
@@ -65,9 +69,7 @@ def idempotent_response(
     for _attempt in range(2):
         with transaction.atomic():
             try:
-                record, created = IdempotencyRecord.objects.select_for_update().get_or_create(
-                    scope=scope, key=key, defaults={"request_hash": fingerprint}
-                )
+                record, created = _record_claim(scope=scope, key=key, fingerprint=fingerprint)
             except IntegrityError:
                 # A concurrent request with the same key inserted first; read its outcome.
                 # Only the record's insert is caught here: an IntegrityError of the handler's
@@ -79,7 +81,8 @@ def idempotent_response(
                 replay = Response(record.response_body, status=record.response_status)
                 replay["Idempotent-Replayed"] = "true"
                 return replay
-            response = handler()
+            with errors_abort_transaction():
+                response = handler()
             record.response_status = response.status_code
             record.response_body = json.loads(json.dumps(response.data, default=str))
             record.save(update_fields=["response_status", "response_body"])
@@ -88,4 +91,32 @@ def idempotent_response(
         _("A request with this Idempotency-Key is still being processed."),
         code="idempotency_in_progress",
         http_status=409,
+    )
+
+
+_TABLE = IdempotencyRecord._meta.db_table
+# Waits for a concurrent insert of the same key to commit or roll back, then inserts or
+# does nothing; either way, no savepoint is needed to go on.
+_CLAIM_SQL = (
+    f'INSERT INTO "{_TABLE}" ("scope", "key", "request_hash", "created_at") '
+    "VALUES (%s, %s, %s, %s) "
+    "ON CONFLICT (scope, key) DO NOTHING RETURNING id"
+)
+
+
+def _record_claim(*, scope: str, key: str, fingerprint: str) -> tuple[IdempotencyRecord, bool]:
+    """The (scope, key) record, locked: (the new record, True) or (the stored one, False)."""
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute(_CLAIM_SQL, [scope, key, fingerprint, timezone.now()])
+            inserted = cursor.fetchone()
+        if inserted is not None:
+            record = IdempotencyRecord(
+                pk=inserted[0], scope=scope, key=key, request_hash=fingerprint
+            )
+            record._state.adding = False
+            return record, True
+        return IdempotencyRecord.objects.select_for_update().get(scope=scope, key=key), False
+    return IdempotencyRecord.objects.select_for_update().get_or_create(
+        scope=scope, key=key, defaults={"request_hash": fingerprint}
     )

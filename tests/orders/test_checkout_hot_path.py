@@ -1,0 +1,101 @@
+"""The checkout request's hot path: statements that do not grow with the cart, no savepoint
+that buys nothing, and the notification sent after the response, not before it."""
+
+import json
+
+import pytest
+from django.core import mail
+from django.core.handlers.wsgi import WSGIHandler
+from django.db import connection
+from django.test import RequestFactory
+from django.test.utils import CaptureQueriesContext
+from knox.models import AuthToken
+
+from orders import services
+from orders.models import Notification, Order
+from tests.factories.customers import CustomerWithLoginFactory
+
+CHECKOUT = "/api/v1/checkout/"
+
+
+def _cart(shop, customer, lines: int):
+    cart = services.cart_get_current(customer=customer, channel="web")
+    for _ in range(lines):
+        services.cart_line_add(cart=cart, sku=shop.sku(store=5).sku, quantity=2)
+    return cart
+
+
+def _body(shop, cart) -> dict:
+    return {
+        "cart": str(cart.token),
+        "fulfilment": {"type": "pickup", "location": shop.store.code},
+        "payment": {"provider": "test", "token": "tok_ok"},
+    }
+
+
+def _checkout_statements(api_client, shop, lines: int, key: str) -> list[str]:
+    customer = CustomerWithLoginFactory()
+    cart = _cart(shop, customer, lines)
+    api_client.force_authenticate(customer.user)
+    with CaptureQueriesContext(connection) as ctx:
+        response = api_client.post(
+            CHECKOUT, _body(shop, cart), format="json", HTTP_IDEMPOTENCY_KEY=key
+        )
+    assert response.status_code == 201, response.content
+    assert len(response.json()["lines"]) == lines
+    return [q["sql"] for q in ctx.captured_queries]
+
+
+@pytest.mark.django_db
+def test_a_six_line_checkout_request_costs_the_statements_of_a_two_line_one(api_client, shop):
+    _checkout_statements(api_client, shop, 1, "warm")  # the promotion rule book is read once
+    two = _checkout_statements(api_client, shop, 2, "two")
+    six = _checkout_statements(api_client, shop, 6, "six")
+    assert len(six) == len(two), "\n".join(six)
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_a_checkout_request_opens_no_savepoint_and_reads_no_loyalty_rules(api_client, shop):
+    """Its transaction rolls back as a whole on any error (the Idempotency-Key record with
+    it), so a savepoint per service would only add statements; no points, no rules read."""
+    _checkout_statements(api_client, shop, 1, "warm")
+    captured = _checkout_statements(api_client, shop, 2, "two")
+    # The test client closes the response inside `post`: what follows the request's
+    # COMMIT is the notification, sent after the response (see the next test).
+    statements = captured[: [sql.upper() for sql in captured].index("COMMIT") + 1]
+    upper = [sql.upper() for sql in statements]
+    assert not [sql for sql in upper if sql.startswith(("SAVEPOINT", "RELEASE"))], statements
+    assert [sql for sql in upper if sql.startswith(("BEGIN", "COMMIT"))] == ["BEGIN", "COMMIT"]
+    assert not [sql for sql in statements if "loyalty_loyaltyrules" in sql]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_without_a_broker_the_notification_is_sent_once_the_response_is_out(shop, settings):
+    """A WSGI server sends the response, then closes it: the eager task runs at the close,
+    so the customer's request never waits for (or fails with) the message."""
+    settings.ORDER_NOTIFIERS = ["core.messaging.EmailChannel"]
+    customer = CustomerWithLoginFactory()
+    cart = _cart(shop, customer, 2)
+    token = AuthToken.objects.create(user=customer.user)[1]
+    request = RequestFactory().post(
+        CHECKOUT,
+        data=json.dumps(_body(shop, cart)),
+        content_type="application/json",
+        HTTP_AUTHORIZATION=f"Token {token}",
+        HTTP_IDEMPOTENCY_KEY="after-response",
+    )
+    mail.outbox.clear()
+
+    response = WSGIHandler()(request.environ, lambda status, headers: None)
+
+    assert response.status_code == 201, response.content
+    order = Order.objects.get(number=json.loads(response.content)["number"])  # committed
+    assert not Notification.objects.filter(order=order).exists()
+    assert mail.outbox == []
+
+    response.close()  # what the server does once the client has the response
+
+    sent = Notification.objects.get(order=order, event="placed")
+    assert sent.sent_at is not None
+    assert [message.to for message in mail.outbox] == [[order.contact_email]]
