@@ -47,6 +47,8 @@ MATRIX = """
 GET    /api/schema/                             -           200 200 200 200 200 200 200 200 200
 GET    /api/docs/                               -           200 200 200 200 200 200 200 200 200
 GET    /healthz                                 -           200 200 200 200 200 200 200 200 200
+GET    /readyz                                  -           200 200 200 200 200 200 200 200 200
+GET    /metrics                                 -           200 200 200 200 200 200 200 200 200
 
 GET    catalog/categories/                      -           200 200 200 200 200 200 200 200 200
 GET    catalog/products/                        -           200 200 200 200 200 200 200 200 200
@@ -301,6 +303,10 @@ CALLS: dict[tuple[str, str, str], Callable] = {
     ("GET", "api/schema/", "-"): lambda w: Call("/api/schema/"),
     ("GET", "api/docs/", "-"): lambda w: Call("/api/docs/"),
     ("GET", "healthz", "-"): lambda w: Call("/healthz"),
+    ("GET", "readyz", "-"): lambda w: Call("/readyz"),
+    # Scraped from an internal address (the test client's), so open to every actor; from
+    # outside it takes METRICS_TOKEN (tests/ops).
+    ("GET", "metrics", "-"): lambda w: Call("/metrics"),
     # catalog, prices, stores and availability: public
     ("GET", "api/v1/catalog/categories/", "-"): lambda w: Call(V1 + "catalog/categories/"),
     ("GET", "api/v1/catalog/products/", "-"): lambda w: Call(V1 + "catalog/products/"),
