@@ -12,6 +12,7 @@ from decimal import Decimal
 from django.db import connection
 from django.db.models import Count, F, QuerySet, Sum
 
+from core.db_router import read_connection
 from orders.domain import Status
 from orders.models import Order
 from reports.registry import ReportParams, ReportResult, report
@@ -77,7 +78,8 @@ def _first_touch(orders: QuerySet, field: str) -> dict[str, dict]:
         ) a
         GROUP BY credited
     """
-    with connection.cursor() as cursor:
+    # The read replica when one serves reports (core.db_router), else the primary.
+    with read_connection(Order).cursor() as cursor:
         cursor.execute(sql, values)
         return {
             value or "": {"orders": int(count), "revenue": revenue}

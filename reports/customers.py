@@ -17,10 +17,10 @@ from datetime import date, timedelta
 from decimal import Decimal
 
 from django.conf import settings
-from django.db import connection
 from django.db.models import Case, Count, DecimalField, F, Max, Min, Q, QuerySet, Sum, Value, When
 from django.db.models.functions import Coalesce
 
+from core.db_router import read_connection
 from orders.domain import Status
 from orders.models import MONEY, Order
 from reports.registry import ReportParams, ReportResult, report
@@ -137,7 +137,8 @@ def _aggregate(params: ReportParams, group_by: str | None) -> list[dict]:
     """The figures per group (`month`, `first_channel`, `cohort`, or None for one row of
     totals): the per-customer rows of `_stats` grouped in one statement."""
     sql, values = _aggregate_sql(params, group_by)
-    with connection.cursor() as cursor:
+    # The read replica when one serves reports (core.db_router), else the primary.
+    with read_connection(Order).cursor() as cursor:
         cursor.execute(sql, values)
         names = [column[0] for column in cursor.description]
         return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]

@@ -22,6 +22,7 @@ from django.db.models import F, Sum
 from django.db.models.functions import TruncMonth
 from django.utils import timezone
 
+from core.db_router import read_connection
 from inventory.models import Location
 from loyalty import selectors as loyalty_selectors
 from loyalty.models import LoyaltyAccount, LoyaltyAllocation, LoyaltyEntry
@@ -88,7 +89,8 @@ def _outstanding(params: ReportParams, at: datetime, now: datetime) -> int:
         FROM {t["entry"]} lot
         WHERE lot.remaining IS NOT NULL AND lot.occurred_at < %s AND lot.location_id IN ({marks})
     """
-    with connection.cursor() as cursor:
+    # The read replica when one serves reports (core.db_router), else the primary.
+    with read_connection(LoyaltyEntry).cursor() as cursor:
         cursor.execute(sql, [at, at, *ids])
         return int(cursor.fetchone()[0] or 0)
 

@@ -141,3 +141,27 @@ def test_a_request_outside_the_replica_views_reads_only_the_primary():
 def test_the_replica_scope_ends_with_its_request():
     assert APIClient().get("/api/v1/catalog/categories/").status_code == 200
     assert router.db_for_read(Product) == DEFAULT_DB_ALIAS
+
+
+@replica_on
+@pytest.mark.django_db(transaction=True, databases=BOTH)
+def test_every_report_reads_only_the_replica_in_a_replica_scope():
+    # Hand-written SQL (customers, attribution, the loyalty outstanding points of stores)
+    # takes its connection from the router like the ORM's queries.
+    from datetime import date
+
+    from reports.registry import ReportParams, reports
+
+    store = StockLevel._meta.get_field("location").related_model.objects.create(
+        code="BER-MITTE", name="Berlin Mitte", time_zone="Europe/Berlin"
+    )
+    with _queries(DEFAULT_DB_ALIAS) as primary, _queries(REPLICA) as replica:
+        with replica_reads():
+            for report in reports():
+                report.run(
+                    ReportParams(
+                        date(2026, 3, 1), date(2026, 3, 31), report.group_by[0], {store.pk}
+                    )
+                )
+    assert len(replica) > 0
+    assert [q["sql"] for q in primary] == []
