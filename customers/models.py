@@ -129,11 +129,18 @@ class Customer(models.Model):
     registered_via = models.CharField(
         _("registered through"), max_length=16, choices=Source.choices, blank=True
     )
-    # The customer's earliest order in any channel and the channel it was placed in, kept by
-    # `customer_first_order_record` as orders are placed (and by a merge), so reports find
-    # new and returning customers and the first channel without scanning every order.
+    # The customer's earliest order in any channel, the channel and campaign (UTM values) it
+    # came through, and the time of their next order: kept by `customer_first_order_record`
+    # as orders are placed (and by a merge), so reports find new and returning customers,
+    # repeat purchases, the first channel and first-touch campaigns without scanning orders.
     first_order_at = models.DateTimeField(_("first order at"), null=True, blank=True, db_index=True)
     first_channel = models.CharField(_("first order channel"), max_length=16, blank=True)
+    first_utm_source = models.CharField(_("first order UTM source"), max_length=100, blank=True)
+    first_utm_medium = models.CharField(_("first order UTM medium"), max_length=100, blank=True)
+    first_utm_campaign = models.CharField(
+        _("first order UTM campaign"), max_length=100, blank=True
+    )
+    second_order_at = models.DateTimeField(_("second order at"), null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 

@@ -22,7 +22,7 @@ from django.contrib.auth import authenticate, password_validation
 from django.contrib.auth.hashers import make_password
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import IntegrityError, models, transaction
-from django.db.models import Case, Q, Value, When
+from django.db.models import Case, F, Q, Value, When
 from django.utils import timezone
 from django.utils.crypto import salted_hmac
 from django.utils.translation import gettext as _
@@ -1064,8 +1064,16 @@ def customer_merge(
         survivor.registered_at = duplicate.registered_at
         survivor.registered_via = duplicate.registered_via
         duplicate.user_id = None
-    first_order = _earliest_first_order(survivor, duplicate)
-    survivor.first_order_at, survivor.first_channel = first_order
+    earlier = _earlier_first_order(survivor, duplicate)
+    survivor.first_channel = earlier.first_channel
+    for name in UTM_FIELDS:
+        setattr(survivor, name, getattr(earlier, name))
+    survivor.first_order_at, survivor.second_order_at = _two_earliest(
+        survivor.first_order_at,
+        survivor.second_order_at,
+        duplicate.first_order_at,
+        duplicate.second_order_at,
+    )
     duplicate.is_active, duplicate.merged_into = False, survivor
     duplicate.save()
     for name, value in filled.items():
@@ -1095,60 +1103,145 @@ def customer_merge(
     )
 
 
-def _earliest_first_order(survivor: Customer, duplicate: Customer) -> tuple[Any, str]:
-    """(first_order_at, first_channel) of the two profiles' earlier first order; on a tie,
-    the survivor's."""
+def _earlier_first_order(survivor: Customer, duplicate: Customer) -> Customer:
+    """Of the two profiles, the one whose first order came first (its channel and campaign
+    become the survivor's); on a tie, or with neither ever ordering, the survivor."""
     ours, theirs = survivor.first_order_at, duplicate.first_order_at
     if theirs is not None and (ours is None or theirs < ours):
-        return theirs, duplicate.first_channel
-    return ours, survivor.first_channel
+        return duplicate
+    return survivor
 
 
 # --- first orders ----------------------------------------------------------------------
 
 
-def customer_first_order_record(*, customer_id: int, at: datetime, channel: str) -> bool:
-    """Note that the customer placed an order at `at` in `channel` (web, app, pos …).
+NO_UTM = ("", "", "")
+UTM_FIELDS = ("first_utm_source", "first_utm_medium", "first_utm_campaign")
 
-    It becomes their first order when they had none or only later ones; a later order
-    changes nothing. One conditional UPDATE (`… WHERE first_order_at IS NULL OR
-    first_order_at > at`) and no read before it, so concurrent first orders leave the
-    earliest whatever order they commit in: PostgreSQL re-checks the condition on a row a
-    concurrent writer has just changed. Locks the customer row only when it changes it, so
-    a returning customer's orders never wait on it. Returns whether it changed the row.
-    Called by orders inside the transaction that writes the order, before stock is locked.
+
+def customer_first_order_record(
+    *, customer_id: int, at: datetime, channel: str, utm: tuple[str, str, str] = NO_UTM
+) -> bool:
+    """Note that the customer placed an order at `at` in `channel` (web, app, pos …), from
+    the campaign `utm` (source, medium, campaign; blank when none).
+
+    It becomes their first order when they had none or only later ones (its channel and
+    campaign become theirs), and their second when it falls between the first and the
+    second; any later order changes nothing. One conditional UPDATE (`… WHERE
+    first_order_at IS NULL OR first_order_at > at OR …`) and no read before it, so
+    concurrent orders leave the two earliest whatever order they commit in: PostgreSQL
+    re-checks the condition on a row a concurrent writer has just changed. Locks the
+    customer row only when it changes it, so from their third order on a customer's
+    orders never wait on it. Returns whether it changed the row. Called by orders inside
+    the transaction that writes the order, before stock is locked.
     """
-    return customers_first_orders_record(orders=[(customer_id, at, channel)]) > 0
+    return customers_first_orders_record(orders=[(customer_id, at, channel, utm)]) > 0
 
 
-def customers_first_orders_record(*, orders: Iterable[tuple[int, datetime, str]]) -> int:
-    """`customer_first_order_record` for a batch of (customer id, at, channel), e.g. a
-    till's synced sales: one UPDATE whatever the batch's size. Returns the rows changed."""
-    earliest: dict[int, tuple[datetime, str]] = {}
-    for customer_id, at, channel in orders:
+def customers_first_orders_record(*, orders: Iterable[tuple]) -> int:
+    """`customer_first_order_record` for a batch of (customer id, at, channel[, utm]), e.g.
+    a till's synced sales: one UPDATE whatever the batch's size. Returns the rows changed.
+
+    Per customer, the batch's two earliest distinct times t1 < t2 meet the kept first f and
+    second s: the new pair is the two earliest distinct times of {f, s, t1, t2}."""
+    times: dict[int, dict[datetime, tuple[str, tuple]]] = {}
+    for customer_id, at, channel, *rest in orders:
         if not isinstance(channel, str) or not 0 < len(channel) <= 16:
             raise ValidationFailed(details={"channel": str(channel)[:32]})
-        if customer_id not in earliest or at < earliest[customer_id][0]:
-            earliest[customer_id] = (at, channel)
-    if not earliest:
+        utm = tuple(rest[0]) if rest else NO_UTM
+        seen = times.setdefault(customer_id, {})
+        if at not in seen:
+            seen[at] = (channel, utm)
+    if not times:
         return 0
-    if len(earliest) == 1:
-        ((at, channel),) = earliest.values()
-        at_value, channel_value = Value(at), Value(channel)
-    else:
-        at_value = Case(
-            *[When(pk=pk, then=Value(at)) for pk, (at, _c) in earliest.items()],
-            output_field=models.DateTimeField(),
-        )
-        channel_value = Case(
-            *[When(pk=pk, then=Value(channel)) for pk, (_a, channel) in earliest.items()],
-            output_field=models.CharField(),
+    first: dict[int, tuple[datetime, str, tuple]] = {}
+    second: dict[int, datetime] = {}
+    for pk, seen in times.items():
+        earliest = sorted(seen)[:2]
+        first[pk] = (earliest[0], *seen[earliest[0]])
+        if len(earliest) > 1:
+            second[pk] = earliest[1]
+
+    def per_customer(values: dict[int, Any], field: models.Field) -> Case | Value:
+        if len(times) == 1:
+            return Value(next(iter(values.values()), None), output_field=field)
+        whens = [When(pk=pk, then=Value(value)) for pk, value in values.items()]
+        return Case(*whens, default=Value(None), output_field=field)
+
+    stamp, text = models.DateTimeField(), models.CharField()
+    t1 = per_customer({pk: at for pk, (at, _c, _u) in first.items()}, stamp)
+    t2 = per_customer(second, stamp) if second else Value(None, output_field=stamp)
+    has_t2 = Q(pk__in=list(second))
+    f, s = F("first_order_at"), F("second_order_at")
+    no_first, before_first = Q(first_order_at__isnull=True), Q(first_order_at__gt=t1)
+    same_first, after_first = Q(first_order_at=t1), Q(first_order_at__lt=t1)
+    t2_before_s = has_t2 & (Q(second_order_at__isnull=True) | Q(second_order_at__gt=t2))
+    t1_before_s = Q(second_order_at__isnull=True) | Q(second_order_at__gt=t1)
+    becomes_first = no_first | before_first
+    new_second = Case(
+        When(no_first, then=t2),
+        When(before_first, then=Case(When(has_t2 & Q(first_order_at__gt=t2), then=t2), default=f)),
+        When(same_first & t2_before_s, then=t2),
+        When(after_first & t1_before_s, then=t1),
+        default=s,
+        output_field=stamp,
+    )
+    fields = {
+        "first_order_at": Case(When(becomes_first, then=t1), default=f, output_field=stamp),
+        "second_order_at": new_second,
+        "first_channel": Case(
+            When(
+                becomes_first, then=per_customer({pk: c for pk, (_a, c, _u) in first.items()}, text)
+            ),
+            default=F("first_channel"),
+            output_field=text,
+        ),
+    }
+    for index, name in enumerate(UTM_FIELDS):
+        values = {pk: u[index] for pk, (_a, _c, u) in first.items()}
+        fields[name] = Case(
+            When(becomes_first, then=per_customer(values, text)), default=F(name), output_field=text
         )
     return (
-        Customer.objects.filter(pk__in=list(earliest))
-        .filter(Q(first_order_at__isnull=True) | Q(first_order_at__gt=at_value))
-        .update(first_order_at=at_value, first_channel=channel_value)
+        Customer.objects.filter(pk__in=list(times))
+        .filter(becomes_first | (same_first & t2_before_s) | (after_first & t1_before_s))
+        .update(**fields)
     )
+
+
+def customers_first_orders_derive(*, orders: models.QuerySet, customers=None) -> int:
+    """Set every customer's (or `customers`'s) first and second order, first channel and
+    first campaign from `orders` (a queryset of the orders app's orders, passed in so this
+    app does not import it): after a bulk load or a backfill that bypassed
+    `customer_first_order_record`. Two UPDATEs; returns the rows updated."""
+    from django.db.models import OuterRef, Subquery
+    from django.db.models.functions import Coalesce
+
+    theirs = orders.filter(customer_id=OuterRef("pk")).order_by("placed_at", "pk")
+    target = Customer.objects.all() if customers is None else customers
+
+    def first(name: str):
+        return Coalesce(Subquery(theirs.values(name)[:1]), Value(""))
+
+    updated = target.update(
+        first_order_at=Subquery(theirs.values("placed_at")[:1]),
+        first_channel=first("channel"),
+        first_utm_source=first("utm_source"),
+        first_utm_medium=first("utm_medium"),
+        first_utm_campaign=first("utm_campaign"),
+    )
+    target.update(
+        second_order_at=Subquery(
+            theirs.filter(placed_at__gt=OuterRef("first_order_at")).values("placed_at")[:1]
+        )
+    )
+    return updated
+
+
+def _two_earliest(*times: datetime | None) -> tuple[datetime | None, datetime | None]:
+    """The two earliest distinct times of `times` (None for missing ones)."""
+    distinct = sorted({t for t in times if t is not None})
+    return (distinct + [None, None])[0], (distinct + [None, None])[1]
 
 
 # --- erasing a person's data on their request -----------------------------------------

@@ -434,9 +434,12 @@ def checkout_place(
             )
             if linked is not None:
                 # Before any balance: the customer row comes first in the lock order, and
-                # is locked only when this is their first order.
+                # is locked only when this is their first or second order.
                 customer_services.customer_first_order_record(
-                    customer_id=linked.pk, at=now, channel=order.channel
+                    customer_id=linked.pk,
+                    at=now,
+                    channel=order.channel,
+                    utm=(order.utm_source, order.utm_medium, order.utm_campaign),
                 )
             _checkout_take_balances(
                 order=order, owner=owner, redeem_points=redeem_points, quote=quote

@@ -164,35 +164,108 @@ def test_a_batch_of_till_sales_keeps_each_customers_earliest_in_one_statement(sh
     assert _first(returning) == (web.placed_at, "web")
 
 
-def test_recording_first_orders_keeps_the_earliest_in_whatever_order_they_arrive(db):
+def _second(customer):
+    return Customer.objects.get(pk=customer.pk).second_order_at
+
+
+def _campaign(customer) -> tuple:
+    row = Customer.objects.get(pk=customer.pk)
+    return row.first_utm_source, row.first_utm_medium, row.first_utm_campaign
+
+
+def test_recording_orders_keeps_the_two_earliest_in_whatever_order_they_arrive(db):
     customer = customer_create(phone="+4915111111111")
     noon = timezone.now().replace(hour=12, minute=0, second=0, microsecond=0)
+    hour = timedelta(hours=1)
 
     assert customer_first_order_record(customer_id=customer.pk, at=noon, channel="app")
-    assert not customer_first_order_record(
-        customer_id=customer.pk, at=noon + timedelta(hours=1), channel="web"
-    )
+    assert (_first(customer), _second(customer)) == ((noon, "app"), None)
+    # A later order becomes the second; the same moment again, or a later one, changes nothing.
+    assert customer_first_order_record(customer_id=customer.pk, at=noon + 2 * hour, channel="web")
     assert not customer_first_order_record(customer_id=customer.pk, at=noon, channel="web")
-    assert _first(customer) == (noon, "app")
+    assert not customer_first_order_record(
+        customer_id=customer.pk, at=noon + 3 * hour, channel="web"
+    )
+    assert _second(customer) == noon + 2 * hour
+    # One between the first and the second becomes the second.
+    assert customer_first_order_record(customer_id=customer.pk, at=noon + hour, channel="pos")
+    assert (_first(customer), _second(customer)) == ((noon, "app"), noon + hour)
+    # An earlier one becomes the first, and the old first the second.
     assert customer_first_order_record(
         customer_id=customer.pk, at=noon - timedelta(days=2), channel="pos"
     )
     assert _first(customer) == (noon - timedelta(days=2), "pos")
+    assert _second(customer) == noon
 
 
-def test_a_batch_with_one_customer_several_times_notes_the_earliest(db):
+def test_the_first_order_brings_its_campaign_and_a_later_one_does_not(db):
+    customer = customer_create(phone="+4915111111111")
+    now = timezone.now()
+    spring = ("newsletter", "email", "spring")
+
+    customer_first_order_record(customer_id=customer.pk, at=now, channel="web", utm=spring)
+    customer_first_order_record(
+        customer_id=customer.pk, at=now + timedelta(days=1), channel="app", utm=("x", "y", "z")
+    )
+    assert _campaign(customer) == spring
+    customer_first_order_record(customer_id=customer.pk, at=now - timedelta(days=1), channel="pos")
+    assert _campaign(customer) == ("", "", "")  # a till sale came first: no campaign
+
+
+def test_a_batch_with_one_customer_several_times_notes_the_two_earliest(db):
     customer = customer_create(phone="+4915111111111")
     now = timezone.now()
     changed = customers_first_orders_record(
         orders=[
             (customer.pk, now - timedelta(hours=1), "pos"),
-            (customer.pk, now - timedelta(hours=5), "app"),
+            (customer.pk, now - timedelta(hours=5), "app", ("ads", "cpc", "winter")),
             (customer.pk, now - timedelta(hours=2), "web"),
         ]
     )
     assert changed == 1
     assert _first(customer) == (now - timedelta(hours=5), "app")
+    assert _second(customer) == now - timedelta(hours=2)
+    assert _campaign(customer) == ("ads", "cpc", "winter")
     assert customers_first_orders_record(orders=[]) == 0
+
+
+@pytest.mark.parametrize(
+    ("kept", "batch", "expected"),
+    [
+        # (first, second) kept, the batch's times, the two earliest of them all (hours).
+        ((None, None), (5,), (5, None)),
+        ((None, None), (5, 3), (3, 5)),
+        ((4, None), (5, 3), (3, 4)),
+        ((4, None), (4, 6), (4, 6)),
+        ((4, 9), (4, 6), (4, 6)),
+        ((4, 6), (4, 9), (4, 6)),
+        ((4, 6), (5, 9), (4, 5)),
+        ((4, 6), (1, 2), (1, 2)),
+        ((4, 6), (1, 5), (1, 4)),
+        ((4, 6), (7, 8), (4, 6)),
+        ((4, None), (7, 8), (4, 7)),
+    ],
+)
+def test_a_batch_meets_the_kept_first_and_second_orders(db, kept, batch, expected):
+    base = timezone.now().replace(microsecond=0)
+
+    def at(hours):
+        return None if hours is None else base + timedelta(hours=hours)
+
+    customer = customer_create(phone="+4915111111111")
+    other = customer_create(phone="+4915111111112")  # a second customer: the batch form
+    Customer.objects.filter(pk=customer.pk).update(
+        first_order_at=at(kept[0]),
+        second_order_at=at(kept[1]),
+        first_channel="web" if kept[0] else "",
+    )
+
+    customers_first_orders_record(
+        orders=[(customer.pk, at(h), "pos") for h in batch] + [(other.pk, at(0), "app")]
+    )
+
+    assert (_first(customer)[0], _second(customer)) == (at(expected[0]), at(expected[1]))
+    assert _first(other) == (at(0), "app")
 
 
 def test_a_channel_that_cannot_be_stored_is_refused(db):
@@ -235,6 +308,46 @@ def test_a_merge_keeps_the_earlier_first_order_of_the_two(
 
     assert _first(survivor) == before[expected]
     assert record.duplicate_snapshot["first_channel"] == before["duplicate"][1]
+
+
+def test_a_merge_keeps_the_two_earliest_orders_of_both_and_the_first_ones_campaign(db):
+    now = timezone.now()
+    survivor = customer_create(phone="+4915111111111")
+    duplicate = customer_create(email="dup@example.com")
+    for customer, days, utm in (
+        (survivor, 10, ("google", "cpc", "brand")),
+        (survivor, 2, ("", "", "")),
+        (duplicate, 30, ("newsletter", "email", "spring")),
+        (duplicate, 1, ("", "", "")),
+    ):
+        customer_first_order_record(
+            customer_id=customer.pk, at=now - timedelta(days=days), channel="web", utm=utm
+        )
+
+    customer_merge(survivor=survivor, duplicate=duplicate, merged_by=None)
+
+    assert _first(survivor) == (now - timedelta(days=30), "web")
+    assert _second(survivor) == now - timedelta(days=10)
+    assert _campaign(survivor) == ("newsletter", "email", "spring")
+
+
+def test_the_migration_fills_in_second_orders_and_first_campaigns(shop):
+    beans = shop.sku(store=20)
+    customer, nobody = CustomerWithLoginFactory(), CustomerWithLoginFactory()
+    first = _checkout(customer, beans, shop)
+    second = _checkout(customer, beans, shop, channel="app")
+    _checkout(customer, beans, shop)
+    Order.objects.filter(pk=first.pk).update(utm_source="ads", utm_campaign="launch")
+    Customer.objects.update(second_order_at=None, first_utm_source="", first_utm_campaign="")
+    migration = importlib.import_module(
+        "orders.migrations.0010_backfill_second_orders_and_first_campaigns"
+    )
+
+    migration.backfill(django_apps, None)
+
+    assert _second(customer) == second.placed_at
+    assert _campaign(customer) == ("ads", "", "launch")
+    assert _second(nobody) is None
 
 
 def test_the_migration_fills_in_first_orders_from_existing_orders(shop, till):
@@ -300,6 +413,7 @@ def test_concurrent_first_orders_leave_the_earliest_whatever_order_they_commit_i
 
     assert results == [None] * len(times)
     assert _first(customer) == (min(times), "pos")
+    assert _second(customer) == sorted(times)[1]
 
 
 @pytest.mark.postgres

@@ -1283,8 +1283,7 @@ class Builder:
         self.log("points: entries located at their sales")
         self._stock()
         self.log(f"stock: {self.counts['stock levels']} levels")
-        if _has(Customer, "first_order_at") and _has(Customer, "first_channel"):
-            self._first_orders()
+        self._first_orders()
 
     def _stock(self) -> None:
         w = Writer(now=self.end)
@@ -1360,13 +1359,12 @@ class Builder:
         self.counts["stock levels"] = levels.written
 
     def _first_orders(self) -> None:
-        from django.db.models import OuterRef, Subquery
+        from customers.services import customers_first_orders_derive
 
-        theirs = Order.objects.filter(customer_id=OuterRef("pk")).order_by("placed_at", "pk")
-        Customer.objects.filter(pk__gte=self.customers[0] if self.customers else 0).update(
-            first_order_at=Subquery(theirs.values("placed_at")[:1]),
-            first_channel=models.functions.Coalesce(
-                Subquery(theirs.values("channel")[:1]), models.Value("")
+        customers_first_orders_derive(
+            orders=Order.objects.all(),
+            customers=Customer.objects.filter(
+                pk__gte=self.customers[0] if self.customers else 0
             ),
         )
 
