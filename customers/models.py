@@ -137,9 +137,7 @@ class Customer(models.Model):
     first_channel = models.CharField(_("first order channel"), max_length=16, blank=True)
     first_utm_source = models.CharField(_("first order UTM source"), max_length=100, blank=True)
     first_utm_medium = models.CharField(_("first order UTM medium"), max_length=100, blank=True)
-    first_utm_campaign = models.CharField(
-        _("first order UTM campaign"), max_length=100, blank=True
-    )
+    first_utm_campaign = models.CharField(_("first order UTM campaign"), max_length=100, blank=True)
     second_order_at = models.DateTimeField(_("second order at"), null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)

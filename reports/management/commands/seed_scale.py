@@ -1363,9 +1363,7 @@ class Builder:
 
         customers_first_orders_derive(
             orders=Order.objects.all(),
-            customers=Customer.objects.filter(
-                pk__gte=self.customers[0] if self.customers else 0
-            ),
+            customers=Customer.objects.filter(pk__gte=self.customers[0] if self.customers else 0),
         )
 
     def build(self) -> dict[str, int]:
