@@ -321,6 +321,7 @@ CUSTOMER_MERGE_HANDLERS: list[str] = [
     "orders.services.customer_merged",
     "loyalty.services.customer_merged",
     "pricing.services.customer_merged",
+    "reports.services.customer_merged",
 ]
 CUSTOMER_TIMELINE_SOURCES: list[str] = [
     "loyalty.selectors.timeline_entries",

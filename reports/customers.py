@@ -7,22 +7,35 @@ time zone (`settings.TIME_ZONE`), for their orders as for their first order. Ide
 customers only (an order without a customer is no customer's), and a merged duplicate is
 not counted: its orders moved to the survivor, so the person counts once.
 
-One statement (two for months) whatever the number of customers or orders: one pass over
-the orders of the period's customers gives a row per customer (from their first-order
-fields, kept as orders are placed), and an outer query groups those rows — hand-written,
-since the ORM cannot aggregate over a grouped subquery.
+Nothing here walks a customer's history. Their first order, its channel, their second
+order (so a repeat within 90 days is one comparison) are kept on the customer as orders
+are placed; what they bought per location and channel is kept in `CustomerSales`. A
+report wants those figures *up to* the end of its period: the kept sums less what came
+after the end (orders placed and refunds made since), which for a recent period is a
+handful of rows. One statement (two for months), hand-written around the ORM's compiled
+parts, since the ORM does not aggregate over a grouped subquery or a UNION.
 """
 
 from datetime import date, timedelta
 from decimal import Decimal
 
 from django.conf import settings
-from django.db.models import Case, Count, DecimalField, F, Max, Min, Q, QuerySet, Sum, Value, When
-from django.db.models.functions import Coalesce
+from django.db.models import (
+    Case,
+    DecimalField,
+    F,
+    IntegerField,
+    Q,
+    QuerySet,
+    Value,
+    When,
+)
 
 from core.db_router import read_connection
+from customers.models import Customer
 from orders.domain import Status
 from orders.models import MONEY, Order
+from reports.models import CustomerSales
 from reports.registry import ReportParams, ReportResult, report
 from reports.sql import LocalPeriod, local_bounds, money, ratio
 from returns.models import RefundTender, Return
@@ -42,6 +55,7 @@ COUNTS = (
 )
 AMOUNTS = ("multi_channel_spend", "single_channel_spend", "revenue")
 FIGURES = (*(name for name in COUNTS if name != "returning_customers"), *AMOUNTS)
+SALES_COLUMNS = ("_customer", "_channel", "_sales", "_paid", "_refunded")
 
 
 def _zone() -> Value:
@@ -54,78 +68,105 @@ def _scope(params: ReportParams, prefix: str = "") -> Q:
     return Q(**{f"{prefix}location_id__in": params.location_ids})
 
 
-def _stats(params: ReportParams) -> QuerySet:
-    """One row per customer who placed an order in the period (at the stores), from one
-    pass over their orders up to `to`: first order (the customer's kept fields), cohort,
-    whether new and old enough for each repeat window, orders within each window after
-    the first, sales channels and the money paid for their sales."""
+def _ordered(params: ReportParams) -> QuerySet:
+    """The orders placed in the period (at the stores) by identified customers."""
     start, end = local_bounds(params.date_from, params.date_to)
-    ordered = Order.objects.filter(
+    return Order.objects.filter(
         _scope(params), customer__isnull=False, placed_at__gte=start, placed_at__lt=end
-    ).values("customer_id")
-    first = F("customer__first_order_at")
-    flags = {"_new": Q(customer__first_order_at__gte=start)}
-    windows = {}
-    for days in REPEAT_DAYS:
-        flags[f"_eligible_{days}"] = flags["_new"] & Q(
-            customer__first_order_at__lt=end - timedelta(days=days)
-        )
-        windows[f"_again_{days}"] = Count(
-            "pk", filter=Q(placed_at__gt=first, placed_at__lte=first + timedelta(days=days))
-        )
-    sale = ~Q(status__in=NOT_SALES) & _scope(params)
-    # Grouped by the customer alone (their own fields through Max) and without DISTINCT, so
-    # the database can hash the groups; two channels or more is lowest < highest.
-    return (
-        Order.objects.filter(
-            customer_id__in=ordered, customer__merged_into__isnull=True, placed_at__lt=end
-        )
-        .annotate(_customer=F("customer_id"))
-        .values("_customer")
-        .annotate(
-            _first_channel=Max("customer__first_channel"),
-            _cohort=Max(LocalPeriod("month", "customer__first_order_at", _zone())),
-            **{name: Max(Case(When(flag, then=1), default=0)) for name, flag in flags.items()},
-            _channel_low=Min("channel", filter=sale),
-            _channel_high=Max("channel", filter=sale),
-            _paid=Coalesce(
-                Sum(F("total") - F("points_value"), filter=sale),
-                Value(Decimal(0)),
-                output_field=DecimalField(**MONEY),
-            ),
-            **windows,
-        )
-        .order_by()
     )
 
 
-def _refunds(params: ReportParams) -> QuerySet:
-    """Per customer, the money given back by returns of their sales (at the stores)
-    completed up to `to` (as the sales report counts it: every refund but points)."""
-    _start, end = local_bounds(params.date_from, params.date_to)
+def _customers(params: ReportParams) -> QuerySet:
+    """One row per customer who ordered in the period: from their kept fields, whether new
+    and old enough for each repeat window, whether they came back within it, their first
+    channel and cohort."""
+    start, end = local_bounds(params.date_from, params.date_to)
+    first = F("first_order_at")
+
+    def flag(condition: Q) -> Case:
+        return Case(When(condition, then=1), default=0, output_field=IntegerField())
+
+    new = Q(first_order_at__gte=start)
+    flags = {"_new": flag(new)}
+    for days in REPEAT_DAYS:
+        eligible = new & Q(first_order_at__lt=end - timedelta(days=days))
+        flags[f"_eligible_{days}"] = flag(eligible)
+        flags[f"_again_{days}"] = flag(
+            eligible & Q(second_order_at__lte=first + timedelta(days=days))
+        )
     return (
+        Customer.objects.filter(
+            pk__in=_ordered(params).values("customer_id"), merged_into__isnull=True
+        )
+        .annotate(
+            _customer=F("pk"),
+            _first_channel=F("first_channel"),
+            _cohort=LocalPeriod("month", "first_order_at", _zone()),
+            **flags,
+        )
+        .values("_customer", "_first_channel", "_cohort", *flags)
+    )
+
+
+def _money(value) -> Value:
+    return Value(Decimal(value), output_field=DecimalField(**MONEY))
+
+
+def _sales(params: ReportParams) -> QuerySet:
+    """Signed rows per customer and channel whose sums are their sales (count and money
+    paid) and refunds up to the end of the period (at the stores): the kept totals, less
+    the sales placed since and the refunds made since or for those sales."""
+    _start, end = local_bounds(params.date_from, params.date_to)
+    kept = (
+        CustomerSales.objects.filter(_scope(params))
+        .annotate(
+            _customer=F("customer_id"),
+            _channel=F("channel"),
+            _sales=F("sales"),
+            _paid=F("paid"),
+            _refunded=F("refunded"),
+        )
+        .values(*SALES_COLUMNS)
+        .order_by()
+    )
+    later_sales = (
+        Order.objects.filter(_scope(params), customer__isnull=False, placed_at__gte=end)
+        .exclude(status__in=NOT_SALES)
+        .annotate(
+            _customer=F("customer_id"),
+            _channel=F("channel"),
+            _sales=Value(-1),
+            _paid=F("points_value") - F("total"),
+            _refunded=_money(0),
+        )
+        .values(*SALES_COLUMNS)
+        .order_by()
+    )
+    later_refunds = (
         RefundTender.objects.filter(
             _scope(params, "ret__order__"),
+            Q(ret__completed_at__gte=end) | Q(ret__order__placed_at__gte=end),
             ret__status=Return.Status.COMPLETED,
-            ret__completed_at__lt=end,
-            ret__order__placed_at__lt=end,
             ret__order__customer__isnull=False,
         )
         .exclude(kind="points")
-        .annotate(_customer=F("ret__order__customer_id"))
-        .values("_customer")
-        .annotate(_refunded=Sum("amount"))
+        .annotate(
+            _customer=F("ret__order__customer_id"),
+            _channel=F("ret__order__channel"),
+            _sales=Value(0),
+            _paid=_money(0),
+            _refunded=-F("amount"),
+        )
+        .values(*SALES_COLUMNS)
         .order_by()
     )
+    return kept.union(later_sales, later_refunds, all=True)
 
 
 def _months(params: ReportParams) -> QuerySet:
     """(customer, month) for each month of the period a customer ordered in (there)."""
-    start, end = local_bounds(params.date_from, params.date_to)
     return (
-        Order.objects.filter(
-            _scope(params), customer__isnull=False, placed_at__gte=start, placed_at__lt=end
-        )
+        _ordered(params)
         .annotate(_customer=F("customer_id"), _month=LocalPeriod("month", "placed_at", _zone()))
         .values("_customer", "_month")
         .distinct()
@@ -135,7 +176,7 @@ def _months(params: ReportParams) -> QuerySet:
 
 def _aggregate(params: ReportParams, group_by: str | None) -> list[dict]:
     """The figures per group (`month`, `first_channel`, `cohort`, or None for one row of
-    totals): the per-customer rows of `_stats` grouped in one statement."""
+    totals): the per-customer rows grouped in one statement."""
     sql, values = _aggregate_sql(params, group_by)
     # The read replica when one serves reports (core.db_router), else the primary.
     with read_connection(Order).cursor() as cursor:
@@ -145,10 +186,10 @@ def _aggregate(params: ReportParams, group_by: str | None) -> list[dict]:
 
 
 def _aggregate_sql(params: ReportParams, group_by: str | None) -> tuple[str, list]:
-    spend = "(s._paid - COALESCE(r._refunded, 0))"
-    multi, single = "s._channel_low < s._channel_high", "s._channel_low = s._channel_high"
+    spend = "COALESCE(t._spend, 0)"
+    multi, single = "t._channel_low < t._channel_high", "t._channel_low = t._channel_high"
     new = "s._new"
-    parts = [_stats(params), _refunds(params)]
+    parts = [_customers(params), _sales(params)]
     joins = ""
     if group_by == "month":
         new = "(CASE WHEN s._new = 1 AND s._cohort = m._month THEN 1 ELSE 0 END)"
@@ -161,10 +202,11 @@ def _aggregate_sql(params: ReportParams, group_by: str | None) -> tuple[str, lis
     repeats = ",\n".join(
         f"SUM(CASE WHEN {new} = 1 AND s._eligible_{days} = 1 THEN 1 ELSE 0 END) "
         f"AS repeat_eligible_{days},\n"
-        f"SUM(CASE WHEN {new} = 1 AND s._eligible_{days} = 1 AND s._again_{days} > 0 "
-        f"THEN 1 ELSE 0 END) AS repeat_{days}"
+        f"SUM(CASE WHEN {new} = 1 AND s._again_{days} = 1 THEN 1 ELSE 0 END) AS repeat_{days}"
         for days in REPEAT_DAYS
     )
+    # Per customer and channel: the sums up to the end; per customer: the channels they
+    # bought in (lowest and highest: two or more when they differ) and their spend.
     template = f"""
         SELECT {key} AS group_key,
             COUNT(*) AS customers,
@@ -176,7 +218,19 @@ def _aggregate_sql(params: ReportParams, group_by: str | None) -> tuple[str, lis
             SUM(CASE WHEN {single} THEN {spend} ELSE 0 END) AS single_channel_spend,
             SUM({spend}) AS revenue
         FROM ({{}}) s
-        LEFT JOIN ({{}}) r ON r._customer = s._customer
+        LEFT JOIN (
+            SELECT c._customer,
+                MIN(CASE WHEN c._sales > 0 THEN c._channel END) AS _channel_low,
+                MAX(CASE WHEN c._sales > 0 THEN c._channel END) AS _channel_high,
+                SUM(c._paid - c._refunded) AS _spend
+            FROM (
+                SELECT u._customer, u._channel, SUM(u._sales) AS _sales,
+                    SUM(u._paid) AS _paid, SUM(u._refunded) AS _refunded
+                FROM ({{}}) u
+                GROUP BY u._customer, u._channel
+            ) c
+            GROUP BY c._customer
+        ) t ON t._customer = s._customer
         {joins}
         {grouping}
     """

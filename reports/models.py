@@ -150,3 +150,32 @@ class PointsDay(models.Model):
 
     def __str__(self) -> str:
         return f"{self.day} {self.location_id} {self.channel}"
+
+
+class CustomerSales(models.Model):
+    """What each identified customer bought per location and channel, as signed rows: the
+    sales (orders not cancelled or expired), the money paid for them (totals less points)
+    and the money given back by their completed returns (every tender but points).
+
+    Kept like `OrderDay` (a placed order adds +1, a move between sale and not, or to
+    another store, takes it out of one key and adds it under another; a completed return
+    adds its refund; a merge hands the duplicate's rows to the survivor), so the sum of a
+    key is what the customer's orders say now. The customers report wants figures *up to*
+    the end of its period: it takes these sums and subtracts what came after the end,
+    which for a recent period is a handful of orders, not the customer's whole history.
+    Folded into one row per key by `facts_fold`.
+    """
+
+    customer = models.ForeignKey("customers.Customer", on_delete=models.CASCADE, related_name="+")
+    location = models.ForeignKey("inventory.Location", on_delete=models.PROTECT, related_name="+")
+    channel = models.CharField(max_length=16)
+    sales = models.IntegerField(default=0)
+    paid = models.DecimalField(**MONEY, default=0)
+    refunded = models.DecimalField(**MONEY, default=0)
+
+    class Meta:
+        default_permissions = ()
+        verbose_name_plural = _("customer sales")
+
+    def __str__(self) -> str:
+        return f"{self.customer_id} {self.location_id} {self.channel}: {self.sales}"

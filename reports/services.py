@@ -17,13 +17,20 @@ from zoneinfo import ZoneInfo
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Case, CharField, Count, F, Sum, Value, When
+from django.db.models import Case, CharField, Count, F, Q, Sum, Value, When
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from inventory.models import Location
 from orders.domain import Fulfilment, Status
-from reports.models import OrderDay, PickupTiming, PointsDay, RefundDay, ReturnRow
+from reports.models import (
+    CustomerSales,
+    OrderDay,
+    PickupTiming,
+    PointsDay,
+    RefundDay,
+    ReturnRow,
+)
 from reports.sql import LocalPeriod
 
 OUTCOMES = {
@@ -38,6 +45,8 @@ OUTCOMES = {
     Status.EXPIRED: OrderDay.Outcome.EXPIRED,
 }
 ZERO = Decimal("0.00")
+# The outcomes of an order that count as a sale (cancelled and expired ones do not).
+SALE_OUTCOMES = (OrderDay.Outcome.OPEN, OrderDay.Outcome.DONE)
 
 
 def outcome(status: str) -> str:
@@ -68,11 +77,30 @@ def _row(order, *, sign: int, status: str, location=None) -> OrderDay:
 
 def orders_placed(orders: Iterable, *, units: dict[int, int]) -> None:
     """New orders (saved, with `location` loaded) and their units by order pk."""
-    rows = []
+    rows, sales = [], []
     for order in orders:
         order.report_units = units[order.pk]
         rows.append(_row(order, sign=1, status=order.status))
+        sales += _sale_rows(order, sign=1, status=order.status)
     OrderDay.objects.bulk_create(rows)
+    CustomerSales.objects.bulk_create(sales)
+
+
+def _sale_rows(order, *, sign: int, status: str, location_id=None) -> list[CustomerSales]:
+    """The customer's sales row for `order` in `status` (none for a guest's order or one
+    that is no sale: cancelled or expired)."""
+    if order.customer_id is None or outcome(status) not in SALE_OUTCOMES:
+        return []
+    return [
+        CustomerSales(
+            customer_id=order.customer_id,
+            location_id=location_id or order.location_id,
+            channel=order.channel,
+            sales=sign,
+            paid=sign * (order.total - order.points_value),
+            refunded=ZERO,
+        )
+    ]
 
 
 def order_moved(order, *, source_status: str, source_location=None) -> None:
@@ -89,6 +117,14 @@ def order_moved(order, *, source_status: str, source_location=None) -> None:
             _row(order, sign=1, status=order.status),
         ]
     )
+    sold_before = outcome(source_status) in SALE_OUTCOMES
+    if moved or sold_before != (outcome(order.status) in SALE_OUTCOMES):
+        CustomerSales.objects.bulk_create(
+            [
+                *_sale_rows(order, sign=-1, status=source_status, location_id=source_location.pk),
+                *_sale_rows(order, sign=1, status=order.status),
+            ]
+        )
     if moved:
         PickupTiming.objects.filter(order_id=order.pk).delete()
 
@@ -143,12 +179,28 @@ def return_completed(ret, *, refunded: Decimal, units: int, order) -> None:
     )
     if not refunded:
         return
+    if order.customer_id is not None:
+        CustomerSales.objects.create(
+            customer_id=order.customer_id,
+            location_id=order.location_id,
+            channel=order.channel,
+            sales=0,
+            paid=ZERO,
+            refunded=refunded,
+        )
     RefundDay.objects.create(
         day=local_day(ret.completed_at, ret.location.time_zone),
         location_id=order.location_id,
         channel=order.channel,
         amount=refunded,
     )
+
+
+def customer_merged(survivor_id: int, duplicate_id: int) -> dict[str, int]:
+    """Merge hook (settings.CUSTOMER_MERGE_HANDLERS): the duplicate's sales rows become the
+    survivor's, as its orders do."""
+    moved = CustomerSales.objects.filter(customer_id=duplicate_id).update(customer_id=survivor_id)
+    return {"sales_rows": moved}
 
 
 POINT_FIGURES = ("earned", "redeemed", "given_back", "reversed", "expired", "adjusted")
@@ -286,6 +338,48 @@ def _derived_refunds():
         .order_by()
     )
     return {tuple(row[k] for k in keys): row for row in refunds}
+
+
+SALES_KEYS = ("customer_id", "location_id", "channel")
+SALES_FIGURES = ("sales", "paid", "refunded")
+
+
+def _derived_customer_sales() -> dict[tuple, dict]:
+    """The `CustomerSales` figures per (customer, location, channel) from the orders and
+    the refunds of completed returns."""
+    from orders.models import Order
+    from returns.models import RefundTender, Return
+
+    figures: dict[tuple, dict] = {}
+    sold = (
+        Order.objects.filter(customer__isnull=False)
+        .exclude(status__in=[s for s, o in OUTCOMES.items() if o not in SALE_OUTCOMES])
+        .values(*SALES_KEYS)
+        .annotate(_sales=Count("pk"), _paid=Sum(F("total") - F("points_value")))
+        .order_by()
+    )
+    for row in sold:
+        key = tuple(row[k] for k in SALES_KEYS)
+        figures[key] = {"sales": row["_sales"], "paid": row["_paid"], "refunded": ZERO}
+    refunds = (
+        RefundTender.objects.filter(
+            ret__status=Return.Status.COMPLETED, ret__order__customer__isnull=False
+        )
+        .exclude(kind="points")
+        .annotate(
+            customer_id=F("ret__order__customer_id"),
+            location_id=F("ret__order__location_id"),
+            channel=F("ret__order__channel"),
+        )
+        .values(*SALES_KEYS)
+        .annotate(_refunded=Sum("amount"))
+        .order_by()
+    )
+    for row in refunds:
+        key = tuple(row[k] for k in SALES_KEYS)
+        into = figures.setdefault(key, {"sales": 0, "paid": ZERO, "refunded": ZERO})
+        into["refunded"] = row["_refunded"]
+    return figures
 
 
 def _derived_returns() -> list[ReturnRow]:
@@ -437,6 +531,7 @@ def facts_rebuild() -> dict[str, int]:
     PickupTiming.objects.all().delete()
     ReturnRow.objects.all().delete()
     PointsDay.objects.all().delete()
+    CustomerSales.objects.all().delete()
     orders = [
         OrderDay(
             day=_date(key[0]),
@@ -468,7 +563,13 @@ def facts_rebuild() -> dict[str, int]:
         for key, values in _derived_points().items()
     ]
     PointsDay.objects.bulk_create(points, batch_size=5_000)
+    sales = [
+        CustomerSales(**dict(zip(SALES_KEYS, key, strict=True)), **values)
+        for key, values in _derived_customer_sales().items()
+    ]
+    CustomerSales.objects.bulk_create(sales, batch_size=5_000)
     return {
+        "customer_sales": len(sales),
         "point_days": len(points),
         "order_days": len(orders),
         "refund_days": len(refunds),
@@ -569,6 +670,22 @@ def facts_verify() -> list[str]:
             problems.append(
                 f"return {return_id}: row {kept_returns.get(return_id)} != {returns.get(return_id)}"
             )
+    derived_sales = {
+        key: values for key, values in _derived_customer_sales().items() if any(values.values())
+    }
+    kept_sales = {
+        tuple(row[k] for k in SALES_KEYS): {name: row[f"sum_{name}"] for name in SALES_FIGURES}
+        for row in CustomerSales.objects.values(*SALES_KEYS)
+        .annotate(**{f"sum_{name}": Sum(name) for name in SALES_FIGURES})
+        .order_by()
+        if any(row[f"sum_{name}"] for name in SALES_FIGURES)
+    }
+    for key in sorted(derived_sales.keys() | kept_sales.keys(), key=str):
+        if derived_sales.get(key) != kept_sales.get(key):
+            problems.append(
+                f"customer sales {_text(key)}: rows {kept_sales.get(key)}"
+                f" != orders {derived_sales.get(key)}"
+            )
     return problems
 
 
@@ -582,20 +699,30 @@ def facts_fold(*, before: date) -> int:
     entries even when they cancel out). Rows added meanwhile by other transactions are
     left as they are. Returns how many rows were removed."""
     removed = 0
-    for model, keys, figures, drop_zero in (
+    past = Q(day__lt=before)
+    # Customer sales have no day: the rows of customers with a key of several rows.
+    several = (
+        CustomerSales.objects.values(*SALES_KEYS)
+        .annotate(_rows=Count("pk"))
+        .filter(_rows__gt=1)
+        .values("customer_id")
+    )
+    for model, keys, figures, drop_zero, which in (
         (
             OrderDay,
             ("day", "location_id", "channel", "fulfilment", "outcome"),
             ORDER_FIGURES,
             True,
+            past,
         ),
-        (RefundDay, ("day", "location_id", "channel"), ("amount",), True),
-        (PointsDay, ("day", "location_id", "channel"), POINT_FIGURES, False),
+        (RefundDay, ("day", "location_id", "channel"), ("amount",), True, past),
+        (PointsDay, ("day", "location_id", "channel"), POINT_FIGURES, False, past),
+        (CustomerSales, SALES_KEYS, SALES_FIGURES, True, Q(customer_id__in=several)),
     ):
         with transaction.atomic():
             # Locked: a second fold running at once waits, then finds these rows gone and
             # does not see the folded ones (inserted after its snapshot), so sums nothing twice.
-            old = model.objects.select_for_update().filter(day__lt=before)
+            old = model.objects.select_for_update().filter(which)
             ids = list(old.values_list("pk", flat=True))
             if not ids:
                 continue

@@ -5,14 +5,8 @@ from django.db import migrations, models
 
 
 def rows_from_history(apps, schema_editor):
-    """A database with orders gets its report rows computed from them (the service's own
-    derivation: these rows are a cache of the orders, returns, transitions and the points
-    ledger)."""
-    Order = apps.get_model("orders", "Order")
-    if Order.objects.exists():
-        from reports.services import facts_rebuild
-
-        facts_rebuild()
+    """Nothing now: 0003 computes every report row (these and the customers' sales rows)
+    from the history once all their tables exist."""
 
 
 class Migration(migrations.Migration):

@@ -7,14 +7,15 @@ from datetime import date, timedelta
 from decimal import Decimal
 
 import pytest
-from django.db.models import Sum
+from django.db.models import Count, Sum
 from django.utils import timezone
 
+from customers.models import Customer
 from loyalty.services import points_adjust
 from orders import services as order_services
 from orders.domain import Actor, Status
 from reports import services as report_services
-from reports.models import OrderDay, PickupTiming, PointsDay, RefundDay
+from reports.models import CustomerSales, OrderDay, PickupTiming, PointsDay, RefundDay
 from reports.registry import ReportParams, report_get
 from returns import services as return_services
 from tests.backoffice.conftest import place_pickup, till_sale
@@ -106,18 +107,23 @@ def test_the_rows_kept_by_the_services_equal_what_the_orders_say(lived):
 def test_a_rebuild_gives_the_same_figures_as_the_services_kept(lived):
     today = timezone.localdate()
     params = ReportParams(today - timedelta(days=1), today + timedelta(days=1), "channel")
-    kept = {name: _figures(name, params) for name in ("sales", "pickup", "returns", "loyalty")}
+    names = ("sales", "pickup", "returns", "loyalty")
+    kept = {name: _figures(name, params) for name in names}
+    customers = _figures("customers", ReportParams(today - timedelta(days=1), today, None))
     report_services.facts_rebuild()
     assert report_services.facts_verify() == []
     for name, result in kept.items():
         assert _figures(name, params) == result, name
+    assert _figures("customers", ReportParams(today - timedelta(days=1), today, None)) == customers
 
 
 def test_folding_past_days_keeps_every_figure_in_fewer_rows(lived):
     today = timezone.localdate()
     params = ReportParams(today - timedelta(days=1), today + timedelta(days=1), "store")
     before = {name: _figures(name, params) for name in ("sales", "pickup", "loyalty")}
-    tables = (OrderDay, RefundDay, PointsDay)
+    customers = ReportParams(today - timedelta(days=1), today, "first_channel")
+    before_customers = _figures("customers", customers)
+    tables = (OrderDay, RefundDay, PointsDay, CustomerSales)
     rows = sum(model.objects.count() for model in tables)
     removed = report_services.facts_fold(before=today + timedelta(days=2))
     assert removed > 0
@@ -125,6 +131,11 @@ def test_folding_past_days_keeps_every_figure_in_fewer_rows(lived):
     assert report_services.facts_verify() == []
     for name, result in before.items():
         assert _figures(name, params) == result, name
+    assert _figures("customers", customers) == before_customers
+    # A customer's sales are one row per location and channel.
+    assert not CustomerSales.objects.values("customer_id", "location_id", "channel").annotate(
+        n=Count("pk")
+    ).filter(n__gt=1)
     # Nothing of an earlier day is left to fold.
     assert report_services.facts_fold(before=today + timedelta(days=2)) == 0
 
@@ -150,8 +161,35 @@ def test_a_verify_finds_a_row_that_does_not_match_the_orders(lived):
 def test_the_nightly_task_folds_days_before_the_last_three(lived, monkeypatch):
     from reports import tasks
 
-    assert tasks.fold_past_days() == 0  # today's rows stay as they are
+    days = (OrderDay, RefundDay, PointsDay)
+    rows = [model.objects.count() for model in days]
+    tasks.fold_past_days()
+    # Today's rows stay as they are (a customer's sales rows have no day: folded each run).
+    assert [model.objects.count() for model in days] == rows
     later = timezone.now() + timedelta(days=4)
     monkeypatch.setattr(timezone, "now", lambda: later)
     assert tasks.fold_past_days() > 0
+    assert report_services.facts_verify() == []
+
+
+def test_a_merge_hands_the_duplicates_sales_rows_to_the_survivor(lived):
+    from customers.services import customer_merge
+    from orders.models import Order
+
+    survivor, duplicate = (
+        Order.objects.filter(customer__isnull=False)
+        .exclude(status__in=[Status.CANCELLED, Status.EXPIRED])
+        .values_list("customer_id", flat=True)
+        .distinct()
+        .order_by("customer_id")[:2]
+    )
+    assert CustomerSales.objects.filter(customer_id=duplicate).exists()
+
+    customer_merge(
+        survivor=Customer.objects.get(pk=survivor),
+        duplicate=Customer.objects.get(pk=duplicate),
+        merged_by=None,
+    )
+
+    assert not CustomerSales.objects.filter(customer_id=duplicate).exists()
     assert report_services.facts_verify() == []
