@@ -133,9 +133,11 @@ def test_folding_past_days_keeps_every_figure_in_fewer_rows(lived):
         assert _figures(name, params) == result, name
     assert _figures("customers", customers) == before_customers
     # A customer's sales are one row per location and channel.
-    assert not CustomerSales.objects.values("customer_id", "location_id", "channel").annotate(
-        n=Count("pk")
-    ).filter(n__gt=1)
+    assert (
+        not CustomerSales.objects.values("customer_id", "location_id", "channel")
+        .annotate(n=Count("pk"))
+        .filter(n__gt=1)
+    )
     # Nothing of an earlier day is left to fold.
     assert report_services.facts_fold(before=today + timedelta(days=2)) == 0
 
