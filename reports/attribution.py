@@ -3,16 +3,15 @@ two ways — to the campaign that brought each order (last touch) and to the one
 brought its customer (first touch).
 
 The UTM values are those the client gave when the order's cart was created (see
-`orders.models.Attributed`); a till sale has none. Two grouped queries, whatever the
-number of orders.
+`orders.models.Attributed`); a till sale has none. The first touch is the campaign of the
+customer's first order, kept on the customer. One grouped query, whatever the number of
+orders.
 """
 
 from decimal import Decimal
 
-from django.db import connection
-from django.db.models import Count, F, QuerySet, Sum
+from django.db.models import Case, CharField, Count, F, QuerySet, Sum, When
 
-from core.db_router import read_connection
 from orders.domain import Status
 from orders.models import Order
 from reports.registry import ReportParams, ReportResult, report
@@ -37,54 +36,32 @@ def _sales(params: ReportParams) -> QuerySet:
     return orders
 
 
-def _last_touch(orders: QuerySet, field: str) -> dict[str, dict]:
-    """{value: {"orders", "revenue"}}: the orders credited to their own value of `field`."""
-    grouped = (
-        orders.values(field)
-        .annotate(orders=Count("pk"), revenue=Sum(F("total") - F("points_value")))
-        .order_by()
+def _touches(orders: QuerySet, field: str) -> tuple[dict[str, dict], dict[str, dict]]:
+    """({value: {"orders", "revenue"}} credited by last touch, the same by first touch).
+
+    One grouped pass over the orders by their own value of `field` (last touch) and their
+    customer's first order's (first touch: kept on the customer as orders are placed, so
+    no order is looked up; an order without a customer is credited to its own value);
+    the few groups are then added up both ways."""
+    first = Case(
+        When(customer__isnull=True, then=F(field)),
+        default=F(f"customer__first_{field}"),
+        output_field=CharField(),
     )
-    return {row[field] or "": row for row in grouped}
-
-
-def _first_touch(orders: QuerySet, field: str) -> dict[str, dict]:
-    """{value: {"orders", "revenue"}}: the orders credited to the value of `field` on their
-    customer's first order (their own without a customer).
-
-    The orders are first grouped per customer (and own value), so a customer's first
-    order is looked up once per customer, not once per order; the outer grouping of those
-    rows is hand-written SQL over the ORM's grouped query (the ORM does not aggregate over
-    a grouped subquery).
-    """
-    inner, values = (
-        orders.annotate(_customer=F("customer_id"), _own=F(field))
-        .values("_customer", "_own")
+    grouped = (
+        orders.annotate(_own=F(field), _first=first)
+        .values("_own", "_first")
         .annotate(_orders=Count("pk"), _revenue=Sum(F("total") - F("points_value")))
         .order_by()
-        .query.sql_with_params()
     )
-    quote = connection.ops.quote_name
-    first = (
-        f"SELECT o.{quote(field)} FROM {quote(Order._meta.db_table)} o "
-        f"WHERE o.{quote('customer_id')} = a._customer "
-        f"ORDER BY o.{quote('placed_at')}, o.{quote('id')} LIMIT 1"
-    )
-    sql = f"""
-        SELECT credited, SUM(a._orders), SUM(a._revenue)
-        FROM (
-            SELECT a._orders, a._revenue,
-                CASE WHEN a._customer IS NULL THEN a._own ELSE ({first}) END AS credited
-            FROM ({inner}) a
-        ) a
-        GROUP BY credited
-    """
-    # The read replica when one serves reports (core.db_router), else the primary.
-    with read_connection(Order).cursor() as cursor:
-        cursor.execute(sql, values)
-        return {
-            value or "": {"orders": int(count), "revenue": revenue}
-            for value, count, revenue in cursor.fetchall()
-        }
+    last_touch: dict[str, dict] = {}
+    first_touch: dict[str, dict] = {}
+    for row in grouped:
+        for credited, value in ((last_touch, row["_own"]), (first_touch, row["_first"])):
+            into = credited.setdefault(value or "", {"orders": 0, "revenue": Decimal(0)})
+            into["orders"] += row["_orders"]
+            into["revenue"] += row["_revenue"] or 0
+    return last_touch, first_touch
 
 
 @report(
@@ -113,8 +90,7 @@ def attribution(params: ReportParams) -> ReportResult:
     """
     field = FIELDS[params.group_by]
     orders = _sales(params)
-    last_touch = _last_touch(orders, field)
-    first_touch = _first_touch(orders, field)
+    last_touch, first_touch = _touches(orders, field)
     rows = []
     totals = dict.fromkeys(FIGURES, 0)
     for value in sorted(last_touch.keys() | first_touch.keys(), key=lambda v: v or NONE):
