@@ -1209,33 +1209,65 @@ def customers_first_orders_record(*, orders: Iterable[tuple]) -> int:
     )
 
 
-def customers_first_orders_derive(*, orders: models.QuerySet, customers=None) -> int:
-    """Set every customer's (or `customers`'s) first and second order, first channel and
-    first campaign from `orders` (a queryset of the orders app's orders, passed in so this
+FIRST_ORDER_FIELDS = ("first_order_at", "first_channel", *UTM_FIELDS, "second_order_at")
+
+
+def customers_first_orders_derive(*, orders: models.QuerySet, batch_size: int = 2000) -> int:
+    """Set the first and second order, first channel and first campaign of every customer
+    who has orders in `orders` (a queryset of the orders app's orders, passed in so this
     app does not import it): after a bulk load or a backfill that bypassed
-    `customer_first_order_record`. Two UPDATEs; returns the rows updated."""
-    from django.db.models import OuterRef, Subquery
-    from django.db.models.functions import Coalesce
+    `customer_first_order_record`. One ranked pass over the orders (each customer's two
+    earliest distinct times), then the customers updated in batches. Returns how many."""
+    return customers_first_orders_set(rows=first_orders_ranked(orders), batch_size=batch_size)
 
-    theirs = orders.filter(customer_id=OuterRef("pk")).order_by("placed_at", "pk")
-    target = Customer.objects.all() if customers is None else customers
 
-    def first(name: str):
-        return Coalesce(Subquery(theirs.values(name)[:1]), Value(""))
+def first_orders_ranked(orders: models.QuerySet) -> Iterable[tuple]:
+    """(customer id, rank, placed_at, channel, utm source, medium, campaign) of each
+    customer's orders at their two earliest distinct times, the earliest order first."""
+    from django.db.models import Window
+    from django.db.models.functions import DenseRank
 
-    updated = target.update(
-        first_order_at=Subquery(theirs.values("placed_at")[:1]),
-        first_channel=first("channel"),
-        first_utm_source=first("utm_source"),
-        first_utm_medium=first("utm_medium"),
-        first_utm_campaign=first("utm_campaign"),
-    )
-    target.update(
-        second_order_at=Subquery(
-            theirs.filter(placed_at__gt=OuterRef("first_order_at")).values("placed_at")[:1]
+    return (
+        orders.filter(customer__isnull=False)
+        .annotate(
+            _rank=Window(
+                DenseRank(), partition_by=[F("customer_id")], order_by=F("placed_at").asc()
+            )
         )
+        .filter(_rank__lte=2)
+        .order_by("customer_id", "placed_at", "pk")
+        .values_list(
+            "customer_id",
+            "_rank",
+            "placed_at",
+            "channel",
+            "utm_source",
+            "utm_medium",
+            "utm_campaign",
+        )
+        .iterator(chunk_size=10_000)
     )
-    return updated
+
+
+def customers_first_orders_set(*, rows: Iterable[tuple], batch_size: int = 2000) -> int:
+    """Write what `first_orders_ranked` found (rows in its order) onto the customers."""
+    found: dict[int, Customer] = {}
+    for customer_id, rank, at, channel, source, medium, campaign in rows:
+        customer = found.get(customer_id)
+        if customer is None:
+            found[customer_id] = Customer(
+                pk=customer_id,
+                first_order_at=at,
+                first_channel=channel,
+                first_utm_source=source,
+                first_utm_medium=medium,
+                first_utm_campaign=campaign,
+                second_order_at=None,
+            )
+        elif rank == 2 and customer.second_order_at is None:
+            customer.second_order_at = at
+    Customer.objects.bulk_update(list(found.values()), FIRST_ORDER_FIELDS, batch_size=batch_size)
+    return len(found)
 
 
 def _two_earliest(*times: datetime | None) -> tuple[datetime | None, datetime | None]:

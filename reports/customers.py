@@ -7,35 +7,31 @@ time zone (`settings.TIME_ZONE`), for their orders as for their first order. Ide
 customers only (an order without a customer is no customer's), and a merged duplicate is
 not counted: its orders moved to the survivor, so the person counts once.
 
-Nothing here walks a customer's history. Their first order, its channel, their second
-order (so a repeat within 90 days is one comparison) are kept on the customer as orders
-are placed; what they bought per location and channel is kept in `CustomerSales`. A
-report wants those figures *up to* the end of its period: the kept sums less what came
-after the end (orders placed and refunds made since), which for a recent period is a
-handful of rows. One statement (two for months), hand-written around the ORM's compiled
-parts, since the ORM does not aggregate over a grouped subquery or a UNION.
+Nothing here walks a customer's history. Their first and second order and first channel
+are kept on the customer as orders are placed, and `CustomerYear` keeps, per customer and
+year (across the chain, and per location), the orders of each month, the sales per
+channel and the money paid and given back. One row per customer comes out of those rows:
+whether they ordered in each month of the period (months are columns, so a month grouping
+adds columns, not rows), and their sales and spend *up to* the end of the period — the
+kept sums less what came after the end (orders and refunds since, a handful of rows for a
+recent period). The edges of a period that cut a month read that part of the month from
+the orders. One statement, hand-written around the ORM's compiled parts, since the ORM
+does not aggregate over a grouped subquery or a UNION.
 """
 
+import calendar
+from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal
 
 from django.conf import settings
-from django.db.models import (
-    Case,
-    DecimalField,
-    F,
-    IntegerField,
-    Q,
-    QuerySet,
-    Value,
-    When,
-)
+from django.db.models import Case, DecimalField, F, IntegerField, Q, QuerySet, Value, When
 
 from core.db_router import read_connection
 from customers.models import Customer
 from orders.domain import Status
 from orders.models import MONEY, Order
-from reports.models import CustomerSales
+from reports.models import SALE_CHANNELS, CustomerYear
 from reports.registry import ReportParams, ReportResult, report
 from reports.sql import LocalPeriod, local_bounds, money, ratio
 from returns.models import RefundTender, Return
@@ -55,7 +51,31 @@ COUNTS = (
 )
 AMOUNTS = ("multi_channel_spend", "single_channel_spend", "revenue")
 FIGURES = (*(name for name in COUNTS if name != "returning_customers"), *AMOUNTS)
-SALES_COLUMNS = ("_customer", "_channel", "_sales", "_paid", "_refunded")
+SALES = tuple(f"_s_{channel}" for channel in SALE_CHANNELS)
+
+
+@dataclass(frozen=True)
+class Month:
+    """A month of the report's period: its first day, and the part of it in the period
+    (`start`..`end`, local dates), all of it unless the period cuts it."""
+
+    first: date
+    start: date
+    end: date
+
+    @property
+    def whole(self) -> bool:
+        last = calendar.monthrange(self.first.year, self.first.month)[1]
+        return self.start == self.first and self.end == self.first.replace(day=last)
+
+
+def _months_of(params: ReportParams) -> list[Month]:
+    months, first = [], params.date_from.replace(day=1)
+    while first <= params.date_to:
+        last = first.replace(day=calendar.monthrange(first.year, first.month)[1])
+        months.append(Month(first, max(first, params.date_from), min(last, params.date_to)))
+        first = last + timedelta(days=1)
+    return months
 
 
 def _zone() -> Value:
@@ -68,18 +88,112 @@ def _scope(params: ReportParams, prefix: str = "") -> Q:
     return Q(**{f"{prefix}location_id__in": params.location_ids})
 
 
-def _ordered(params: ReportParams) -> QuerySet:
-    """The orders placed in the period (at the stores) by identified customers."""
-    start, end = local_bounds(params.date_from, params.date_to)
-    return Order.objects.filter(
-        _scope(params), customer__isnull=False, placed_at__gte=start, placed_at__lt=end
+def _money(value) -> Value:
+    return Value(Decimal(value), output_field=DecimalField(**MONEY))
+
+
+def _zero() -> Value:
+    return Value(0, output_field=IntegerField())
+
+
+def _columns(months: list[Month]) -> tuple[str, ...]:
+    """The columns of the per-customer union: `_p<i>` the orders placed in the i-th month
+    of the period, `_s_<channel>` the sales per channel, then the money paid and refunded."""
+    return ("_customer", *(f"_p{i}" for i in range(len(months))), *SALES, "_paid", "_refunded")
+
+
+def _kept(params: ReportParams, months: list[Month]) -> QuerySet:
+    """The customers' yearly rows (across the chain, or at the stores): each whole month
+    of the period as a column of orders placed; all the sales and money."""
+    rows = CustomerYear.objects.filter(
+        Q(location__isnull=True) if params.location_ids is None else _scope(params)
+    )
+    ordered = {
+        f"_p{i}": Case(
+            When(year=month.first.year, then=F(f"m{month.first.month}")), default=_zero()
+        )
+        if month.whole
+        else _zero()
+        for i, month in enumerate(months)
+    }
+    return (
+        rows.annotate(
+            _customer=F("customer_id"),
+            **ordered,
+            **{column: F(f"sales_{column[3:]}") for column in SALES},
+            _paid=F("paid"),
+            _refunded=F("refunded"),
+        )
+        .values(*_columns(months))
+        .order_by()
     )
 
 
+def _rows(queryset: QuerySet, months: list[Month], customer: str, **figures) -> QuerySet:
+    """`queryset` as rows of the per-customer union: the `figures` given, every other 0."""
+    zero = {f"_p{i}": _zero() for i in range(len(months))}
+    zero.update({column: _zero() for column in SALES})
+    zero.update(_paid=_money(0), _refunded=_money(0))
+    return (
+        queryset.annotate(_customer=F(customer), **{**zero, **figures})
+        .values(*_columns(months))
+        .order_by()
+    )
+
+
+def _since(params: ReportParams, months: list[Month]) -> list[QuerySet]:
+    """What the kept sums hold from after the period's end, negated: sales placed since,
+    refunds made since, and refunds made before the end of sales placed since."""
+    _start, end = local_bounds(params.date_from, params.date_to)
+    later = Order.objects.filter(
+        _scope(params), customer__isnull=False, placed_at__gte=end
+    ).exclude(status__in=NOT_SALES)
+    later_sales = _rows(
+        later,
+        months,
+        "customer_id",
+        **{
+            f"_s_{channel}": Case(When(channel=channel, then=Value(-1)), default=_zero())
+            for channel in SALE_CHANNELS
+        },
+        _paid=F("points_value") - F("total"),
+    )
+    refunds = RefundTender.objects.filter(
+        _scope(params, "ret__order__"),
+        ret__status=Return.Status.COMPLETED,
+        ret__order__customer__isnull=False,
+    ).exclude(kind="points")
+    # Two parts rather than one OR, so each is found through its own index.
+    return [
+        later_sales,
+        *(
+            _rows(part, months, "ret__order__customer_id", _refunded=-F("amount"))
+            for part in (
+                refunds.filter(ret__completed_at__gte=end),
+                refunds.filter(ret__completed_at__lt=end, ret__order__placed_at__gte=end),
+            )
+        ),
+    ]
+
+
+def _cut_months(params: ReportParams, months: list[Month]) -> list[QuerySet]:
+    """For a month the period cuts (its first or last), the orders of its part in the
+    period: a row per order placed then, counted in that month's column."""
+    parts = []
+    for i, month in enumerate(months):
+        if month.whole:
+            continue
+        start, end = local_bounds(month.start, month.end)
+        orders = Order.objects.filter(
+            _scope(params), customer__isnull=False, placed_at__gte=start, placed_at__lt=end
+        )
+        parts.append(_rows(orders, months, "customer_id", **{f"_p{i}": Value(1)}))
+    return parts
+
+
 def _customers(params: ReportParams) -> QuerySet:
-    """One row per customer who ordered in the period: from their kept fields, whether new
-    and old enough for each repeat window, whether they came back within it, their first
-    channel and cohort."""
+    """Every (unmerged) customer's kept fields: whether new in the period and old enough
+    for each repeat window, whether they came back within it, first channel and cohort."""
     start, end = local_bounds(params.date_from, params.date_to)
     first = F("first_order_at")
 
@@ -95,148 +209,102 @@ def _customers(params: ReportParams) -> QuerySet:
             eligible & Q(second_order_at__lte=first + timedelta(days=days))
         )
     return (
-        Customer.objects.filter(
-            pk__in=_ordered(params).values("customer_id"), merged_into__isnull=True
-        )
+        Customer.objects.filter(merged_into__isnull=True)
         .annotate(
-            _customer=F("pk"),
+            _id=F("pk"),
             _first_channel=F("first_channel"),
             _cohort=LocalPeriod("month", "first_order_at", _zone()),
             **flags,
         )
-        .values("_customer", "_first_channel", "_cohort", *flags)
-    )
-
-
-def _money(value) -> Value:
-    return Value(Decimal(value), output_field=DecimalField(**MONEY))
-
-
-def _sales(params: ReportParams) -> QuerySet:
-    """Signed rows per customer and channel whose sums are their sales (count and money
-    paid) and refunds up to the end of the period (at the stores): the kept totals, less
-    the sales placed since and the refunds made since or for those sales."""
-    _start, end = local_bounds(params.date_from, params.date_to)
-    kept = (
-        CustomerSales.objects.filter(_scope(params))
-        .annotate(
-            _customer=F("customer_id"),
-            _channel=F("channel"),
-            _sales=F("sales"),
-            _paid=F("paid"),
-            _refunded=F("refunded"),
-        )
-        .values(*SALES_COLUMNS)
-        .order_by()
-    )
-    later_sales = (
-        Order.objects.filter(_scope(params), customer__isnull=False, placed_at__gte=end)
-        .exclude(status__in=NOT_SALES)
-        .annotate(
-            _customer=F("customer_id"),
-            _channel=F("channel"),
-            _sales=Value(-1),
-            _paid=F("points_value") - F("total"),
-            _refunded=_money(0),
-        )
-        .values(*SALES_COLUMNS)
-        .order_by()
-    )
-    later_refunds = (
-        RefundTender.objects.filter(
-            _scope(params, "ret__order__"),
-            Q(ret__completed_at__gte=end) | Q(ret__order__placed_at__gte=end),
-            ret__status=Return.Status.COMPLETED,
-            ret__order__customer__isnull=False,
-        )
-        .exclude(kind="points")
-        .annotate(
-            _customer=F("ret__order__customer_id"),
-            _channel=F("ret__order__channel"),
-            _sales=Value(0),
-            _paid=_money(0),
-            _refunded=-F("amount"),
-        )
-        .values(*SALES_COLUMNS)
-        .order_by()
-    )
-    return kept.union(later_sales, later_refunds, all=True)
-
-
-def _months(params: ReportParams) -> QuerySet:
-    """(customer, month) for each month of the period a customer ordered in (there)."""
-    return (
-        _ordered(params)
-        .annotate(_customer=F("customer_id"), _month=LocalPeriod("month", "placed_at", _zone()))
-        .values("_customer", "_month")
-        .distinct()
+        .values("_id", "_first_channel", "_cohort", *flags)
         .order_by()
     )
 
 
-def _aggregate(params: ReportParams, group_by: str | None) -> list[dict]:
-    """The figures per group (`month`, `first_channel`, `cohort`, or None for one row of
-    totals): the per-customer rows grouped in one statement."""
-    sql, values = _aggregate_sql(params, group_by)
+def _figures(new: str, ordered: str) -> dict[str, str]:
+    """The SQL of each figure over the per-customer rows `c` (with their fields `s`) of
+    the customers for whom `ordered` holds, `new` saying who is new in the row."""
+    channels = " + ".join(f"(CASE WHEN c.{column} > 0 THEN 1 ELSE 0 END)" for column in SALES)
+    multi, single = f"({channels}) >= 2", f"({channels}) = 1"
+
+    def count(condition: str) -> str:
+        return f"SUM(CASE WHEN {ordered} AND {condition} THEN 1 ELSE 0 END)"
+
+    def amount(condition: str) -> str:
+        return f"SUM(CASE WHEN {ordered} AND {condition} THEN c._spend ELSE 0 END)"
+
+    figures = {"customers": count("1 = 1"), "new_customers": count(new)}
+    for days in REPEAT_DAYS:
+        figures[f"repeat_eligible_{days}"] = count(f"{new} AND s._eligible_{days} = 1")
+        figures[f"repeat_{days}"] = count(f"{new} AND s._again_{days} = 1")
+    figures.update(
+        multi_channel_customers=count(multi),
+        single_channel_customers=count(single),
+        multi_channel_spend=amount(multi),
+        single_channel_spend=amount(single),
+        revenue=amount("1 = 1"),
+    )
+    return figures
+
+
+def _aggregate(params: ReportParams) -> tuple[dict, list[dict]]:
+    """(totals, rows): the figures of the period's customers, and per group — each month
+    of the period, first channel or cohort — in one statement over one row per customer."""
+    months = _months_of(params)
+    parts = [_kept(params, months), *_since(params, months), *_cut_months(params, months)]
+    columns = _columns(months)
+    summed = ",\n".join(f"SUM(u.{column}) AS {column}" for column in columns[1:-2])
+    ordered_any = " + ".join(f"c._p{i}" for i in range(len(months)))
+    key = {"first_channel": "s._first_channel", "cohort": "s._cohort"}.get(params.group_by)
+    selected = {f"t_{name}": sql for name, sql in _figures("s._new = 1", "1 = 1").items()}
+    if params.group_by == "month":
+        for i, month in enumerate(months):
+            # An ISO date made here (not the client's text), written as a literal so the
+            # statement's parameters stay those of its parts.
+            new = f"s._new = 1 AND s._cohort = '{month.first.isoformat()}'"
+            selected.update(
+                {f"m{i}_{name}": sql for name, sql in _figures(new, f"c._p{i} > 0").items()}
+            )
+    group_key = f"{key} AS group_key, " if key else ""
+    grouping = f"GROUP BY {key} ORDER BY {key}" if key else ""
+    union = " UNION ALL ".join(["{}"] * len(parts))
+    template = f"""
+        SELECT {group_key}{", ".join(f"{sql} AS {name}" for name, sql in selected.items())}
+        FROM (
+            SELECT u._customer, {summed},
+                SUM(u._paid - u._refunded) AS _spend
+            FROM ({union}) u
+            GROUP BY u._customer
+        ) c
+        INNER JOIN ({{}}) s ON s._id = c._customer
+        WHERE {ordered_any} > 0
+        {grouping}
+    """
+    compiled = [part.query.sql_with_params() for part in [*parts, _customers(params)]]
+    sql = template.format(*(part_sql for part_sql, _params in compiled))
+    values = [value for _sql, part_values in compiled for value in part_values]
     # The read replica when one serves reports (core.db_router), else the primary.
     with read_connection(Order).cursor() as cursor:
         cursor.execute(sql, values)
         names = [column[0] for column in cursor.description]
-        return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+        results = [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
 
+    def taken(row: dict, prefix: str) -> dict:
+        return {name: row.get(f"{prefix}_{name}") for name in FIGURES}
 
-def _aggregate_sql(params: ReportParams, group_by: str | None) -> tuple[str, list]:
-    spend = "COALESCE(t._spend, 0)"
-    multi, single = "t._channel_low < t._channel_high", "t._channel_low = t._channel_high"
-    new = "s._new"
-    parts = [_customers(params), _sales(params)]
-    joins = ""
-    if group_by == "month":
-        new = "(CASE WHEN s._new = 1 AND s._cohort = m._month THEN 1 ELSE 0 END)"
-        parts.append(_months(params))
-        joins = "INNER JOIN ({}) m ON m._customer = s._customer"
-    key = {"month": "m._month", "first_channel": "s._first_channel", "cohort": "s._cohort"}.get(
-        group_by, "NULL"
-    )
-    grouping = f"GROUP BY {key} ORDER BY {key}" if group_by else ""
-    repeats = ",\n".join(
-        f"SUM(CASE WHEN {new} = 1 AND s._eligible_{days} = 1 THEN 1 ELSE 0 END) "
-        f"AS repeat_eligible_{days},\n"
-        f"SUM(CASE WHEN {new} = 1 AND s._again_{days} = 1 THEN 1 ELSE 0 END) AS repeat_{days}"
-        for days in REPEAT_DAYS
-    )
-    # Per customer and channel: the sums up to the end; per customer: the channels they
-    # bought in (lowest and highest: two or more when they differ) and their spend.
-    template = f"""
-        SELECT {key} AS group_key,
-            COUNT(*) AS customers,
-            SUM({new}) AS new_customers,
-            {repeats},
-            SUM(CASE WHEN {multi} THEN 1 ELSE 0 END) AS multi_channel_customers,
-            SUM(CASE WHEN {single} THEN 1 ELSE 0 END) AS single_channel_customers,
-            SUM(CASE WHEN {multi} THEN {spend} ELSE 0 END) AS multi_channel_spend,
-            SUM(CASE WHEN {single} THEN {spend} ELSE 0 END) AS single_channel_spend,
-            SUM({spend}) AS revenue
-        FROM ({{}}) s
-        LEFT JOIN (
-            SELECT c._customer,
-                MIN(CASE WHEN c._sales > 0 THEN c._channel END) AS _channel_low,
-                MAX(CASE WHEN c._sales > 0 THEN c._channel END) AS _channel_high,
-                SUM(c._paid - c._refunded) AS _spend
-            FROM (
-                SELECT u._customer, u._channel, SUM(u._sales) AS _sales,
-                    SUM(u._paid) AS _paid, SUM(u._refunded) AS _refunded
-                FROM ({{}}) u
-                GROUP BY u._customer, u._channel
-            ) c
-            GROUP BY c._customer
-        ) t ON t._customer = s._customer
-        {joins}
-        {grouping}
-    """
-    compiled = [part.query.sql_with_params() for part in parts]
-    sql = template.format(*(part_sql for part_sql, _params in compiled))
-    return sql, [value for _sql, values in compiled for value in values]
+    if key is None:
+        (row,) = results or [{}]
+        rows = [
+            {"month": month.first, **taken(row, f"m{i}")}
+            for i, month in enumerate(months)
+            if row.get(f"m{i}_customers")
+        ]
+        return taken(row, "t"), rows
+    rows = [
+        {params.group_by: _key(params.group_by, row["group_key"]), **taken(row, "t")}
+        for row in results
+    ]
+    return {name: sum(row[name] or 0 for row in rows) for name in FIGURES}, rows
 
 
 def _format(values: dict) -> dict:
@@ -307,16 +375,8 @@ def customers(params: ReportParams) -> ReportResult:
     channel, cohort and repeat orders stay the customer's own across the chain.
     Ratios have 4 decimals and money 2; none when dividing by 0.
     """
-    grouped = _aggregate(params, params.group_by)
-    if params.group_by == "month":
-        # A customer shows in each month they ordered in: the totals count them once.
-        (totals,) = _aggregate(params, None)
-    else:
-        totals = {name: sum(row[name] or 0 for row in grouped) for name in FIGURES}
-    rows = [
-        {params.group_by: _key(params.group_by, row["group_key"]), **_format(row)}
-        for row in grouped
-    ]
+    totals, grouped = _aggregate(params)
+    rows = [{params.group_by: row[params.group_by], **_format(row)} for row in grouped]
     return ReportResult(rows=rows, totals=_format(totals))
 
 

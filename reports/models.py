@@ -152,30 +152,57 @@ class PointsDay(models.Model):
         return f"{self.day} {self.location_id} {self.channel}"
 
 
-class CustomerSales(models.Model):
-    """What each identified customer bought per location and channel, as signed rows: the
-    sales (orders not cancelled or expired), the money paid for them (totals less points)
-    and the money given back by their completed returns (every tender but points).
+# The channels a customer's sales are counted in, one column each (`CustomerYear`).
+SALE_CHANNELS = ("web", "app", "pos", "store_assisted", "call_centre")
+MONTHS = range(1, 13)
 
-    Kept like `OrderDay` (a placed order adds +1, a move between sale and not, or to
-    another store, takes it out of one key and adds it under another; a completed return
-    adds its refund; a merge hands the duplicate's rows to the survivor), so the sum of a
-    key is what the customer's orders say now. The customers report wants figures *up to*
-    the end of its period: it takes these sums and subtracts what came after the end,
-    which for a recent period is a handful of orders, not the customer's whole history.
-    Folded into one row per key by `facts_fold`.
+
+class CustomerYear(models.Model):
+    """A customer's year, across the chain (`location` empty) and at each location: the
+    orders they placed in each month, their sales per channel (orders not cancelled or
+    expired), the money paid for those sales (totals less points) and the money given
+    back by their completed returns (every tender but points) — the year being the local
+    year, in the retailer's time zone, in which the order was placed.
+
+    Signed rows kept like `OrderDay`: a placed order adds a chain row and a location row;
+    a move between sale and not, or to another store, takes it out of one key and adds it
+    under another; a completed return adds its refund; a merge hands the duplicate's rows
+    to the survivor. So the sum of a key is what the customer's orders say now, and
+    `facts_fold` folds them to one row per key. Months are columns, not rows, because the
+    customers report needs, per customer, whether they ordered in each month: a year of a
+    chain's customers is one row each, not one per customer and month.
     """
 
     customer = models.ForeignKey("customers.Customer", on_delete=models.CASCADE, related_name="+")
-    location = models.ForeignKey("inventory.Location", on_delete=models.PROTECT, related_name="+")
-    channel = models.CharField(max_length=16)
-    sales = models.IntegerField(default=0)
+    location = models.ForeignKey(
+        "inventory.Location", null=True, on_delete=models.PROTECT, related_name="+"
+    )
+    year = models.SmallIntegerField()
+    # Orders placed in each month (m1 = January).
+    m1 = models.IntegerField(default=0)
+    m2 = models.IntegerField(default=0)
+    m3 = models.IntegerField(default=0)
+    m4 = models.IntegerField(default=0)
+    m5 = models.IntegerField(default=0)
+    m6 = models.IntegerField(default=0)
+    m7 = models.IntegerField(default=0)
+    m8 = models.IntegerField(default=0)
+    m9 = models.IntegerField(default=0)
+    m10 = models.IntegerField(default=0)
+    m11 = models.IntegerField(default=0)
+    m12 = models.IntegerField(default=0)
+    # Sales per channel (`SALE_CHANNELS`).
+    sales_web = models.IntegerField(default=0)
+    sales_app = models.IntegerField(default=0)
+    sales_pos = models.IntegerField(default=0)
+    sales_store_assisted = models.IntegerField(default=0)
+    sales_call_centre = models.IntegerField(default=0)
     paid = models.DecimalField(**MONEY, default=0)
     refunded = models.DecimalField(**MONEY, default=0)
 
     class Meta:
         default_permissions = ()
-        verbose_name_plural = _("customer sales")
+        indexes = [models.Index(fields=["customer", "year"], name="report_customer_year_idx")]
 
     def __str__(self) -> str:
-        return f"{self.customer_id} {self.location_id} {self.channel}: {self.sales}"
+        return f"{self.customer_id} {self.location_id or 'chain'} {self.year}"

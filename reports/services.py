@@ -24,7 +24,9 @@ from django.utils import timezone
 from inventory.models import Location
 from orders.domain import Fulfilment, Status
 from reports.models import (
-    CustomerSales,
+    MONTHS,
+    SALE_CHANNELS,
+    CustomerYear,
     OrderDay,
     PickupTiming,
     PointsDay,
@@ -77,30 +79,42 @@ def _row(order, *, sign: int, status: str, location=None) -> OrderDay:
 
 def orders_placed(orders: Iterable, *, units: dict[int, int]) -> None:
     """New orders (saved, with `location` loaded) and their units by order pk."""
-    rows, sales = [], []
+    rows, customers = [], []
     for order in orders:
         order.report_units = units[order.pk]
         rows.append(_row(order, sign=1, status=order.status))
-        sales += _sale_rows(order, sign=1, status=order.status)
+        if order.customer_id is not None:
+            sold = _sold(order.status)
+            customers += [
+                _customer_row(order, location_id=None, orders=1, sales=sold),
+                _customer_row(order, location_id=order.location_id, orders=1, sales=sold),
+            ]
     OrderDay.objects.bulk_create(rows)
-    CustomerSales.objects.bulk_create(sales)
+    CustomerYear.objects.bulk_create(customers)
 
 
-def _sale_rows(order, *, sign: int, status: str, location_id=None) -> list[CustomerSales]:
-    """The customer's sales row for `order` in `status` (none for a guest's order or one
-    that is no sale: cancelled or expired)."""
-    if order.customer_id is None or outcome(status) not in SALE_OUTCOMES:
-        return []
-    return [
-        CustomerSales(
-            customer_id=order.customer_id,
-            location_id=location_id or order.location_id,
-            channel=order.channel,
-            sales=sign,
-            paid=sign * (order.total - order.points_value),
-            refunded=ZERO,
-        )
-    ]
+def _sold(status: str) -> int:
+    """1 when an order in `status` is a sale (not cancelled or expired), else 0."""
+    return int(outcome(status) in SALE_OUTCOMES)
+
+
+def _customer_row(
+    order, *, location_id: int | None, orders: int, sales: int, refunded: Decimal = ZERO
+) -> CustomerYear:
+    """What `order` adds to its customer's year (across the chain when `location_id` is
+    None): `orders` in the month it was placed, `sales` in its channel with the money paid
+    for them, and `refunded`."""
+    if order.channel not in SALE_CHANNELS:
+        raise ValueError(f"no customer sales column for channel {order.channel!r}")
+    placed = timezone.localtime(order.placed_at, ZoneInfo(settings.TIME_ZONE))
+    return CustomerYear(
+        customer_id=order.customer_id,
+        location_id=location_id,
+        year=placed.year,
+        **{f"m{placed.month}": orders, f"sales_{order.channel}": sales},
+        paid=sales * (order.total - order.points_value),
+        refunded=refunded,
+    )
 
 
 def order_moved(order, *, source_status: str, source_location=None) -> None:
@@ -117,14 +131,22 @@ def order_moved(order, *, source_status: str, source_location=None) -> None:
             _row(order, sign=1, status=order.status),
         ]
     )
-    sold_before = outcome(source_status) in SALE_OUTCOMES
-    if moved or sold_before != (outcome(order.status) in SALE_OUTCOMES):
-        CustomerSales.objects.bulk_create(
-            [
-                *_sale_rows(order, sign=-1, status=source_status, location_id=source_location.pk),
-                *_sale_rows(order, sign=1, status=order.status),
-            ]
+    if order.customer_id is None:
+        return
+    before, now = _sold(source_status), _sold(order.status)
+    customers = []
+    if before != now:
+        customers.append(_customer_row(order, location_id=None, orders=0, sales=now - before))
+    if moved:
+        customers += [
+            _customer_row(order, location_id=source_location.pk, orders=-1, sales=-before),
+            _customer_row(order, location_id=order.location_id, orders=1, sales=now),
+        ]
+    elif before != now:
+        customers.append(
+            _customer_row(order, location_id=order.location_id, orders=0, sales=now - before)
         )
+    CustomerYear.objects.bulk_create(customers)
     if moved:
         PickupTiming.objects.filter(order_id=order.pk).delete()
 
@@ -180,13 +202,9 @@ def return_completed(ret, *, refunded: Decimal, units: int, order) -> None:
     if not refunded:
         return
     if order.customer_id is not None:
-        CustomerSales.objects.create(
-            customer_id=order.customer_id,
-            location_id=order.location_id,
-            channel=order.channel,
-            sales=0,
-            paid=ZERO,
-            refunded=refunded,
+        CustomerYear.objects.bulk_create(
+            _customer_row(order, location_id=where, orders=0, sales=0, refunded=refunded)
+            for where in (None, order.location_id)
         )
     RefundDay.objects.create(
         day=local_day(ret.completed_at, ret.location.time_zone),
@@ -197,10 +215,10 @@ def return_completed(ret, *, refunded: Decimal, units: int, order) -> None:
 
 
 def customer_merged(survivor_id: int, duplicate_id: int) -> dict[str, int]:
-    """Merge hook (settings.CUSTOMER_MERGE_HANDLERS): the duplicate's sales rows become the
+    """Merge hook (settings.CUSTOMER_MERGE_HANDLERS): the duplicate's yearly rows become the
     survivor's, as its orders do."""
-    moved = CustomerSales.objects.filter(customer_id=duplicate_id).update(customer_id=survivor_id)
-    return {"sales_rows": moved}
+    moved = CustomerYear.objects.filter(customer_id=duplicate_id).update(customer_id=survivor_id)
+    return {"year_rows": moved}
 
 
 POINT_FIGURES = ("earned", "redeemed", "given_back", "reversed", "expired", "adjusted")
@@ -340,45 +358,64 @@ def _derived_refunds():
     return {tuple(row[k] for k in keys): row for row in refunds}
 
 
-SALES_KEYS = ("customer_id", "location_id", "channel")
-SALES_FIGURES = ("sales", "paid", "refunded")
+YEAR_KEYS = ("customer_id", "location_id", "year")
+YEAR_FIGURES = (
+    *(f"m{month}" for month in MONTHS),
+    *(f"sales_{channel}" for channel in SALE_CHANNELS),
+    "paid",
+    "refunded",
+)
 
 
-def _derived_customer_sales() -> dict[tuple, dict]:
-    """The `CustomerSales` figures per (customer, location, channel) from the orders and
-    the refunds of completed returns."""
+def _derived_customer_years() -> dict[tuple, dict]:
+    """The `CustomerYear` figures per (customer, location or None, year) from the orders
+    and the refunds of completed returns."""
     from orders.models import Order
     from returns.models import RefundTender, Return
 
+    zone = Value(settings.TIME_ZONE)
     figures: dict[tuple, dict] = {}
-    sold = (
+
+    def into(customer_id, location_id, month) -> list[dict]:
+        month = _date(month)
+        return [
+            figures.setdefault(
+                (customer_id, where, month.year), {**dict.fromkeys(YEAR_FIGURES, 0), "paid": ZERO}
+            )
+            for where in (None, location_id)
+        ]
+
+    placed = (
         Order.objects.filter(customer__isnull=False)
-        .exclude(status__in=[s for s, o in OUTCOMES.items() if o not in SALE_OUTCOMES])
-        .values(*SALES_KEYS)
-        .annotate(_sales=Count("pk"), _paid=Sum(F("total") - F("points_value")))
+        .annotate(_month=LocalPeriod("month", "placed_at", zone), _outcome=_outcome_case_via(""))
+        .values("customer_id", "location_id", "channel", "_month", "_outcome")
+        .annotate(_orders=Count("pk"), _paid=Sum(F("total") - F("points_value")))
         .order_by()
     )
-    for row in sold:
-        key = tuple(row[k] for k in SALES_KEYS)
-        figures[key] = {"sales": row["_sales"], "paid": row["_paid"], "refunded": ZERO}
+    for row in placed.iterator(chunk_size=10_000):
+        month = _date(row["_month"])
+        for figure in into(row["customer_id"], row["location_id"], month):
+            figure[f"m{month.month}"] += row["_orders"]
+            if row["_outcome"] in SALE_OUTCOMES:
+                figure[f"sales_{row['channel']}"] += row["_orders"]
+                figure["paid"] += row["_paid"]
     refunds = (
         RefundTender.objects.filter(
             ret__status=Return.Status.COMPLETED, ret__order__customer__isnull=False
         )
         .exclude(kind="points")
         .annotate(
-            customer_id=F("ret__order__customer_id"),
-            location_id=F("ret__order__location_id"),
-            channel=F("ret__order__channel"),
+            _customer=F("ret__order__customer_id"),
+            _location=F("ret__order__location_id"),
+            _month=LocalPeriod("month", "ret__order__placed_at", zone),
         )
-        .values(*SALES_KEYS)
+        .values("_customer", "_location", "_month")
         .annotate(_refunded=Sum("amount"))
         .order_by()
     )
     for row in refunds:
-        key = tuple(row[k] for k in SALES_KEYS)
-        into = figures.setdefault(key, {"sales": 0, "paid": ZERO, "refunded": ZERO})
-        into["refunded"] = row["_refunded"]
+        for figure in into(row["_customer"], row["_location"], row["_month"]):
+            figure["refunded"] += row["_refunded"]
     return figures
 
 
@@ -531,7 +568,7 @@ def facts_rebuild() -> dict[str, int]:
     PickupTiming.objects.all().delete()
     ReturnRow.objects.all().delete()
     PointsDay.objects.all().delete()
-    CustomerSales.objects.all().delete()
+    CustomerYear.objects.all().delete()
     orders = [
         OrderDay(
             day=_date(key[0]),
@@ -563,13 +600,13 @@ def facts_rebuild() -> dict[str, int]:
         for key, values in _derived_points().items()
     ]
     PointsDay.objects.bulk_create(points, batch_size=5_000)
-    sales = [
-        CustomerSales(**dict(zip(SALES_KEYS, key, strict=True)), **values)
-        for key, values in _derived_customer_sales().items()
+    years = [
+        CustomerYear(**dict(zip(YEAR_KEYS, key, strict=True)), **values)
+        for key, values in _derived_customer_years().items()
     ]
-    CustomerSales.objects.bulk_create(sales, batch_size=5_000)
+    CustomerYear.objects.bulk_create(years, batch_size=5_000)
     return {
-        "customer_sales": len(sales),
+        "customer_years": len(years),
         "point_days": len(points),
         "order_days": len(orders),
         "refund_days": len(refunds),
@@ -670,21 +707,21 @@ def facts_verify() -> list[str]:
             problems.append(
                 f"return {return_id}: row {kept_returns.get(return_id)} != {returns.get(return_id)}"
             )
-    derived_sales = {
-        key: values for key, values in _derived_customer_sales().items() if any(values.values())
+    derived_years = {
+        key: values for key, values in _derived_customer_years().items() if any(values.values())
     }
-    kept_sales = {
-        tuple(row[k] for k in SALES_KEYS): {name: row[f"sum_{name}"] for name in SALES_FIGURES}
-        for row in CustomerSales.objects.values(*SALES_KEYS)
-        .annotate(**{f"sum_{name}": Sum(name) for name in SALES_FIGURES})
+    kept_years = {
+        tuple(row[k] for k in YEAR_KEYS): {name: row[f"sum_{name}"] for name in YEAR_FIGURES}
+        for row in CustomerYear.objects.values(*YEAR_KEYS)
+        .annotate(**{f"sum_{name}": Sum(name) for name in YEAR_FIGURES})
         .order_by()
-        if any(row[f"sum_{name}"] for name in SALES_FIGURES)
+        if any(row[f"sum_{name}"] for name in YEAR_FIGURES)
     }
-    for key in sorted(derived_sales.keys() | kept_sales.keys(), key=str):
-        if derived_sales.get(key) != kept_sales.get(key):
+    for key in sorted(derived_years.keys() | kept_years.keys(), key=str):
+        if derived_years.get(key) != kept_years.get(key):
             problems.append(
-                f"customer sales {_text(key)}: rows {kept_sales.get(key)}"
-                f" != orders {derived_sales.get(key)}"
+                f"customer year {_text(key)}: rows {kept_years.get(key)}"
+                f" != orders {derived_years.get(key)}"
             )
     return problems
 
@@ -700,9 +737,9 @@ def facts_fold(*, before: date) -> int:
     left as they are. Returns how many rows were removed."""
     removed = 0
     past = Q(day__lt=before)
-    # Customer sales have no day: the rows of customers with a key of several rows.
+    # Customer years are not folded by day: the rows of customers with a key of several.
     several = (
-        CustomerSales.objects.values(*SALES_KEYS)
+        CustomerYear.objects.values(*YEAR_KEYS)
         .annotate(_rows=Count("pk"))
         .filter(_rows__gt=1)
         .values("customer_id")
@@ -717,7 +754,7 @@ def facts_fold(*, before: date) -> int:
         ),
         (RefundDay, ("day", "location_id", "channel"), ("amount",), True, past),
         (PointsDay, ("day", "location_id", "channel"), POINT_FIGURES, False, past),
-        (CustomerSales, SALES_KEYS, SALES_FIGURES, True, Q(customer_id__in=several)),
+        (CustomerYear, YEAR_KEYS, YEAR_FIGURES, True, Q(customer_id__in=several)),
     ):
         with transaction.atomic():
             # Locked: a second fold running at once waits, then finds these rows gone and

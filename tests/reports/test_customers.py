@@ -12,6 +12,7 @@ from django.utils import timezone
 from customers import services as customer_services
 from orders import services as order_services
 from orders.domain import Actor, Status
+from orders.models import Order
 from reports import registry
 from reports.registry import ReportParams
 from returns import services as return_services
@@ -388,3 +389,48 @@ def test_the_report_runs_in_two_queries_whatever_the_number_of_customers(
         with django_assert_max_num_queries(2):
             result = report.run(params)
         assert result.totals["customers"] == 6
+
+
+def test_a_period_that_cuts_its_months_counts_only_their_days_in_it(member, history):
+    # 16 January to 3 March: Ben's first order (15 January) is before it, his app order
+    # (1 March) in it; Eve's merged web order (5 March) and Dan's are after it.
+    cut = {"from": "2026-01-16", "to": "2026-03-03", "group_by": "month"}
+    data = member("head_office").get(URL, cut).json()
+    assert data["rows"] == [
+        {
+            "month": "2026-02-01",
+            **figures(2, 1, NONE, NONE, (1, 1, "0.5000"), ("50.00", "40.00"), "90.00", "45.00"),
+        },
+        {
+            "month": "2026-03-01",
+            **figures(1, 0, NONE, NONE, (1, 0, "1.0000"), ("10.00", None), "10.00", "10.00"),
+        },
+    ]
+    assert data["totals"] == figures(
+        3, 1, NONE, NONE, (2, 1, "0.6667"), ("30.00", "40.00"), "100.00", "33.33"
+    )
+
+
+def test_a_past_period_keeps_its_figures_when_later_orders_and_refunds_come(
+    member, shop, history, monkeypatch
+):
+    head_office = member("head_office")
+    before = {
+        group_by: head_office.get(URL, {**PERIOD, "group_by": group_by}).json()
+        for group_by in ("month", "first_channel", "cohort")
+    }
+    h = History(shop, monkeypatch)
+    anna = Order.objects.filter(channel="pos", customer__isnull=False).earliest("placed_at")
+    customer = anna.customer
+    h.online(customer, "2026-10-20", channel="app", price=20)  # a new channel, later
+    later = h.online(customer, "2026-10-21", price=30, collect=True)
+    with clock(monkeypatch, at("2026-10-25")):
+        return_services.return_create(
+            order=later,
+            location=shop.store,
+            reason="wrong_size",
+            lines=[{"sku": later.lines.get().sku, "quantity": 1}],
+            user=returns_staff(shop.store),
+        )
+    for group_by, answer in before.items():
+        assert head_office.get(URL, {**PERIOD, "group_by": group_by}).json() == answer

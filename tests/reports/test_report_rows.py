@@ -15,7 +15,7 @@ from loyalty.services import points_adjust
 from orders import services as order_services
 from orders.domain import Actor, Status
 from reports import services as report_services
-from reports.models import CustomerSales, OrderDay, PickupTiming, PointsDay, RefundDay
+from reports.models import CustomerYear, OrderDay, PickupTiming, PointsDay, RefundDay
 from reports.registry import ReportParams, report_get
 from returns import services as return_services
 from tests.backoffice.conftest import place_pickup, till_sale
@@ -123,7 +123,7 @@ def test_folding_past_days_keeps_every_figure_in_fewer_rows(lived):
     before = {name: _figures(name, params) for name in ("sales", "pickup", "loyalty")}
     customers = ReportParams(today - timedelta(days=1), today, "first_channel")
     before_customers = _figures("customers", customers)
-    tables = (OrderDay, RefundDay, PointsDay, CustomerSales)
+    tables = (OrderDay, RefundDay, PointsDay, CustomerYear)
     rows = sum(model.objects.count() for model in tables)
     removed = report_services.facts_fold(before=today + timedelta(days=2))
     assert removed > 0
@@ -132,9 +132,9 @@ def test_folding_past_days_keeps_every_figure_in_fewer_rows(lived):
     for name, result in before.items():
         assert _figures(name, params) == result, name
     assert _figures("customers", customers) == before_customers
-    # A customer's sales are one row per location and channel.
+    # A customer has one row per year, across the chain and per location.
     assert (
-        not CustomerSales.objects.values("customer_id", "location_id", "channel")
+        not CustomerYear.objects.values("customer_id", "location_id", "year")
         .annotate(n=Count("pk"))
         .filter(n__gt=1)
     )
@@ -185,7 +185,7 @@ def test_a_merge_hands_the_duplicates_sales_rows_to_the_survivor(lived):
         .distinct()
         .order_by("customer_id")[:2]
     )
-    assert CustomerSales.objects.filter(customer_id=duplicate).exists()
+    assert CustomerYear.objects.filter(customer_id=duplicate).exists()
 
     customer_merge(
         survivor=Customer.objects.get(pk=survivor),
@@ -193,5 +193,5 @@ def test_a_merge_hands_the_duplicates_sales_rows_to_the_survivor(lived):
         merged_by=None,
     )
 
-    assert not CustomerSales.objects.filter(customer_id=duplicate).exists()
+    assert not CustomerYear.objects.filter(customer_id=duplicate).exists()
     assert report_services.facts_verify() == []

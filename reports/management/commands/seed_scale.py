@@ -1361,10 +1361,7 @@ class Builder:
     def _first_orders(self) -> None:
         from customers.services import customers_first_orders_derive
 
-        customers_first_orders_derive(
-            orders=Order.objects.all(),
-            customers=Customer.objects.filter(pk__gte=self.customers[0] if self.customers else 0),
-        )
+        customers_first_orders_derive(orders=Order.objects.all())
 
     def build(self) -> dict[str, int]:
         self.reference_data()
