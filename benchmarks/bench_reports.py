@@ -9,7 +9,9 @@ Meant for PostgreSQL with the `seed_scale` data of a 50-store chain:
     DATABASE_URL=… python -m benchmarks reports
 
 The periods end on the local date of the newest order: the month is that date's calendar
-month up to it, the year the 365 days up to it. Each report runs once to warm the cache
+month up to it, the year the 365 days up to it; a third, "past", is the calendar month
+about half a year before (shown, not held to the aim: a customers report "up to" an old
+end subtracts every order placed since). Each report runs once to warm the cache
 (and to count its SQL queries), then `BENCH_REPORTS_RUNS` times (default 3) per period
 with its default grouping; it prints the median milliseconds, the queries and the rows,
 and marks figures over the aim of 1 s. A report over 10 s is timed once; a statement past
@@ -49,9 +51,13 @@ def main() -> None:
         return
     runs = int(os.environ.get("BENCH_REPORTS_RUNS", "3"))
     last = timezone.localdate(span["last"])
+    past = (last.replace(day=1) - timedelta(days=150)).replace(day=1)
     periods = {
         "month": (last.replace(day=1), last),
         "year": (last - timedelta(days=364), last),
+        # Not part of the aim: a month half a year back, to show what a report whose
+        # figures run "up to the end" of its period pays for the orders placed since.
+        "past": (past, (past + timedelta(days=31)).replace(day=1) - timedelta(days=1)),
     }
     print(
         f"{connection.vendor}, {Order.objects.count()} orders from "
@@ -96,11 +102,13 @@ def main() -> None:
                 continue
             median = statistics.median(times)
             mark = "  over 1 s" if median > AIM_MS else ""
+            if period == "past":
+                mark = mark and "  (over 1 s; not part of the aim)"
             print(
                 f"{report.name:<12} {params.group_by:<9} {period:<6} {median:>10.0f} "
                 f"{len(queries):>8} {len(result.rows):>6}{mark}",
                 flush=True,
             )
-            if median > AIM_MS:
+            if median > AIM_MS and period != "past":
                 slow.append(f"{report.name} ({period})")
     print("every report under 1 s" if not slow else f"over 1 s: {', '.join(slow)}")

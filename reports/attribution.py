@@ -10,7 +10,7 @@ orders.
 
 from decimal import Decimal
 
-from django.db.models import Case, CharField, Count, F, QuerySet, Sum, When
+from django.db.models import Count, F, QuerySet, Sum
 
 from orders.domain import Status
 from orders.models import Order
@@ -43,13 +43,10 @@ def _touches(orders: QuerySet, field: str) -> tuple[dict[str, dict], dict[str, d
     customer's first order's (first touch: kept on the customer as orders are placed, so
     no order is looked up; an order without a customer is credited to its own value);
     the few groups are then added up both ways."""
-    first = Case(
-        When(customer__isnull=True, then=F(field)),
-        default=F(f"customer__first_{field}"),
-        output_field=CharField(),
-    )
+    # Grouped by plain columns (the first-touch value is NULL for a guest's order, whose
+    # own value is credited below), so the database estimates few groups and hashes them.
     grouped = (
-        orders.annotate(_own=F(field), _first=first)
+        orders.annotate(_own=F(field), _first=F(f"customer__first_{field}"))
         .values("_own", "_first")
         .annotate(_orders=Count("pk"), _revenue=Sum(F("total") - F("points_value")))
         .order_by()
@@ -57,7 +54,8 @@ def _touches(orders: QuerySet, field: str) -> tuple[dict[str, dict], dict[str, d
     last_touch: dict[str, dict] = {}
     first_touch: dict[str, dict] = {}
     for row in grouped:
-        for credited, value in ((last_touch, row["_own"]), (first_touch, row["_first"])):
+        first = row["_own"] if row["_first"] is None else row["_first"]
+        for credited, value in ((last_touch, row["_own"]), (first_touch, first)):
             into = credited.setdefault(value or "", {"orders": 0, "revenue": Decimal(0)})
             into["orders"] += row["_orders"]
             into["revenue"] += row["_revenue"] or 0

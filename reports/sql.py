@@ -14,7 +14,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from django.conf import settings
-from django.db.models import DateField, F, Func, QuerySet
+from django.db.models import DateField, F, Func, Q, QuerySet
 from django.db.models.functions import TruncMonth, TruncWeek
 from django.utils import timezone
 
@@ -79,12 +79,16 @@ def in_local_dates(
     included) in the row's own time zone. A UTC window wider by the largest offsets first
     lets an index on `timestamp` narrow the rows before the per-row conversion."""
     utc = timezone.get_fixed_timezone(0)
-    start = datetime.combine(date_from, time.min, tzinfo=utc) - timedelta(hours=15)
-    end = datetime.combine(date_to, time.min, tzinfo=utc) + timedelta(days=1, hours=15)
+    first = datetime.combine(date_from, time.min, tzinfo=utc)
+    after = datetime.combine(date_to, time.min, tzinfo=utc) + timedelta(days=1)
+    margin = timedelta(hours=15)  # beyond the furthest offsets from UTC (−12 h, +14 h)
+    # Rows well inside the window are in it in every time zone: only the rows near its
+    # edges have their local date computed (the first branch of the OR is tried first).
+    inside = Q(**{f"{timestamp}__gte": first + margin, f"{timestamp}__lt": after - margin})
     return (
-        queryset.filter(**{f"{timestamp}__gte": start, f"{timestamp}__lt": end})
+        queryset.filter(**{f"{timestamp}__gte": first - margin, f"{timestamp}__lt": after + margin})
         .alias(_local_day=LocalPeriod("day", timestamp, time_zone))
-        .filter(_local_day__gte=date_from, _local_day__lte=date_to)
+        .filter(inside | Q(_local_day__gte=date_from, _local_day__lte=date_to))
     )
 
 
