@@ -53,7 +53,7 @@ class Cart(Attributed):
         related_name="carts",
         on_delete=models.SET_NULL,
     )
-    channel = models.CharField(max_length=8, choices=[(c.value, c.value) for c in Channel])
+    channel = models.CharField(max_length=16, choices=[(c.value, c.value) for c in Channel])
     state = models.CharField(max_length=12, choices=State.choices, default=State.OPEN)
     coupon_code = models.CharField(max_length=64, blank=True)
     fulfilment_type = models.CharField(
@@ -115,7 +115,7 @@ class Order(Attributed):
         on_delete=models.PROTECT,
         db_index=False,
     )
-    channel = models.CharField(max_length=8, choices=[(c.value, c.value) for c in Channel])
+    channel = models.CharField(max_length=16, choices=[(c.value, c.value) for c in Channel])
     fulfilment_type = models.CharField(
         max_length=10, choices=[(f.value, f.value) for f in Fulfilment]
     )

@@ -155,7 +155,13 @@ def panel(customer_id: int, *, user, limit: int) -> dict[str, Any] | None:
             ]
         )
     total = sum(by_channel.values())
-    labels = {Channel.WEB: _("web"), Channel.APP: _("app"), Channel.POS: _("till")}
+    labels = {
+        Channel.WEB: _("web"),
+        Channel.APP: _("app"),
+        Channel.POS: _("till"),
+        Channel.STORE_ASSISTED: _("store associate"),
+        Channel.CALL_CENTRE: _("call centre"),
+    }
     return {
         "key": "orders",
         "title": _("Orders"),
