@@ -318,3 +318,29 @@ def test_a_customer_merge_moves_the_sales_made_for_the_duplicate(shop, seller):
     customer_merge(survivor=survivor, duplicate=duplicate, merged_by=None)
 
     assert AssistedSale.objects.get().customer == survivor
+
+
+def test_the_order_page_in_the_admin_names_who_sold_it_for_the_customer(shop, customer, seller):
+    shirt = shop.sku(price="20.00")
+    token = _start(seller, customer).json()["token"]
+    seller.post(f"{CARTS}{token}/lines/", {"sku": shirt.sku}, format="json")
+    number = seller.post(
+        "/api/v1/staff/checkout/",
+        {
+            "cart": token,
+            "fulfilment": {"type": "pickup", "location": shop.store.code},
+            "payment": {"method": "pay_in_store"},
+        },
+        format="json",
+        HTTP_IDEMPOTENCY_KEY="admin-page",
+    ).json()["number"]
+    order = Order.objects.get(number=number)
+    manager = _client(role_staff("store_manager", shop.store))
+
+    page = manager.get(f"/admin/orders/order/{order.pk}/change/")
+
+    assert page.status_code == 200
+    text = page.content.decode()
+    assert "Sold on the customer&#x27;s behalf by" in text
+    seller_email = AssistedSale.objects.get(order=order).placed_by.email
+    assert f"{seller_email} (store_assisted, {shop.store.code})" in text
