@@ -344,3 +344,71 @@ def test_the_order_page_in_the_admin_names_who_sold_it_for_the_customer(shop, cu
     assert "Sold on the customer&#x27;s behalf by" in text
     seller_email = AssistedSale.objects.get(order=order).placed_by.email
     assert f"{seller_email} (store_assisted, {shop.store.code})" in text
+
+
+def test_a_customer_no_code_channel_reaches_cannot_confirm_and_staff_are_told(shop, seller):
+    from tests.factories.customers import CustomerFactory
+
+    till_only = CustomerFactory()  # a phone and no email; codes go by email here
+    token = _start(seller, till_only).json()["token"]
+
+    response = seller.post(f"{CARTS}{token}/confirmation/")
+
+    assert response.status_code == 400
+    assert response.json()["error"]["code"] == "contact_unreachable"
+    assert AssistedSale.objects.get(cart__token=token).consent is None
+
+
+def test_asking_again_sends_a_new_code_the_old_one_stops_working_and_sends_are_limited(
+    shop, customer, seller, django_capture_on_commit_callbacks, settings
+):
+    token = _start(seller, customer).json()["token"]
+    _request_code(seller, token, django_capture_on_commit_callbacks)
+    first = _code(customer.email)
+    _request_code(seller, token, django_capture_on_commit_callbacks)
+    second = _code(customer.email)
+    for _ in range(settings.CUSTOMER_CODE_MAX_SENDS - 2):
+        _request_code(seller, token, django_capture_on_commit_callbacks)
+    third = _code(customer.email)
+
+    too_many = seller.post(f"{CARTS}{token}/confirmation/")
+    old = seller.post(f"{CARTS}{token}/confirmation/confirm/", {"code": first}, format="json")
+    new = seller.post(f"{CARTS}{token}/confirmation/confirm/", {"code": third}, format="json")
+
+    assert too_many.status_code == 409 and too_many.json()["error"]["code"] == "too_many_codes"
+    if first not in (second, third):  # six random digits may repeat, rarely
+        assert old.status_code == 400
+    assert new.status_code == 200
+    assert new.json()["assisted"]["confirmation"] == "confirmed"
+
+
+def test_a_call_centre_order_for_delivery_is_paid_by_card_and_is_the_customers(shop, customer):
+    agent_user = role_staff("call_centre")
+    agent = _client(agent_user)
+    kettle = shop.sku(price="30.00", store=0, warehouse=3)
+    token = _start(agent, customer).json()["token"]
+    agent.post(f"{CARTS}{token}/lines/", {"sku": kettle.sku}, format="json")
+
+    placed = agent.post(
+        "/api/v1/staff/checkout/",
+        {
+            "cart": token,
+            "fulfilment": {"type": "delivery", "address": {"city": "Berlin", "street": "A 1"}},
+            "payment": {"provider": "test", "token": "tok_ok"},
+        },
+        format="json",
+        HTTP_IDEMPOTENCY_KEY="call-centre-1",
+    )
+
+    assert placed.status_code == 201, placed.content
+    order = placed.json()
+    assert (order["channel"], order["fulfilment_type"]) == ("call_centre", "delivery")
+    assert order["location"] == shop.warehouse.code
+    assert order["sold_by"] == {"staff": agent_user.email, "store": None}
+    assert [t["kind"] for t in order["tenders"]] == ["card"]
+    assert Order.objects.get(number=order["number"]).customer == customer
+    own = APIClient()
+    own.force_authenticate(customer.user)
+    assert [o["number"] for o in own.get("/api/v1/me/orders/").json()["results"]] == [
+        order["number"]
+    ]
