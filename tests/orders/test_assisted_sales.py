@@ -412,3 +412,51 @@ def test_a_call_centre_order_for_delivery_is_paid_by_card_and_is_the_customers(s
     assert [o["number"] for o in own.get("/api/v1/me/orders/").json()["results"]] == [
         order["number"]
     ]
+
+
+# --- the services themselves -------------------------------------------------------------
+
+
+def test_the_service_refuses_a_seller_without_the_channels_permission(shop, customer):
+    from orders import assisted
+    from orders.errors import SellingNotAllowed
+
+    merchandiser = role_staff("merchandiser")
+    associate = role_staff("store_associate", shop.store)
+
+    with pytest.raises(SellingNotAllowed):
+        assisted.staff_cart_create(user=merchandiser, customer=customer, channel="store_assisted")
+    with pytest.raises(SellingNotAllowed):
+        assisted.staff_cart_create(user=associate, customer=customer, channel="call_centre")
+    assert not Cart.objects.filter(channel__in=["store_assisted", "call_centre"]).exists()
+
+
+def test_the_checkout_service_takes_no_points_without_the_customers_confirmation(shop, customer):
+    from inventory.models import StockLevel
+    from loyalty.selectors import balance_get
+    from orders import assisted
+    from orders import services as order_services
+    from orders.errors import CustomerConfirmationRequired
+
+    LoyaltyRulesFactory()
+    points_adjust(customer=customer, points=500, reason="welcome", actor=None)
+    shirt = shop.sku(price="40.00", store=2)
+    associate = role_staff("store_associate", shop.store)
+    cart, sale = assisted.staff_cart_create(
+        user=associate, customer=customer, channel="store_assisted"
+    )
+    order_services.cart_line_add(cart=cart, sku=shirt.sku, quantity=1)
+
+    with pytest.raises(CustomerConfirmationRequired):
+        assisted.staff_checkout_place(
+            cart=cart,
+            assisted=sale,
+            user=associate,
+            fulfilment={"type": "pickup", "location": shop.store.code},
+            payment=order_services.PAY_IN_STORE,
+            redeem_points=100,
+        )
+
+    assert not Order.objects.exists()
+    assert balance_get(customer=customer) == 500
+    assert StockLevel.objects.get(variant=shirt, location=shop.store).reserved == 0
