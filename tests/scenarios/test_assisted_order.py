@@ -115,6 +115,8 @@ def test_an_associate_in_store_b_sells_a_coat_for_pickup_in_store_c(
     assert [(o["number"], o["channel"]) for o in mine] == [(order["number"], "store_assisted")]
     pickup_code = mine[0]["pickup_code"]
     assert pickup_code and "pickup_code" not in order
+    timeline = app.get("/api/v1/me/timeline/").json()["results"]
+    assert [e["channel"] for e in timeline if e["kind"] == "order_placed"] == ["store_assisted"]
 
     # Store C prepares it and hands it over; the customer pays the rest at the desk.
     desk = _session(role_staff("store_associate", store_c))
