@@ -13,7 +13,7 @@ def install(apps, schema_editor):
 class Migration(migrations.Migration):
     dependencies = [
         ("staff", "0006_roles_reports"),
-        ("orders", "0011_assisted_sale"),
+        ("orders", "0012_assisted_sale"),
     ]
 
     operations = [migrations.RunPython(install, migrations.RunPython.noop)]

@@ -9,7 +9,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('customers', '0006_customer_first_order'),
+        ('customers', '0007_customer_second_order_and_first_campaign'),
     ]
 
     operations = [

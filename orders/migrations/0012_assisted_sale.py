@@ -11,9 +11,9 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('customers', '0007_verification_assisted_sale'),
+        ('customers', '0008_verification_assisted_sale'),
         ('inventory', '0004_low_stock_threshold_last_unit'),
-        ('orders', '0010_assisted_channels'),
+        ('orders', '0011_assisted_channels'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
