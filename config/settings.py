@@ -279,8 +279,9 @@ SPECTACULAR_SETTINGS = {
     ],
     # Several apps name a field "channel" or "status" with different choice sets.
     "ENUM_NAME_OVERRIDES": {
-        "SalesChannelEnum": ["web", "app", "pos"],
+        "SalesChannelEnum": ["web", "app", "pos", "store_assisted", "call_centre"],
         "ClientChannelEnum": ["web", "app"],
+        "AssistedChannelEnum": ["store_assisted", "call_centre"],
         "OrderStatusEnum": [
             "placed",
             "ready_for_pickup",

@@ -88,8 +88,9 @@ class Source(models.TextChoices):
     IMPORT = "import", _("import")
 
 
-# The sales channels; a timeline entry carries one of these or none.
-SALES_CHANNELS = (Source.WEB, Source.APP, Source.POS)
+# The sales channels; a timeline entry carries one of these or none. Orders sold by staff on
+# the customer's behalf carry theirs too (no customer or consent comes from them).
+SALES_CHANNELS = (Source.WEB, Source.APP, Source.POS, "store_assisted", "call_centre")
 
 
 class ConsentChannel(models.TextChoices):
@@ -242,7 +243,9 @@ class ContactVerification(models.Model):
     """A one-time code that proves someone holds an email or phone before it joins a login.
 
     `registration`: a new login waits here (its password already hashed) until the code
-    for its contact is given; `contact_change`: a profile's new email or phone waits.
+    for its contact is given; `contact_change`: a profile's new email or phone waits;
+    `assisted_sale`: staff selling on the customer's behalf wait for the customer's
+    consent to use their points and coupons (the code goes to a contact of the profile).
     Only an HMAC of the code is stored. A code is short-lived, a verification allows a
     few wrong attempts in total (however many codes were sent) and is completed once.
     """
@@ -250,6 +253,8 @@ class ContactVerification(models.Model):
     class Purpose(models.TextChoices):
         REGISTRATION = "registration", _("registration")
         CONTACT_CHANGE = "contact_change", _("contact change")
+        # The customer lets staff selling on their behalf use their points and coupons.
+        ASSISTED_SALE = "assisted_sale", _("assisted sale")
 
     class Field(models.TextChoices):
         EMAIL = "email", _("email")

@@ -21,6 +21,7 @@ from customers.domain import (
     duplicate_reasons,
     identifier_candidates,
     looks_like_email,
+    normalize_card_number,
     normalize_email,
     normalize_phone,
     phone_search_key,
@@ -84,6 +85,33 @@ def customer_find(*, identifier: str) -> Customer | None:
         if candidate in found:
             return customer_resolve(found[candidate])
     return None
+
+
+def customer_identify(*, phone: str | None = None, card: str | None = None) -> Customer:
+    """The active (surviving) profile with this phone or loyalty card number, for staff
+    serving an identified customer (selling on their behalf).
+
+    Exactly one of the two: ValidationFailed (400 `customer_identifier_required`)
+    otherwise; InvalidPhone / InvalidCardNumber (400) for an unreadable one;
+    CustomerNotFound (404) for nobody, or an inactive profile.
+    """
+    given = {k: v for k, v in (("phone", phone), ("card", card)) if v not in (None, "")}
+    if len(given) != 1:
+        raise ValidationFailed(
+            _("Give exactly one of phone or card."),
+            code="customer_identifier_required",
+            details={"given": sorted(given)},
+        )
+    if "phone" in given:
+        query = Q(phone=normalize_phone(given["phone"]))
+    else:
+        query = Q(card_number=normalize_card_number(given["card"]))
+    found = Customer.objects.select_related("user").filter(query).first()
+    if found is not None:
+        found = customer_resolve(found)
+    if found is None or not found.is_active:
+        raise CustomerNotFound(_("No customer with this phone or card."))
+    return found
 
 
 def customer_find_by_contacts(

@@ -742,7 +742,16 @@ def verification_deliver(*, verification_id: str, sequence: int) -> bool:
     ):
         return False
     registering = verification.purpose == ContactVerification.Purpose.REGISTRATION
-    if _held_by_another_login(verification):
+    if verification.purpose == ContactVerification.Purpose.ASSISTED_SALE:
+        code = f"{secrets.randbelow(10**6):06d}"
+        verification.code_hash = _code_hmac(verification.pk, code)
+        body = _(
+            "Your code is %(code)s. Give it to the member of staff placing an order for you "
+            "only if you want them to use your bonus points and coupons on it. It is valid "
+            "for %(minutes)s minutes. If nobody is placing an order for you, ignore this."
+        ) % {"code": code, "minutes": settings.CUSTOMER_CODE_TTL_MINUTES}
+        subject = _("Your code for an order placed for you")
+    elif _held_by_another_login(verification):
         verification.code_hash = ""
         if registering:
             body = _(
@@ -945,6 +954,53 @@ def profile_update(
         for name, value in added.items()
     ]
     return customer, pending
+
+
+# --- consent to an assisted sale ------------------------------------------------------
+
+
+@transaction.atomic
+def assisted_sale_consent_start(*, customer: Customer) -> ContactVerification:
+    """Send the customer a code that lets staff selling on their behalf use their points
+    and coupons on that one sale.
+
+    The code goes to a contact already on the profile (the phone when a code channel
+    reaches it, else the email), never to one the member of staff types in. Same code
+    rules as a contact's: only its HMAC stored, CUSTOMER_CODE_TTL_MINUTES, a few wrong
+    attempts in total, more codes through `verification_resend`. Sends the code on
+    commit. Raises ContactUnreachable (400) when no code channel reaches the customer.
+    """
+    for name in ("phone", "email"):
+        value = getattr(customer, name)
+        if value and _reachable(name, value):
+            break
+    else:
+        raise ContactUnreachable(details={"field": "customer"})
+    return _verification_open(
+        purpose=ContactVerification.Purpose.ASSISTED_SALE,
+        field_name=name,
+        value=value,
+        customer=customer,
+    )
+
+
+def assisted_sale_consent_take(
+    *, customer: Customer, verification_id: uuid.UUID, code: str
+) -> tuple[ContactVerification | None, DomainError | None]:
+    """Check the customer's consent code inside the caller's transaction.
+
+    Returns (the completed verification, None), or (None, the error) — InvalidCode (400,
+    the wrong attempt counted), VerificationLocked / VerificationExpired (410),
+    VerificationNotFound (404, also for another customer's). The caller raises the
+    error after its transaction commits, so the count of wrong attempts survives the
+    error answer. Locks the verification.
+    """
+    return _verification_take(
+        verification_id=verification_id,
+        code=code,
+        purpose=ContactVerification.Purpose.ASSISTED_SALE,
+        customer=customer,
+    )
 
 
 # --- merging duplicates ---------------------------------------------------------------

@@ -174,12 +174,16 @@ class Channel(models.TextChoices):
     WEB = "web", _("web")
     APP = "app", _("app")
     POS = "pos", _("store (POS)")
+    STORE_ASSISTED = "store_assisted", _("store associate for the customer")
+    CALL_CENTRE = "call_centre", _("call centre")
     ADMIN = "admin", _("staff (admin)")
     SYSTEM = "system", _("system")
 
 
 # Where a sale happens; earns and redemptions carry one of these.
-SALES_CHANNELS = frozenset({Channel.WEB, Channel.APP, Channel.POS})
+SALES_CHANNELS = frozenset(
+    {Channel.WEB, Channel.APP, Channel.POS, Channel.STORE_ASSISTED, Channel.CALL_CENTRE}
+)
 
 
 class LoyaltyEntry(models.Model):
@@ -193,7 +197,7 @@ class LoyaltyEntry(models.Model):
     # What the entry belongs to, named by reference because orders and POS sit above
     # loyalty: "order:W-1001", "pos-sale:<uuid>", "return:R-17".
     reference = models.CharField(_("reference"), max_length=100, blank=True, db_index=True)
-    channel = models.CharField(_("channel"), max_length=10, choices=Channel.choices)
+    channel = models.CharField(_("channel"), max_length=16, choices=Channel.choices)
     reverses = models.ForeignKey(
         "self",
         null=True,

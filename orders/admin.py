@@ -32,6 +32,7 @@ from orders import selectors, services
 from orders.domain import ATTRIBUTION_FIELDS, Actor, Status
 from orders.errors import OrderNotFound
 from orders.models import (
+    AssistedSale,
     Cart,
     CartLine,
     Order,
@@ -205,7 +206,14 @@ class OrderAdmin(StoreScopedAdminMixin, admin.ModelAdmin):
         ),
         (
             _("Customer"),
-            ("customer", "contact_name", "contact_email", "contact_phone", "delivery_address"),
+            (
+                "customer",
+                "contact_name",
+                "contact_email",
+                "contact_phone",
+                "delivery_address",
+                "sold_by",
+            ),
         ),
         (
             _("Money"),
@@ -235,6 +243,19 @@ class OrderAdmin(StoreScopedAdminMixin, admin.ModelAdmin):
             ),
         ),
     )
+
+    @admin.display(description=_("sold on the customer's behalf by"))
+    def sold_by(self, obj) -> str:
+        """The member of staff who placed an assisted order, its channel and their store."""
+        sale = (
+            AssistedSale.objects.select_related("placed_by", "staff", "store")
+            .filter(order=obj)
+            .first()
+        )
+        if sale is None:
+            return "—"
+        where = f", {sale.store.code}" if sale.store_id else ""
+        return f"{sale.placed_by or sale.staff} ({sale.channel}{where})"
 
     def get_fieldsets(self, request, obj=None):
         named = {name for _title, names in self.sections for name in names}

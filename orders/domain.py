@@ -12,6 +12,13 @@ class Channel(StrEnum):
     WEB = "web"
     APP = "app"
     POS = "pos"
+    # Sold by staff on the customer's behalf: a store associate on a tablet (endless
+    # aisle), or a call-centre agent on the phone.
+    STORE_ASSISTED = "store_assisted"
+    CALL_CENTRE = "call_centre"
+
+
+ASSISTED_CHANNELS = frozenset({Channel.STORE_ASSISTED, Channel.CALL_CENTRE})
 
 
 class Fulfilment(StrEnum):

@@ -123,3 +123,38 @@ class InvalidAttribution(ValidationFailed):
     def __init__(self, *, field: str, reason: str) -> None:
         # The same details as the API's own shape check: {"fields": {name: [problems]}}.
         super().__init__(details={"fields": {"attribution": {field: [reason]}}})
+
+
+# --- selling on the customer's behalf --------------------------------------------------
+
+
+class SellingNotAllowed(DomainError):
+    code = "selling_not_allowed"
+    message = _("You may not sell on a customer's behalf through this channel.")
+    http_status = 403
+
+
+class StoreNotAllowed(DomainError):
+    code = "store_not_allowed"
+    message = _("You do not work at this store: sell from one of your own.")
+    http_status = 403
+
+
+class StoreRequired(ValidationFailed):
+    code = "store_required"
+    message = _("Name the store you are selling from.")
+
+
+class CustomerConfirmationRequired(DomainError):
+    code = "customer_confirmation_required"
+    message = _(
+        "The customer's points and coupons need the customer's confirmation code: request "
+        "one and confirm it first."
+    )
+    http_status = 403
+
+
+class ConfirmationNotRequested(DomainError):
+    code = "confirmation_not_requested"
+    message = _("No confirmation code was sent for this cart yet.")
+    http_status = 409

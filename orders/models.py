@@ -53,7 +53,7 @@ class Cart(Attributed):
         related_name="carts",
         on_delete=models.SET_NULL,
     )
-    channel = models.CharField(max_length=8, choices=[(c.value, c.value) for c in Channel])
+    channel = models.CharField(max_length=16, choices=[(c.value, c.value) for c in Channel])
     state = models.CharField(max_length=12, choices=State.choices, default=State.OPEN)
     coupon_code = models.CharField(max_length=64, blank=True)
     fulfilment_type = models.CharField(
@@ -115,7 +115,7 @@ class Order(Attributed):
         on_delete=models.PROTECT,
         db_index=False,
     )
-    channel = models.CharField(max_length=8, choices=[(c.value, c.value) for c in Channel])
+    channel = models.CharField(max_length=16, choices=[(c.value, c.value) for c in Channel])
     fulfilment_type = models.CharField(
         max_length=10, choices=[(f.value, f.value) for f in Fulfilment]
     )
@@ -178,6 +178,8 @@ class Order(Attributed):
             ("ship_order", "Can ship and deliver orders"),
             ("cancel_order", "Can cancel an order for the customer"),
             ("reroute_order", "Can move a pickup order to another store"),
+            ("sell_for_customer", "Can sell on a customer's behalf at their stores"),
+            ("sell_by_phone", "Can sell on a customer's behalf for any store (call centre)"),
         ]
         indexes = [
             models.Index(fields=["location", "status"], name="order_location_status_idx"),
@@ -216,6 +218,55 @@ class OrderLine(models.Model):
 
     def __str__(self) -> str:
         return f"{self.quantity} × {self.sku}"
+
+
+class AssistedSale(models.Model):
+    """A sale made by staff on an identified customer's behalf: a store associate on a
+    tablet (`store_assisted`, at `store`) or a call-centre agent (`call_centre`).
+
+    Staff build a cart of its own (no customer on the cart, so the customer's own open
+    cart in their app is left alone); the customer it is for is named here. Points and
+    coupons need the customer's confirmation code (`consent`, a contact verification of
+    the customers app); `consent_confirmed_at` says it was given. At checkout the order
+    is recorded here: who sold it, through which channel, from which store.
+    """
+
+    cart = models.OneToOneField(Cart, related_name="assisted_sale", on_delete=models.CASCADE)
+    customer = models.ForeignKey(
+        "customers.Customer", related_name="assisted_sales", on_delete=models.PROTECT
+    )
+    channel = models.CharField(max_length=16, choices=[(c.value, c.value) for c in Channel])
+    staff = models.ForeignKey(
+        settings.AUTH_USER_MODEL, related_name="assisted_sales", on_delete=models.PROTECT
+    )
+    # The associate's store (the one they sell from); none for the call centre.
+    store = models.ForeignKey(
+        "inventory.Location", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    consent = models.ForeignKey(
+        "customers.ContactVerification",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    consent_confirmed_at = models.DateTimeField(null=True, blank=True)
+    order = models.OneToOneField(
+        Order, null=True, blank=True, related_name="assisted_sale", on_delete=models.PROTECT
+    )
+    # Who placed the order (the member of staff who checked out; may differ from `staff`,
+    # who started the cart).
+    placed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        related_name="+",
+        on_delete=models.PROTECT,
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return f"{self.channel} for customer {self.customer_id}"
 
 
 class OrderTransition(models.Model):

@@ -17,7 +17,7 @@ from django.utils.translation import gettext_lazy
 
 from core.admin import staff_location_ids
 from core.errors import Conflict
-from orders.domain import TERMINAL, Channel
+from orders.domain import ASSISTED_CHANNELS, TERMINAL, Channel
 from orders.models import Cart, CartLine, Notification, Order, OrderLine
 
 VIEW_PERMISSION = "orders.view_order"
@@ -155,12 +155,23 @@ def panel(customer_id: int, *, user, limit: int) -> dict[str, Any] | None:
             ]
         )
     total = sum(by_channel.values())
-    labels = {Channel.WEB: _("web"), Channel.APP: _("app"), Channel.POS: _("till")}
+    labels = {
+        Channel.WEB: _("web"),
+        Channel.APP: _("app"),
+        Channel.POS: _("till"),
+        Channel.STORE_ASSISTED: _("store associate"),
+        Channel.CALL_CENTRE: _("call centre"),
+    }
     return {
         "key": "orders",
         "title": _("Orders"),
         "summary": [(_("orders"), total)]
-        + [(labels.get(c, c), by_channel.get(c.value, 0)) for c in Channel],
+        + [
+            (labels.get(c, c), by_channel.get(c.value, 0))
+            for c in Channel
+            # Sales staff made for the customer show only when there are some.
+            if c not in ASSISTED_CHANNELS or by_channel.get(c.value)
+        ],
         "head": [
             _("number"),
             _("placed"),

@@ -14,7 +14,7 @@ from customers.domain import phone_search_key
 from customers.selectors import customer_list, customer_search
 from inventory import selectors as inventory_selectors
 from loyalty import selectors as loyalty_selectors
-from orders.domain import Fulfilment, Status
+from orders.domain import ASSISTED_CHANNELS, Fulfilment, Status
 from orders.errors import CartNotFound, OrderNotFound
 from orders.models import Cart, CartLine, Order, OrderLine, OrderTransition
 from pricing import selectors as pricing_selectors
@@ -34,8 +34,10 @@ def cart_current(*, customer) -> Cart:
     return cart
 
 
-def cart_get(*, token: str, customer=None) -> Cart:
-    """An open cart by token. A customer's cart is only visible to that customer."""
+def cart_get(*, token: str, customer=None, assisted: bool = False) -> Cart:
+    """An open cart by token. A customer's cart is only visible to that customer. A staff
+    cart (selling on a customer's behalf) is reached only with `assisted` — and then only
+    staff carts are: `orders.assisted.staff_cart_get` decides which member of staff."""
     import uuid
 
     try:
@@ -44,6 +46,8 @@ def cart_get(*, token: str, customer=None) -> Cart:
         raise CartNotFound(details={"cart": str(token)}) from None
     cart = Cart.objects.select_related("pickup_location").filter(token=key).first()
     if cart is None or cart.state != Cart.State.OPEN:
+        raise CartNotFound(details={"cart": str(token)})
+    if (cart.channel in ASSISTED_CHANNELS) != assisted:
         raise CartNotFound(details={"cart": str(token)})
     if cart.customer_id is not None and (customer is None or customer.pk != cart.customer_id):
         raise CartNotFound(details={"cart": str(token)})
@@ -77,8 +81,11 @@ def _bad_skus(error: DomainError) -> set[str]:
     return found
 
 
-def cart_view(*, cart: Cart, at: datetime | None = None) -> CartView:
+def cart_view(*, cart: Cart, at: datetime | None = None, customer=None) -> CartView:
     """The cart's lines with a fresh quote and availability for the chosen fulfilment.
+
+    Priced for the cart's customer, or for `customer` (a staff cart is priced, and offers
+    points, for the customer it is sold to).
 
     Lines the engine refuses to price (deactivated SKU, no current price) are shown with
     their problem and left out of the quote instead of failing the whole cart.
@@ -103,7 +110,7 @@ def cart_view(*, cart: Cart, at: datetime | None = None) -> CartView:
         try:
             quote = pricing_selectors.quote(
                 [{"sku": line.variant.sku, "quantity": line.quantity} for line in priced],
-                customer=cart.customer_id,
+                customer=customer.pk if customer is not None else cart.customer_id,
                 coupon=coupon,
                 at=at or timezone.now(),
             )
@@ -139,7 +146,7 @@ def cart_view(*, cart: Cart, at: datetime | None = None) -> CartView:
         quote=quote.as_dict() if quote else None,
         total=quote.total if quote else None,
         problems=problems,
-        points=_points_offer(cart, quote),
+        points=_points_offer(customer or cart.customer, quote),
         fulfilment=_fulfilment_check(cart, lines, view_lines),
     )
 
@@ -166,15 +173,14 @@ def _fulfilment_check(cart: Cart, lines: list[CartLine], view_lines: list[dict])
     return {"ready": True, "reason": None, "ships_from": location.code}
 
 
-def _points_offer(cart: Cart, quote) -> dict[str, Any] | None:
+def _points_offer(customer, quote) -> dict[str, Any] | None:
     """For a customer's cart: how many points could pay for it, and what they are worth.
 
     Points are a payment at checkout (`redeem_points`), never a price change, so the quote
     above stays as it is.
     """
-    if cart.customer_id is None or quote is None:
+    if customer is None or quote is None:
         return None
-    customer = cart.customer
     redeemable = loyalty_selectors.points_redeemable_max(customer=customer, order_total=quote.total)
     return {
         "balance": loyalty_selectors.balance_get(customer=customer),

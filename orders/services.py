@@ -52,6 +52,7 @@ from orders.errors import (
     WrongPickupCode,
 )
 from orders.models import (
+    AssistedSale,
     Cart,
     CartLine,
     Order,
@@ -290,7 +291,11 @@ def cart_merge_on_login(customer, request_data: dict) -> dict:
     token = str(request_data.get("cart_token") or "").strip()
     if not token:
         return {}
-    source = Cart.objects.filter(token=_uuid_or_none(token), customer__isnull=True).first()
+    source = (
+        Cart.objects.filter(token=_uuid_or_none(token), customer__isnull=True)
+        .exclude(channel__in=domain.ASSISTED_CHANNELS)  # a staff cart is the staff's to check out
+        .first()
+    )
     if source is None:
         return {"cart_merge": {"merged": False, "reason": "cart_not_found", "lines": []}}
     target = cart_get_current(customer=customer, channel=source.channel)
@@ -611,7 +616,8 @@ def _checkout_write(
         order=order,
         from_status="",
         to_status=Status.PLACED,
-        actor_kind=Actor.CUSTOMER,
+        # Placed by staff when sold on the customer's behalf (`user` is then the staff).
+        actor_kind=Actor.STAFF if channel in domain.ASSISTED_CHANNELS else Actor.CUSTOMER,
         actor_user=user if getattr(user, "is_authenticated", False) else None,
         at=now,
     )
@@ -939,6 +945,8 @@ def customer_merged(survivor_id: int, duplicate_id: int) -> dict[str, int]:
     if open_dup is not None and open_survivor is not None:
         cart_merge(source=open_dup, target=open_survivor)
     moved_carts = Cart.objects.filter(customer_id=duplicate_id).update(customer_id=survivor_id)
+    # Sales staff made (or are making) for the duplicate are the survivor's.
+    AssistedSale.objects.filter(customer_id=duplicate_id).update(customer_id=survivor_id)
     return {"orders": moved_orders, "carts": moved_carts}
 
 

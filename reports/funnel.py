@@ -1,5 +1,6 @@
 """The `funnel` report: carts created, carts that reached checkout and carts that became
-orders, per web and app channel (POS sales have no cart), with the abandonment.
+orders, per channel — web, app, and the staff carts of sales on a customer's behalf
+(store_assisted, call_centre); POS sales have no cart — with the abandonment.
 
 Carts belong to no store, so their dates are local dates in the retailer's time zone
 (`settings.TIME_ZONE`). One grouped query whatever the number of carts.
@@ -39,7 +40,8 @@ def _carts(params: ReportParams):
     group_by=("channel", "day", "week", "month"),
 )
 def funnel(params: ReportParams) -> ReportResult:
-    """Web and app carts created from `from` to `to` (local dates in settings.TIME_ZONE).
+    """Carts created from `from` to `to` (local dates in settings.TIME_ZONE): web and app,
+    and staff carts (store_assisted, call_centre) under their own channels.
 
     - `carts`: carts created in the period; a cart merged into another (an anonymous cart
       folded into the customer's at login) is left out, its shopping goes on in the other.

@@ -19,6 +19,7 @@ DEMO_STAFF = (
     ("lena.vogt@omnicore.example", "store_associate", ("HAM-JUNGFERNSTIEG",), "Lena Vogt"),
     ("sophie.brandt@omnicore.example", "merchandiser", (), "Sophie Brandt"),
     ("martin.roth@omnicore.example", "head_office", (), "Martin Roth"),
+    ("paula.meier@omnicore.example", "call_centre", (), "Paula Meier"),
 )
 
 

@@ -55,6 +55,9 @@ STORE_ASSOCIATE_PERMISSIONS = frozenset(
         # the pickup queue: prepare, mark ready, hand over with the customer's code
         "orders.view_order",
         "orders.work_pickup_queue",
+        # sell on a customer's behalf from their store (endless aisle): any stock, any
+        # pickup store; the customer's points and coupons only with the customer's code
+        "orders.sell_for_customer",
         # stock at their stores: receipts and counts
         "inventory.view_location",
         "inventory.view_stocklevel",
@@ -139,11 +142,32 @@ HEAD_OFFICE_PERMISSIONS = frozenset(
     }
 )
 
+CALL_CENTRE_PERMISSIONS = frozenset(
+    {
+        # sell on a customer's behalf for any store, by phone
+        "orders.view_order",
+        "orders.sell_by_phone",
+        # find the customer, see their bonus balance
+        "customers.view_customer",
+        "loyalty.view_loyaltyaccount",
+        "loyalty.view_loyaltyentry",
+        # what they sell, and where it is
+        "catalog.view_category",
+        "catalog.view_product",
+        "catalog.view_variant",
+        "pricing.view_price",
+        "pricing.view_promotion",
+        "inventory.view_location",
+        "inventory.view_stocklevel",
+    }
+)
+
 STORE_ASSOCIATE = Role(
     key="store_associate",
     group="Store associate",
     description=_(
-        "Pickup queue, stock receipts and counts, returns at their stores, customer lookup."
+        "Pickup queue, stock receipts and counts, returns at their stores, customer lookup, "
+        "selling on a customer's behalf from their stores."
     ),
     permissions=STORE_ASSOCIATE_PERMISSIONS,
 )
@@ -176,8 +200,19 @@ HEAD_OFFICE = Role(
     loyalty_adjust_limit=None,
 )
 
+CALL_CENTRE = Role(
+    key="call_centre",
+    group="Call centre",
+    description=_(
+        "Sells on a customer's behalf by phone, for pickup in any store or delivery; finds "
+        "customers and sees their bonus balance; no store operations."
+    ),
+    permissions=CALL_CENTRE_PERMISSIONS,
+)
+
 ROLES: dict[str, Role] = {
-    role.key: role for role in (STORE_ASSOCIATE, STORE_MANAGER, MERCHANDISER, HEAD_OFFICE)
+    role.key: role
+    for role in (STORE_ASSOCIATE, STORE_MANAGER, MERCHANDISER, HEAD_OFFICE, CALL_CENTRE)
 }
 
 

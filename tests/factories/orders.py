@@ -77,3 +77,19 @@ def order_staff(location, *codenames: str):
         )
     )
     return type(user).objects.get(pk=user.pk)  # fresh: no stale permission cache
+
+
+def role_staff(role: str, *locations):
+    """A staff login holding one of the ready-made roles (staff.roles), working at these
+    stores; made as the staff service makes them, so the role's group is the real one."""
+    from django.contrib.auth.models import Group
+
+    from staff.roles import ROLES
+    from tests.factories.customers import UserFactory
+    from tests.factories.inventory import LocationStaffFactory
+
+    user = UserFactory(is_staff=True)
+    user.groups.add(Group.objects.get(name=ROLES[role].group))
+    for location in locations:
+        LocationStaffFactory(user=user, location=location)
+    return type(user).objects.get(pk=user.pk)  # fresh: no stale permission cache

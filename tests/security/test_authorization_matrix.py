@@ -107,6 +107,16 @@ POST   staff/orders/<number>/<action:cancel>/   x-placed    401 403 403 401 401 
 POST   staff/orders/<number>/<action:cancel>/   y-placed    401 403 403 401 401 403 200 403 403
 POST   staff/orders/<number>/<action:ship>/     x-placed    401 403 403 401 401 403 403 403 403
 POST   staff/orders/<number>/<action:deliver>/  x-placed    401 403 403 401 401 403 403 403 403
+POST   staff/carts/                             a-at-x      401 403 403 401 401 201 403 403 403
+POST   staff/carts/                             a-at-y      401 403 403 401 401 403 201 403 403
+GET    staff/carts/<token>/                     x-cart      401 403 403 401 401 200 404 403 403
+PATCH  staff/carts/<token>/                     x-cart      401 403 403 401 401 200 404 403 403
+POST   staff/carts/<token>/lines/               x-cart      401 403 403 401 401 200 404 403 403
+PATCH  staff/carts/<token>/lines/<sku>/         x-cart      401 403 403 401 401 200 404 403 403
+DELETE staff/carts/<token>/lines/<sku>/         x-cart      401 403 403 401 401 200 404 403 403
+POST   staff/carts/<token>/confirmation/        x-cart      401 403 403 401 401 202 404 403 403
+POST   staff/carts/<token>/confirmation/confirm/ x-wrong    401 403 403 401 401 400 404 403 403
+POST   staff/checkout/                          x-cart      401 403 403 401 401 201 404 403 403
 
 GET    staff/returns/                           -           401 403 403 401 401 200 200 403 200
 POST   staff/returns/                           at-x        401 403 403 401 401 201 400 403 403
@@ -448,6 +458,44 @@ CALLS: dict[tuple[str, str, str], Callable] = {
     ("POST", "api/v1/staff/orders/<number>/<action:deliver>/", "x-placed"): lambda w: Call(
         f"{V1}staff/orders/{w.placed_x.number}/deliver/", {}
     ),
+    # selling on a customer's behalf: store staff from their own stores (the cart of store X
+    # is started by another associate of X; any of the store's sellers may carry it on)
+    ("POST", "api/v1/staff/carts/", "a-at-x"): lambda w: Call(
+        V1 + "staff/carts/", {"customer": {"phone": w.customer_a.phone}, "store": w.store_x.code}
+    ),
+    ("POST", "api/v1/staff/carts/", "a-at-y"): lambda w: Call(
+        V1 + "staff/carts/", {"customer": {"phone": w.customer_a.phone}, "store": w.store_y.code}
+    ),
+    ("GET", "api/v1/staff/carts/<token>/", "x-cart"): lambda w: Call(
+        f"{V1}staff/carts/{_staff_cart_x(w).token}/"
+    ),
+    ("PATCH", "api/v1/staff/carts/<token>/", "x-cart"): lambda w: Call(
+        f"{V1}staff/carts/{_staff_cart_x(w).token}/", {"pickup_location": w.store_y.code}
+    ),
+    ("POST", "api/v1/staff/carts/<token>/lines/", "x-cart"): lambda w: Call(
+        f"{V1}staff/carts/{_staff_cart_x(w).token}/lines/", {"sku": w.mug.sku, "quantity": 1}
+    ),
+    ("PATCH", "api/v1/staff/carts/<token>/lines/<sku>/", "x-cart"): lambda w: Call(
+        f"{V1}staff/carts/{_staff_cart_x(w).token}/lines/{w.shirt.sku}/", {"quantity": 2}
+    ),
+    ("DELETE", "api/v1/staff/carts/<token>/lines/<sku>/", "x-cart"): lambda w: Call(
+        f"{V1}staff/carts/{_staff_cart_x(w).token}/lines/{w.shirt.sku}/"
+    ),
+    ("POST", "api/v1/staff/carts/<token>/confirmation/", "x-cart"): lambda w: Call(
+        f"{V1}staff/carts/{_staff_cart_x(w).token}/confirmation/"
+    ),
+    ("POST", "api/v1/staff/carts/<token>/confirmation/confirm/", "x-wrong"): lambda w: Call(
+        f"{V1}staff/carts/{_staff_cart_x(w, code_sent=True).token}/confirmation/confirm/",
+        {"code": "000000"},
+    ),
+    ("POST", "api/v1/staff/checkout/", "x-cart"): lambda w: Call(
+        V1 + "staff/checkout/",
+        {
+            "cart": str(_staff_cart_x(w).token),
+            "fulfilment": {"type": "pickup", "location": w.store_y.code},
+            "payment": {"method": "pay_in_store"},
+        },
+    ),
     # returns: the store's desk, and the customer's requests
     ("GET", "api/v1/staff/returns/", "-"): lambda w: Call(V1 + "staff/returns/"),
     ("POST", "api/v1/staff/returns/", "at-x"): lambda w: Call(
@@ -522,6 +570,24 @@ CALLS: dict[tuple[str, str, str], Callable] = {
         V1 + "reports/sales/", {"location": w.store_y.code}
     ),
 }
+
+
+def _staff_cart_x(w, *, code_sent: bool = False):
+    """A cart an associate of store X started for customer A, with a shirt in it (made in
+    each cell's savepoint); with `code_sent`, A's confirmation code was asked for (its
+    message waits for a commit that never comes, so no code is right)."""
+    from orders import assisted
+    from orders import services as order_services
+    from tests.factories.orders import role_staff
+
+    seller = role_staff("store_associate", w.store_x)
+    cart, sale = assisted.staff_cart_create(
+        user=seller, customer=w.customer_a, channel="store_assisted", store=w.store_x.code
+    )
+    order_services.cart_line_add(cart=cart, sku=w.shirt.sku, quantity=1)
+    if code_sent:
+        assisted.staff_cart_consent_request(assisted=sale)
+    return cart
 
 
 def _minus_one(w) -> list[dict]:

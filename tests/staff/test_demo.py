@@ -22,7 +22,7 @@ def _seed() -> str:
 def test_each_role_has_a_demo_login_with_its_group_and_stores():
     berlin = LocationFactory(code="BER-MITTE")
     hamburg = LocationFactory(code="HAM-JUNGFERNSTIEG")
-    assert "5 staff logins" in _seed()
+    assert "6 staff logins" in _seed()
 
     for email, role, codes, _name in demo.DEMO_STAFF:
         user = authenticate(username=email, password=demo.DEMO_STAFF_PASSWORD)
