@@ -93,6 +93,42 @@ def pickups_open(*, location_ids: list[int], now: datetime | None = None) -> Pic
     return Pickups(soonest=rows, **counts)
 
 
+@dataclass(frozen=True)
+class OverdueRow:
+    number: str
+    pk: int
+    location: str
+    fulfilment: str
+    escalated_at: datetime
+
+
+@dataclass(frozen=True)
+class Overdue:
+    count: int
+    oldest: list[OverdueRow]
+
+
+def orders_overdue(*, location_ids: list[int]) -> Overdue:
+    """Orders at these locations still placed after the first deadline (escalated by the
+    deadline task), oldest escalation first: prepare, re-route or cancel them before the
+    second deadline cancels them. Two queries."""
+    base = Order.objects.filter(
+        location_id__in=location_ids, status=Status.PLACED, escalated_at__isnull=False
+    )
+    oldest = base.select_related("location").order_by("escalated_at", "pk")[:TILE_ROWS]
+    rows = [
+        OverdueRow(
+            number=order.number,
+            pk=order.pk,
+            location=order.location.name,
+            fulfilment=order.fulfilment_type,
+            escalated_at=order.escalated_at,
+        )
+        for order in oldest
+    ]
+    return Overdue(count=base.count(), oldest=rows)
+
+
 def returns_requested_count(*, location_ids: list[int]) -> int:
     """Returns customers asked for that are to be handed in at these stores."""
     return Return.objects.filter(

@@ -173,6 +173,8 @@ class OrderAdmin(StoreScopedAdminMixin, admin.ModelAdmin):
         "channel",
         YourStoreFilter,
         "needs_attention",
+        # Placed orders the deadline task escalated (the store manager's start page).
+        ("escalated_at", admin.EmptyFieldListFilter),
         # Ranges of the indexed `placed_at` (today, the past 7 days, this month, this
         # year). Not a date hierarchy: its drill-down lists the distinct years, months or
         # days of every order in the list, a full read of a chain's orders per page.
@@ -221,7 +223,7 @@ class OrderAdmin(StoreScopedAdminMixin, admin.ModelAdmin):
                 "payment_method",
             ),
         ),
-        (_("Needs attention"), ("needs_attention", "attention_note")),
+        (_("Needs attention"), ("needs_attention", "attention_note", "escalated_at")),
         (
             _("Attribution"),
             (

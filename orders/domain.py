@@ -79,14 +79,15 @@ TRANSITIONS: dict[Fulfilment, tuple[Move, ...]] = {
             (Effect.CAPTURE_PAYMENT, Effect.CONSUME_STOCK, Effect.EARN_POINTS),
         ),
         Move(S.READY_FOR_PICKUP, S.EXPIRED, SYSTEM | STAFF, _CANCEL),
-        # The customer may cancel only before the store has prepared the order.
-        Move(S.PLACED, S.CANCELLED, ANYONE, _CANCEL),
+        # The customer may cancel only before the store has prepared the order; the system
+        # cancels one nobody prepared in time (`orders_enforce_prepare_deadlines`).
+        Move(S.PLACED, S.CANCELLED, ANYONE | SYSTEM, _CANCEL),
         Move(S.READY_FOR_PICKUP, S.CANCELLED, STAFF, _CANCEL),
     ),
     Fulfilment.DELIVERY: (
         Move(S.PLACED, S.SHIPPED, STAFF, (Effect.CAPTURE_PAYMENT, Effect.CONSUME_STOCK)),
         Move(S.SHIPPED, S.DELIVERED, STAFF | SYSTEM, (Effect.EARN_POINTS,)),
-        Move(S.PLACED, S.CANCELLED, ANYONE, _CANCEL),
+        Move(S.PLACED, S.CANCELLED, ANYONE | SYSTEM, _CANCEL),
     ),
     # A till sale is recorded as the fact it is — `collected` from the start, its stock
     # sale, points and coupon use written by `till_sales_record` — and moves no further

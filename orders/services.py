@@ -16,7 +16,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
-from django.db.models import DateTimeField, Q, Value
+from django.db.models import DateTimeField, F, OuterRef, Q, Subquery, Value
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -924,6 +924,84 @@ def orders_expire_uncollected(*, at: datetime | None = None, limit: int = 500) -
     return expired
 
 
+# --- deadlines: no reservation is held forever ------------------------------------------
+
+
+def _waiting_since():
+    """When an order last became `placed`: its placing, or its latest re-route."""
+    latest = (
+        OrderTransition.objects.filter(order=OuterRef("pk"), to_status=Status.PLACED)
+        .order_by("-at", "-id")
+        .values("at")[:1]
+    )
+    return Coalesce(Subquery(latest, output_field=DateTimeField()), F("placed_at"))
+
+
+def _unprepared():
+    """Placed pickups nobody prepared and placed deliveries nobody shipped, with
+    `waiting_since`."""
+    return Order.objects.filter(
+        status=Status.PLACED, fulfilment_type__in=[Fulfilment.PICKUP, Fulfilment.DELIVERY]
+    ).annotate(waiting_since=_waiting_since())
+
+
+@dataclass(frozen=True)
+class DeadlineRun:
+    escalated: int
+    cancelled: int
+
+
+def orders_enforce_prepare_deadlines(
+    *, at: datetime | None = None, limit: int = 500
+) -> DeadlineRun:
+    """Escalate, then cancel, placed orders nobody prepared (pickup) or shipped (delivery).
+
+    An order still `placed` `ORDER_ESCALATE_AFTER_HOURS` after it was placed (or re-routed
+    to its store) gets `escalated_at` (the store manager's start page lists it) by one
+    conditional UPDATE, so a second run or a second worker changes nothing. One still
+    placed `ORDER_CANCEL_AFTER_HOURS` after is cancelled by the system through the
+    transition table (payment voided, stock released, points and coupon given back, the
+    customer notified after commit), each in its own transaction: its row is claimed with
+    SKIP LOCKED and re-checked under the lock, so two workers never cancel it twice and an
+    order prepared, cancelled or re-routed meanwhile is left alone. Safe to run twice.
+    """
+    now = at or timezone.now()
+    escalate_before = now - timedelta(hours=settings.ORDER_ESCALATE_AFTER_HOURS)
+    cancel_before = now - timedelta(hours=settings.ORDER_CANCEL_AFTER_HOURS)
+    due = list(
+        _unprepared()
+        .filter(waiting_since__lte=escalate_before, escalated_at__isnull=True)
+        .values_list("pk", flat=True)[:limit]
+    )
+    escalated = 0
+    if due:
+        escalated = Order.objects.filter(
+            pk__in=due, status=Status.PLACED, escalated_at__isnull=True
+        ).update(escalated_at=now)
+    cancelled = 0
+    overdue = _unprepared().filter(waiting_since__lte=cancel_before).values_list("pk", flat=True)
+    for pk in list(overdue[:limit]):
+        with transaction.atomic():
+            order = (
+                _unprepared()
+                .select_for_update(skip_locked=True, of=("self",))
+                .filter(pk=pk, waiting_since__lte=cancel_before)
+                .first()
+            )
+            if order is None:  # another worker has it, or it moved on meanwhile
+                continue
+            hours = settings.ORDER_CANCEL_AFTER_HOURS
+            order_transition(
+                order=order,
+                target=Status.CANCELLED,
+                actor=Actor.SYSTEM,
+                note=f"not prepared or shipped within {hours} hours",
+                at=now,
+            )
+            cancelled += 1
+    return DeadlineRun(escalated=escalated, cancelled=cancelled)
+
+
 # --- hooks for the customers app -------------------------------------------------------
 
 
@@ -1231,6 +1309,7 @@ def order_reroute(
     order.pickup_expires_at = None
     order.needs_attention = False
     order.attention_note = ""
+    order.escalated_at = None  # the new store's deadline starts now
     order.save(
         update_fields=[
             "location",
@@ -1239,6 +1318,7 @@ def order_reroute(
             "pickup_expires_at",
             "needs_attention",
             "attention_note",
+            "escalated_at",
             "updated_at",
         ]
     )

@@ -20,12 +20,14 @@ LEGAL = {
     (Fulfilment.PICKUP, Status.READY_FOR_PICKUP, Status.EXPIRED, Actor.STAFF),
     (Fulfilment.PICKUP, Status.PLACED, Status.CANCELLED, Actor.CUSTOMER),
     (Fulfilment.PICKUP, Status.PLACED, Status.CANCELLED, Actor.STAFF),
+    (Fulfilment.PICKUP, Status.PLACED, Status.CANCELLED, Actor.SYSTEM),  # not prepared in time
     (Fulfilment.PICKUP, Status.READY_FOR_PICKUP, Status.CANCELLED, Actor.STAFF),
     (Fulfilment.DELIVERY, Status.PLACED, Status.SHIPPED, Actor.STAFF),
     (Fulfilment.DELIVERY, Status.SHIPPED, Status.DELIVERED, Actor.STAFF),
     (Fulfilment.DELIVERY, Status.SHIPPED, Status.DELIVERED, Actor.SYSTEM),
     (Fulfilment.DELIVERY, Status.PLACED, Status.CANCELLED, Actor.CUSTOMER),
     (Fulfilment.DELIVERY, Status.PLACED, Status.CANCELLED, Actor.STAFF),
+    (Fulfilment.DELIVERY, Status.PLACED, Status.CANCELLED, Actor.SYSTEM),  # not shipped in time
 }
 
 
