@@ -439,3 +439,19 @@ def picking_slip(*, number: str, location_ids: set[int] | None) -> Order:
     if order is None or (location_ids is not None and order.location_id not in location_ids):
         raise OrderNotFound(details={"order": str(number)[:16]})
     return order
+
+
+def reroute_targets(*, order: Order) -> list:
+    """The other active pickup stores that hold every line of `order` now, by code: where
+    `orders.services.order_reroute` could move it. Two queries (stores, availability)."""
+    lines = list(order.lines.all())
+    stores = [loc for loc in inventory_selectors.pickup_locations() if loc.pk != order.location_id]
+    available = inventory_selectors.availability(
+        variant_ids=[line.variant_id for line in lines],
+        location_ids=[loc.pk for loc in stores],
+    )
+    return [
+        loc
+        for loc in stores
+        if all(available.get(line.variant_id, {}).get(loc.pk, 0) >= line.quantity for line in lines)
+    ]

@@ -302,3 +302,9 @@ class StaffTransitionInput(serializers.Serializer):
     desk_payment = DeskPaymentInput(
         required=False, help_text="Handover of a pay-in-store order: how the customer paid."
     )
+
+
+class StaffRerouteInput(serializers.Serializer):
+    location = serializers.CharField(
+        max_length=32, help_text="Code (or id) of the pickup store that takes the order over."
+    )

@@ -15,6 +15,11 @@ urlpatterns = [
     path("orders/<str:number>/cancel/", views.OrderCancelView.as_view(), name="order-cancel"),
     path("me/orders/", views.MyOrdersView.as_view(), name="my-orders"),
     path("staff/pickups/", views.StaffPickupQueueView.as_view(), name="staff-pickups"),
+    path(
+        "staff/orders/<str:number>/reroute/",
+        views.StaffOrderRerouteView.as_view(),
+        name="staff-order-reroute",
+    ),
     re_path(
         r"^staff/orders/(?P<number>[A-Za-z0-9-]+)/(?P<action>ready|handover|cancel|ship|deliver)/$",
         views.StaffOrderActionView.as_view(),

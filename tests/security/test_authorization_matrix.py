@@ -107,6 +107,8 @@ POST   staff/orders/<number>/<action:cancel>/   x-placed    401 403 403 401 401 
 POST   staff/orders/<number>/<action:cancel>/   y-placed    401 403 403 401 401 403 200 403 403
 POST   staff/orders/<number>/<action:ship>/     x-placed    401 403 403 401 401 403 403 403 403
 POST   staff/orders/<number>/<action:deliver>/  x-placed    401 403 403 401 401 403 403 403 403
+POST   staff/orders/<number>/reroute/           x-placed    401 403 403 401 401 403 404 403 403
+POST   staff/orders/<number>/reroute/           y-placed    401 403 403 401 401 403 200 403 403
 
 GET    staff/returns/                           -           401 403 403 401 401 200 200 403 200
 POST   staff/returns/                           at-x        401 403 403 401 401 201 400 403 403
@@ -447,6 +449,12 @@ CALLS: dict[tuple[str, str, str], Callable] = {
     ),
     ("POST", "api/v1/staff/orders/<number>/<action:deliver>/", "x-placed"): lambda w: Call(
         f"{V1}staff/orders/{w.placed_x.number}/deliver/", {}
+    ),
+    ("POST", "api/v1/staff/orders/<number>/reroute/", "x-placed"): lambda w: Call(
+        f"{V1}staff/orders/{w.placed_x.number}/reroute/", {"location": w.store_y.code}
+    ),
+    ("POST", "api/v1/staff/orders/<number>/reroute/", "y-placed"): lambda w: Call(
+        f"{V1}staff/orders/{w.placed_y.number}/reroute/", {"location": w.store_x.code}
     ),
     # returns: the store's desk, and the customer's requests
     ("GET", "api/v1/staff/returns/", "-"): lambda w: Call(V1 + "staff/returns/"),
