@@ -27,7 +27,7 @@ TILE_ROWS = 5
 TERMINAL_SILENCE = timedelta(minutes=30)
 # Orders that did not become a sale (nothing was, or will be, paid for them).
 NOT_SALES = (Status.CANCELLED, Status.EXPIRED)
-OPEN_PICKUP = (Status.PLACED, Status.READY_FOR_PICKUP)
+OPEN_PICKUP = (Status.PLACED, Status.IN_TRANSIT, Status.READY_FOR_PICKUP)
 
 
 def day_start(now: datetime | None = None) -> datetime:
@@ -137,7 +137,8 @@ def returns_requested_count(*, location_ids: list[int]) -> int:
 
 
 def short_pickups_count(*, location_ids: list[int]) -> int:
-    """Open pickups a till sale left short (POS reconciliation), at these stores."""
+    """Open pickups a till sale left short (POS reconciliation), or whose ship-to-store
+    transfer arrived short or is overdue, at these stores."""
     return Order.objects.filter(
         location_id__in=location_ids,
         needs_attention=True,

@@ -283,6 +283,7 @@ SPECTACULAR_SETTINGS = {
         "ClientChannelEnum": ["web", "app"],
         "OrderStatusEnum": [
             "placed",
+            "in_transit",
             "ready_for_pickup",
             "collected",
             "shipped",
@@ -317,6 +318,9 @@ LOYALTY_ADJUST_LIMIT_RESOLVER = "staff.roles.loyalty_adjust_limit"
 # entries to the customer timeline. Each is a dotted path to a function in that app.
 # Merge handlers run in the global lock order: orders and carts (the rows that name an
 # operation) first, then points accounts, then coupon uses.
+# Inventory's extension points (inventory.hooks): orders hears that the transfer of a
+# ship-to-store order arrived in its pickup store.
+INVENTORY_TRANSFER_RECEIVED_HANDLERS: list[str] = ["orders.services.order_transfer_received"]
 CUSTOMER_MERGE_HANDLERS: list[str] = [
     "orders.services.customer_merged",
     "loyalty.services.customer_merged",

@@ -34,4 +34,18 @@ def orders_enforce_prepare_deadlines() -> dict[str, int]:
     """Beat task: escalate placed orders nobody prepared or shipped in time, then cancel
     them after the second deadline (stock released, customer notified)."""
     run = services.orders_enforce_prepare_deadlines()
-    return {"escalated": run.escalated, "cancelled": run.cancelled}
+    return {
+        "escalated": run.escalated,
+        "cancelled": run.cancelled,
+        "transfers_overdue": run.transfers_overdue,
+    }
+
+
+@shared_task(
+    bind=True, autoretry_for=(Exception,), retry_backoff=True, retry_jitter=True, max_retries=5
+)
+def order_transfer_arrived(self, number: str) -> str:
+    """A transfer sent for ship-to-store order `number` was received: ready it for pickup
+    (or flag it for staff). Retried with backoff; running it twice changes nothing."""
+    order = services.order_transfer_arrived(number=number)
+    return order.status if order is not None else ""

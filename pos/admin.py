@@ -187,7 +187,8 @@ class ShortPickupAdmin(ReadOnlyAdminMixin, StoreScopedAdminMixin, admin.ModelAdm
             .filter(
                 needs_attention=True,
                 fulfilment_type="pickup",
-                status__in=[Status.PLACED, Status.READY_FOR_PICKUP],
+                # in transit: a ship-to-store transfer arrived short or is overdue
+                status__in=[Status.PLACED, Status.IN_TRANSIT, Status.READY_FOR_PICKUP],
             )
             .order_by("placed_at")
         )
