@@ -31,6 +31,7 @@ from customers import services as customer_services
 from inventory import selectors as inventory_selectors
 from inventory import services as inventory_services
 from inventory.errors import InsufficientStock
+from inventory.models import Transfer
 from loyalty import selectors as loyalty_selectors
 from loyalty import services as loyalty_services
 from ops import metrics as ops_metrics
@@ -1462,7 +1463,7 @@ def order_transfer_arrived(*, number: str, at: datetime | None = None) -> Order 
         if order is None or order.status != Status.IN_TRANSIT:
             return order
         transfers = inventory_selectors.transfers_for_reference(reference=order.reference)
-        if not transfers or any(t.status != "received" for t in transfers):
+        if not transfers or any(t.status != Transfer.Status.RECEIVED for t in transfers):
             return order  # wait for the others
         shipped: dict[int, int] = defaultdict(int)
         arrived: dict[int, int] = defaultdict(int)
