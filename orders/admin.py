@@ -202,6 +202,7 @@ class OrderAdmin(StoreScopedAdminMixin, admin.ModelAdmin):
                 "fulfilment_type",
                 "location",
                 "placed_at",
+                "ready_from",
                 "pickup_expires_at",
                 "updated_at",
             ),
