@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('orders', '0009_order_customer_id_index'),
+        ('orders', '0010_backfill_second_orders_and_first_campaigns'),
     ]
 
     operations = [

@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('orders', '0010_order_escalated_at'),
+        ('orders', '0011_order_escalated_at'),
     ]
 
     operations = [
