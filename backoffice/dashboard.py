@@ -1,12 +1,13 @@
 """The admin start page of each role, as tiles: what to do today and where to do it.
 
 A store's staff (assigned to stores, without `inventory.operate_any_location`) see their
-own stores' pickups, returns to receive, short pickups, incoming transfers, stock needing
-a look, silent tills and today's sales; head office (that permission, or a superuser) sees
-orders and sales by channel and by store. A tile is built only when the user holds the
-view permission of what it shows and of the page it links to, and every tile links to the
-admin page (with its filters) where the work is done. Figures come from
-`backoffice.selectors`; this module only decides who sees what and where it links.
+own stores' pickups, orders overdue (managers), returns to receive, short pickups,
+incoming transfers, stock needing a look, silent tills and today's sales; head office
+(that permission, or a superuser) sees orders and sales by channel and by store. A tile
+is built only when the user holds the view permission of what it shows and of the page
+it links to, and every tile links to the admin page (with its filters) where the work is
+done. Figures come from `backoffice.selectors`; this module only decides who sees what
+and where it links.
 """
 
 from dataclasses import dataclass, field
@@ -133,6 +134,7 @@ def _store_page(user, stores, now) -> StartPage:
     tiles = []
     builders = (
         ("orders.work_pickup_queue", _pickups_tile),
+        ("orders.cancel_order", _overdue_tile),
         ("returns.view_return", _returns_tile),
         ("pos.view_shortpickup", _short_pickups_tile),
         ("inventory.view_transfer", _transfers_tile),
@@ -179,6 +181,40 @@ def _pickups_tile(*, user, stores, ids, now) -> Tile:
         head=[_("Waiting, expiring soonest"), _("Store"), _("Days left")],
         rows=rows,
         empty=_("No pickups waiting."),
+    )
+
+
+def _overdue_tile(*, user, stores, ids, now) -> Tile:
+    """Orders nobody prepared or shipped by the first deadline: the manager's to act on
+    before the second deadline cancels them."""
+    overdue = selectors.orders_overdue(location_ids=ids)
+    url = _url(
+        "orders_order_changelist",
+        status__exact=Status.PLACED.value,
+        escalated_at__isempty="0",
+        location__id__in=_ids(ids),
+    )
+    may_open = user.has_perm("orders.view_order")
+    rows = [
+        [
+            Cell(row.number, _url("orders_order_change", [row.pk]) if may_open else ""),
+            Cell(row.location),
+            Cell(row.fulfilment),
+            Cell(timezone.localtime(row.escalated_at).strftime("%Y-%m-%d %H:%M")),
+        ]
+        for row in overdue.oldest
+    ]
+    return Tile(
+        key="overdue",
+        title=_("Overdue orders"),
+        url=url,
+        link_label=_("Prepare, re-route or cancel"),
+        figures=[
+            Figure(_("not prepared in time"), overdue.count, url, warn=overdue.count > 0),
+        ],
+        head=[_("Order"), _("Store"), _("Fulfilment"), _("Escalated")],
+        rows=rows,
+        empty=_("Nothing overdue."),
     )
 
 

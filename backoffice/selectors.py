@@ -27,7 +27,7 @@ TILE_ROWS = 5
 TERMINAL_SILENCE = timedelta(minutes=30)
 # Orders that did not become a sale (nothing was, or will be, paid for them).
 NOT_SALES = (Status.CANCELLED, Status.EXPIRED)
-OPEN_PICKUP = (Status.PLACED, Status.READY_FOR_PICKUP)
+OPEN_PICKUP = (Status.PLACED, Status.IN_TRANSIT, Status.READY_FOR_PICKUP)
 
 
 def day_start(now: datetime | None = None) -> datetime:
@@ -93,6 +93,42 @@ def pickups_open(*, location_ids: list[int], now: datetime | None = None) -> Pic
     return Pickups(soonest=rows, **counts)
 
 
+@dataclass(frozen=True)
+class OverdueRow:
+    number: str
+    pk: int
+    location: str
+    fulfilment: str
+    escalated_at: datetime
+
+
+@dataclass(frozen=True)
+class Overdue:
+    count: int
+    oldest: list[OverdueRow]
+
+
+def orders_overdue(*, location_ids: list[int]) -> Overdue:
+    """Orders at these locations still placed after the first deadline (escalated by the
+    deadline task), oldest escalation first: prepare, re-route or cancel them before the
+    second deadline cancels them. Two queries."""
+    base = Order.objects.filter(
+        location_id__in=location_ids, status=Status.PLACED, escalated_at__isnull=False
+    )
+    oldest = base.select_related("location").order_by("escalated_at", "pk")[:TILE_ROWS]
+    rows = [
+        OverdueRow(
+            number=order.number,
+            pk=order.pk,
+            location=order.location.name,
+            fulfilment=order.fulfilment_type,
+            escalated_at=order.escalated_at,
+        )
+        for order in oldest
+    ]
+    return Overdue(count=base.count(), oldest=rows)
+
+
 def returns_requested_count(*, location_ids: list[int]) -> int:
     """Returns customers asked for that are to be handed in at these stores."""
     return Return.objects.filter(
@@ -101,7 +137,8 @@ def returns_requested_count(*, location_ids: list[int]) -> int:
 
 
 def short_pickups_count(*, location_ids: list[int]) -> int:
-    """Open pickups a till sale left short (POS reconciliation), at these stores."""
+    """Open pickups a till sale left short (POS reconciliation), or whose ship-to-store
+    transfer arrived short or is overdue, at these stores."""
     return Order.objects.filter(
         location_id__in=location_ids,
         needs_attention=True,

@@ -284,6 +284,7 @@ SPECTACULAR_SETTINGS = {
         "AssistedChannelEnum": ["store_assisted", "call_centre"],
         "OrderStatusEnum": [
             "placed",
+            "in_transit",
             "ready_for_pickup",
             "collected",
             "shipped",
@@ -318,6 +319,9 @@ LOYALTY_ADJUST_LIMIT_RESOLVER = "staff.roles.loyalty_adjust_limit"
 # entries to the customer timeline. Each is a dotted path to a function in that app.
 # Merge handlers run in the global lock order: orders and carts (the rows that name an
 # operation) first, then points accounts, then coupon uses.
+# Inventory's extension points (inventory.hooks): orders hears that the transfer of a
+# ship-to-store order arrived in its pickup store.
+INVENTORY_TRANSFER_RECEIVED_HANDLERS: list[str] = ["orders.services.order_transfer_received"]
 CUSTOMER_MERGE_HANDLERS: list[str] = [
     "orders.services.customer_merged",
     "loyalty.services.customer_merged",
@@ -403,6 +407,10 @@ CELERY_BEAT_SCHEDULE: dict = {
         "task": "orders.tasks.orders_expire_uncollected",
         "schedule": float(os.environ.get("PICKUP_EXPIRY_EVERY_SECONDS", "300")),
     },
+    "orders-enforce-prepare-deadlines": {
+        "task": "orders.tasks.orders_enforce_prepare_deadlines",
+        "schedule": float(os.environ.get("ORDER_DEADLINES_EVERY_SECONDS", "300")),
+    },
     "returns-retry-pending-refunds": {
         "task": "returns.tasks.refunds_retry_pending",
         "schedule": 600.0,
@@ -471,6 +479,13 @@ PHONE_DEFAULT_REGION = os.environ.get("PHONE_DEFAULT_REGION", "DE")
 # Orders: where notifications go (one class per channel) and how long a pickup waits.
 ORDER_NOTIFIERS = env_list("ORDER_NOTIFIERS", "core.messaging.EmailChannel")
 PICKUP_HOLD_DAYS = env_number("PICKUP_HOLD_DAYS", "5")
+# No reservation is held forever: a placed pickup not prepared, or a delivery not shipped,
+# this many hours after it was placed (or re-routed) is escalated to the store manager's
+# start page, and after the second deadline cancelled (customer told, stock released).
+ORDER_ESCALATE_AFTER_HOURS = env_number("ORDER_ESCALATE_AFTER_HOURS", "24")
+ORDER_CANCEL_AFTER_HOURS = env_number("ORDER_CANCEL_AFTER_HOURS", "72")
+if ORDER_CANCEL_AFTER_HOURS <= ORDER_ESCALATE_AFTER_HOURS:
+    raise ImproperlyConfigured("ORDER_CANCEL_AFTER_HOURS must exceed ORDER_ESCALATE_AFTER_HOURS.")
 # Days after collection or delivery in which goods may be returned, unless head office
 # sets another window for the category (admin: Returns → Return windows).
 RETURN_WINDOW_DAYS = int(os.environ.get("RETURN_WINDOW_DAYS", "30"))

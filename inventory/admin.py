@@ -16,6 +16,7 @@ import json
 from collections import defaultdict
 from dataclasses import dataclass
 
+from django import forms as forms_module
 from django.contrib import admin, messages
 from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
 from django.db import transaction
@@ -32,6 +33,7 @@ from catalog import selectors as catalog_selectors
 from core.admin import IndexedSearchMixin, ReadOnlyAdminMixin, require_permission
 from core.errors import DomainError
 from inventory import forms, selectors, services
+from inventory.domain import lead_time_problems
 from inventory.imports import count_rows_outside, read_count_file, read_scans
 from inventory.models import (
     Location,
@@ -41,6 +43,7 @@ from inventory.models import (
     StockMovement,
     Transfer,
     TransferDiscrepancy,
+    TransferLeadTime,
     TransferLine,
 )
 
@@ -105,6 +108,47 @@ class LocationAdmin(admin.ModelAdmin):
 
     def save_model(self, request, obj, form, change):
         services.location_save(location=obj)
+
+
+class TransferLeadTimeForm(forms_module.ModelForm):
+    class Meta:
+        model = TransferLeadTime
+        fields = ("source", "destination", "days")
+
+    def clean(self):
+        cleaned = super().clean()
+        source, destination = cleaned.get("source"), cleaned.get("destination")
+        problems = lead_time_problems(
+            source_id=source.pk if source else None,
+            destination_id=destination.pk if destination else None,
+            destination_is_pickup=bool(destination and destination.is_pickup_point),
+        )
+        for field, messages_ in problems.items():
+            for message in messages_:
+                self.add_error(field, message)
+        return cleaned
+
+
+@admin.register(TransferLeadTime)
+class TransferLeadTimeAdmin(admin.ModelAdmin):
+    """Head office opens ship-to-store routes: from which location a pickup store may get
+    goods for a customer's order, and in how many days (the promised "ready from")."""
+
+    form = TransferLeadTimeForm
+    list_display = ("destination", "source", "days")
+    list_filter = ("destination", "source")
+    list_select_related = ("source", "destination")
+    search_fields = ("source__code", "destination__code")
+
+    def save_model(self, request, obj, form, change):
+        services.transfer_lead_time_save(lead_time=obj)
+
+    def delete_model(self, request, obj):
+        services.transfer_lead_time_delete(lead_time=obj)
+
+    def delete_queryset(self, request, queryset):
+        for lead_time in queryset:
+            services.transfer_lead_time_delete(lead_time=lead_time)
 
 
 @admin.register(LocationStaff)

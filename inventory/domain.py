@@ -262,3 +262,16 @@ def parse_count_rows(
     if not parsed and not errors:
         errors.append(_("The file has no rows."))
     return parsed, errors
+
+
+def lead_time_problems(
+    *, source_id: int | None, destination_id: int | None, destination_is_pickup: bool
+) -> dict[str, list[str]]:
+    """What is wrong with a ship-to-store route (field → problems; empty when none): goods
+    go from one location to another, and only to a store that hands orders over."""
+    problems: dict[str, list[str]] = {}
+    if source_id is not None and source_id == destination_id:
+        problems["source"] = [_("A route goes from one location to another.")]
+    if destination_id is not None and not destination_is_pickup:
+        problems["destination"] = [_("Goods are sent to a pickup store.")]
+    return problems

@@ -221,6 +221,37 @@ class Transfer(models.Model):
         return self.number
 
 
+class TransferLeadTime(models.Model):
+    """A route head office opened for ship-to-store: stock of `source` may be sent to the
+    pickup store `destination` for a customer's order, and arrives after `days` days (the
+    "ready from" the customer is promised). A pair without a row is no route."""
+
+    source = models.ForeignKey(
+        Location, related_name="lead_times_out", on_delete=models.CASCADE, verbose_name=_("from")
+    )
+    destination = models.ForeignKey(
+        Location, related_name="lead_times_in", on_delete=models.CASCADE, verbose_name=_("to")
+    )
+    days = models.PositiveSmallIntegerField(
+        _("days"), help_text=_("Whole days from the order until the goods are in the store.")
+    )
+
+    class Meta:
+        verbose_name = _("transfer lead time")
+        verbose_name_plural = _("transfer lead times")
+        ordering = ["destination", "days", "source"]
+        constraints = [
+            models.UniqueConstraint(fields=["source", "destination"], name="lead_time_pair_uniq"),
+            models.CheckConstraint(
+                condition=~models.Q(source=models.F("destination")),
+                name="lead_time_distinct_locations",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.source_id} → {self.destination_id}: {self.days} d"
+
+
 class TransferLine(models.Model):
     """Units of one variant shipped on a transfer, and how many arrived once received."""
 

@@ -21,6 +21,7 @@ from inventory.models import (
     StockLevel,
     StockMovement,
     Transfer,
+    TransferLeadTime,
 )
 
 OPERATE_ANY_LOCATION = "inventory.operate_any_location"
@@ -244,6 +245,48 @@ def transfer_get(*, number: str) -> Transfer:
     if transfer is None:
         raise TransferNotFound(details={"number": number})
     return transfer
+
+
+@dataclass(frozen=True)
+class Route:
+    """A ship-to-store route into a pickup store: where from, how many days, and what kind
+    of location sends (warehouses are preferred to stores, then `fulfilment_priority`)."""
+
+    source_id: int
+    source_code: str
+    days: int
+    is_warehouse: bool
+    priority: int
+
+
+def transfer_routes_into(*, destination_id: int) -> list[Route]:
+    """The routes head office opened into this pickup store from active locations. One
+    query."""
+    rows = (
+        TransferLeadTime.objects.filter(destination_id=destination_id, source__is_active=True)
+        .select_related("source")
+        .order_by("days", "source_id")
+    )
+    return [
+        Route(
+            source_id=row.source_id,
+            source_code=row.source.code,
+            days=row.days,
+            is_warehouse=row.source.kind == Location.Kind.WAREHOUSE,
+            priority=row.source.fulfilment_priority,
+        )
+        for row in rows
+    ]
+
+
+def transfers_for_reference(*, reference: str) -> list[Transfer]:
+    """The transfers sent for a cause such as "order:A1B2", with their lines (two queries)."""
+    return list(
+        Transfer.objects.filter(reference=reference)
+        .select_related("source", "destination")
+        .prefetch_related("lines")
+        .order_by("pk")
+    )
 
 
 def variant_availability_detail(

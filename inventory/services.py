@@ -33,7 +33,9 @@ from catalog.selectors import variants_by_id, variants_by_sku
 from core.changelog import changes_record_many
 from core.db import atomic_service, insert_many
 from core.errors import ValidationFailed
+from inventory import hooks
 from inventory.domain import (
+    lead_time_problems,
     location_rule_problems,
     merge_lines,
     needs_attention,
@@ -64,6 +66,7 @@ from inventory.models import (
     StockMovement,
     Transfer,
     TransferDiscrepancy,
+    TransferLeadTime,
     TransferLine,
 )
 from ops import metrics as ops_metrics
@@ -985,6 +988,139 @@ def stock_transfer(
     return transfer
 
 
+@transaction.atomic
+def transfer_lead_time_save(*, lead_time: TransferLeadTime) -> TransferLeadTime:
+    """Open (or change) a ship-to-store route: head office's lead time of a location pair.
+
+    Raises InvalidLocation (400) naming every problem (`inventory.domain.
+    lead_time_problems`). Locks nothing: routes are reference data.
+    """
+    destination = _location(lead_time.destination_id)
+    problems = lead_time_problems(
+        source_id=lead_time.source_id,
+        destination_id=destination.pk,
+        destination_is_pickup=destination.is_pickup_point,
+    )
+    if problems:
+        raise InvalidLocation(details={"fields": problems})
+    lead_time.save()
+    return lead_time
+
+
+@transaction.atomic
+def transfer_lead_time_delete(*, lead_time: TransferLeadTime) -> None:
+    """Close a route: later carts no longer offer it (transfers under way go on)."""
+    TransferLeadTime.objects.filter(pk=lead_time.pk).delete()
+
+
+@atomic_service  # inside a checkout request: no savepoint (core.db)
+def stock_reserve_ship_to_store(
+    *,
+    reference: str,
+    destination: Location | int,
+    local: Mapping[int, int],
+    sources: Mapping[int, Mapping[int, int]],
+    actor=None,
+) -> list[Transfer]:
+    """Reserve a ship-to-store order: `local` (variant id → units) at the pickup store
+    `destination`, and each source's lines (location id → {variant id → units}) at that
+    source, sent on at once on a transfer to the destination whose `reference` is the
+    order's. Returns the transfers (one per source), in transit.
+
+    Every level of every location involved is locked in one query, in primary-key order
+    (the order `stock_reservation_move` uses, so the two never deadlock); POS sales at a
+    source wait for it or it for them. Raises one InsufficientStock listing every short
+    line of every location (with its `location`), LocationInactive, SameLocationTransfer,
+    UnknownVariant, VariantNotSellable. Writes, per source line, a "reservation" movement
+    for the order and a "transfer_out" movement that takes the reserved units off the
+    shelf (the reservation is consumed by the transfer); per local line, a "reservation".
+    """
+    reference = _reference(reference, required=True)
+    destination = _location(destination)
+    wanted = {destination.pk: merge_lines(local.items())} if local else {}
+    for source_id, lines in sorted(sources.items()):
+        if source_id == destination.pk:
+            raise SameLocationTransfer(details={"location": destination.code})
+        wanted[source_id] = merge_lines(lines.items())
+    locations = {loc.pk: loc for loc in Location.objects.filter(pk__in=list(wanted))}
+    if len(locations) < len(wanted):
+        raise LocationNotFound(details={"locations": sorted(set(wanted) - set(locations))})
+    _require_active(*locations.values())
+    match = Q(pk__in=[])
+    for location_id, lines in wanted.items():
+        match |= Q(location_id=location_id, variant_id__in=list(lines))
+    levels: dict[tuple[int, int], StockLevel] = {}
+    for level in (
+        StockLevel.objects.select_for_update(of=("self",))
+        .select_related("variant")
+        .filter(match)
+        .order_by("pk")
+    ):
+        level.location = locations[level.location_id]
+        levels[level.location_id, level.variant_id] = level
+    variants = _variants({vid for lines in wanted.values() for vid in lines})
+    inactive = [v.sku for v in variants.values() if not v.is_active]
+    if inactive:
+        raise VariantNotSellable(details={"skus": sorted(inactive)})
+    short_lines = []
+    for location_id, lines in wanted.items():
+        here = {vid: lvl.available for (lid, vid), lvl in levels.items() if lid == location_id}
+        for short in shortfalls(lines, here):
+            short_lines.append(
+                {
+                    "location": locations[location_id].code,
+                    "variant_id": short.variant_id,
+                    "sku": variants[short.variant_id].sku,
+                    "requested": short.requested,
+                    "available": short.available,
+                }
+            )
+    if short_lines:
+        ops_metrics.oversell_refused()
+        raise InsufficientStock(details={"location": destination.code, "lines": short_lines})
+    ledger = _Ledger(reference=reference, actor=actor)
+    transfers = []
+    for location_id, lines in wanted.items():
+        at = {vid: levels[location_id, vid] for vid in lines}
+        opened = _reservations_open(ledger, at, lines)
+        if location_id == destination.pk:
+            continue
+        source = locations[location_id]
+        number = _new_transfer_number()
+        while Transfer.objects.filter(number=number).exists():  # no savepoint to retry in
+            number = _new_transfer_number()
+        transfer = Transfer.objects.create(
+            number=number,
+            source=source,
+            destination=destination,
+            reference=reference,
+            created_by=ledger.actor,
+            created_at=ledger.now,
+        )
+        transfers.append(transfer)
+        TransferLine.objects.bulk_create(
+            [
+                TransferLine(transfer=transfer, variant_id=vid, quantity=q)
+                for vid, q in sorted(lines.items())
+            ]
+        )
+        for reservation in opened:
+            ledger.apply(
+                reservation.level,
+                kind=Kind.TRANSFER_OUT,
+                quantity=reservation.quantity,
+                on_hand=-reservation.quantity,
+                reserved=-reservation.quantity,
+                reference=f"transfer:{transfer.number}",
+                reason=_("to %(to)s for %(ref)s") % {"to": destination.code, "ref": reference},
+                reservation=reservation,
+                transfer=transfer,
+            )
+        _close(opened, status=Reservation.Status.CONSUMED, now=ledger.now)
+    ledger.save()
+    return transfers
+
+
 def _received_quantities(
     shipped: dict[int, int], received: Mapping[int, int] | None
 ) -> dict[int, int]:
@@ -1033,7 +1169,8 @@ def transfer_receive(
 
     Raises ValidationFailed `not_on_transfer`, InvalidQuantity, StockLimitExceeded. Locks
     the transfer row, then the destination's levels (creating missing ones first, FOR UPDATE,
-    pk order).
+    pk order). Then the `INVENTORY_TRANSFER_RECEIVED_HANDLERS` run (inventory.hooks), in
+    this transaction: e.g. orders queues the news for a ship-to-store order.
     """
     transfer = (
         Transfer.objects.select_for_update(of=("self",))
@@ -1082,6 +1219,9 @@ def transfer_receive(
     transfer.received_at = ledger.now
     transfer.received_by = ledger.actor
     transfer.save(update_fields=["status", "received_at", "received_by"])
+    transfer.received_lines = list(lines.values())
+    for handler in hooks.transfer_received_handlers():
+        handler(transfer)
     return transfer
 
 

@@ -44,6 +44,7 @@ from orders.models import (
 
 PICKUP_PERMISSION = "orders.work_pickup_queue"
 CANCEL_PERMISSION = "orders.cancel_order"
+REROUTE_PERMISSION = "orders.reroute_order"
 # Never on a staff screen: the code proves the customer at the desk.
 HIDDEN_FIELDS = {"pickup_code"}
 
@@ -174,6 +175,8 @@ class OrderAdmin(StoreScopedAdminMixin, admin.ModelAdmin):
         "channel",
         YourStoreFilter,
         "needs_attention",
+        # Placed orders the deadline task escalated (the store manager's start page).
+        ("escalated_at", admin.EmptyFieldListFilter),
         # Ranges of the indexed `placed_at` (today, the past 7 days, this month, this
         # year). Not a date hierarchy: its drill-down lists the distinct years, months or
         # days of every order in the list, a full read of a chain's orders per page.
@@ -188,7 +191,7 @@ class OrderAdmin(StoreScopedAdminMixin, admin.ModelAdmin):
     # A chain's orders run to millions: count the search's rows, not the whole list again.
     show_full_result_count = False
     inlines = [OrderLineInline, TenderInline, TransitionInline, PickupAttemptInline]
-    actions = ["mark_ready_for_pickup", "cancel_orders"]
+    actions = ["mark_ready_for_pickup", "cancel_orders", "reroute_order"]
     # The order page in sections; any model field not named here lands in the last one.
     sections = (
         (
@@ -200,6 +203,7 @@ class OrderAdmin(StoreScopedAdminMixin, admin.ModelAdmin):
                 "fulfilment_type",
                 "location",
                 "placed_at",
+                "ready_from",
                 "pickup_expires_at",
                 "updated_at",
             ),
@@ -229,7 +233,7 @@ class OrderAdmin(StoreScopedAdminMixin, admin.ModelAdmin):
                 "payment_method",
             ),
         ),
-        (_("Needs attention"), ("needs_attention", "attention_note")),
+        (_("Needs attention"), ("needs_attention", "attention_note", "escalated_at")),
         (
             _("Attribution"),
             (
@@ -316,6 +320,9 @@ class OrderAdmin(StoreScopedAdminMixin, admin.ModelAdmin):
     def has_cancel_order_permission(self, request):
         return request.user.has_perm(CANCEL_PERMISSION)
 
+    def has_reroute_order_permission(self, request):
+        return request.user.has_perm(REROUTE_PERMISSION)
+
     def _transition(self, request, orders, target):
         done = 0
         for order in orders:
@@ -341,9 +348,19 @@ class OrderAdmin(StoreScopedAdminMixin, admin.ModelAdmin):
     def cancel_orders(self, request, queryset):
         self._transition(request, queryset, Status.CANCELLED)
 
+    @admin.action(description=_("Re-route to another store…"), permissions=["reroute_order"])
+    def reroute_order(self, request, queryset):
+        """One open pickup at a time: the page lists the stores that hold every line."""
+        numbers = list(queryset.values_list("number", flat=True)[:2])
+        if len(numbers) != 1:
+            self.message_user(request, _("Choose one pickup order to re-route."), messages.ERROR)
+            return None
+        return redirect(reverse("admin:orders_order_reroute", args=[numbers[0]]))
+
     def get_urls(self):
         view = self.admin_site.admin_view
         extra = [
+            path("<str:number>/reroute/", view(self.reroute_view), name="orders_order_reroute"),
             path("pickups/", view(self.pickup_queue_view), name="orders_order_pickups"),
             path(
                 "pickups/<str:number>/slip/",
@@ -385,6 +402,40 @@ class OrderAdmin(StoreScopedAdminMixin, admin.ModelAdmin):
             "opts": self.model._meta,
         }
         return TemplateResponse(request, "admin/orders/pickup_queue.html", context)
+
+    def reroute_view(self, request, number: str):
+        """Move an open pickup to a store that holds every line (`order_reroute`: reserved
+        there, released here, the customer told). Another store's order is not found."""
+        require_permission(request, REROUTE_PERMISSION)
+        allowed = staff_location_ids(request)
+        try:
+            order = selectors.order_get(number=number)
+        except OrderNotFound:
+            raise Http404(_("No such order at your stores.")) from None
+        if order.location_id not in allowed:
+            raise Http404(_("No such order at your stores."))
+        if request.method == "POST":
+            target = request.POST.get("location", "")
+            try:
+                services.order_reroute(
+                    order=order, location=target, user=request.user, staff_location_ids=allowed
+                )
+            except DomainError as error:
+                self.message_user(request, f"{order.number}: {error.message}", messages.ERROR)
+                return redirect(request.path)
+            self.message_user(
+                request, _("%(n)s moves to %(s)s.") % {"n": order.number, "s": target}
+            )
+            return redirect(reverse("admin:orders_order_change", args=[order.pk]))
+        context = {
+            **self.admin_site.each_context(request),
+            "title": _("Re-route %(n)s") % {"n": order.number},
+            "order": order,
+            "lines": list(order.lines.all()),
+            "options": selectors.reroute_targets(order=order),
+            "opts": self.model._meta,
+        }
+        return TemplateResponse(request, "admin/orders/reroute.html", context)
 
     def picking_slip_view(self, request, number: str):
         """A printable picking slip: the store, the order, the customer's name and the lines

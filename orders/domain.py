@@ -29,6 +29,8 @@ class Fulfilment(StrEnum):
 
 class Status(StrEnum):
     PLACED = "placed"
+    # Ship-to-store: some lines travel on a transfer to the pickup store (system moves only).
+    IN_TRANSIT = "in_transit"
     READY_FOR_PICKUP = "ready_for_pickup"
     COLLECTED = "collected"
     SHIPPED = "shipped"
@@ -79,6 +81,12 @@ STAFF, SYSTEM, ANYONE = (
 TRANSITIONS: dict[Fulfilment, tuple[Move, ...]] = {
     Fulfilment.PICKUP: (
         Move(S.PLACED, S.READY_FOR_PICKUP, STAFF, (Effect.START_PICKUP_CLOCK,)),
+        # Ship-to-store: the transfer leaves at checkout, and the order is ready when the
+        # pickup store has received it (the hold clock starts then). Cancelling on the way
+        # releases what the store holds; the goods on the transfer become its stock.
+        Move(S.PLACED, S.IN_TRANSIT, SYSTEM),
+        Move(S.IN_TRANSIT, S.READY_FOR_PICKUP, SYSTEM, (Effect.START_PICKUP_CLOCK,)),
+        Move(S.IN_TRANSIT, S.CANCELLED, ANYONE, _CANCEL),
         Move(
             S.READY_FOR_PICKUP,
             S.COLLECTED,
@@ -86,14 +94,15 @@ TRANSITIONS: dict[Fulfilment, tuple[Move, ...]] = {
             (Effect.CAPTURE_PAYMENT, Effect.CONSUME_STOCK, Effect.EARN_POINTS),
         ),
         Move(S.READY_FOR_PICKUP, S.EXPIRED, SYSTEM | STAFF, _CANCEL),
-        # The customer may cancel only before the store has prepared the order.
-        Move(S.PLACED, S.CANCELLED, ANYONE, _CANCEL),
+        # The customer may cancel only before the store has prepared the order; the system
+        # cancels one nobody prepared in time (`orders_enforce_prepare_deadlines`).
+        Move(S.PLACED, S.CANCELLED, ANYONE | SYSTEM, _CANCEL),
         Move(S.READY_FOR_PICKUP, S.CANCELLED, STAFF, _CANCEL),
     ),
     Fulfilment.DELIVERY: (
         Move(S.PLACED, S.SHIPPED, STAFF, (Effect.CAPTURE_PAYMENT, Effect.CONSUME_STOCK)),
         Move(S.SHIPPED, S.DELIVERED, STAFF | SYSTEM, (Effect.EARN_POINTS,)),
-        Move(S.PLACED, S.CANCELLED, ANYONE, _CANCEL),
+        Move(S.PLACED, S.CANCELLED, ANYONE | SYSTEM, _CANCEL),
     ),
     # A till sale is recorded as the fact it is — `collected` from the start, its stock
     # sale, points and coupon use written by `till_sales_record` — and moves no further
@@ -135,6 +144,75 @@ def transition_check(
                 return move
             raise TransitionRefused("actor_not_allowed", allowed)
     raise TransitionRefused("no_such_transition", allowed)
+
+
+# --- ship-to-store: which lines come from where ------------------------------------------
+
+
+@dataclass(frozen=True)
+class Source:
+    """A location that may send goods to the pickup store (a route head office opened)."""
+
+    location_id: int
+    days: int  # lead time of the route
+    is_warehouse: bool
+    priority: int  # the location's fulfilment priority (lower first)
+
+
+@dataclass(frozen=True)
+class TransferPlan:
+    """How a pickup cart's short units would reach the store: variant id → source location
+    id for each line that can come, and the lines that no route can bring."""
+
+    sources: dict[int, int]
+    unavailable: tuple[int, ...]
+    days: int  # the longest lead time used: the order is ready from today + days
+
+    @property
+    def possible(self) -> bool:
+        return bool(self.sources) and not self.unavailable
+
+
+def _preference(source: Source) -> tuple:
+    return (source.days, not source.is_warehouse, source.priority, source.location_id)
+
+
+def transfer_plan(
+    missing: dict[int, int], sources: list[Source], available: dict[int, dict[int, int]]
+) -> TransferPlan:
+    """Choose where the `missing` units (variant id → units the store lacks) come from.
+
+    The rule: one transfer when one source holds every missing unit; otherwise each line
+    from one source that holds all of that line's missing units (a line is never split).
+    Among sources that qualify, the shortest lead time wins, then a warehouse before a
+    store, then the lower fulfilment priority, then the lower id. A line that no source
+    holds in full is unavailable.
+    """
+    ranked = sorted(sources, key=_preference)
+
+    def holds(source: Source, vid: int) -> bool:
+        return available.get(vid, {}).get(source.location_id, 0) >= missing[vid]
+
+    for source in ranked:
+        if missing and all(holds(source, vid) for vid in missing):
+            return TransferPlan(
+                sources=dict.fromkeys(missing, source.location_id),
+                unavailable=(),
+                days=source.days,
+            )
+    chosen: dict[int, Source] = {}
+    unavailable = []
+    for vid in sorted(missing):
+        best = next((source for source in ranked if holds(source, vid)), None)
+        if best is None:
+            unavailable.append(vid)
+        else:
+            chosen[vid] = best
+    return TransferPlan(
+        sources={vid: source.location_id for vid, source in chosen.items()},
+        unavailable=tuple(unavailable),
+        days=max((source.days for source in chosen.values()), default=0),
+    )
 
 
 # --- attribution: where a cart (and the order made from it) came from ---------------------

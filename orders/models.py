@@ -160,9 +160,16 @@ class Order(Attributed):
         default="online",
     )
     pickup_expires_at = models.DateTimeField(null=True, blank=True)
+    # Ship-to-store: when the transfers should have brought the goods to the pickup store
+    # (checkout + the longest lead time); a transfer overdue by a day is flagged as lost.
+    ready_from = models.DateTimeField(null=True, blank=True)
     # Staff must look at it: e.g. a till sale took units this pickup had reserved.
     needs_attention = models.BooleanField(default=False, db_index=True)
     attention_note = models.CharField(max_length=255, blank=True)
+    # When the deadline task found it placed and still not prepared (pickup) or shipped
+    # (delivery) after `ORDER_ESCALATE_AFTER_HOURS`: it shows on the store manager's start
+    # page until it moves on. A re-route clears it (the new store's clock starts afresh).
+    escalated_at = models.DateTimeField(null=True, blank=True)
     cart = models.ForeignKey(
         Cart, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )

@@ -33,6 +33,14 @@ EVENT_TEXT = {
         _("Order %(n)s received") % {"n": n},
         _("We have your order %(n)s.") % {"n": n},
     ),
+    "in_transit": lambda n: (
+        _("Order %(n)s is on its way to your store") % {"n": n},
+        _(
+            "Part of your order %(n)s comes from another location; we will tell you when it "
+            "is ready in the store."
+        )
+        % {"n": n},
+    ),
     "ready_for_pickup": lambda n: (
         _("Order %(n)s is ready for pickup") % {"n": n},
         _("Your order %(n)s is waiting for you in the store.") % {"n": n},

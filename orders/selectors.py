@@ -2,8 +2,9 @@
 
 import re
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from django.db.models import Prefetch, Q, QuerySet
 from django.utils import timezone
@@ -14,6 +15,7 @@ from customers.domain import phone_search_key
 from customers.selectors import customer_list, customer_search
 from inventory import selectors as inventory_selectors
 from loyalty import selectors as loyalty_selectors
+from orders import domain
 from orders.domain import ASSISTED_CHANNELS, Fulfilment, Status
 from orders.errors import CartNotFound, OrderNotFound
 from orders.models import Cart, CartLine, Order, OrderLine, OrderTransition
@@ -154,7 +156,10 @@ def cart_view(*, cart: Cart, at: datetime | None = None, customer=None) -> CartV
 def _fulfilment_check(cart: Cart, lines: list[CartLine], view_lines: list[dict]) -> dict:
     """Whether checkout could reserve the whole cart now, the way checkout will do it.
 
-    A pickup needs every line at the chosen store. A delivery ships from one location, so
+    A pickup needs every line at the chosen store; when some are short there, the block's
+    `ship_to_store` says which units could come from another location on a transfer and
+    from when the order would be ready (checkout with `allow_transfer`). A delivery ships
+    from one location, so
     per-line delivery availability (summed over the shipping locations) is not enough: one
     location must hold every line, which is what checkout asks inventory for.
     """
@@ -164,13 +169,106 @@ def _fulfilment_check(cart: Cart, lines: list[CartLine], view_lines: list[dict])
         if not cart.pickup_location_id:
             return {"ready": False, "reason": "pickup_location_required"}
         ready = all(line["in_stock"] for line in view_lines)
-        return {"ready": ready, "reason": None if ready else "insufficient_stock"}
+        if ready:
+            return {"ready": True, "reason": None}
+        requested: dict[int, int] = {}
+        for line in lines:
+            requested[line.variant_id] = requested.get(line.variant_id, 0) + line.quantity
+        plan = ship_to_store_plan(location=cart.pickup_location, requested=requested)
+        skus = {line.variant_id: line.variant.sku for line in lines}
+        return {
+            "ready": False,
+            "reason": "insufficient_stock",
+            "ship_to_store": plan.as_dict(skus),
+        }
     location = inventory_selectors.location_for_delivery(
         lines=[(line.variant_id, line.quantity) for line in lines]
     )
     if location is None:
         return {"ready": False, "reason": "insufficient_stock"}
     return {"ready": True, "reason": None, "ships_from": location.code}
+
+
+@dataclass(frozen=True)
+class ShipToStorePlan:
+    """A pickup store's share of a cart and, for the units it lacks, where they would come
+    from (`orders.domain.transfer_plan`) and when the order would be ready there."""
+
+    location: Any
+    local: dict[int, int]  # variant id → units the store reserves itself
+    missing: dict[int, int]  # variant id → units it lacks
+    plan: domain.TransferPlan
+    codes: dict[int, str]  # source location id → code
+    now: datetime
+
+    @property
+    def ready_from(self) -> datetime:
+        return self.now + timedelta(days=self.plan.days)
+
+    def by_source(self) -> dict[int, dict[int, int]]:
+        """source location id → {variant id → units to send}."""
+        grouped: dict[int, dict[int, int]] = {}
+        for vid, source_id in self.plan.sources.items():
+            grouped.setdefault(source_id, {})[vid] = self.missing[vid]
+        return grouped
+
+    def as_dict(self, skus: dict[int, str]) -> dict[str, Any]:
+        day = timezone.localtime(self.ready_from, ZoneInfo(self.location.time_zone)).date()
+        return {
+            "possible": self.plan.possible,
+            "ready_from": day.isoformat() if self.plan.possible else None,
+            "lines": [
+                {
+                    "sku": skus[vid],
+                    "quantity": self.missing[vid],
+                    "from": self.codes[source_id],
+                }
+                for vid, source_id in sorted(self.plan.sources.items())
+            ],
+            "unavailable": [skus[vid] for vid in self.plan.unavailable],
+        }
+
+
+def ship_to_store_plan(
+    *, location, requested: dict[int, int], now: datetime | None = None
+) -> ShipToStorePlan:
+    """What the pickup store `location` holds of `requested` (variant id → units) and where
+    the rest would come from over the routes head office opened into it. Three queries."""
+    now = now or timezone.now()
+    variant_ids = list(requested)
+    here = inventory_selectors.availability(variant_ids=variant_ids, location_ids=[location.pk])
+    held = {vid: here.get(vid, {}).get(location.pk, 0) for vid in variant_ids}
+    local = {vid: min(q, held[vid]) for vid, q in requested.items() if held[vid] > 0}
+    missing = {vid: q - held[vid] for vid, q in requested.items() if q > held[vid]}
+    routes = inventory_selectors.transfer_routes_into(destination_id=location.pk) if missing else []
+    available = (
+        inventory_selectors.availability(
+            variant_ids=list(missing), location_ids=[route.source_id for route in routes]
+        )
+        if routes
+        else {}
+    )
+    plan = domain.transfer_plan(
+        missing,
+        [
+            domain.Source(
+                location_id=route.source_id,
+                days=route.days,
+                is_warehouse=route.is_warehouse,
+                priority=route.priority,
+            )
+            for route in routes
+        ],
+        available,
+    )
+    return ShipToStorePlan(
+        location=location,
+        local=local,
+        missing=missing,
+        plan=plan,
+        codes={route.source_id: route.source_code for route in routes},
+        now=now,
+    )
 
 
 def _points_offer(customer, quote) -> dict[str, Any] | None:
@@ -445,3 +543,19 @@ def picking_slip(*, number: str, location_ids: set[int] | None) -> Order:
     if order is None or (location_ids is not None and order.location_id not in location_ids):
         raise OrderNotFound(details={"order": str(number)[:16]})
     return order
+
+
+def reroute_targets(*, order: Order) -> list:
+    """The other active pickup stores that hold every line of `order` now, by code: where
+    `orders.services.order_reroute` could move it. Two queries (stores, availability)."""
+    lines = list(order.lines.all())
+    stores = [loc for loc in inventory_selectors.pickup_locations() if loc.pk != order.location_id]
+    available = inventory_selectors.availability(
+        variant_ids=[line.variant_id for line in lines],
+        location_ids=[loc.pk for loc in stores],
+    )
+    return [
+        loc
+        for loc in stores
+        if all(available.get(line.variant_id, {}).get(loc.pk, 0) >= line.quantity for line in lines)
+    ]

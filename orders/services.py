@@ -9,6 +9,7 @@ or not at all. Notifications are queued with `transaction.on_commit`.
 import logging
 import secrets
 import uuid
+from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -16,7 +17,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
-from django.db.models import DateTimeField, Q, Value
+from django.db.models import DateTimeField, F, OuterRef, Q, Subquery, Value
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -29,10 +30,13 @@ from core.money import quantize
 from customers import services as customer_services
 from inventory import selectors as inventory_selectors
 from inventory import services as inventory_services
+from inventory.errors import InsufficientStock
+from inventory.models import Transfer
 from loyalty import selectors as loyalty_selectors
 from loyalty import services as loyalty_services
 from ops import metrics as ops_metrics
 from orders import domain
+from orders import selectors as order_selectors
 from orders.domain import Actor, Channel, Effect, Fulfilment, Status
 from orders.errors import (
     AuthenticationRequired,
@@ -447,7 +451,11 @@ def checkout_place(
                     utm=(order.utm_source, order.utm_medium, order.utm_campaign),
                 )
             _checkout_take_balances(
-                order=order, owner=owner, redeem_points=redeem_points, quote=quote
+                order=order,
+                owner=owner,
+                redeem_points=redeem_points,
+                quote=quote,
+                allow_transfer=bool(fulfilment.get("allow_transfer")),
             )
         except Exception:
             if authorization is not None:
@@ -631,15 +639,19 @@ def _checkout_write(
     return order
 
 
-def _checkout_take_balances(*, order: Order, owner, redeem_points: int, quote) -> None:
-    """Reserve stock, spend points, count the coupon use — in the global lock order."""
+def _checkout_take_balances(
+    *, order: Order, owner, redeem_points: int, quote, allow_transfer: bool = False
+) -> None:
+    """Reserve stock (ship-to-store when allowed), spend points, count the coupon use — in
+    the global lock order."""
     reference = order.reference
-    inventory_services.stock_reserve(
-        lines=[(q.variant_id, q.quantity) for q in quote.lines],
-        location=order.location,
-        reference=reference,
-        expires_at=None,
-    )
+    lines = [(q.variant_id, q.quantity) for q in quote.lines]
+    if allow_transfer and order.fulfilment_type == Fulfilment.PICKUP:
+        ship_to_store_reserve(order=order, lines=lines)
+    else:
+        inventory_services.stock_reserve(
+            lines=lines, location=order.location, reference=reference, expires_at=None
+        )
     if redeem_points:
         loyalty_services.points_redeem(
             customer=owner,
@@ -928,6 +940,97 @@ def orders_expire_uncollected(*, at: datetime | None = None, limit: int = 500) -
             order_transition(order=order, target=Status.EXPIRED, actor=Actor.SYSTEM, at=now)
             expired += 1
     return expired
+
+
+# --- deadlines: no reservation is held forever ------------------------------------------
+
+
+def _waiting_since():
+    """When an order last became `placed`: its placing, or its latest re-route."""
+    latest = (
+        OrderTransition.objects.filter(order=OuterRef("pk"), to_status=Status.PLACED)
+        .order_by("-at", "-id")
+        .values("at")[:1]
+    )
+    return Coalesce(Subquery(latest, output_field=DateTimeField()), F("placed_at"))
+
+
+def _unprepared():
+    """Placed pickups nobody prepared and placed deliveries nobody shipped, with
+    `waiting_since`."""
+    return Order.objects.filter(
+        status=Status.PLACED, fulfilment_type__in=[Fulfilment.PICKUP, Fulfilment.DELIVERY]
+    ).annotate(waiting_since=_waiting_since())
+
+
+@dataclass(frozen=True)
+class DeadlineRun:
+    escalated: int
+    cancelled: int
+    transfers_overdue: int = 0
+
+
+def orders_enforce_prepare_deadlines(
+    *, at: datetime | None = None, limit: int = 500
+) -> DeadlineRun:
+    """Escalate, then cancel, placed orders nobody prepared (pickup) or shipped (delivery).
+
+    An order still `placed` `ORDER_ESCALATE_AFTER_HOURS` after it was placed (or re-routed
+    to its store) gets `escalated_at` (the store manager's start page lists it) by one
+    conditional UPDATE, so a second run or a second worker changes nothing. One still
+    placed `ORDER_CANCEL_AFTER_HOURS` after is cancelled by the system through the
+    transition table (payment voided, stock released, points and coupon given back, the
+    customer notified after commit), each in its own transaction: its row is claimed with
+    SKIP LOCKED and re-checked under the lock, so two workers never cancel it twice and an
+    order prepared, cancelled or re-routed meanwhile is left alone. A ship-to-store order
+    still `in_transit` that deadline after its `ready_from` is flagged `needs_attention`
+    (its transfer is lost or late: staff cancel it or find the goods). Safe to run twice.
+    """
+    now = at or timezone.now()
+    escalate_before = now - timedelta(hours=settings.ORDER_ESCALATE_AFTER_HOURS)
+    cancel_before = now - timedelta(hours=settings.ORDER_CANCEL_AFTER_HOURS)
+    due = list(
+        _unprepared()
+        .filter(waiting_since__lte=escalate_before, escalated_at__isnull=True)
+        .values_list("pk", flat=True)[:limit]
+    )
+    escalated = 0
+    if due:
+        escalated = Order.objects.filter(
+            pk__in=due, status=Status.PLACED, escalated_at__isnull=True
+        ).update(escalated_at=now)
+    # Ship-to-store goods that should have arrived a deadline ago: lost, for staff to see.
+    lost_before = now - timedelta(hours=settings.ORDER_ESCALATE_AFTER_HOURS)
+    transfers_overdue = Order.objects.filter(
+        status=Status.IN_TRANSIT, ready_from__lte=lost_before, needs_attention=False
+    ).update(
+        needs_attention=True,
+        attention_note=_("The transfer to the store is overdue (lost?): cancel or find it."),
+    )
+    cancelled = 0
+    overdue = _unprepared().filter(waiting_since__lte=cancel_before).values_list("pk", flat=True)
+    for pk in list(overdue[:limit]):
+        with transaction.atomic():
+            order = (
+                _unprepared()
+                .select_for_update(skip_locked=True, of=("self",))
+                .filter(pk=pk, waiting_since__lte=cancel_before)
+                .first()
+            )
+            if order is None:  # another worker has it, or it moved on meanwhile
+                continue
+            hours = settings.ORDER_CANCEL_AFTER_HOURS
+            order_transition(
+                order=order,
+                target=Status.CANCELLED,
+                actor=Actor.SYSTEM,
+                note=f"not prepared or shipped within {hours} hours",
+                at=now,
+            )
+            cancelled += 1
+    return DeadlineRun(
+        escalated=escalated, cancelled=cancelled, transfers_overdue=transfers_overdue
+    )
 
 
 # --- hooks for the customers app -------------------------------------------------------
@@ -1239,6 +1342,7 @@ def order_reroute(
     order.pickup_expires_at = None
     order.needs_attention = False
     order.attention_note = ""
+    order.escalated_at = None  # the new store's deadline starts now
     order.save(
         update_fields=[
             "location",
@@ -1247,6 +1351,7 @@ def order_reroute(
             "pickup_expires_at",
             "needs_attention",
             "attention_note",
+            "escalated_at",
             "updated_at",
         ]
     )
@@ -1261,6 +1366,153 @@ def order_reroute(
         at=now,
     )
     _notify_after_commit(order, "rerouted")
+    return order
+
+
+# --- ship-to-store: a pickup whose missing lines travel to the store ---------------------
+
+
+def ship_to_store_reserve(*, order: Order, lines: list[tuple[int, int]]) -> list:
+    """Reserve a just-placed pickup, sending what its store lacks from other locations.
+
+    What the store holds is reserved there; each missing line comes from the source
+    `orders.domain.transfer_plan` picks among the routes head office opened
+    (`inventory.TransferLeadTime`), reserved at that source and sent at once on a transfer
+    whose reference is the order's. The order then moves `placed → in_transit` (system),
+    with `ready_from` = now + the longest lead time (the checkout's own "placed" message
+    tells the customer). A cart the store holds entirely is simply reserved there and stays
+    `placed`.
+
+    Raises InsufficientStock (409) listing the lines no route can bring, or every short
+    line of every location when stock moved since the plan was read. All levels involved
+    are locked in one statement (`inventory.services.stock_reserve_ship_to_store`).
+    Returns the transfers sent.
+    """
+    requested: dict[int, int] = defaultdict(int)
+    for vid, quantity in lines:
+        requested[vid] += quantity
+    plan = order_selectors.ship_to_store_plan(location=order.location, requested=dict(requested))
+    if not plan.missing:
+        inventory_services.stock_reserve(
+            lines=lines, location=order.location, reference=order.reference, expires_at=None
+        )
+        return []
+    if not plan.plan.possible:
+        skus = dict(OrderLine.objects.filter(order=order).values_list("variant_id", "sku"))
+        raise InsufficientStock(
+            _("No route brings these lines to the store."),
+            details={
+                "location": order.location.code,
+                "lines": [
+                    {"sku": skus[vid], "requested": requested[vid], "missing": plan.missing[vid]}
+                    for vid in plan.plan.unavailable
+                ],
+            },
+        )
+    transfers = inventory_services.stock_reserve_ship_to_store(
+        reference=order.reference,
+        destination=order.location,
+        local=plan.local,
+        sources=plan.by_source(),
+    )
+    move = domain.transition_check(
+        fulfilment=order.fulfilment_type,
+        source=order.status,
+        target=Status.IN_TRANSIT,
+        actor=Actor.SYSTEM,
+    )
+    order.status = move.target
+    order.ready_from = plan.ready_from
+    order.save(update_fields=["status", "ready_from", "updated_at"])
+    report_services.order_moved(order, source_status=Status.PLACED)
+    sent = OrderTransition.objects.create(
+        order=order,
+        from_status=Status.PLACED,
+        to_status=Status.IN_TRANSIT,
+        actor_kind=Actor.SYSTEM,
+        note=("ship-to-store: " + ", ".join(t.number for t in transfers))[:255],
+        at=timezone.now(),
+    )
+    cache = getattr(order, "_prefetched_objects_cache", None)
+    if cache is not None and "transitions" in cache:
+        cache["transitions"] = [*cache["transitions"], sent]
+    # No message of its own: the checkout's "placed" message goes out in the same moment.
+    return transfers
+
+
+def order_transfer_received(transfer) -> None:
+    """Inventory hook (`INVENTORY_TRANSFER_RECEIVED_HANDLERS`), inside the receipt's
+    transaction: a transfer sent for an order arrived, so queue `order_transfer_arrived`
+    for after commit (the store's levels are locked now; the order comes first in a
+    transition's lock order, so it is handled in its own transaction)."""
+    kind, _sep, number = (transfer.reference or "").partition(":")
+    if kind != "order" or not number:
+        return
+    from orders.tasks import order_transfer_arrived
+
+    enqueue_on_commit(order_transfer_arrived, number)
+
+
+def order_transfer_arrived(*, number: str, at: datetime | None = None) -> Order | None:
+    """A ship-to-store order's transfers arrived: ready for pickup, or flagged for staff.
+
+    Locks the order row, then (reserving) the store's levels — a transition's lock order.
+    Nothing happens unless the order is `in_transit` and every transfer sent for it has
+    been received (a cancelled order's goods simply stay the store's stock). When every
+    unit arrived, the units are reserved at the store and the order moves to
+    `ready_for_pickup` (system): the hold clock starts and the customer is told. A transfer
+    short (or lost: nothing arrived), or units a till sale took before they could be
+    reserved, flag the order `needs_attention` for the store instead; it stays in transit
+    until staff cancel it. Safe to run twice.
+    """
+    now = at or timezone.now()
+    with transaction.atomic():
+        order = Order.objects.select_for_update().filter(number=number).first()
+        if order is None or order.status != Status.IN_TRANSIT:
+            return order
+        transfers = inventory_selectors.transfers_for_reference(reference=order.reference)
+        if not transfers or any(t.status != Transfer.Status.RECEIVED for t in transfers):
+            return order  # wait for the others
+        shipped: dict[int, int] = defaultdict(int)
+        arrived: dict[int, int] = defaultdict(int)
+        for transfer in transfers:
+            for line in transfer.lines.all():
+                shipped[line.variant_id] += line.quantity
+                arrived[line.variant_id] += line.received_quantity or 0
+        numbers = ", ".join(t.number for t in transfers)
+        missing = sum(max(shipped[vid] - arrived[vid], 0) for vid in shipped)
+        if missing:
+            return _order_flag(
+                order,
+                _("Transfer %(t)s arrived %(n)d unit(s) short: cancel the order or find them.")
+                % {"t": numbers, "n": missing},
+            )
+        try:
+            with transaction.atomic():  # a till sale may have taken them since they arrived
+                inventory_services.stock_reserve(
+                    lines=sorted(shipped.items()),
+                    location=order.location,
+                    reference=order.reference,
+                )
+        except InsufficientStock:
+            return _order_flag(
+                order,
+                _("Transfer %(t)s arrived but a till sale took units: cancel or re-stock.")
+                % {"t": numbers},
+            )
+        return order_transition(
+            order=order,
+            target=Status.READY_FOR_PICKUP,
+            actor=Actor.SYSTEM,
+            note=f"received on {numbers}",
+            at=now,
+        )
+
+
+def _order_flag(order: Order, note: str) -> Order:
+    if not order.needs_attention or order.attention_note != note[:255]:
+        order.needs_attention, order.attention_note = True, note[:255]
+        order.save(update_fields=["needs_attention", "attention_note", "updated_at"])
     return order
 
 

@@ -24,7 +24,7 @@ from core.admin import (
     staff_location_ids,
 )
 from core.errors import DomainError
-from inventory import selectors as inventory_selectors
+from orders import selectors as order_selectors
 from orders import services as order_services
 from orders.domain import Actor, Status
 from pos import services
@@ -187,7 +187,8 @@ class ShortPickupAdmin(ReadOnlyAdminMixin, StoreScopedAdminMixin, admin.ModelAdm
             .filter(
                 needs_attention=True,
                 fulfilment_type="pickup",
-                status__in=[Status.PLACED, Status.READY_FOR_PICKUP],
+                # in transit: a ship-to-store transfer arrived short or is overdue
+                status__in=[Status.PLACED, Status.IN_TRANSIT, Status.READY_FOR_PICKUP],
             )
             .order_by("placed_at")
         )
@@ -229,20 +230,7 @@ class ShortPickupAdmin(ReadOnlyAdminMixin, StoreScopedAdminMixin, admin.ModelAdm
         require_permission(request, "pos.view_shortpickup", "orders.reroute_order")
         order = get_object_or_404(self.get_queryset(request), number=number)
         lines = list(order.lines.all())
-        stores = [
-            loc for loc in inventory_selectors.pickup_locations() if loc.pk != order.location_id
-        ]
-        available = inventory_selectors.availability(
-            variant_ids=[line.variant_id for line in lines],
-            location_ids=[loc.pk for loc in stores],
-        )
-        options = [
-            loc
-            for loc in stores
-            if all(
-                available.get(line.variant_id, {}).get(loc.pk, 0) >= line.quantity for line in lines
-            )
-        ]
+        options = order_selectors.reroute_targets(order=order)
         if request.method == "POST":
             target = request.POST.get("location", "")
             try:
@@ -269,4 +257,4 @@ class ShortPickupAdmin(ReadOnlyAdminMixin, StoreScopedAdminMixin, admin.ModelAdm
             "options": options,
             "opts": self.model._meta,
         }
-        return TemplateResponse(request, "admin/pos/reroute.html", context)
+        return TemplateResponse(request, "admin/orders/reroute.html", context)

@@ -37,6 +37,7 @@ from reports.sql import LocalPeriod
 
 OUTCOMES = {
     Status.PLACED: OrderDay.Outcome.OPEN,
+    Status.IN_TRANSIT: OrderDay.Outcome.OPEN,
     Status.READY_FOR_PICKUP: OrderDay.Outcome.OPEN,
     Status.SHIPPED: OrderDay.Outcome.OPEN,
     Status.COLLECTED: OrderDay.Outcome.DONE,

@@ -127,6 +127,11 @@ MERCHANDISER_PERMISSIONS = frozenset(
 HEAD_OFFICE_PERMISSIONS = frozenset(
     {
         "inventory.operate_any_location",  # every store, for reading (no stock operation)
+        # the ship-to-store routes between locations and their lead times
+        "inventory.view_transferleadtime",
+        "inventory.add_transferleadtime",
+        "inventory.change_transferleadtime",
+        "inventory.delete_transferleadtime",
         "loyalty.change_loyaltyaccount",
         "loyalty.adjust_points",
         "loyalty.adjust_points_unlimited",

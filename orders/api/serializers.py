@@ -108,7 +108,9 @@ class CartOutput(serializers.Serializer):
     problems = serializers.JSONField()
     fulfilment = serializers.JSONField(
         help_text="Whether checkout could reserve the whole cart now for the chosen fulfilment: "
-        '{"ready", "reason", "ships_from"}.'
+        '{"ready", "reason", "ships_from"}; a pickup the store cannot fill also has '
+        '"ship_to_store": {"possible", "ready_from" (date), "lines": [{"sku", "quantity", '
+        '"from"}], "unavailable": [sku]} — what checkout with `allow_transfer` would send.'
     )
     points = serializers.JSONField(
         allow_null=True,
@@ -124,6 +126,13 @@ class FulfilmentInput(serializers.Serializer):
     type = serializers.ChoiceField(choices=[f.value for f in Fulfilment])
     location = serializers.CharField(required=False, max_length=64)
     address = serializers.DictField(child=serializers.CharField(max_length=200), required=False)
+    allow_transfer = serializers.BooleanField(
+        required=False,
+        default=False,
+        help_text="Pickup: lines the store lacks may come from another location on a transfer "
+        "(the cart's `fulfilment.ship_to_store` says which and from when); the order is "
+        "`in_transit` until the store receives them.",
+    )
 
     def validate(self, attrs):
         if attrs["type"] == Fulfilment.PICKUP and not attrs.get("location"):
@@ -251,6 +260,7 @@ class OrderOutput(serializers.ModelSerializer):
             "pickup_code",
             "pickup_expires_at",
             "pickup_days_left",
+            "ready_from",
             "placed_at",
             "attribution",
             "lines",
@@ -301,4 +311,10 @@ class StaffTransitionInput(serializers.Serializer):
     note = serializers.CharField(required=False, allow_blank=True, max_length=255)
     desk_payment = DeskPaymentInput(
         required=False, help_text="Handover of a pay-in-store order: how the customer paid."
+    )
+
+
+class StaffRerouteInput(serializers.Serializer):
+    location = serializers.CharField(
+        max_length=32, help_text="Code (or id) of the pickup store that takes the order over."
     )

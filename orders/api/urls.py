@@ -44,6 +44,11 @@ urlpatterns = [
     ),
     path("staff/checkout/", assisted_views.StaffCheckoutView.as_view(), name="staff-checkout"),
     path("staff/pickups/", views.StaffPickupQueueView.as_view(), name="staff-pickups"),
+    path(
+        "staff/orders/<str:number>/reroute/",
+        views.StaffOrderRerouteView.as_view(),
+        name="staff-order-reroute",
+    ),
     re_path(
         r"^staff/orders/(?P<number>[A-Za-z0-9-]+)/(?P<action>ready|handover|cancel|ship|deliver)/$",
         views.StaffOrderActionView.as_view(),

@@ -291,3 +291,25 @@ class StaffOrderActionView(StaffMixin, APIView):
             )
         )
         return Response(s.StaffOrderOutput(selectors.order_get(number=number)).data)
+
+
+class StaffOrderRerouteView(StaffMixin, APIView):
+    """Move an open pickup to another store that holds its units: reserved there, released
+    here, the customer told (the same service as the POS reconciliation's re-route). Needs
+    `orders.reroute_order` and the order's current store among the staff member's."""
+
+    @extend_schema(request=s.StaffRerouteInput, responses=s.StaffOrderOutput)
+    def post(self, request, number):
+        allowed = self.staff_location_ids(request, "orders.reroute_order")
+        data = s.StaffRerouteInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        order = selectors.order_get(number=number)
+        run_with_retry(
+            lambda: services.order_reroute(
+                order=order,
+                location=data.validated_data["location"],
+                user=request.user,
+                staff_location_ids=allowed,
+            )
+        )
+        return Response(s.StaffOrderOutput(selectors.order_get(number=number)).data)

@@ -117,6 +117,8 @@ DELETE staff/carts/<token>/lines/<sku>/         x-cart      401 403 403 401 401 
 POST   staff/carts/<token>/confirmation/        x-cart      401 403 403 401 401 202 404 403 403
 POST   staff/carts/<token>/confirmation/confirm/ x-wrong    401 403 403 401 401 400 404 403 403
 POST   staff/checkout/                          x-cart      401 403 403 401 401 201 404 403 403
+POST   staff/orders/<number>/reroute/           x-placed    401 403 403 401 401 403 404 403 403
+POST   staff/orders/<number>/reroute/           y-placed    401 403 403 401 401 403 200 403 403
 
 GET    staff/returns/                           -           401 403 403 401 401 200 200 403 200
 POST   staff/returns/                           at-x        401 403 403 401 401 201 400 403 403
@@ -495,6 +497,12 @@ CALLS: dict[tuple[str, str, str], Callable] = {
             "fulfilment": {"type": "pickup", "location": w.store_y.code},
             "payment": {"method": "pay_in_store"},
         },
+    ),
+    ("POST", "api/v1/staff/orders/<number>/reroute/", "x-placed"): lambda w: Call(
+        f"{V1}staff/orders/{w.placed_x.number}/reroute/", {"location": w.store_y.code}
+    ),
+    ("POST", "api/v1/staff/orders/<number>/reroute/", "y-placed"): lambda w: Call(
+        f"{V1}staff/orders/{w.placed_y.number}/reroute/", {"location": w.store_x.code}
     ),
     # returns: the store's desk, and the customer's requests
     ("GET", "api/v1/staff/returns/", "-"): lambda w: Call(V1 + "staff/returns/"),

@@ -15,6 +15,7 @@ from knox.models import AuthToken
 
 from customers.services import customer_merge
 from inventory import services as inventory_services
+from inventory.models import TransferLeadTime
 from loyalty.services import points_adjust
 from orders import services as order_services
 from orders.domain import Actor
@@ -59,6 +60,9 @@ def world(shop, member):
     CartLineFactory()
     inventory_services.stock_transfer(
         lines=[(variant.pk, 1)], source=shop.warehouse, destination=shop.store, reference="T"
+    )
+    inventory_services.transfer_lead_time_save(
+        lead_time=TransferLeadTime(source=shop.warehouse, destination=shop.store, days=2)
     )
     points_adjust(customer=customer, points=10, reason="welcome", actor=None)
     customer_merge(survivor=customer, duplicate=CustomerFactory(), merged_by=None)
