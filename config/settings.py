@@ -172,6 +172,26 @@ else:
         "OPTIONS": dict(DATABASES["default"].get("OPTIONS", {})),
     }
 DATABASES["replica"]["TEST"] = {"MIRROR": "default"}
+# Django's psycopg 3 connection pool in each process (docs/deployment.md, section 4), on
+# PostgreSQL when DB_POOL_MAX_SIZE is above 0 (`make serve` sets 2: a sync gunicorn
+# worker or a prefork Celery child serves one request or task at a time, the second
+# connection covers one being replaced). Connections are checked before they are lent,
+# so one the server dropped is replaced instead of failing a request.
+DB_POOL_MAX_SIZE = int(os.environ.get("DB_POOL_MAX_SIZE", "0"))
+if DB_POOL_MAX_SIZE > 0 and DATABASES["default"]["ENGINE"].endswith("postgresql"):
+    for alias in ("default", "replica"):
+        DATABASES[alias]["CONN_MAX_AGE"] = 0  # the pool keeps the connections
+        DATABASES[alias]["CONN_HEALTH_CHECKS"] = True  # Django: the pool checks each one
+        DATABASES[alias]["OPTIONS"] = {
+            **DATABASES[alias].get("OPTIONS", {}),
+            "pool": {
+                "min_size": 1,
+                "max_size": DB_POOL_MAX_SIZE,
+                # Seconds a request waits for a connection before it fails.
+                "timeout": float(os.environ.get("DB_POOL_TIMEOUT", "5")),
+                "max_idle": 300,
+            },
+        }
 DATABASE_ROUTERS = ["core.db_router.ReplicaRouter"]
 MIDDLEWARE.append("core.db_router.ReplicaReadsMiddleware")
 REPLICA_READ_VIEWS = [
@@ -390,6 +410,23 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 # Workers and beat log through LOGGING below (JSON, with the request id): config.celery.
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TIMEZONE = "UTC"
+# Queues per kind of work (docs/deployment.md, section 3): a burst of one kind (an expiry
+# sweep, a slow mail server) never delays another. `make serve` runs one worker on every
+# queue (the Procfile's `-Q`, WORKER_QUEUES); scaled out, each queue gets its own workers.
+# Unrouted tasks (refunds, a transfer's arrival) go to the default queue, `celery`.
+CELERY_TASK_DEFAULT_QUEUE = "celery"
+CELERY_TASK_ROUTES = {
+    "orders.tasks.order_notify": {"queue": "notifications"},
+    "customers.tasks.verification_send_code": {"queue": "notifications"},
+    "loyalty.tasks.hold_send_code": {"queue": "notifications"},
+    "orders.tasks.orders_expire_uncollected": {"queue": "expiry"},
+    "orders.tasks.orders_enforce_prepare_deadlines": {"queue": "expiry"},
+    "inventory.tasks.release_expired_reservations": {"queue": "expiry"},
+    "loyalty.tasks.expire_holds": {"queue": "expiry"},
+    "loyalty.tasks.expire_points": {"queue": "expiry"},
+    "customers.tasks.purge_expired": {"queue": "expiry"},
+    "reports.tasks.fold_past_days": {"queue": "reports"},
+}
 CELERY_BEAT_SCHEDULE: dict = {
     # one entry per periodic task, e.g.
     # "inventory-release-expired-reservations": {"task": "...", "schedule": 60.0},

@@ -45,6 +45,7 @@ def prepare_environment(env: dict) -> None:
     env.setdefault("PORT", "8000")
     env.setdefault("CELERY_BROKER_URL", env.get("REDIS_URL") or "redis://127.0.0.1:6379/0")
     env.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+    env.setdefault("DB_POOL_MAX_SIZE", "2")  # psycopg's pool in each process (settings)
     database_url = env.get("DATABASE_URL", "")
     if not database_url.startswith(("postgres://", "postgresql://", "pgsql://")):
         raise Refused(SQLITE_REFUSED)
