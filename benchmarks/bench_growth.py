@@ -19,7 +19,8 @@ machine slows down too). The requests are:
 - the admin lists as head office sees them (every store): variants unfiltered, searched
   by a part of a SKU and by the rare word; stock levels unfiltered and searched by a
   barcode's last digits; orders unfiltered, searched by a number and by a customer's
-  phone; the stock ledger unfiltered;
+  phone; the stock ledger unfiltered; customers searched by a last name, a full name and
+  six digits of a phone;
 - `GET /api/v1/staff/pickups/` at the store with the most pickups, as its associate,
   with 200 of its collected pickups put back in the queue (half placed, half ready).
 
@@ -291,6 +292,23 @@ def _run(runs: int) -> None:
         (f"admin orders ?q= customer phone {phone}", orders, {"q": phone}),
         ("admin stock movements (every store)", "/admin/inventory/stockmovement/", None),
     ]
+    someone = Customer.objects.exclude(last_name="").order_by("pk").first()
+    if someone is not None:
+        customers = "/admin/customers/customer/"
+        name = f"{someone.first_name} {someone.last_name}"
+        pages += [
+            (
+                f"admin customers ?q= a last name {someone.last_name!r}",
+                customers,
+                {"q": someone.last_name},
+            ),
+            (f"admin customers ?q= a full name {name!r}", customers, {"q": name}),
+            (
+                f"admin customers ?q= phone digits {(phone or '')[-6:]}",
+                customers,
+                {"q": (phone or "")[-6:]},
+            ),
+        ]
     for label, url, params in pages:
         _measure(label, get(head_office, url, params), admin_runs)
 
