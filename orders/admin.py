@@ -371,7 +371,8 @@ class OrderAdmin(StoreScopedAdminMixin, admin.ModelAdmin):
         return extra + super().get_urls()
 
     def pickup_queue_view(self, request):
-        """The pickup desk: per store, what to pick (with a printable slip per order) and
+        """The pickup desk: per store, the ship-to-store orders on their way (when they
+        are due, and why one needs staff); what to pick (with a printable slip per order) and
         one-click ready; the orders waiting, handed over with the customer's code (and the
         desk payment of a pay-in-store order); a find box for the customer's order."""
         require_permission(request, PICKUP_PERMISSION)
@@ -396,6 +397,7 @@ class OrderAdmin(StoreScopedAdminMixin, admin.ModelAdmin):
             "chosen": chosen,
             "find": find,
             "found": [(o, selectors.days_left(o)) for o in found],
+            "incoming": queue["incoming"],
             "to_prepare": queue["to_prepare"],
             "waiting": [(o, selectors.days_left(o)) for o in queue["waiting"]],
             "desk_kinds": services.DESK_TENDER_KINDS,

@@ -202,8 +202,9 @@ class PickupQueuePagination(CursorPagination):
 
 
 class StaffPickupQueueView(StaffMixin, APIView):
-    """A store's pickup queue, oldest first: orders to prepare and orders waiting for the
-    customer, a page at a time (`cursor`, `page_size`; follow `next` until it is null)."""
+    """A store's pickup queue, oldest first: ship-to-store orders on their way to it,
+    orders to prepare and orders waiting for the customer, a page at a time (`cursor`,
+    `page_size`; follow `next` until it is null)."""
 
     @extend_schema(
         parameters=[
@@ -232,6 +233,9 @@ class StaffPickupQueueView(StaffMixin, APIView):
             {
                 "next": paginator.get_next_link(),
                 "previous": paginator.get_previous_link(),
+                "incoming": s.StaffOrderOutput(
+                    [o for o in page if o.status == Status.IN_TRANSIT], many=True
+                ).data,
                 "to_prepare": s.StaffOrderOutput(
                     [o for o in page if o.status == Status.PLACED], many=True
                 ).data,
