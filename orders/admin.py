@@ -191,7 +191,7 @@ class OrderAdmin(StoreScopedAdminMixin, admin.ModelAdmin):
     # A chain's orders run to millions: count the search's rows, not the whole list again.
     show_full_result_count = False
     inlines = [OrderLineInline, TenderInline, TransitionInline, PickupAttemptInline]
-    actions = ["mark_ready_for_pickup", "cancel_orders", "reroute_order"]
+    actions = ["mark_ready_for_pickup", "goods_at_store", "cancel_orders", "reroute_order"]
     # The order page in sections; any model field not named here lands in the last one.
     sections = (
         (
@@ -343,6 +343,25 @@ class OrderAdmin(StoreScopedAdminMixin, admin.ModelAdmin):
     @admin.action(description=_("Mark ready for pickup"), permissions=["work_pickup_queue"])
     def mark_ready_for_pickup(self, request, queryset):
         self._transition(request, queryset, Status.READY_FOR_PICKUP)
+
+    @admin.action(
+        description=_("Goods at the store after all: ready for pickup (ship-to-store)"),
+        permissions=["work_pickup_queue"],
+    )
+    def goods_at_store(self, request, queryset):
+        """A ship-to-store order whose transfer arrived short or is lost, once its goods are
+        on the store's shelf (found, restocked): `order_goods_at_store`."""
+        done = 0
+        for order in queryset:
+            try:
+                services.order_goods_at_store(
+                    order=order, user=request.user, staff_location_ids=staff_location_ids(request)
+                )
+                done += 1
+            except DomainError as error:
+                self.message_user(request, f"{order.number}: {error.message}", messages.ERROR)
+        if done:
+            self.message_user(request, _("%(n)d order(s) ready for pickup.") % {"n": done})
 
     @admin.action(description=_("Cancel (staff)"), permissions=["cancel_order"])
     def cancel_orders(self, request, queryset):
