@@ -480,6 +480,18 @@ class OrderAdmin(StoreScopedAdminMixin, admin.ModelAdmin):
     def _pickup_queue_post(self, request, allowed: set[int]) -> None:
         number = request.POST.get("number", "")
         action = request.POST.get("action")
+        if action == "goods_at_store":
+            try:
+                services.order_goods_at_store(
+                    order=selectors.order_get(number=number),
+                    user=request.user,
+                    staff_location_ids=allowed,
+                )
+            except DomainError as error:
+                self.message_user(request, f"{number}: {error.message}", messages.ERROR)
+                return
+            self.message_user(request, f"{number}: {_('ready for pickup')}")
+            return
         target = {"ready": Status.READY_FOR_PICKUP, "handover": Status.COLLECTED}.get(action)
         if target is None:
             self.message_user(request, f"{number}: {_('Unknown action.')}", messages.ERROR)

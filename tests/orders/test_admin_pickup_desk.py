@@ -15,7 +15,12 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from inventory.models import Transfer, TransferLeadTime
-from inventory.services import transfer_lead_time_save, transfer_receive
+from inventory.services import (
+    stock_receive,
+    transfer_lead_time_save,
+    transfer_receive,
+    verify_ledger,
+)
 from orders import services
 from orders.domain import Actor, Status
 from orders.models import Order, PickupCodeAttempt
@@ -359,6 +364,19 @@ def test_the_desk_shows_why_an_order_whose_transfer_arrived_short_needs_staff(sh
     transfer_receive(transfer=transfer, received={line.variant_id: 0}, note="box lost")
     services.order_transfer_arrived(number=coming.number)
 
-    html = member("store_associate", shop.store).get(DESK).content.decode()
+    associate = member("store_associate", shop.store)
+    html = associate.get(DESK).content.decode()
 
     assert "arrived 1 unit(s) short" in _section(html, "On their way to the store")
+    assert "Goods are here: ready for pickup" in _section(html, "On their way to the store")
+
+    refused = associate.post(DESK, {"number": coming.number, "action": "goods_at_store"})
+    assert refused.status_code == 302
+    assert Order.objects.get(pk=coming.pk).status == Status.IN_TRANSIT
+    stock_receive(location=shop.store, lines=[(line.variant_id, 1)], reference="found")
+    associate.post(DESK, {"number": coming.number, "action": "goods_at_store"})
+    coming.refresh_from_db()
+    assert (coming.status, coming.needs_attention) == (Status.READY_FOR_PICKUP, False)
+    waiting = _section(associate.get(DESK).content.decode(), "Waiting for the customer")
+    assert coming.number in waiting.split("On their way to the store")[0]
+    assert verify_ledger() == []
