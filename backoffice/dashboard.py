@@ -1,9 +1,11 @@
 """The admin start page of each role, as tiles: what to do today and where to do it.
 
 A store's staff (assigned to stores, without `inventory.operate_any_location`) see their
-own stores' pickups, orders overdue (managers), returns to receive, short pickups,
-incoming transfers, stock needing a look, silent tills and today's sales; head office
-(that permission, or a superuser) sees orders and sales by channel and by store. A tile
+own stores' pickups, orders overdue (managers, and whoever ships from their location),
+returns to receive, short pickups, incoming transfers, stock needing a look, silent tills
+and today's sales; head office (that permission, or a superuser) sees every location's
+overdue orders (counted per location, those without a manager first) and orders and sales
+by channel and by store. A tile
 is built only when the user holds the view permission of what it shows and of the page
 it links to, and every tile links to the admin page (with its filters) where the work is
 done. Figures come from `backoffice.selectors`; this module only decides who sees what
@@ -134,7 +136,7 @@ def _store_page(user, stores, now) -> StartPage:
     tiles = []
     builders = (
         ("orders.work_pickup_queue", _pickups_tile),
-        ("orders.cancel_order", _overdue_tile),
+        (("orders.cancel_order", "orders.ship_order"), _overdue_tile),
         ("returns.view_return", _returns_tile),
         ("pos.view_shortpickup", _short_pickups_tile),
         ("inventory.view_transfer", _transfers_tile),
@@ -142,8 +144,10 @@ def _store_page(user, stores, now) -> StartPage:
         ("pos.view_terminal", _terminals_tile),
         ("orders.view_order", _store_sales_tile),
     )
-    for permission, build in builders:
-        if user.has_perm(permission):
+    for permissions, build in builders:
+        if isinstance(permissions, str):
+            permissions = (permissions,)
+        if any(user.has_perm(permission) for permission in permissions):
             tiles.append(build(user=user, stores=stores, ids=ids, now=now))
     names = ", ".join(store.name for store in stores)
     return StartPage(
@@ -185,8 +189,9 @@ def _pickups_tile(*, user, stores, ids, now) -> Tile:
 
 
 def _overdue_tile(*, user, stores, ids, now) -> Tile:
-    """Orders nobody prepared or shipped by the first deadline: the manager's to act on
-    before the second deadline cancels them."""
+    """Orders nobody prepared or shipped by the first deadline at the user's locations
+    (stores, or the warehouse they ship from): the manager's to act on before the second
+    deadline cancels them."""
     overdue = selectors.orders_overdue(location_ids=ids)
     url = _url(
         "orders_order_changelist",
@@ -210,7 +215,9 @@ def _overdue_tile(*, user, stores, ids, now) -> Tile:
         url=url,
         link_label=_("Prepare, re-route or cancel"),
         figures=[
-            Figure(_("not prepared in time"), overdue.count, url, warn=overdue.count > 0),
+            Figure(
+                _("not prepared or shipped in time"), overdue.count, url, warn=overdue.count > 0
+            ),
         ],
         head=[_("Order"), _("Store"), _("Fulfilment"), _("Escalated")],
         rows=rows,
@@ -370,12 +377,53 @@ def _store_sales_tile(*, user, stores, ids, now) -> Tile:
 def _head_office_page(user, now) -> StartPage:
     tiles = []
     if user.has_perm("orders.view_order"):
+        tiles.append(_chain_overdue_tile(user))
         by_channel = selectors.sales_by_channel(location_ids=None, now=now)
         by_store = selectors.sales_by_store(location_ids=None, now=now)
         tiles += [_sales_tile("channel", by_channel, now), _sales_tile("store", by_store, now)]
     if may_see_reports(user):
         tiles.append(_reports_tile())
     return StartPage(kind="head_office", title=_("Head office"), stores=[], tiles=tiles)
+
+
+def _chain_overdue_tile(user) -> Tile:
+    """Every location's orders nobody prepared or shipped by the first deadline, counted
+    per location; those with nobody there to act on them (a warehouse's deliveries, a
+    store without a manager) first, since no store's start page shows them."""
+    overdue = selectors.orders_overdue_by_location()
+    escalated = {"status__exact": Status.PLACED.value, "escalated_at__isempty": "0"}
+    url = _url("orders_order_changelist", **escalated)
+    rows = [
+        [
+            Cell(
+                row.name,
+                _url("orders_order_changelist", location__id__exact=str(row.pk), **escalated),
+            ),
+            Cell(str(row.count), numeric=True),
+            Cell(_("store manager") if row.managed else _("nobody there: head office")),
+        ]
+        for row in overdue.locations[: selectors.TILE_ROWS * 2]
+    ]
+    return Tile(
+        key="overdue",
+        title=_("Overdue orders"),
+        url=url,
+        link_label=_("Every overdue order"),
+        figures=[
+            Figure(
+                _("not prepared or shipped in time"), overdue.count, url, warn=overdue.count > 0
+            ),
+            Figure(
+                _("at locations without a manager"),
+                overdue.unmanaged,
+                url,
+                warn=overdue.unmanaged > 0,
+            ),
+        ],
+        head=[_("Location"), _("Overdue"), _("Who acts")],
+        rows=rows,
+        empty=_("Nothing overdue."),
+    )
 
 
 def _reports_tile() -> Tile:

@@ -11,10 +11,10 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
 
-from django.db.models import Count, F, Q, Sum
+from django.db.models import Count, Exists, F, OuterRef, Q, Sum
 from django.utils import timezone
 
-from inventory.models import Location, StockLevel, Transfer
+from inventory.models import Location, LocationStaff, StockLevel, Transfer
 from orders import selectors as order_selectors
 from orders.domain import Fulfilment, Status
 from orders.models import Order
@@ -127,6 +127,69 @@ def orders_overdue(*, location_ids: list[int]) -> Overdue:
         for order in oldest
     ]
     return Overdue(count=base.count(), oldest=rows)
+
+
+@dataclass(frozen=True)
+class OverdueLocation:
+    pk: int
+    code: str
+    name: str
+    count: int
+    # Someone working there may act on its orders (cancel, re-route): a store manager. A
+    # location without one (a warehouse shipping deliveries, a store nobody manages) has
+    # nobody but head office to see its overdue orders.
+    managed: bool
+
+
+@dataclass(frozen=True)
+class OverdueByLocation:
+    count: int
+    locations: list[OverdueLocation]
+
+    @property
+    def unmanaged(self) -> int:
+        return sum(row.count for row in self.locations if not row.managed)
+
+
+def _acts_on_orders() -> Q:
+    """A location's member of staff who may cancel (and so re-route or give up) its orders:
+    the store manager role's `orders.cancel_order`, through a group or their own."""
+    perm = {"codename": "cancel_order", "content_type__app_label": "orders"}
+    return (
+        Q(user__is_superuser=True)
+        | Q(**{f"user__groups__permissions__{k}": v for k, v in perm.items()})
+        | Q(**{f"user__user_permissions__{k}": v for k, v in perm.items()})
+    )
+
+
+def orders_overdue_by_location() -> OverdueByLocation:
+    """Every location's escalated orders (as `orders_overdue`), counted per location, for
+    head office: locations nobody there may act for (no active member of staff holding
+    `orders.cancel_order`) first, then the most overdue. One query, grouped by location
+    (a chain has a few hundred locations at most)."""
+    managers = LocationStaff.objects.filter(
+        _acts_on_orders(), location_id=OuterRef("location_id"), user__is_active=True
+    )
+    grouped = (
+        Order.objects.filter(status=Status.PLACED, escalated_at__isnull=False)
+        .values("location_id", "location__code", "location__name")
+        .annotate(count=Count("pk"), managed=Exists(managers))
+        .order_by()
+    )
+    rows = sorted(
+        (
+            OverdueLocation(
+                pk=values["location_id"],
+                code=values["location__code"],
+                name=values["location__name"],
+                count=values["count"],
+                managed=values["managed"],
+            )
+            for values in grouped
+        ),
+        key=lambda row: (row.managed, -row.count, row.code),
+    )
+    return OverdueByLocation(count=sum(row.count for row in rows), locations=rows)
 
 
 def returns_requested_count(*, location_ids: list[int]) -> int:

@@ -191,7 +191,7 @@ class OrderAdmin(StoreScopedAdminMixin, admin.ModelAdmin):
     # A chain's orders run to millions: count the search's rows, not the whole list again.
     show_full_result_count = False
     inlines = [OrderLineInline, TenderInline, TransitionInline, PickupAttemptInline]
-    actions = ["mark_ready_for_pickup", "cancel_orders", "reroute_order"]
+    actions = ["mark_ready_for_pickup", "goods_at_store", "cancel_orders", "reroute_order"]
     # The order page in sections; any model field not named here lands in the last one.
     sections = (
         (
@@ -344,6 +344,25 @@ class OrderAdmin(StoreScopedAdminMixin, admin.ModelAdmin):
     def mark_ready_for_pickup(self, request, queryset):
         self._transition(request, queryset, Status.READY_FOR_PICKUP)
 
+    @admin.action(
+        description=_("Goods at the store after all: ready for pickup (ship-to-store)"),
+        permissions=["work_pickup_queue"],
+    )
+    def goods_at_store(self, request, queryset):
+        """A ship-to-store order whose transfer arrived short or is lost, once its goods are
+        on the store's shelf (found, restocked): `order_goods_at_store`."""
+        done = 0
+        for order in queryset:
+            try:
+                services.order_goods_at_store(
+                    order=order, user=request.user, staff_location_ids=staff_location_ids(request)
+                )
+                done += 1
+            except DomainError as error:
+                self.message_user(request, f"{order.number}: {error.message}", messages.ERROR)
+        if done:
+            self.message_user(request, _("%(n)d order(s) ready for pickup.") % {"n": done})
+
     @admin.action(description=_("Cancel (staff)"), permissions=["cancel_order"])
     def cancel_orders(self, request, queryset):
         self._transition(request, queryset, Status.CANCELLED)
@@ -371,7 +390,8 @@ class OrderAdmin(StoreScopedAdminMixin, admin.ModelAdmin):
         return extra + super().get_urls()
 
     def pickup_queue_view(self, request):
-        """The pickup desk: per store, what to pick (with a printable slip per order) and
+        """The pickup desk: per store, the ship-to-store orders on their way (when they
+        are due, and why one needs staff); what to pick (with a printable slip per order) and
         one-click ready; the orders waiting, handed over with the customer's code (and the
         desk payment of a pay-in-store order); a find box for the customer's order."""
         require_permission(request, PICKUP_PERMISSION)
@@ -396,6 +416,7 @@ class OrderAdmin(StoreScopedAdminMixin, admin.ModelAdmin):
             "chosen": chosen,
             "find": find,
             "found": [(o, selectors.days_left(o)) for o in found],
+            "incoming": queue["incoming"],
             "to_prepare": queue["to_prepare"],
             "waiting": [(o, selectors.days_left(o)) for o in queue["waiting"]],
             "desk_kinds": services.DESK_TENDER_KINDS,
@@ -459,6 +480,18 @@ class OrderAdmin(StoreScopedAdminMixin, admin.ModelAdmin):
     def _pickup_queue_post(self, request, allowed: set[int]) -> None:
         number = request.POST.get("number", "")
         action = request.POST.get("action")
+        if action == "goods_at_store":
+            try:
+                services.order_goods_at_store(
+                    order=selectors.order_get(number=number),
+                    user=request.user,
+                    staff_location_ids=allowed,
+                )
+            except DomainError as error:
+                self.message_user(request, f"{number}: {error.message}", messages.ERROR)
+                return
+            self.message_user(request, f"{number}: {_('ready for pickup')}")
+            return
         target = {"ready": Status.READY_FOR_PICKUP, "handover": Status.COLLECTED}.get(action)
         if target is None:
             self.message_user(request, f"{number}: {_('Unknown action.')}", messages.ERROR)

@@ -18,7 +18,7 @@ from django.utils.translation import gettext_lazy
 from core.admin import staff_location_ids
 from core.errors import Conflict
 from orders.domain import ASSISTED_CHANNELS, TERMINAL, Channel
-from orders.models import Cart, CartLine, Notification, Order, OrderLine
+from orders.models import AssistedSale, Cart, CartLine, Notification, Order, OrderLine
 
 VIEW_PERMISSION = "orders.view_order"
 
@@ -35,8 +35,14 @@ def _iso(value) -> str | None:
     return value.isoformat() if value else None
 
 
+def _seller(user) -> str | None:
+    return (user.get_full_name() or str(user)) if user is not None else None
+
+
 def export(customer_id: int) -> dict[str, Any]:
-    """Every order of the customer (contacts, address, lines, payments) and their carts."""
+    """Every order of the customer (contacts, address, lines, payments), their carts, and
+    the sales staff made on their behalf (who, through which channel and store, when, when
+    the customer confirmed with their code, and the order it became)."""
     orders = (
         Order.objects.filter(customer_id=customer_id)
         .select_related("location")
@@ -49,6 +55,11 @@ def export(customer_id: int) -> dict[str, Any]:
             Prefetch("lines", queryset=CartLine.objects.select_related("variant").order_by("id"))
         )
         .order_by("id")
+    )
+    assisted = (
+        AssistedSale.objects.filter(customer_id=customer_id)
+        .select_related("staff", "placed_by", "store", "order")
+        .order_by("created_at", "id")
     )
     return {
         "orders": [
@@ -96,6 +107,18 @@ def export(customer_id: int) -> dict[str, Any]:
                 ],
             }
             for cart in carts
+        ],
+        "assisted_sales": [
+            {
+                "channel": sale.channel,
+                "store": sale.store.name if sale.store_id else None,
+                "staff": _seller(sale.staff),
+                "placed_by": _seller(sale.placed_by),
+                "started_at": _iso(sale.created_at),
+                "consent_confirmed_at": _iso(sale.consent_confirmed_at),
+                "order": sale.order.number if sale.order_id else None,
+            }
+            for sale in assisted
         ],
     }
 

@@ -314,16 +314,21 @@ def orders_for_customer(*, customer) -> QuerySet[Order]:
     return _order_queryset().filter(customer=customer).order_by("-id")
 
 
+# A store's open pickups: on their way to it (ship-to-store), to prepare, waiting.
+PICKUP_QUEUE_STATUSES = (Status.IN_TRANSIT, Status.PLACED, Status.READY_FOR_PICKUP)
+
+
 def pickup_queue(
     *, location_ids: set[int] | list[int], status: str | None = None
 ) -> QuerySet[Order]:
-    """A store's open pickups, oldest first: placed ones to prepare and ready ones waiting
-    for the customer (or only those of `status`).
+    """A store's open pickups, oldest first: ship-to-store ones still on their way to it
+    (`ready_from` says when they should arrive), placed ones to prepare and ready ones
+    waiting for the customer (or only those of `status`).
 
     Lines, tenders and history are prefetched, so a page costs the same few queries
     however many orders it holds; callers page it (the queue of a busy store is long).
     """
-    statuses = [status] if status else [Status.PLACED, Status.READY_FOR_PICKUP]
+    statuses = [status] if status else list(PICKUP_QUEUE_STATUSES)
     return (
         _order_queryset()
         .filter(
@@ -419,7 +424,9 @@ def _picking_lines() -> Prefetch:
 
 
 def pickup_desk_queue(*, location_ids: set[int] | list[int]) -> dict[str, list[Order]]:
-    """`pickup_queue` with each order's lines, product and variant loaded (what to pick).
+    """`pickup_queue` with each order's lines, product and variant loaded (what to pick),
+    split by what the desk does with them; `incoming` are ship-to-store orders still on
+    their way (nothing to do yet, unless flagged `needs_attention`).
 
     Three queries whatever the queue's length: the orders, their lines with variants and
     products.
@@ -430,11 +437,12 @@ def pickup_desk_queue(*, location_ids: set[int] | list[int]) -> dict[str, list[O
         .filter(
             fulfilment_type=Fulfilment.PICKUP,
             location_id__in=list(location_ids),
-            status__in=[Status.PLACED, Status.READY_FOR_PICKUP],
+            status__in=PICKUP_QUEUE_STATUSES,
         )
         .order_by("placed_at", "id")
     )
     return {
+        "incoming": [o for o in orders if o.status == Status.IN_TRANSIT],
         "to_prepare": [o for o in orders if o.status == Status.PLACED],
         "waiting": [o for o in orders if o.status == Status.READY_FOR_PICKUP],
     }

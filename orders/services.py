@@ -1509,6 +1509,58 @@ def order_transfer_arrived(*, number: str, at: datetime | None = None) -> Order 
         )
 
 
+def order_goods_at_store(
+    *, order: Order, user=None, staff_location_ids: set[int] | None = None
+) -> Order:
+    """Staff say a ship-to-store order's goods are at its store after all — the units a
+    short transfer lacked were found, the shelf was restocked, a lost parcel turned up —
+    whatever became of its transfers: make it ready for pickup from the store's stock.
+
+    Locks the order row, then (reserving) the store's levels — a transition's lock order,
+    as `order_transfer_arrived`. Every unit its transfers were to bring is reserved at the
+    store (what the store held at checkout is reserved already) and the order moves
+    `in_transit → ready_for_pickup` (the table's system move, recorded with the member of
+    staff): the hold clock starts, the flag is cleared, the customer is told after commit.
+    A transfer received later simply adds to the store's stock. Raises NotYourStore (404)
+    for another store's order, IllegalTransition (409) unless `in_transit`, and
+    InsufficientStock (409, every short line) when the store does not hold the units —
+    then nothing changes and the order stays flagged.
+    """
+    now = timezone.now()
+    with transaction.atomic():
+        order = Order.objects.select_for_update().get(pk=order.pk)
+        if staff_location_ids is not None and order.location_id not in staff_location_ids:
+            raise NotYourStore(details={"order": order.number})
+        if order.status != Status.IN_TRANSIT:
+            raise IllegalTransition(
+                _("Only an order on its way to the store can be made ready from its stock."),
+                details={"order": order.number, "status": order.status},
+            )
+        transfers = inventory_selectors.transfers_for_reference(reference=order.reference)
+        shipped: dict[int, int] = defaultdict(int)
+        for transfer in transfers:
+            for line in transfer.lines.all():
+                shipped[line.variant_id] += line.quantity
+        inventory_services.stock_reserve(
+            lines=sorted(shipped.items()),
+            location=order.location,
+            reference=order.reference,
+            actor=user,
+        )
+        if order.needs_attention:
+            order.needs_attention, order.attention_note = False, ""
+            order.save(update_fields=["needs_attention", "attention_note", "updated_at"])
+        numbers = ", ".join(t.number for t in transfers)
+        return order_transition(
+            order=order,
+            target=Status.READY_FOR_PICKUP,
+            actor=Actor.SYSTEM,
+            user=user,
+            note=f"goods at the store, confirmed by staff (transfers {numbers})"[:255],
+            at=now,
+        )
+
+
 def _order_flag(order: Order, note: str) -> Order:
     if not order.needs_attention or order.attention_note != note[:255]:
         order.needs_attention, order.attention_note = True, note[:255]

@@ -273,10 +273,23 @@ class OrderOutput(serializers.ModelSerializer):
 
 
 class StaffOrderOutput(OrderOutput):
-    """Staff see the order without the pickup code: the customer shows it at the counter."""
+    """Staff see the order without the pickup code (the customer shows it at the counter),
+    and whether it needs them: flagged by a till sale that took its units, a ship-to-store
+    transfer that arrived short or is overdue, with the reason in `attention_note`."""
+
+    needs_attention = serializers.BooleanField(
+        read_only=True, help_text="Staff must look at it: see `attention_note`."
+    )
+    attention_note = serializers.CharField(
+        read_only=True, help_text="Why it needs staff, and what they can do; blank otherwise."
+    )
 
     class Meta(OrderOutput.Meta):
-        fields = [f for f in OrderOutput.Meta.fields if f != "pickup_code"]
+        fields = [
+            *(f for f in OrderOutput.Meta.fields if f != "pickup_code"),
+            "needs_attention",
+            "attention_note",
+        ]
 
 
 class DeskPaymentInput(serializers.Serializer):
@@ -291,9 +304,14 @@ class StaffPickupQueueQuery(serializers.Serializer):
         help_text="Location code or id; default (or blank): every store of yours.",
     )
     status = serializers.ChoiceField(
-        choices=[domain.Status.PLACED.value, domain.Status.READY_FOR_PICKUP.value],
+        choices=[
+            domain.Status.IN_TRANSIT.value,
+            domain.Status.PLACED.value,
+            domain.Status.READY_FOR_PICKUP.value,
+        ],
         required=False,
-        help_text="Only orders to prepare (placed) or only those waiting (ready_for_pickup).",
+        help_text="Only the orders on their way (in_transit), to prepare (placed) or "
+        "waiting (ready_for_pickup).",
     )
 
 
@@ -302,6 +320,12 @@ class StaffPickupQueueOutput(serializers.Serializer):
 
     next = serializers.URLField(allow_null=True, help_text="The next page; null on the last.")
     previous = serializers.URLField(allow_null=True, help_text="The page before; null first.")
+    incoming = StaffOrderOutput(
+        many=True,
+        help_text="In transit: ship-to-store orders on their way to the store, expected by "
+        "`ready_from`; ready for pickup by themselves when the transfer is received "
+        "(`needs_attention` when it arrived short or is overdue).",
+    )
     to_prepare = StaffOrderOutput(many=True, help_text="Placed: pick and mark ready.")
     waiting = StaffOrderOutput(many=True, help_text="Ready: waiting for the customer.")
 

@@ -49,6 +49,11 @@ urlpatterns = [
         views.StaffOrderRerouteView.as_view(),
         name="staff-order-reroute",
     ),
+    path(
+        "staff/orders/<str:number>/goods-at-store/",
+        views.StaffOrderGoodsAtStoreView.as_view(),
+        name="staff-order-goods-at-store",
+    ),
     re_path(
         r"^staff/orders/(?P<number>[A-Za-z0-9-]+)/(?P<action>ready|handover|cancel|ship|deliver)/$",
         views.StaffOrderActionView.as_view(),

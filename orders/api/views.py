@@ -202,8 +202,9 @@ class PickupQueuePagination(CursorPagination):
 
 
 class StaffPickupQueueView(StaffMixin, APIView):
-    """A store's pickup queue, oldest first: orders to prepare and orders waiting for the
-    customer, a page at a time (`cursor`, `page_size`; follow `next` until it is null)."""
+    """A store's pickup queue, oldest first: ship-to-store orders on their way to it,
+    orders to prepare and orders waiting for the customer, a page at a time (`cursor`,
+    `page_size`; follow `next` until it is null)."""
 
     @extend_schema(
         parameters=[
@@ -232,6 +233,9 @@ class StaffPickupQueueView(StaffMixin, APIView):
             {
                 "next": paginator.get_next_link(),
                 "previous": paginator.get_previous_link(),
+                "incoming": s.StaffOrderOutput(
+                    [o for o in page if o.status == Status.IN_TRANSIT], many=True
+                ).data,
                 "to_prepare": s.StaffOrderOutput(
                     [o for o in page if o.status == Status.PLACED], many=True
                 ).data,
@@ -310,6 +314,26 @@ class StaffOrderRerouteView(StaffMixin, APIView):
                 location=data.validated_data["location"],
                 user=request.user,
                 staff_location_ids=allowed,
+            )
+        )
+        return Response(s.StaffOrderOutput(selectors.order_get(number=number)).data)
+
+
+class StaffOrderGoodsAtStoreView(StaffMixin, APIView):
+    """A ship-to-store order whose transfer arrived short, is lost, or lost units to a till
+    sale (`needs_attention`), when its goods are at the store after all (found, restocked):
+    reserved there from the store's stock and ready for pickup, the customer told. Needs
+    `orders.work_pickup_queue` and the order's store among the staff member's; 409
+    `insufficient_stock` (every short line) while the store does not hold the units, 409
+    `illegal_transition` for an order not in transit."""
+
+    @extend_schema(request=None, responses=s.StaffOrderOutput)
+    def post(self, request, number):
+        allowed = self.staff_location_ids(request, "orders.work_pickup_queue")
+        order = selectors.order_get(number=number)
+        run_with_retry(
+            lambda: services.order_goods_at_store(
+                order=order, user=request.user, staff_location_ids=allowed
             )
         )
         return Response(s.StaffOrderOutput(selectors.order_get(number=number)).data)

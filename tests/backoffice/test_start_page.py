@@ -113,7 +113,12 @@ def test_head_office_sees_sales_of_every_store_by_channel_and_by_store(world, me
     page = start_page(browser.user)
 
     assert page.kind == "head_office"
-    assert [tile.key for tile in page.tiles] == ["sales_by_channel", "sales_by_store", "reports"]
+    assert [tile.key for tile in page.tiles] == [
+        "overdue",
+        "sales_by_channel",
+        "sales_by_store",
+        "reports",
+    ]
     reports_tile = next(tile for tile in page.tiles if tile.key == "reports")
     assert ("Sales", "/admin/reports/report/sales/") in reports_tile.links
     assert rows(page, "sales_by_channel") == [

@@ -12,6 +12,8 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
+from inventory.models import Transfer, TransferLeadTime
+from inventory.services import transfer_lead_time_save, transfer_receive
 from orders import services
 from orders.domain import Actor, Status
 from returns.services import return_create
@@ -241,3 +243,34 @@ def test_opening_the_order_pages_writes_nothing(shop, member):
         if q["sql"].lstrip().upper().startswith(("INSERT", "UPDATE", "DELETE"))
     ]
     assert writes == []
+
+
+def test_a_ship_to_store_order_whose_transfer_arrived_short_says_why_on_its_page(shop, member):
+    coat = VariantFactory(product__name="Winter coat", name="M")
+    PriceFactory(variant=coat, amount=Decimal("120.00"))
+    StockLevelFactory(variant=coat, location=shop.warehouse, on_hand=3)
+    transfer_lead_time_save(
+        lead_time=TransferLeadTime(source=shop.warehouse, destination=shop.store, days=2)
+    )
+    customer = CustomerWithLoginFactory()
+    cart = services.cart_get_current(customer=customer, channel="web")
+    services.cart_line_add(cart=cart, sku=coat.sku, quantity=2)
+    order = services.checkout_place(
+        cart=cart,
+        customer=customer,
+        fulfilment={"type": "pickup", "location": shop.store.code, "allow_transfer": True},
+        payment=CARD,
+    )
+    manager = member("store_manager", shop.store)
+    assert "Staff must act:" not in manager.get(_change_url(order)).content.decode()
+
+    transfer_receive(
+        transfer=Transfer.objects.get(reference=order.reference), received={coat.pk: 1}
+    )
+    services.order_transfer_arrived(number=order.number)
+
+    page = _text(manager.get(_change_url(order)).content.decode())
+    assert "Staff must act: Transfer" in page
+    assert "arrived 1 unit(s) short: cancel the order or find them." in page
+    listed = _text(manager.get(ORDERS, {"needs_attention__exact": "1"}).content.decode())
+    assert order.number in listed

@@ -12,7 +12,15 @@ from decimal import Decimal
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
 
+from inventory.models import Transfer, TransferLeadTime
+from inventory.services import (
+    stock_receive,
+    transfer_lead_time_save,
+    transfer_receive,
+    verify_ledger,
+)
 from orders import services
 from orders.domain import Actor, Status
 from orders.models import Order, PickupCodeAttempt
@@ -270,6 +278,8 @@ def test_the_desk_runs_the_same_queries_for_two_orders_as_for_six(shop, member, 
     for _ in range(3):
         _ready(_pickup(shop, [(beans, 2), (tea, 1)]), associate.user)
         _pickup(shop, [(tea, 1)])
+    for _ in range(2):
+        _coming(shop, _far_away(shop))
 
     assert queries() == few
 
@@ -299,3 +309,74 @@ def test_opening_the_desk_finding_and_printing_writes_nothing(shop, member, bean
         if q["sql"].lstrip().upper().startswith(("INSERT", "UPDATE", "DELETE"))
     ]
     assert writes == []
+
+
+def _far_away(shop):
+    """A coat only the warehouse holds, on a two-day route to the shop's store."""
+    coat = VariantFactory(product__name="Winter coat", name="M")
+    PriceFactory(variant=coat, amount=Decimal("120.00"))
+    StockLevelFactory(variant=coat, location=shop.warehouse, on_hand=5)
+    if not TransferLeadTime.objects.filter(source=shop.warehouse, destination=shop.store):
+        transfer_lead_time_save(
+            lead_time=TransferLeadTime(source=shop.warehouse, destination=shop.store, days=2)
+        )
+    return coat
+
+
+def _coming(shop, coat):
+    """A ship-to-store pickup of `coat` at the shop's store: in transit from the warehouse."""
+    customer = CustomerWithLoginFactory()
+    cart = services.cart_get_current(customer=customer, channel="web")
+    services.cart_line_add(cart=cart, sku=coat.sku, quantity=1)
+    order = services.checkout_place(
+        cart=cart,
+        customer=customer,
+        fulfilment={"type": "pickup", "location": shop.store.code, "allow_transfer": True},
+        payment=CARD,
+    )
+    assert order.status == Status.IN_TRANSIT
+    return order
+
+
+def test_the_desk_lists_ship_to_store_orders_on_their_way_with_the_day_they_are_due(
+    shop, member, beans
+):
+    coming = _coming(shop, _far_away(shop))
+    placed = _pickup(shop, [(beans, 1)])
+    associate = member("store_associate", shop.store)
+
+    html = associate.get(DESK).content.decode()
+
+    on_the_way = _section(html, "On their way to the store")
+    assert coming.number in on_the_way
+    assert timezone.localtime(coming.ready_from).strftime("%Y-%m-%d") in on_the_way
+    assert "1 × Winter coat — M" in on_the_way
+    assert placed.number not in on_the_way
+    assert coming.number not in _section(html, "To prepare", "On their way to the store")
+    # Nothing to do with it at the desk until its transfer is received.
+    assert "Ready for pickup" not in on_the_way
+
+
+def test_the_desk_shows_why_an_order_whose_transfer_arrived_short_needs_staff(shop, member):
+    coming = _coming(shop, _far_away(shop))
+    transfer = Transfer.objects.get(reference=coming.reference)
+    (line,) = transfer.lines.all()
+    transfer_receive(transfer=transfer, received={line.variant_id: 0}, note="box lost")
+    services.order_transfer_arrived(number=coming.number)
+
+    associate = member("store_associate", shop.store)
+    html = associate.get(DESK).content.decode()
+
+    assert "arrived 1 unit(s) short" in _section(html, "On their way to the store")
+    assert "Goods are here: ready for pickup" in _section(html, "On their way to the store")
+
+    refused = associate.post(DESK, {"number": coming.number, "action": "goods_at_store"})
+    assert refused.status_code == 302
+    assert Order.objects.get(pk=coming.pk).status == Status.IN_TRANSIT
+    stock_receive(location=shop.store, lines=[(line.variant_id, 1)], reference="found")
+    associate.post(DESK, {"number": coming.number, "action": "goods_at_store"})
+    coming.refresh_from_db()
+    assert (coming.status, coming.needs_attention) == (Status.READY_FOR_PICKUP, False)
+    waiting = _section(associate.get(DESK).content.decode(), "Waiting for the customer")
+    assert coming.number in waiting.split("On their way to the store")[0]
+    assert verify_ledger() == []

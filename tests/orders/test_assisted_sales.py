@@ -460,3 +460,147 @@ def test_the_checkout_service_takes_no_points_without_the_customers_confirmation
     assert not Order.objects.exists()
     assert balance_get(customer=customer) == 500
     assert StockLevel.objects.get(variant=shirt, location=shop.store).reserved == 0
+
+
+def test_an_associate_sells_a_coat_only_the_warehouse_holds_for_pickup_in_another_store(
+    shop, customer, seller, associate, customer_client, django_capture_on_commit_callbacks
+):
+    """Endless aisle and ship-to-store: sold in store A (Berlin Mitte) for pickup in store C
+    (Hamburg), the coat travels from the warehouse; the order is the customer's at once."""
+    from inventory.models import StockLevel, Transfer, TransferLeadTime
+    from inventory.services import transfer_lead_time_save, transfer_receive, verify_ledger
+    from loyalty.services import verify as loyalty_verify
+    from reports.services import facts_verify
+
+    coat = shop.sku(price="120.00", store=0, warehouse=1)
+    transfer_lead_time_save(
+        lead_time=TransferLeadTime(source=shop.warehouse, destination=shop.other_store, days=2)
+    )
+    token = _start(seller, customer).json()["token"]
+    seller.post(f"{CARTS}{token}/lines/", {"sku": coat.sku}, format="json")
+    cart = seller.patch(
+        f"{CARTS}{token}/",
+        {"fulfilment_type": "pickup", "pickup_location": shop.other_store.code},
+        format="json",
+    ).json()
+    assert cart["fulfilment"]["ship_to_store"]["lines"] == [
+        {"sku": coat.sku, "quantity": 1, "from": shop.warehouse.code}
+    ]
+
+    placed = seller.post(
+        "/api/v1/staff/checkout/",
+        {
+            "cart": token,
+            "fulfilment": {
+                "type": "pickup",
+                "location": shop.other_store.code,
+                "allow_transfer": True,
+            },
+            "payment": {"method": "pay_in_store"},
+            "expected_total": cart["quote"]["total"],
+        },
+        format="json",
+        HTTP_IDEMPOTENCY_KEY="assisted-ship-to-store",
+    )
+
+    assert placed.status_code == 201, placed.content
+    body = placed.json()
+    assert (body["status"], body["channel"], body["location"]) == (
+        "in_transit",
+        "store_assisted",
+        shop.other_store.code,
+    )
+    assert body["ready_from"] is not None
+    assert body["sold_by"] == {"staff": associate.email, "store": shop.store.code}
+    assert [(t["to_status"], t["actor_kind"]) for t in body["transitions"]] == [
+        ("placed", "staff"),
+        ("in_transit", "system"),
+    ]
+    sale = AssistedSale.objects.get(cart__token=token)
+    assert (sale.order.number, sale.placed_by, sale.channel) == (
+        body["number"],
+        associate,
+        "store_assisted",
+    )
+    # In the customer's app at once.
+    mine = customer_client.get(f"/api/v1/orders/{body['number']}/")
+    assert (mine.status_code, mine.json()["status"]) == (200, "in_transit")
+    transfer = Transfer.objects.get(reference=f"order:{body['number']}")
+    assert (transfer.source, transfer.destination) == (shop.warehouse, shop.other_store)
+
+    with django_capture_on_commit_callbacks(execute=True):
+        transfer_receive(transfer=transfer)
+
+    order = Order.objects.get(number=body["number"])
+    assert order.status == "ready_for_pickup"
+    level = StockLevel.objects.get(variant=coat, location=shop.other_store)
+    assert (level.on_hand, level.reserved) == (1, 1)
+    assert verify_ledger() == [] and loyalty_verify() == [] and facts_verify() == []
+
+
+def test_the_customers_data_export_lists_the_sales_staff_made_on_their_behalf(
+    shop, customer, seller, associate, customer_client, django_capture_on_commit_callbacks
+):
+    from django.test import Client
+    from django.urls import reverse
+
+    associate.full_name = "Mia Verkauf"
+    associate.save(update_fields=["full_name"])
+    shirt = shop.sku(price="20.00")
+    token = _start(seller, customer).json()["token"]
+    seller.post(f"{CARTS}{token}/lines/", {"sku": shirt.sku}, format="json")
+    _request_code(seller, token, django_capture_on_commit_callbacks)
+    seller.post(
+        f"{CARTS}{token}/confirmation/confirm/", {"code": _code(customer.email)}, format="json"
+    )
+    number = seller.post(
+        "/api/v1/staff/checkout/",
+        {
+            "cart": token,
+            "fulfilment": {"type": "pickup", "location": shop.store.code},
+            "payment": {"method": "pay_in_store"},
+        },
+        format="json",
+        HTTP_IDEMPOTENCY_KEY="assisted-export",
+    ).json()["number"]
+    agent = role_staff("call_centre")
+    _start(_client(agent), customer)  # started by phone, never checked out
+    someone_else = CustomerWithLoginFactory()
+    _start(seller, someone_else)
+    placed, by_phone = AssistedSale.objects.filter(customer=customer).order_by("id")
+
+    exported = customer_client.get("/api/v1/me/export/")
+
+    assert exported.status_code == 200, exported.content
+    assert exported.json()["assisted_sales"] == [
+        {
+            "channel": "store_assisted",
+            "store": shop.store.name,
+            "staff": "Mia Verkauf",
+            "placed_by": "Mia Verkauf",
+            "started_at": placed.created_at.isoformat(),
+            "consent_confirmed_at": placed.consent_confirmed_at.isoformat(),
+            "order": number,
+        },
+        {
+            "channel": "call_centre",
+            "store": None,
+            "staff": agent.full_name,
+            "placed_by": None,
+            "started_at": by_phone.created_at.isoformat(),
+            "consent_confirmed_at": None,
+            "order": None,
+        },
+    ]
+    # Staff download the same document from the customer's admin page.
+    manager = Client()
+    manager.force_login(role_staff("store_manager", shop.store))
+    download = manager.get(reverse("admin:customers_customer_export", args=[customer.pk]))
+    assert download.status_code == 200
+    assert [s["order"] for s in download.json()["assisted_sales"]] == [number, None]
+    # Nobody else's sales are in it, nor theirs in another customer's.
+    other = APIClient()
+    other.force_authenticate(someone_else.user)
+    assert [s["staff"] for s in other.get("/api/v1/me/export/").json()["assisted_sales"]] == [
+        "Mia Verkauf"
+    ]

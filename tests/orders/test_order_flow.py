@@ -85,7 +85,13 @@ def test_a_staff_member_of_store_a_cannot_act_on_a_store_b_order(customer, shop)
     assert response.json()["error"]["message"] == missing.json()["error"]["message"]
     assert Order.objects.get(pk=order.pk).status == "placed"
     queue = other_staff.get("/api/v1/staff/pickups/").json()
-    assert queue == {"next": None, "previous": None, "to_prepare": [], "waiting": []}
+    assert queue == {
+        "next": None,
+        "previous": None,
+        "incoming": [],
+        "to_prepare": [],
+        "waiting": [],
+    }
     own = _staff_client(shop.store).get("/api/v1/staff/pickups/").json()
     assert [o["number"] for o in own["to_prepare"]] == [order.number]
 

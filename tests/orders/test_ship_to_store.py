@@ -271,3 +271,116 @@ def test_head_office_opens_a_route_in_the_admin_and_a_store_manager_cannot(shop)
     manager = Client()
     manager.force_login(_staff("store_manager", shop.store))
     assert manager.get(url).status_code == 403
+
+
+def _short(customer, shop, *, ordered=2, arrived=1):
+    coat = shop.sku(store=0, warehouse=ordered)
+    if not TransferLeadTime.objects.filter(source=shop.warehouse, destination=shop.store):
+        _route(shop.warehouse, shop.store, 2)
+    order = _checkout(customer, shop, _cart(customer, shop, (coat, ordered)))
+    transfer = Transfer.objects.get(reference=order.reference)
+    transfer_receive(transfer=transfer, received={coat.pk: arrived}, note="short")
+    services.order_transfer_arrived(number=order.number)
+    order.refresh_from_db()
+    assert order.needs_attention
+    return order, coat
+
+
+def _found(variant, store, units=1):
+    from inventory.services import stock_receive
+
+    stock_receive(location=store, lines=[(variant.pk, units)], reference="found:back-room")
+
+
+def test_staff_make_a_short_order_ready_once_the_missing_units_are_found_at_the_store(
+    customer, shop, django_capture_on_commit_callbacks
+):
+    order, coat = _short(customer, shop)
+    associate = APIClient()
+    associate.force_login(_staff("store_associate", shop.store))
+    url = f"/api/v1/staff/orders/{order.number}/goods-at-store/"
+
+    refused = associate.post(url)  # one of the two units is still missing
+    assert refused.status_code == 409
+    assert refused.json()["error"]["code"] == "insufficient_stock"
+    assert Order.objects.get(pk=order.pk).needs_attention
+    assert _level(coat, shop.store) == (1, 0)
+
+    _found(coat, shop.store)
+    mail.outbox.clear()
+    with django_capture_on_commit_callbacks(execute=True):
+        response = associate.post(url)
+
+    assert response.status_code == 200, response.content
+    body = response.json()
+    assert (body["status"], body["needs_attention"], body["attention_note"]) == (
+        "ready_for_pickup",
+        False,
+        "",
+    )
+    assert body["pickup_expires_at"] is not None
+    assert body["transitions"][-1]["actor_kind"] == "system"
+    assert _level(coat, shop.store) == (2, 2)
+    assert any(order.number in m.subject for m in mail.outbox)
+    again = associate.post(url)
+    assert (again.status_code, again.json()["error"]["code"]) == (409, "illegal_transition")
+    _ledgers_agree()
+
+
+def test_a_lost_transfers_order_is_made_ready_from_the_stores_shelf_and_the_parcel_adds_to_stock(
+    customer, shop, django_capture_on_commit_callbacks
+):
+    coat = shop.sku(store=0, warehouse=1)
+    _route(shop.warehouse, shop.store, 1)
+    order = _checkout(customer, shop, _cart(customer, shop, (coat, 1)))
+    services.orders_enforce_prepare_deadlines(
+        at=order.ready_from + (settings.ORDER_ESCALATE_AFTER_HOURS + 1) * timedelta(hours=1)
+    )
+    _found(coat, shop.store)  # the store restocked the coat meanwhile
+
+    services.order_goods_at_store(order=order, user=_staff("store_associate", shop.store))
+
+    order.refresh_from_db()
+    assert (order.status, order.needs_attention) == ("ready_for_pickup", False)
+    assert _level(coat, shop.store) == (1, 1)
+    # The lost parcel turns up: it is the store's stock, the order is left as it is.
+    with django_capture_on_commit_callbacks(execute=True):
+        transfer_receive(transfer=Transfer.objects.get(reference=order.reference))
+    assert Order.objects.get(pk=order.pk).status == "ready_for_pickup"
+    assert _level(coat, shop.store) == (2, 1)
+    _ledgers_agree()
+
+
+def test_another_stores_staff_cannot_make_the_order_ready_and_it_answers_like_a_missing_one(
+    customer, shop
+):
+    order, coat = _short(customer, shop)
+    _found(coat, shop.store)
+    other = APIClient()
+    other.force_login(_staff("store_manager", shop.other_store))
+
+    response = other.post(f"/api/v1/staff/orders/{order.number}/goods-at-store/")
+
+    assert (response.status_code, response.json()["error"]["code"]) == (404, "order_not_found")
+    assert Order.objects.get(pk=order.pk).status == "in_transit"
+
+
+def test_the_order_list_action_makes_a_found_order_ready_and_reports_a_short_one(customer, shop):
+    found, coat = _short(customer, shop)
+    still_short, _hat = _short(customer, shop)
+    _found(coat, shop.store)
+    browser = Client()
+    browser.force_login(_staff("store_associate", shop.store))
+
+    response = browser.post(
+        "/admin/orders/order/",
+        {"action": "goods_at_store", "_selected_action": [found.pk, still_short.pk]},
+        follow=True,
+    )
+
+    assert response.status_code == 200
+    page = response.content.decode()
+    assert "1 order(s) ready for pickup." in page
+    assert still_short.number in page  # its error message
+    assert Order.objects.get(pk=found.pk).status == "ready_for_pickup"
+    assert Order.objects.get(pk=still_short.pk).status == "in_transit"

@@ -119,6 +119,8 @@ POST   staff/carts/<token>/confirmation/confirm/ x-wrong    401 403 403 401 401 
 POST   staff/checkout/                          x-cart      401 403 403 401 401 201 404 403 403
 POST   staff/orders/<number>/reroute/           x-placed    401 403 403 401 401 403 404 403 403
 POST   staff/orders/<number>/reroute/           y-placed    401 403 403 401 401 403 200 403 403
+POST   staff/orders/<number>/goods-at-store/    x-placed    401 403 403 401 401 409 404 403 403
+POST   staff/orders/<number>/goods-at-store/    y-placed    401 403 403 401 401 404 409 403 403
 
 GET    staff/returns/                           -           401 403 403 401 401 200 200 403 200
 POST   staff/returns/                           at-x        401 403 403 401 401 201 400 403 403
@@ -503,6 +505,13 @@ CALLS: dict[tuple[str, str, str], Callable] = {
     ),
     ("POST", "api/v1/staff/orders/<number>/reroute/", "y-placed"): lambda w: Call(
         f"{V1}staff/orders/{w.placed_y.number}/reroute/", {"location": w.store_x.code}
+    ),
+    # placed, not in transit: a caller who may act gets 409 illegal_transition
+    ("POST", "api/v1/staff/orders/<number>/goods-at-store/", "x-placed"): lambda w: Call(
+        f"{V1}staff/orders/{w.placed_x.number}/goods-at-store/"
+    ),
+    ("POST", "api/v1/staff/orders/<number>/goods-at-store/", "y-placed"): lambda w: Call(
+        f"{V1}staff/orders/{w.placed_y.number}/goods-at-store/"
     ),
     # returns: the store's desk, and the customer's requests
     ("GET", "api/v1/staff/returns/", "-"): lambda w: Call(V1 + "staff/returns/"),
