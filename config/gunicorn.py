@@ -6,8 +6,10 @@ into the permanent generation (`gc.freeze()`): the workers then never scan the t
 thousands of long-lived objects of Django, the URL conf and the serializers again (a
 full collection in a worker only looks at what the worker made), and the pages holding
 them stay shared between the workers instead of being copied when a collection touches
-their reference counts. GC_THRESHOLDS (e.g. "50000,20,20") sets the workers' collection
-thresholds; unset keeps Python's.
+their reference counts. The workers collect the youngest generation every 10,000 new
+objects instead of Python's 700 (a catalog page of 50 makes a few thousand: 3
+collections per request with Python's, well under one with these); GC_THRESHOLDS
+(e.g. "50000,20,20", or "700,10,10" for Python's own) overrides them.
 
 Environment: HOST and PORT (127.0.0.1:8000), WEB_CONCURRENCY (workers, default 2 per
 core, at least 2), GUNICORN_TIMEOUT (a worker silent this long is killed and replaced,
@@ -61,6 +63,15 @@ if (os.environ.get("LOG_FORMAT") or "json") == "json":
     }
 
 
+WORKER_GC_THRESHOLDS = (10_000, 10, 10)
+
+
+def worker_gc_thresholds() -> tuple[int, ...]:
+    """The collection thresholds of the workers: GC_THRESHOLDS, else WORKER_GC_THRESHOLDS."""
+    text = os.environ.get("GC_THRESHOLDS")
+    return tuple(int(value) for value in text.split(",")) if text else WORKER_GC_THRESHOLDS
+
+
 def when_ready(server) -> None:
     """After the app is loaded, before the first fork: no open connections, frozen heap."""
     from django.db import connections
@@ -73,9 +84,7 @@ def when_ready(server) -> None:
 
 def post_fork(server, worker) -> None:
     random.seed()  # each worker its own sequence (the fork copied the master's state)
-    thresholds = os.environ.get("GC_THRESHOLDS")
-    if thresholds:
-        gc.set_threshold(*(int(value) for value in thresholds.split(",")))
+    gc.set_threshold(*worker_gc_thresholds())
 
 
 def child_exit(server, worker) -> None:

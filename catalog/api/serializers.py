@@ -9,6 +9,7 @@ has 150 variants. A test holds the two to the same output.
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from django.utils import timezone
 from rest_framework import serializers
 
 from catalog.models import Barcode, Category, Product, Variant
@@ -93,12 +94,29 @@ class BarcodeLookupSerializer(VariantSerializer):
 # --- the product list and page, without a field tree per object -------------------------
 
 # Field instances used as formatters only, so values are rendered exactly as the
-# serializers above render them (time zone, "Z", decimal places).
-_DATETIME = serializers.DateTimeField()
+# serializers above render them (decimal places).
 _VAT_RATE = serializers.DecimalField(
     max_digits=Variant._meta.get_field("vat_rate").max_digits,
     decimal_places=Variant._meta.get_field("vat_rate").decimal_places,
 )
+_VAT_TEXT: dict[Any, str] = {}
+
+
+def _datetime(value, zone) -> str | None:
+    """A timestamp as DRF's DateTimeField renders it (in `zone`, the current time zone; ISO
+    8601, "Z" for UTC), without the field's per-call machinery: a page has hundreds."""
+    if value is None:
+        return None
+    text = value.astimezone(zone).isoformat()
+    return text[:-6] + "Z" if text.endswith("+00:00") else text
+
+
+def _vat_rate(value) -> str:
+    """A VAT rate as the serializer renders it; a catalog has a handful, each made once."""
+    text = _VAT_TEXT.get(value)
+    if text is None:
+        text = _VAT_TEXT.setdefault(value, _VAT_RATE.to_representation(value))
+    return text
 
 
 def category_data(category: Category) -> dict[str, Any]:
@@ -111,16 +129,19 @@ def category_data(category: Category) -> dict[str, Any]:
     }
 
 
-def variant_data(variant: VariantRow, extras: Mapping[str, Any] | None) -> dict[str, Any]:
+def variant_data(
+    variant: VariantRow, extras: Mapping[str, Any] | None, zone=None
+) -> dict[str, Any]:
+    zone = zone or timezone.get_current_timezone()
     data = {
         "id": variant.pk,
         "sku": variant.sku,
         "name": variant.name,
         "options": variant.options,
-        "vat_rate": _VAT_RATE.to_representation(variant.vat_rate),
+        "vat_rate": _vat_rate(variant.vat_rate),
         "is_active": variant.is_active,
         "barcodes": list(variant.barcodes),
-        "updated_at": _DATETIME.to_representation(variant.updated_at),
+        "updated_at": _datetime(variant.updated_at, zone),
     }
     if extras:
         data.update(extras)
@@ -143,6 +164,7 @@ def product_data(
         category = category_data(product.category)
         if categories is not None:
             categories[product.category_id] = category
+    zone = timezone.get_current_timezone()
     return {
         "id": product.pk,
         "name": product.name,
@@ -151,7 +173,7 @@ def product_data(
         "description": product.description,
         "category": dict(category),
         "is_active": product.is_active,
-        "created_at": _DATETIME.to_representation(product.created_at),
-        "updated_at": _DATETIME.to_representation(product.updated_at),
-        "variants": [variant_data(v, extras.get(v.pk)) for v in variants],
+        "created_at": _datetime(product.created_at, zone),
+        "updated_at": _datetime(product.updated_at, zone),
+        "variants": [variant_data(v, extras.get(v.pk), zone) for v in variants],
     }
