@@ -333,6 +333,9 @@ CATALOG_VARIANT_ENRICHERS: list[str] = [
 # points a user may adjust by hand at once (loyalty.services.points_adjust; the roles in
 # staff.roles define both).
 STAFF_LOCATIONS_SELECTOR = "inventory.selectors.locations_for_staff"
+# Holders see every location's rows in the store-scoped admin lists, unfiltered (so the
+# chain's big lists can be counted by the planner's estimate: core.admin).
+STAFF_ALL_LOCATIONS_PERMISSION = "inventory.operate_any_location"
 LOYALTY_ADJUST_LIMIT_RESOLVER = "staff.roles.loyalty_adjust_limit"
 
 # Higher apps that must move their rows when two customers are merged, and that add

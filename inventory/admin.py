@@ -30,7 +30,12 @@ from import_export import fields, resources
 from import_export.admin import ExportMixin
 
 from catalog import selectors as catalog_selectors
-from core.admin import IndexedSearchMixin, ReadOnlyAdminMixin, require_permission
+from core.admin import (
+    EstimatedCountPaginator,
+    IndexedSearchMixin,
+    ReadOnlyAdminMixin,
+    require_permission,
+)
 from core.errors import DomainError
 from inventory import forms, selectors, services
 from inventory.domain import lead_time_problems
@@ -249,8 +254,10 @@ class StockLevelAdmin(IndexedSearchMixin, StockOperationPermissions, ExportMixin
     list_select_related = ("variant", "variant__product", "location")
     list_per_page = 100
     # One level per variant and store: the chain's whole list runs to millions of rows,
-    # and counting it beside every search or filter doubled the page's time.
+    # and counting it beside every search or filter doubled the page's time; unfiltered,
+    # it is counted by the planner's estimate.
     show_full_result_count = False
+    paginator = EstimatedCountPaginator
     fields = (
         "location",
         "variant",
@@ -870,6 +877,7 @@ class StockMovementAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     list_select_related = ("level__variant", "level__location", "actor")
     list_per_page = 100
     show_full_result_count = False  # the ledger only grows
+    paginator = EstimatedCountPaginator
 
     def get_queryset(self, request):
         return (

@@ -25,7 +25,12 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.translation import gettext_lazy as _
 
-from core.admin import ReadOnlyInline, StoreScopedAdminMixin, require_permission
+from core.admin import (
+    EstimatedCountPaginator,
+    ReadOnlyInline,
+    StoreScopedAdminMixin,
+    require_permission,
+)
 from core.errors import DomainError
 from inventory import selectors as inventory_selectors
 from orders import selectors, services
@@ -188,8 +193,10 @@ class OrderAdmin(StoreScopedAdminMixin, admin.ModelAdmin):
     search_help_text = _(
         "Order number (or its beginning), or the customer: name, phone, email or card number."
     )
-    # A chain's orders run to millions: count the search's rows, not the whole list again.
+    # A chain's orders run to millions: count the search's rows, not the whole list again,
+    # and the unfiltered list by the planner's estimate.
     show_full_result_count = False
+    paginator = EstimatedCountPaginator
     inlines = [OrderLineInline, TenderInline, TransitionInline, PickupAttemptInline]
     actions = ["mark_ready_for_pickup", "goods_at_store", "cancel_orders", "reroute_order"]
     # The order page in sections; any model field not named here lands in the last one.

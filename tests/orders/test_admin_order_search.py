@@ -98,3 +98,33 @@ def test_the_orders_list_filters_by_a_date_range_of_placed_at(shop, member, orde
 
     assert len(browser.get(ORDERS, {"placed_at__gte": since}).context["cl"].result_list) == 3
     assert list(browser.get(ORDERS, {"placed_at__gte": later}).context["cl"].result_list) == []
+
+
+@pytest.mark.postgres
+def test_head_offices_unfiltered_list_of_a_big_table_is_counted_by_the_estimate(
+    shop, member, orders, monkeypatch
+):
+    from core.admin import EstimatedCountPaginator
+
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE orders_order")
+    monkeypatch.setattr(EstimatedCountPaginator, "ESTIMATE_ABOVE", 1)  # 3 orders are "big"
+    browser = member("head_office")
+
+    with CaptureQueriesContext(connection) as captured:
+        response = browser.get(ORDERS)
+    assert response.status_code == 200
+    assert not [q["sql"] for q in captured if "COUNT(" in q["sql"].upper()]
+    assert response.context["cl"].result_count == 3  # the planner's estimate, exact here
+
+    # A store's list (filtered) is counted exactly.
+    with CaptureQueriesContext(connection) as captured:
+        member("store_manager", shop.store).get(ORDERS)
+    assert [q["sql"] for q in captured if "COUNT(" in q["sql"].upper()]
+
+
+def test_a_small_unfiltered_list_is_counted_exactly(shop, member, orders):
+    with CaptureQueriesContext(connection) as captured:
+        response = member("head_office").get(ORDERS)
+    assert response.context["cl"].result_count == 3
+    assert [q["sql"] for q in captured if "COUNT(" in q["sql"].upper()]
