@@ -35,6 +35,7 @@ from core.admin import (
     IndexedSearchMixin,
     ReadOnlyAdminMixin,
     require_permission,
+    scope_to_stores,
 )
 from core.errors import DomainError
 from inventory import forms, selectors, services
@@ -297,7 +298,8 @@ class StockLevelAdmin(IndexedSearchMixin, StockOperationPermissions, ExportMixin
         return False
 
     def get_queryset(self, request):
-        return super().get_queryset(request).filter(location_id__in=_staff_location_ids(request))
+        # Head office's list has no condition (counted by the estimate: core.admin).
+        return scope_to_stores(super().get_queryset(request), request.user, ("location",))
 
     def search_condition(self, request, word):
         """The variant by SKU, name, product name or (part of a) barcode, or the store code.
@@ -880,11 +882,7 @@ class StockMovementAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     paginator = EstimatedCountPaginator
 
     def get_queryset(self, request):
-        return (
-            super()
-            .get_queryset(request)
-            .filter(level__location_id__in=_staff_location_ids(request))
-        )
+        return scope_to_stores(super().get_queryset(request), request.user, ("level__location",))
 
     @admin.display(description=_("SKU"), ordering="level__variant__sku")
     def sku(self, obj: StockMovement) -> str:
@@ -925,11 +923,7 @@ class ReservationAdmin(StockOperationPermissions, admin.ModelAdmin):
         return [f.name for f in self.model._meta.fields]
 
     def get_queryset(self, request):
-        return (
-            super()
-            .get_queryset(request)
-            .filter(level__location_id__in=_staff_location_ids(request))
-        )
+        return scope_to_stores(super().get_queryset(request), request.user, ("level__location",))
 
     @admin.display(description=_("SKU"))
     def sku(self, obj: Reservation) -> str:
