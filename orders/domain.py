@@ -6,6 +6,9 @@ status change and performs the listed effects (stock, loyalty, coupons, notifica
 
 from dataclasses import dataclass
 from enum import StrEnum
+from itertools import combinations
+
+from inventory.domain import haversine_km
 
 
 class Channel(StrEnum):
@@ -213,6 +216,155 @@ def transfer_plan(
         unavailable=tuple(unavailable),
         days=max((source.days for source in chosen.values()), default=0),
     )
+
+
+# --- split delivery: which locations ship a delivery ------------------------------------
+
+# The most shipments one delivery may be split into: beyond it the cart is not deliverable
+# (the search below tries every set of up to this many shipping locations).
+MAX_SHIPMENTS = 3
+
+# How near a location is to a delivery address, comparable across locations: lower is
+# nearer. (0, km) when both have coordinates (great-circle distance); (1, -n) when only
+# postcodes in the same country can be compared (n leading characters shared: postcodes
+# are hierarchical, so more shared characters means a nearer region); (2, 0) otherwise.
+Nearness = tuple[int, float]
+UNKNOWN_DISTANCE: Nearness = (2, 0.0)
+
+
+def nearness(
+    *,
+    address: dict,
+    latitude: float | None,
+    longitude: float | None,
+    postal_code: str,
+    country: str,
+) -> Nearness:
+    """How near a location (its coordinates, postcode and country) is to a delivery
+    address (`latitude`/`longitude`, else `postal_code`/`country`, all optional). Pure."""
+    point = _address_point(address)
+    if point is not None and latitude is not None and longitude is not None:
+        return (0, round(haversine_km(point[0], point[1], latitude, longitude), 3))
+    code = "".join(str(address.get("postal_code") or address.get("postcode") or "").split())
+    theirs = "".join((postal_code or "").split())
+    same_country = str(address.get("country") or country).strip().upper() == country.upper()
+    if code and theirs and same_country:
+        shared = 0
+        for a, b in zip(code.upper(), theirs.upper(), strict=False):
+            if a != b:
+                break
+            shared += 1
+        return (1, float(-shared))
+    return UNKNOWN_DISTANCE
+
+
+def _address_point(address: dict) -> tuple[float, float] | None:
+    try:
+        lat, lng = float(address["latitude"]), float(address["longitude"])
+    except (KeyError, TypeError, ValueError):
+        return None
+    if not (-90 <= lat <= 90 and -180 <= lng <= 180):
+        return None
+    return lat, lng
+
+
+@dataclass(frozen=True)
+class ShipFrom:
+    """A location that may ship a delivery, seen from the delivery address."""
+
+    location_id: int
+    nearness: Nearness
+    is_warehouse: bool
+    priority: int  # the location's fulfilment priority (lower first)
+
+
+@dataclass(frozen=True)
+class DeliveryPlan:
+    """Which location ships which lines: location id → {variant id → units}, the first
+    shipment first (the order's own `location`); or why the cart cannot be delivered."""
+
+    shipments: dict[int, dict[int, int]]
+    unavailable: tuple[int, ...] = ()  # variant ids no location holds in full
+    reason: str | None = None  # insufficient_stock | too_many_shipments | cart_empty
+
+    @property
+    def possible(self) -> bool:
+        return bool(self.shipments) and self.reason is None
+
+
+def _ship_preference(source: ShipFrom) -> tuple:
+    return (source.nearness, not source.is_warehouse, source.priority, source.location_id)
+
+
+def delivery_plan(
+    requested: dict[int, int], sources: list[ShipFrom], available: dict[int, dict[int, int]]
+) -> DeliveryPlan:
+    """Choose the locations that ship a delivery of `requested` (variant id → units).
+
+    The rule, in this order:
+    1. A line is never split: it ships whole from one location that holds all its units.
+    2. Fewest shipments: one location when one holds every line, else two, and so on up to
+       `MAX_SHIPMENTS` (beyond that: `too_many_shipments`).
+    3. Among the sets of locations with that fewest number, the nearest to the address:
+       the set whose farthest location is nearest, then its next farthest, and so on
+       (`nearness`: kilometres when both sides have coordinates, else shared postcode).
+    4. Then the set with more warehouses (a warehouse before a store), then the lower
+       fulfilment priorities, then the lower location ids (so the choice is deterministic).
+    Within the chosen set each line ships from the location that holds it and is preferred
+    by the same order (nearest, warehouse, priority, id); the first shipment is the most
+    preferred location that ships anything. A line no location holds in full makes the
+    plan `insufficient_stock`, naming those lines.
+    """
+    if not requested:
+        return DeliveryPlan(shipments={}, reason="cart_empty")
+    lines = sorted(requested)
+    ranked = sorted(sources, key=_ship_preference)
+
+    def holds(source: ShipFrom, vid: int) -> bool:
+        return available.get(vid, {}).get(source.location_id, 0) >= requested[vid]
+
+    masks = {}
+    for source in ranked:
+        mask = sum(1 << i for i, vid in enumerate(lines) if holds(source, vid))
+        if mask:
+            masks[source.location_id] = mask
+    unavailable = tuple(
+        vid for i, vid in enumerate(lines) if not any(m >> i & 1 for m in masks.values())
+    )
+    if unavailable:
+        return DeliveryPlan(shipments={}, unavailable=unavailable, reason="insufficient_stock")
+    useful = [source for source in ranked if source.location_id in masks]
+    full = (1 << len(lines)) - 1
+    for size in range(1, MAX_SHIPMENTS + 1):
+        best: tuple | None = None
+        best_set: tuple[ShipFrom, ...] = ()
+        for chosen in combinations(useful, size):
+            covered = 0
+            for source in chosen:
+                covered |= masks[source.location_id]
+            if covered != full:
+                continue
+            key = (
+                tuple(sorted((s.nearness for s in chosen), reverse=True)),
+                -sum(s.is_warehouse for s in chosen),
+                tuple(sorted(s.priority for s in chosen)),
+                tuple(sorted(s.location_id for s in chosen)),
+            )
+            if best is None or key < best:
+                best, best_set = key, chosen
+        if best is not None:
+            members = sorted(best_set, key=_ship_preference)
+            shipments: dict[int, dict[int, int]] = {}
+            for vid in lines:
+                source = next(s for s in members if holds(s, vid))
+                shipments.setdefault(source.location_id, {})[vid] = requested[vid]
+            ordered = {
+                s.location_id: shipments[s.location_id]
+                for s in members
+                if s.location_id in shipments
+            }
+            return DeliveryPlan(shipments=ordered)
+    return DeliveryPlan(shipments={}, reason="too_many_shipments")
 
 
 # --- attribution: where a cart (and the order made from it) came from ---------------------
