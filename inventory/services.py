@@ -530,21 +530,25 @@ def stock_reservation_move(
 
 
 @transaction.atomic
-def stock_consume(*, reference: str, actor=None) -> list[Reservation]:
+def stock_consume(
+    *, reference: str, location: Location | int | None = None, actor=None
+) -> list[Reservation]:
     """Turn a reference's open reservations into sales: on_hand and reserved both go down.
 
-    Idempotent: when the reference was already consumed it returns []. Raises
-    ReservationNotOpen (409) when the reference has nothing open and nothing consumed
-    (never reserved, or released/expired — the goods are no longer held). Locks the levels
-    of the open reservations (FOR UPDATE, pk order); writes "sale" movements and flags a
-    level that goes below zero.
+    With `location`, only the reservations at that location (one shipment of a delivery
+    split over several locations). Idempotent: when the reference (there) was already
+    consumed it returns []. Raises ReservationNotOpen (409) when it has nothing open and
+    nothing consumed (never reserved, or released/expired — the goods are no longer held).
+    Locks the levels of the open reservations (FOR UPDATE, pk order); writes "sale"
+    movements and flags a level that goes below zero.
     """
     reference = _reference(reference, required=True)
-    open_ones, _levels = _lock_open_reservations(Reservation.objects.filter(reference=reference))
+    mine = Reservation.objects.filter(reference=reference)
+    if location is not None:
+        mine = mine.filter(level__location_id=getattr(location, "pk", location))
+    open_ones, _levels = _lock_open_reservations(mine)
     if not open_ones:
-        consumed = Reservation.objects.filter(
-            reference=reference, status=Reservation.Status.CONSUMED
-        ).exists()
+        consumed = mine.filter(status=Reservation.Status.CONSUMED).exists()
         if consumed:
             return []
         raise ReservationNotOpen(details={"reference": reference})
@@ -564,6 +568,66 @@ def stock_consume(*, reference: str, actor=None) -> list[Reservation]:
     _close(open_ones, status=Reservation.Status.CONSUMED, now=ledger.now)
     ledger.save()
     return open_ones
+
+
+@atomic_service  # inside a checkout request: no savepoint (core.db)
+def stock_reserve_split(
+    *, reference: str, shipments: Mapping[int, Mapping[int, int]], actor=None
+) -> list[Reservation]:
+    """Reserve a delivery that ships from several locations: each location's lines
+    (location id → {variant id → units}) at that location, for the one `reference`.
+
+    Every level of every location involved is locked in one query, in primary-key order
+    (the order `stock_reserve_ship_to_store` and `stock_reservation_move` use, so none of
+    them deadlock each other). Raises one InsufficientStock listing every short line of
+    every location (each with its `location`), LocationInactive, LocationNotFound,
+    UnknownVariant, VariantNotSellable. Writes a "reservation" movement per line.
+    """
+    reference = _reference(reference, required=True)
+    wanted = {lid: merge_lines(lines.items()) for lid, lines in sorted(shipments.items())}
+    locations = {loc.pk: loc for loc in Location.objects.filter(pk__in=list(wanted))}
+    if len(locations) < len(wanted):
+        raise LocationNotFound(details={"locations": sorted(set(wanted) - set(locations))})
+    _require_active(*locations.values())
+    match = Q(pk__in=[])
+    for location_id, lines in wanted.items():
+        match |= Q(location_id=location_id, variant_id__in=list(lines))
+    levels: dict[tuple[int, int], StockLevel] = {}
+    for level in (
+        StockLevel.objects.select_for_update(of=("self",))
+        .select_related("variant")
+        .filter(match)
+        .order_by("pk")
+    ):
+        level.location = locations[level.location_id]
+        levels[level.location_id, level.variant_id] = level
+    variants = _variants({vid for lines in wanted.values() for vid in lines})
+    inactive = [v.sku for v in variants.values() if not v.is_active]
+    if inactive:
+        raise VariantNotSellable(details={"skus": sorted(inactive)})
+    short_lines = []
+    for location_id, lines in wanted.items():
+        here = {vid: lvl.available for (lid, vid), lvl in levels.items() if lid == location_id}
+        for short in shortfalls(lines, here):
+            short_lines.append(
+                {
+                    "location": locations[location_id].code,
+                    "variant_id": short.variant_id,
+                    "sku": variants[short.variant_id].sku,
+                    "requested": short.requested,
+                    "available": short.available,
+                }
+            )
+    if short_lines:
+        ops_metrics.oversell_refused()
+        raise InsufficientStock(details={"lines": short_lines})
+    ledger = _Ledger(reference=reference, actor=actor)
+    reservations = []
+    for location_id, lines in wanted.items():
+        at = {vid: levels[location_id, vid] for vid in lines}
+        reservations += _reservations_open(ledger, at, lines)
+    ledger.save()
+    return reservations
 
 
 def reservations_release_expired(*, now: datetime | None = None, batch_size: int = 500) -> int:

@@ -62,6 +62,10 @@ class Cart(Attributed):
     pickup_location = models.ForeignKey(
         "inventory.Location", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
+    # A delivery: where to (the cart's fulfilment block plans the shipments for it) and by
+    # which method (a `pricing.ShippingRate` code; blank: the default rate).
+    delivery_address = models.JSONField(default=dict, blank=True)
+    shipping_method = models.CharField(max_length=32, blank=True)
     # The total of the last quote this cart showed; checkout answers 409 if the price moved.
     quoted_total = models.DecimalField(null=True, blank=True, **MONEY)
     # When the shopper first reached checkout: chose how to get the goods (pickup store or
@@ -140,6 +144,10 @@ class Order(Attributed):
     currency = models.CharField(max_length=3)
     subtotal = models.DecimalField(**MONEY)
     discount_total = models.DecimalField(**MONEY)
+    # The delivery fee (VAT included), part of `total`: total = subtotal - discount_total
+    # + shipping_total.
+    shipping_method = models.CharField(max_length=32, blank=True)
+    shipping_total = models.DecimalField(default=0, **MONEY)
     total = models.DecimalField(**MONEY)
     points_redeemed = models.PositiveIntegerField(default=0)
     points_value = models.DecimalField(default=0, **MONEY)
@@ -207,8 +215,35 @@ class Order(Attributed):
         return f"order:{self.number}"
 
 
+class Shipment(models.Model):
+    """One parcel of a delivery, from one location: a delivery no single location can fill
+    ships in several (`orders.domain.delivery_plan`). Its lines' stock is reserved at and
+    consumed from its own location; staff ship and deliver it on its own. The order is
+    `shipped` when every shipment is, and `delivered` when every one is."""
+
+    order = models.ForeignKey(Order, related_name="shipments", on_delete=models.CASCADE)
+    location = models.ForeignKey("inventory.Location", on_delete=models.PROTECT, related_name="+")
+    carrier = models.CharField(max_length=64, blank=True)
+    tracking_number = models.CharField(max_length=100, blank=True)
+    shipped_at = models.DateTimeField(null=True, blank=True)
+    delivered_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["id"]
+        constraints = [
+            models.UniqueConstraint(fields=["order", "location"], name="shipment_order_location"),
+        ]
+
+    def __str__(self) -> str:
+        return f"shipment {self.pk} of {self.order_id} from {self.location_id}"
+
+
 class OrderLine(models.Model):
     order = models.ForeignKey(Order, related_name="lines", on_delete=models.CASCADE)
+    # The delivery shipment that carries the whole line (a line is never split).
+    shipment = models.ForeignKey(
+        Shipment, null=True, blank=True, related_name="lines", on_delete=models.SET_NULL
+    )
     variant = models.ForeignKey("catalog.Variant", on_delete=models.PROTECT, related_name="+")
     sku = models.CharField(max_length=64)
     name = models.CharField(max_length=255)

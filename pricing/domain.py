@@ -35,7 +35,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from decimal import Decimal
 from types import MappingProxyType
@@ -180,6 +180,9 @@ class Quote:
     vat: tuple[VatTotal, ...]
     coupon: Mapping[str, str | None] | None
     priced_at: datetime | None
+    # A delivery's fee (`with_shipping`): part of `total` and of `vat`, never of the
+    # lines, `subtotal` or `discount_total` (total = subtotal - discount_total + fee).
+    shipping: ShippingCharge | None = None
 
     def as_dict(self) -> dict[str, Any]:
         money = str
@@ -222,8 +225,76 @@ class Quote:
                 for v in self.vat
             ],
             "coupon": dict(self.coupon) if self.coupon is not None else None,
+            "shipping": self.shipping.as_dict() if self.shipping is not None else None,
             "priced_at": self.priced_at.isoformat() if self.priced_at else None,
         }
+
+    @property
+    def goods_total(self) -> Decimal:
+        """What the goods cost after discounts, without the delivery fee."""
+        return self.total - self.shipping.amount if self.shipping is not None else self.total
+
+
+@dataclass(frozen=True, slots=True)
+class ShippingRule:
+    """A delivery method's rate as head office set it (`pricing.ShippingRate`)."""
+
+    code: str
+    name: str
+    price: Decimal
+    free_above: Decimal | None
+    vat_rate: Decimal
+
+
+@dataclass(frozen=True, slots=True)
+class ShippingCharge:
+    method: str
+    name: str
+    amount: Decimal  # VAT included
+    vat_rate: Decimal
+    vat_amount: Decimal
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "method": self.method,
+            "name": self.name,
+            "amount": str(self.amount),
+            "vat_rate": _rate(self.vat_rate),
+            "vat_amount": str(self.vat_amount),
+        }
+
+
+def shipping_charge(rule: ShippingRule, *, goods_total: Decimal, currency: str) -> ShippingCharge:
+    """The fee of `rule` for goods costing `goods_total` (after every discount): its price,
+    or nothing once the goods reach `free_above`. VAT is included in the fee at the rate's
+    own `vat_rate`, rounded once (gross × r / (100 + r), like the lines' VAT)."""
+    free = rule.free_above is not None and goods_total >= rule.free_above
+    amount = quantize(ZERO if free else rule.price, currency)
+    vat = quantize(amount * rule.vat_rate / (HUNDRED + rule.vat_rate), currency)
+    return ShippingCharge(
+        method=rule.code, name=rule.name, amount=amount, vat_rate=rule.vat_rate, vat_amount=vat
+    )
+
+
+def with_shipping(quote: Quote, charge: ShippingCharge) -> Quote:
+    """The quote with a delivery fee added to its total and to its VAT at the fee's rate
+    (joined to the goods of the same rate: each part rounded on its own)."""
+    vat = {v.rate: v for v in quote.vat}
+    net = charge.amount - charge.vat_amount
+    if charge.amount:
+        same = vat.get(charge.vat_rate)
+        vat[charge.vat_rate] = VatTotal(
+            rate=charge.vat_rate,
+            base=(same.base if same else ZERO) + net,
+            amount=(same.amount if same else ZERO) + charge.vat_amount,
+            gross=(same.gross if same else ZERO) + charge.amount,
+        )
+    return replace(
+        quote,
+        total=quote.total + charge.amount,
+        vat=tuple(vat[rate] for rate in sorted(vat)),
+        shipping=charge,
+    )
 
 
 def _rate(rate: Decimal) -> str:

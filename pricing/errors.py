@@ -82,3 +82,9 @@ class InvalidPromotion(ValidationFailed):
 class InvalidCoupon(ValidationFailed):
     code = "invalid_coupon"
     message = _("The coupon is not valid.")
+
+
+class ShippingMethodUnknown(DomainError):
+    code = "shipping_method_unknown"
+    message = _("No active delivery method has this code.")
+    http_status = 422

@@ -300,3 +300,46 @@ class RulesRevision(models.Model):
 
     def __str__(self) -> str:
         return str(self.token)
+
+
+class ShippingRate(models.Model):
+    """What a delivery method costs the customer: one fee per delivery order, whatever the
+    number of shipments it is split into (the split is the retailer's doing), free when
+    the goods after discounts reach `free_above`. VAT included at `vat_rate`.
+
+    Read fresh by every delivery quote (one small query, never cached), so a rate change
+    applies to the very next quote and no quote is priced with a stale rate. Edited by
+    head office in the admin (`pricing.change_shippingrate`).
+    """
+
+    code = models.SlugField(_("code"), max_length=32, unique=True)
+    name = models.CharField(_("name"), max_length=100)
+    price = models.DecimalField(_("price"), max_digits=10, decimal_places=2)
+    free_above = models.DecimalField(
+        _("free from"),
+        max_digits=10,
+        decimal_places=2,
+        null=True,
+        blank=True,
+        help_text=_("Free when the goods (after discounts) cost at least this; empty: never."),
+    )
+    vat_rate = models.DecimalField(_("VAT rate (%)"), max_digits=5, decimal_places=2)
+    is_active = models.BooleanField(_("active"), default=True)
+    position = models.PositiveSmallIntegerField(
+        _("position"), default=100, help_text=_("Lower first; the first active one is the default.")
+    )
+
+    class Meta:
+        verbose_name = _("shipping rate")
+        verbose_name_plural = _("shipping rates")
+        ordering = ["position", "code"]
+        constraints = [
+            models.CheckConstraint(condition=models.Q(price__gte=0), name="shippingrate_price_pos"),
+            models.CheckConstraint(
+                condition=models.Q(vat_rate__gte=0) & models.Q(vat_rate__lt=100),
+                name="shippingrate_vat_rate_range",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.price})"

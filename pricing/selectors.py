@@ -28,7 +28,14 @@ from django.utils import timezone
 
 from catalog.models import Category, Product, Variant
 from pricing import domain
-from pricing.errors import CouponNotFound, InvalidQuantity, NoPrice, UnknownSku, VariantInactive
+from pricing.errors import (
+    CouponNotFound,
+    InvalidQuantity,
+    NoPrice,
+    ShippingMethodUnknown,
+    UnknownSku,
+    VariantInactive,
+)
 from pricing.models import (
     Coupon,
     CouponRedemption,
@@ -36,6 +43,7 @@ from pricing.models import (
     PriceList,
     Promotion,
     RulesRevision,
+    ShippingRate,
 )
 
 # --- the price book -----------------------------------------------------------------
@@ -640,8 +648,15 @@ def quote(
     customer: Any = None,
     coupon: str | None = None,
     at: datetime | None = None,
+    delivery: bool = False,
+    shipping_method: str | None = None,
 ) -> domain.Quote:
     """Price a basket for every channel: the single entry point of the price engine.
+
+    With `delivery`, the delivery fee of `shipping_method` (a `ShippingRate` code; blank:
+    the first active rate) is added (`domain.with_shipping`): to the total and the VAT, not
+    to the lines. No active rate at all: no fee. An unknown or inactive method raises
+    ShippingMethodUnknown (422). One more query, never cached (see `ShippingRate`).
 
     `lines`: objects or dicts with `sku` (str) and `quantity` (int, 1..10000), kept in
     their order (a SKU may appear twice). `customer`: a customer id, an object with `.pk`
@@ -704,7 +719,38 @@ def quote(
     rules = promotion_rules_at(at=at, token=token)
     items = [_item(variants[sku], quantity) for sku, quantity in requested]
     currency = _currency(variants.values())
-    return domain.price_basket(items, rules, currency=currency, coupon=checked, priced_at=at)
+    priced = domain.price_basket(items, rules, currency=currency, coupon=checked, priced_at=at)
+    if delivery:
+        rule = shipping_rule(method=shipping_method)
+        if rule is not None:
+            charge = domain.shipping_charge(rule, goods_total=priced.total, currency=currency)
+            priced = domain.with_shipping(priced, charge)
+    return priced
+
+
+def shipping_rates() -> list[ShippingRate]:
+    """The active delivery methods, the default (first) first."""
+    return list(ShippingRate.objects.filter(is_active=True).order_by("position", "code"))
+
+
+def shipping_rule(*, method: str | None) -> domain.ShippingRule | None:
+    """The rate of `method`, or of the default method when blank; None when head office
+    has set no active rate (deliveries are then free). ShippingMethodUnknown (422) for a
+    code no active rate has. One query."""
+    code = (method or "").strip().lower()
+    rates = ShippingRate.objects.filter(is_active=True).order_by("position", "code")
+    rate = rates.filter(code=code).first() if code else rates.first()
+    if rate is None:
+        if code:
+            raise ShippingMethodUnknown(details={"shipping_method": code})
+        return None
+    return domain.ShippingRule(
+        code=rate.code,
+        name=rate.name,
+        price=rate.price,
+        free_above=rate.free_above,
+        vat_rate=rate.vat_rate,
+    )
 
 
 @dataclass(frozen=True)
