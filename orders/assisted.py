@@ -168,6 +168,8 @@ def staff_cart_update(
     fulfilment_type: str | None = None,
     pickup_location: str | int | None = None,
     coupon_code: str | None = None,
+    delivery_address: dict[str, str] | None = None,
+    shipping_method: str | None = None,
 ) -> Cart:
     """Choose the fulfilment (pickup in any store, or delivery) and the coupon of a staff
     cart (`services.cart_update`). A coupon is the customer's: CustomerConfirmationRequired
@@ -179,6 +181,8 @@ def staff_cart_update(
         fulfilment_type=fulfilment_type,
         pickup_location=pickup_location,
         coupon_code=coupon_code,
+        delivery_address=delivery_address,
+        shipping_method=shipping_method,
     )
 
 

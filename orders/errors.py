@@ -158,3 +158,14 @@ class ConfirmationNotRequested(DomainError):
     code = "confirmation_not_requested"
     message = _("No confirmation code was sent for this cart yet.")
     http_status = 409
+
+
+class ShipmentNotFound(NotFound):
+    code = "shipment_not_found"
+    message = _("This order has no such shipment.")
+
+
+class ShipmentRequired(DomainError):
+    code = "shipment_required"
+    message = _("This delivery ships in several parcels: name the shipment.")
+    http_status = 422

@@ -18,7 +18,7 @@ from loyalty import selectors as loyalty_selectors
 from orders import domain
 from orders.domain import ASSISTED_CHANNELS, Fulfilment, Status
 from orders.errors import CartNotFound, OrderNotFound
-from orders.models import Cart, CartLine, Order, OrderLine, OrderTransition
+from orders.models import Cart, CartLine, Order, OrderLine, OrderTransition, Shipment
 from pricing import selectors as pricing_selectors
 
 
@@ -105,8 +105,9 @@ def cart_view(*, cart: Cart, at: datetime | None = None, customer=None) -> CartV
     problems: list[dict[str, Any]] = []
     priced = list(lines)
     coupon = cart.coupon_code or None
+    method = cart.shipping_method or None
     quote = None
-    for _attempt in range(4):
+    for _attempt in range(5):
         if not priced:
             break
         try:
@@ -115,9 +116,17 @@ def cart_view(*, cart: Cart, at: datetime | None = None, customer=None) -> CartV
                 customer=customer.pk if customer is not None else cart.customer_id,
                 coupon=coupon,
                 at=at or timezone.now(),
+                delivery=cart.fulfilment_type == Fulfilment.DELIVERY,
+                shipping_method=method,
             )
             break
         except DomainError as error:
+            if error.code == "shipping_method_unknown":  # the rate was switched off since
+                problems.append(
+                    {"shipping_method": method, "code": error.code, "message": error.message}
+                )
+                method = None
+                continue
             if error.code == "coupon_not_found":
                 problems.append({"coupon": coupon, "code": error.code, "message": error.message})
                 coupon = None
@@ -159,9 +168,9 @@ def _fulfilment_check(cart: Cart, lines: list[CartLine], view_lines: list[dict])
     A pickup needs every line at the chosen store; when some are short there, the block's
     `ship_to_store` says which units could come from another location on a transfer and
     from when the order would be ready (checkout with `allow_transfer`). A delivery ships
-    from one location, so
-    per-line delivery availability (summed over the shipping locations) is not enough: one
-    location must hold every line, which is what checkout asks inventory for.
+    from the locations `delivery_plan` chooses for the cart's address (`ships_from`: the
+    first; `shipments`: each location with its lines), each line whole from one location,
+    which is what checkout reserves.
     """
     if not lines:
         return {"ready": False, "reason": "cart_empty"}
@@ -181,12 +190,80 @@ def _fulfilment_check(cart: Cart, lines: list[CartLine], view_lines: list[dict])
             "reason": "insufficient_stock",
             "ship_to_store": plan.as_dict(skus),
         }
-    location = inventory_selectors.location_for_delivery(
-        lines=[(line.variant_id, line.quantity) for line in lines]
+    requested: dict[int, int] = {}
+    for line in lines:
+        requested[line.variant_id] = requested.get(line.variant_id, 0) + line.quantity
+    plan = delivery_plan(requested=requested, address=cart.delivery_address or {})
+    skus = {line.variant_id: line.variant.sku for line in lines}
+    if not plan.possible:
+        return {
+            "ready": False,
+            "reason": plan.plan.reason,
+            "unavailable": [skus[vid] for vid in plan.plan.unavailable],
+        }
+    return {"ready": True, "reason": None, **plan.as_dict(skus)}
+
+
+@dataclass(frozen=True)
+class DeliveryPlanView:
+    """A delivery's shipments (`orders.domain.delivery_plan`) with their locations."""
+
+    plan: domain.DeliveryPlan
+    locations: dict[int, Any]  # location id → Location, every candidate
+
+    @property
+    def possible(self) -> bool:
+        return self.plan.possible
+
+    @property
+    def first_location(self):
+        return self.locations[next(iter(self.plan.shipments))]
+
+    def as_dict(self, skus: dict[int, str]) -> dict[str, Any]:
+        return {
+            "ships_from": self.first_location.code,
+            "shipments": [
+                {
+                    "from": self.locations[lid].code,
+                    "lines": [
+                        {"sku": skus[vid], "quantity": quantity}
+                        for vid, quantity in sorted(lines.items())
+                    ],
+                }
+                for lid, lines in self.plan.shipments.items()
+            ],
+        }
+
+
+def delivery_plan(*, requested: dict[int, int], address: dict[str, Any]) -> DeliveryPlanView:
+    """Which locations would ship a delivery of `requested` (variant id → units) to
+    `address` now: the active ships-online locations, their availability and their
+    nearness to the address, through the rule of `orders.domain.delivery_plan`. Two
+    queries."""
+    locations = {loc.pk: loc for loc in inventory_selectors.location_list(ships_online=True)}
+    available = (
+        inventory_selectors.availability(variant_ids=list(requested), location_ids=list(locations))
+        if locations and requested
+        else {}
     )
-    if location is None:
-        return {"ready": False, "reason": "insufficient_stock"}
-    return {"ready": True, "reason": None, "ships_from": location.code}
+    sources = [
+        domain.ShipFrom(
+            location_id=loc.pk,
+            nearness=domain.nearness(
+                address=address if isinstance(address, dict) else {},
+                latitude=float(loc.latitude) if loc.latitude is not None else None,
+                longitude=float(loc.longitude) if loc.longitude is not None else None,
+                postal_code=loc.postal_code,
+                country=loc.country,
+            ),
+            is_warehouse=loc.kind == "warehouse",
+            priority=loc.fulfilment_priority,
+        )
+        for loc in locations.values()
+    ]
+    return DeliveryPlanView(
+        plan=domain.delivery_plan(requested, sources, available), locations=locations
+    )
 
 
 @dataclass(frozen=True)
@@ -291,6 +368,10 @@ def _order_queryset() -> QuerySet[Order]:
     return Order.objects.select_related("location").prefetch_related(
         "lines",
         "tenders",
+        Prefetch(
+            "shipments",
+            queryset=Shipment.objects.select_related("location"),
+        ),
         Prefetch("transitions", queryset=OrderTransition.objects.order_by("at", "id")),
     )
 

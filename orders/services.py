@@ -53,6 +53,8 @@ from orders.errors import (
     PickupCodeLocked,
     PickupLocationInvalid,
     PriceChanged,
+    ShipmentNotFound,
+    ShipmentRequired,
     WrongPickupCode,
 )
 from orders.models import (
@@ -63,6 +65,7 @@ from orders.models import (
     OrderLine,
     OrderTransition,
     PickupCodeAttempt,
+    Shipment,
     Tender,
 )
 from orders.payments import payment_provider
@@ -191,10 +194,23 @@ def cart_update(
     fulfilment_type: str | None = None,
     pickup_location: str | int | None = None,
     coupon_code: str | None = None,
+    delivery_address: dict[str, str] | None = None,
+    shipping_method: str | None = None,
 ) -> Cart:
-    """Choose the fulfilment (pickup store or delivery) and the coupon of an open cart."""
+    """Choose the fulfilment (pickup store or delivery), the coupon, and for a delivery the
+    address (the cart plans its shipments for it) and the method (a `ShippingRate` code,
+    blank for the default; ShippingMethodUnknown, 422, for one no active rate has)."""
     cart = _locked_open_cart(cart)
     fields = ["updated_at"]
+    if delivery_address is not None:
+        cart.delivery_address = delivery_address
+        fields.append("delivery_address")
+    if shipping_method is not None:
+        method = shipping_method.strip().lower()
+        if method:
+            pricing_selectors.shipping_rule(method=method)  # refuses an unknown code
+        cart.shipping_method = method
+        fields.append("shipping_method")
     if fulfilment_type is not None:
         cart.fulfilment_type = Fulfilment(fulfilment_type)
         fields.append("fulfilment_type")
@@ -407,9 +423,14 @@ def checkout_place(
         linked = owner or _checkout_guest_profile(contact=contact or {})
         now = timezone.now()
         quote = _checkout_quote(
-            cart=cart, lines=lines, customer=linked, expected_total=expected_total, now=now
+            cart=cart,
+            lines=lines,
+            customer=linked,
+            expected_total=expected_total,
+            now=now,
+            fulfilment=fulfilment,
         )
-        location = _fulfilment_location(fulfilment=fulfilment, quote=quote)
+        location, shipments = _fulfilment_location(fulfilment=fulfilment, quote=quote, cart=cart)
         number = _new_number()
         points_value = (
             loyalty_selectors.points_redeem_value(points=redeem_points, at=now)
@@ -430,6 +451,7 @@ def checkout_place(
                 contact=contact or {},
                 fulfilment=fulfilment,
                 location=location,
+                shipments=shipments,
                 number=number,
                 channel=channel or cart.channel,
                 method=method,
@@ -456,6 +478,7 @@ def checkout_place(
                 redeem_points=redeem_points,
                 quote=quote,
                 allow_transfer=bool(fulfilment.get("allow_transfer")),
+                shipments=shipments,
             )
         except Exception:
             if authorization is not None:
@@ -471,13 +494,17 @@ def checkout_place(
         return order
 
 
-def _checkout_quote(*, cart: Cart, lines, customer, expected_total, now):
-    """The fresh quote; `price_changed` when it is not the total the shopper was shown."""
+def _checkout_quote(*, cart: Cart, lines, customer, expected_total, now, fulfilment=None):
+    """The fresh quote (with the delivery fee of the chosen method for a delivery);
+    `price_changed` when it is not the total the shopper was shown."""
+    fulfilment = fulfilment or {}
     quote = pricing_selectors.quote(
         [{"sku": line.variant.sku, "quantity": line.quantity} for line in lines],
         customer=customer.pk if customer else None,
         coupon=cart.coupon_code or None,
         at=now,
+        delivery=fulfilment.get("type") == Fulfilment.DELIVERY,
+        shipping_method=fulfilment.get("shipping_method") or cart.shipping_method or None,
     )
     shown = expected_total if expected_total is not None else cart.quoted_total
     if shown is not None and quantize(shown, quote.currency) != quote.total:
@@ -534,6 +561,7 @@ def _checkout_write(
     number,
     channel,
     method,
+    shipments=None,
     authorization,
     redeem_points,
     points_value,
@@ -561,6 +589,8 @@ def _checkout_write(
         currency=quote.currency,
         subtotal=quote.subtotal,
         discount_total=quote.discount_total,
+        shipping_method=quote.shipping.method if quote.shipping else "",
+        shipping_total=quote.shipping.amount if quote.shipping else 0,
         total=quote.total,
         points_redeemed=redeem_points,
         points_value=points_value,
@@ -576,9 +606,20 @@ def _checkout_write(
         **cart.attribution,
     )
     names = {line.variant_id: line.variant for line in lines}
+    # A delivery's shipments, the first (the order's own location) first; each line rides
+    # whole on one of them.
+    parcels = Shipment.objects.bulk_create(
+        Shipment(order=order, location_id=location_id) for location_id in (shipments or {})
+    )
+    carried = {
+        vid: parcel
+        for parcel in parcels
+        for vid in shipments[parcel.location_id]  # type: ignore[index]
+    }
     order_lines = OrderLine.objects.bulk_create(
         OrderLine(
             order=order,
+            shipment=carried.get(q.variant_id),
             variant_id=q.variant_id,
             sku=q.sku,
             name=str(names[q.variant_id].name or names[q.variant_id].product.name),
@@ -635,19 +676,28 @@ def _checkout_write(
         "lines": order_lines,
         "tenders": tenders,
         "transitions": [placed],
+        "shipments": parcels,
     }
     return order
 
 
 def _checkout_take_balances(
-    *, order: Order, owner, redeem_points: int, quote, allow_transfer: bool = False
+    *,
+    order: Order,
+    owner,
+    redeem_points: int,
+    quote,
+    allow_transfer: bool = False,
+    shipments: dict[int, dict[int, int]] | None = None,
 ) -> None:
-    """Reserve stock (ship-to-store when allowed), spend points, count the coupon use — in
-    the global lock order."""
+    """Reserve stock (ship-to-store when allowed, at each shipment's location for a split
+    delivery), spend points, count the coupon use — in the global lock order."""
     reference = order.reference
     lines = [(q.variant_id, q.quantity) for q in quote.lines]
     if allow_transfer and order.fulfilment_type == Fulfilment.PICKUP:
         ship_to_store_reserve(order=order, lines=lines)
+    elif shipments and len(shipments) > 1:
+        inventory_services.stock_reserve_split(reference=reference, shipments=shipments)
     else:
         inventory_services.stock_reserve(
             lines=lines, location=order.location, reference=reference, expires_at=None
@@ -696,18 +746,26 @@ def _checkout_guest_profile(*, contact: dict[str, str]):
     )
 
 
-def _fulfilment_location(*, fulfilment: dict[str, Any], quote):
+def _fulfilment_location(*, fulfilment: dict[str, Any], quote, cart: Cart | None = None):
+    """(the order's location, the delivery's shipments or None): the pickup store; or the
+    shipping locations `orders.selectors.delivery_plan` chooses for the address (location
+    id → {variant id → units}, the first being the order's location)."""
     kind = fulfilment.get("type")
     if kind == Fulfilment.PICKUP:
-        return _pickup_location(fulfilment.get("location"))
-    location = inventory_selectors.location_for_delivery(
-        lines=[(q.variant_id, q.quantity) for q in quote.lines]
-    )
-    if location is None:
+        return _pickup_location(fulfilment.get("location")), None
+    requested: dict[int, int] = defaultdict(int)
+    for q in quote.lines:
+        requested[q.variant_id] += q.quantity
+    address = fulfilment.get("address") or (cart.delivery_address if cart else None) or {}
+    plan = order_selectors.delivery_plan(requested=dict(requested), address=address)
+    if not plan.possible:
         raise NoShippingLocation(
-            details={"lines": [{"sku": q.sku, "requested": q.quantity} for q in quote.lines]}
+            details={
+                "reason": plan.plan.reason,
+                "lines": [{"sku": q.sku, "requested": q.quantity} for q in quote.lines],
+            }
         )
-    return location
+    return plan.first_location, plan.plan.shipments
 
 
 # --- transitions -----------------------------------------------------------------------
@@ -785,7 +843,22 @@ def _order_transition_locked(
         ) from None
     if move.target == Status.COLLECTED:
         _check_pickup_code(order=order, pickup_code=pickup_code, user=user, now=now)
+    if move.target == Status.CANCELLED and _shipped_parcels(order).exists():
+        # Part of it is on its way: its goods are sold, so the rest ships too.
+        raise IllegalTransition(
+            details={
+                "order": order.number,
+                "status": order.status,
+                "target": target,
+                "reason": "partly_shipped",
+                "allowed": [Status.SHIPPED.value],
+            }
+        )
     _apply_effects(order, move.effects, now, desk_payment=desk_payment)
+    if move.target == Status.SHIPPED:  # whatever is still on the shelf leaves now
+        Shipment.objects.filter(order=order, shipped_at__isnull=True).update(shipped_at=now)
+    elif move.target == Status.DELIVERED:
+        Shipment.objects.filter(order=order, delivered_at__isnull=True).update(delivered_at=now)
     source = order.status
     order.status = move.target
     order.save(update_fields=["status", "pickup_expires_at", "updated_at"])
@@ -806,6 +879,173 @@ def _order_transition_locked(
     )
     _notify_after_commit(order, move.target)
     return order
+
+
+def _shipped_parcels(order: Order):
+    return Shipment.objects.filter(order=order, shipped_at__isnull=False)
+
+
+def _parcel(parcels: list[Shipment], shipment_id: int | None, *, open_ones, order: Order):
+    """The shipment named by `shipment_id`, or the only one of `open_ones` (None when none
+    is left: the order's own transition then says why); ShipmentNotFound (404),
+    ShipmentRequired (422) when several could be meant."""
+    if shipment_id is not None:
+        for parcel in parcels:
+            if parcel.pk == shipment_id:
+                return parcel
+        raise ShipmentNotFound(details={"order": order.number, "shipment": shipment_id})
+    if len(open_ones) > 1:
+        raise ShipmentRequired(
+            details={"order": order.number, "shipments": [p.pk for p in open_ones]}
+        )
+    return open_ones[0] if open_ones else None
+
+
+def shipment_ship(
+    *,
+    order: Order,
+    shipment_id: int | None = None,
+    carrier: str = "",
+    tracking_number: str = "",
+    user=None,
+    note: str = "",
+    staff_location_ids: set[int] | None = None,
+    at: datetime | None = None,
+) -> Order:
+    """Ship one shipment of a delivery: its stock at its location becomes a sale, its
+    carrier and tracking number are recorded. The last one ships the order (`placed →
+    shipped`: the payment is captured then, before any stock lock, and the customer told).
+
+    Without `shipment_id`, the only shipment not shipped yet (ShipmentRequired, 422, when
+    several are left). Staff act for the shipment's location (`staff_location_ids`;
+    another's answers `order_not_found`). Locks the order row, then the shipment
+    location's levels. A shipment shipped already, or an order not `placed`, is an
+    `illegal_transition` (409). An order placed before shipments existed ships whole.
+    """
+    now = at or timezone.now()
+    with transaction.atomic():
+        order = Order.objects.select_for_update().get(pk=order.pk)
+        parcels = list(Shipment.objects.filter(order=order).select_related("location"))
+        if not parcels:
+            return order_transition(
+                order=order,
+                target=Status.SHIPPED,
+                actor=Actor.STAFF,
+                user=user,
+                note=note,
+                staff_location_ids=staff_location_ids,
+                at=now,
+            )
+        waiting = [p for p in parcels if p.shipped_at is None]
+        parcel = _parcel(parcels, shipment_id, open_ones=waiting, order=order)
+        where = parcel.location_id if parcel is not None else order.location_id
+        if staff_location_ids is not None and where not in staff_location_ids:
+            raise NotYourStore(details={"order": order.number})
+        if parcel is None or parcel.shipped_at is not None or order.status != Status.PLACED:
+            raise IllegalTransition(
+                details={
+                    "order": order.number,
+                    "status": order.status,
+                    "target": Status.SHIPPED.value,
+                    "shipment": parcel.pk if parcel else None,
+                    "reason": "already_shipped" if parcel is not None else "no_such_transition",
+                    "allowed": [],
+                }
+            )
+        parcel.carrier, parcel.tracking_number = carrier[:64], tracking_number[:100]
+        if len(waiting) > 1:
+            inventory_services.stock_consume(
+                reference=order.reference, location=parcel.location_id, actor=user
+            )
+            parcel.shipped_at = now
+            parcel.save(update_fields=["carrier", "tracking_number", "shipped_at"])
+            return order
+        parcel.save(update_fields=["carrier", "tracking_number"])
+        note = note or (f"{parcel.carrier} {parcel.tracking_number}".strip())
+        return _order_transition_locked(
+            order=order,
+            target=Status.SHIPPED,
+            actor=Actor.STAFF,
+            user=user,
+            note=note,
+            pickup_code=None,
+            desk_payment=None,
+            staff_location_ids=None,
+            now=now,
+        )
+
+
+def shipment_deliver(
+    *,
+    order: Order,
+    shipment_id: int | None = None,
+    actor: Actor = Actor.STAFF,
+    user=None,
+    note: str = "",
+    staff_location_ids: set[int] | None = None,
+    at: datetime | None = None,
+) -> Order:
+    """Record that one shipped shipment reached the customer; the last one delivers the
+    order (`shipped → delivered`: points are earned then, and the customer told).
+
+    Without `shipment_id`, the only shipped one not delivered yet (ShipmentRequired, 422,
+    when several are). Staff act for the shipment's location. A shipment not shipped or
+    delivered already is an `illegal_transition` (409). Locks the order row.
+    """
+    now = at or timezone.now()
+    with transaction.atomic():
+        order = Order.objects.select_for_update().get(pk=order.pk)
+        parcels = list(Shipment.objects.filter(order=order).select_related("location"))
+        if not parcels:
+            return order_transition(
+                order=order,
+                target=Status.DELIVERED,
+                actor=actor,
+                user=user,
+                note=note,
+                staff_location_ids=staff_location_ids,
+                at=now,
+            )
+        on_the_way = [p for p in parcels if p.shipped_at is not None and p.delivered_at is None]
+        parcel = _parcel(parcels, shipment_id, open_ones=on_the_way, order=order)
+        where = parcel.location_id if parcel is not None else order.location_id
+        if staff_location_ids is not None and where not in staff_location_ids:
+            raise NotYourStore(details={"order": order.number})
+        if parcel is None or parcel.shipped_at is None or parcel.delivered_at is not None:
+            reason = (
+                "no_such_transition"
+                if parcel is None
+                else "not_shipped"
+                if parcel.shipped_at is None
+                else "already_delivered"
+            )
+            raise IllegalTransition(
+                details={
+                    "order": order.number,
+                    "status": order.status,
+                    "target": Status.DELIVERED.value,
+                    "shipment": parcel.pk if parcel else None,
+                    "reason": reason,
+                    "allowed": [],
+                }
+            )
+        parcel.delivered_at = now
+        parcel.save(update_fields=["delivered_at"])
+        if order.status != Status.SHIPPED or any(
+            p.delivered_at is None for p in parcels if p.pk != parcel.pk
+        ):
+            return order
+        return _order_transition_locked(
+            order=order,
+            target=Status.DELIVERED,
+            actor=actor,
+            user=user,
+            note=note,
+            pickup_code=None,
+            desk_payment=None,
+            staff_location_ids=None,
+            now=now,
+        )
 
 
 def _check_pickup_code(*, order: Order, pickup_code: str | None, user, now: datetime) -> None:
@@ -1008,13 +1248,20 @@ def orders_enforce_prepare_deadlines(
         attention_note=_("The transfer to the store is overdue (lost?): cancel or find it."),
     )
     cancelled = 0
-    overdue = _unprepared().filter(waiting_since__lte=cancel_before).values_list("pk", flat=True)
+    # A delivery partly shipped cannot be cancelled: it stays escalated for staff.
+    overdue = (
+        _unprepared()
+        .filter(waiting_since__lte=cancel_before)
+        .exclude(shipments__shipped_at__isnull=False)
+        .values_list("pk", flat=True)
+    )
     for pk in list(overdue[:limit]):
         with transaction.atomic():
             order = (
                 _unprepared()
                 .select_for_update(skip_locked=True, of=("self",))
                 .filter(pk=pk, waiting_since__lte=cancel_before)
+                .exclude(shipments__shipped_at__isnull=False)
                 .first()
             )
             if order is None:  # another worker has it, or it moved on meanwhile

@@ -95,6 +95,8 @@ class StaffCartDetailView(SellerView):
             fulfilment_type=v.get("fulfilment_type"),
             pickup_location=v.get("pickup_location"),
             coupon_code=v.get("coupon"),
+            delivery_address=v.get("delivery_address"),
+            shipping_method=v.get("shipping_method"),
         )
         return staff_cart_response(cart, sale)
 

@@ -1,5 +1,6 @@
 """Serializers of the orders API: input shapes (validation only) and output shapes."""
 
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from orders import domain
@@ -74,6 +75,18 @@ class CartUpdateInput(serializers.Serializer):
     fulfilment_type = serializers.ChoiceField(choices=[f.value for f in Fulfilment], required=False)
     pickup_location = serializers.CharField(required=False, max_length=64)
     coupon = serializers.CharField(required=False, allow_blank=True, max_length=64)
+    delivery_address = serializers.DictField(
+        child=serializers.CharField(max_length=200, allow_blank=True),
+        required=False,
+        help_text="A delivery's address (street, postal_code, city, country, and optionally "
+        "latitude/longitude): the cart plans its shipments from the locations nearest to it.",
+    )
+    shipping_method = serializers.CharField(
+        required=False,
+        allow_blank=True,
+        max_length=32,
+        help_text="A delivery method's code (GET /api/v1/shipping-rates/); blank: the default.",
+    )
 
 
 class CartLineAddInput(serializers.Serializer):
@@ -102,13 +115,18 @@ class CartOutput(serializers.Serializer):
     fulfilment_type = serializers.CharField(source="cart.fulfilment_type")
     pickup_location = serializers.SerializerMethodField()
     coupon = serializers.CharField(source="cart.coupon_code")
+    delivery_address = serializers.JSONField(source="cart.delivery_address")
+    shipping_method = serializers.CharField(source="cart.shipping_method")
     attribution = AttributionOutput(source="cart.attribution")
     lines = CartLineOutput(many=True)
     quote = serializers.JSONField(allow_null=True, help_text="A fresh quote from the engine.")
     problems = serializers.JSONField()
     fulfilment = serializers.JSONField(
         help_text="Whether checkout could reserve the whole cart now for the chosen fulfilment: "
-        '{"ready", "reason", "ships_from"}; a pickup the store cannot fill also has '
+        '{"ready", "reason"}; a delivery also has "ships_from" (the first location) and '
+        '"shipments": [{"from", "lines": [{"sku", "quantity"}]}] (one per location, chosen '
+        "by fewest shipments, then nearest to the address, then warehouse before store), "
+        'or "unavailable": [sku]; a pickup the store cannot fill also has '
         '"ship_to_store": {"possible", "ready_from" (date), "lines": [{"sku", "quantity", '
         '"from"}], "unavailable": [sku]} — what checkout with `allow_transfer` would send.'
     )
@@ -126,6 +144,12 @@ class FulfilmentInput(serializers.Serializer):
     type = serializers.ChoiceField(choices=[f.value for f in Fulfilment])
     location = serializers.CharField(required=False, max_length=64)
     address = serializers.DictField(child=serializers.CharField(max_length=200), required=False)
+    shipping_method = serializers.CharField(
+        required=False,
+        allow_blank=True,
+        max_length=32,
+        help_text="Delivery: the method's code; default: the cart's, else the default rate.",
+    )
     allow_transfer = serializers.BooleanField(
         required=False,
         default=False,
@@ -225,6 +249,16 @@ class TenderOutput(serializers.Serializer):
     currency = serializers.CharField()
 
 
+class ShipmentOutput(serializers.Serializer):
+    id = serializers.IntegerField()
+    location = serializers.CharField(source="location.code", help_text="Ships from here.")
+    carrier = serializers.CharField()
+    tracking_number = serializers.CharField()
+    shipped_at = serializers.DateTimeField(allow_null=True)
+    delivered_at = serializers.DateTimeField(allow_null=True)
+    lines = serializers.ListField(child=serializers.CharField(), help_text="The SKUs it carries.")
+
+
 class OrderOutput(serializers.ModelSerializer):
     location = serializers.CharField(source="location.code")
     store = serializers.CharField(
@@ -233,6 +267,9 @@ class OrderOutput(serializers.ModelSerializer):
     lines = OrderLineOutput(many=True)
     transitions = TransitionOutput(many=True)
     tenders = TenderOutput(many=True)
+    shipments = serializers.SerializerMethodField(
+        help_text="A delivery's parcels, one per shipping location."
+    )
     pickup_days_left = serializers.SerializerMethodField()
     attribution = AttributionOutput(
         read_only=True, help_text="Where the order came from, as its cart was started."
@@ -251,6 +288,8 @@ class OrderOutput(serializers.ModelSerializer):
             "currency",
             "subtotal",
             "discount_total",
+            "shipping_method",
+            "shipping_total",
             "total",
             "points_redeemed",
             "points_value",
@@ -265,7 +304,26 @@ class OrderOutput(serializers.ModelSerializer):
             "attribution",
             "lines",
             "tenders",
+            "shipments",
             "transitions",
+        ]
+
+    @extend_schema_field(ShipmentOutput(many=True))
+    def get_shipments(self, order) -> list[dict]:
+        lines = list(order.lines.all())
+        return [
+            ShipmentOutput(
+                {
+                    "id": shipment.pk,
+                    "location": shipment.location,
+                    "carrier": shipment.carrier,
+                    "tracking_number": shipment.tracking_number,
+                    "shipped_at": shipment.shipped_at,
+                    "delivered_at": shipment.delivered_at,
+                    "lines": [line.sku for line in lines if line.shipment_id == shipment.pk],
+                }
+            ).data
+            for shipment in order.shipments.all()
         ]
 
     def get_pickup_days_left(self, order) -> int | None:
@@ -336,6 +394,14 @@ class StaffTransitionInput(serializers.Serializer):
     desk_payment = DeskPaymentInput(
         required=False, help_text="Handover of a pay-in-store order: how the customer paid."
     )
+    shipment = serializers.IntegerField(
+        required=False,
+        min_value=1,
+        max_value=2**63 - 1,
+        help_text="Ship or deliver: the shipment (id); needed when several are open.",
+    )
+    carrier = serializers.CharField(required=False, allow_blank=True, max_length=64)
+    tracking_number = serializers.CharField(required=False, allow_blank=True, max_length=100)
 
 
 class StaffRerouteInput(serializers.Serializer):

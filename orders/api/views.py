@@ -87,6 +87,8 @@ class CartDetailView(APIView):
             fulfilment_type=v.get("fulfilment_type"),
             pickup_location=v.get("pickup_location"),
             coupon_code=v.get("coupon"),
+            delivery_address=v.get("delivery_address"),
+            shipping_method=v.get("shipping_method"),
         )
         return cart_response(cart)
 
@@ -266,7 +268,12 @@ class HandoverThrottle(UserRateThrottle):
 
 
 class StaffOrderActionView(StaffMixin, APIView):
-    """Store tablets: mark ready, hand over (with the pickup code), cancel, ship, deliver."""
+    """Store tablets: mark ready, hand over (with the pickup code), cancel, ship, deliver.
+
+    A delivery split over several locations ships and is delivered shipment by shipment
+    (`shipment`, with `carrier` and `tracking_number` on shipping), each by the staff of
+    its location; the order is shipped when every shipment is, delivered when every one is.
+    """
 
     def get_throttles(self):
         if self.kwargs.get("action") == "handover":
@@ -282,6 +289,30 @@ class StaffOrderActionView(StaffMixin, APIView):
         v = data.validated_data
         order = selectors.order_get(number=number)
         desk = v.get("desk_payment")
+        if action == "ship":
+            run_with_retry(
+                lambda: services.shipment_ship(
+                    order=order,
+                    shipment_id=v.get("shipment"),
+                    carrier=v.get("carrier", ""),
+                    tracking_number=v.get("tracking_number", ""),
+                    user=request.user,
+                    note=v.get("note", ""),
+                    staff_location_ids=allowed,
+                )
+            )
+            return Response(s.StaffOrderOutput(selectors.order_get(number=number)).data)
+        if action == "deliver":
+            run_with_retry(
+                lambda: services.shipment_deliver(
+                    order=order,
+                    shipment_id=v.get("shipment"),
+                    user=request.user,
+                    note=v.get("note", ""),
+                    staff_location_ids=allowed,
+                )
+            )
+            return Response(s.StaffOrderOutput(selectors.order_get(number=number)).data)
         run_with_retry(
             lambda: services.order_transition(
                 order=order,

@@ -156,23 +156,39 @@ def test_login_merges_the_anonymous_cart_capping_quantities_by_availability(api_
     assert Cart.objects.get(token=token).state == Cart.State.MERGED
 
 
-def test_the_cart_says_when_no_single_location_can_ship_it_all(api_client, shop):
-    from tests.factories.inventory import WarehouseFactory
+def test_the_cart_shows_the_split_when_no_single_location_can_ship_it_all(api_client, shop):
+    from tests.factories.inventory import StockLevelFactory, WarehouseFactory
 
     north = WarehouseFactory(code="WH-NORTH")
     only_in_berlin = shop.sku(store=0, warehouse=2)
     only_in_north = shop.sku(store=0, warehouse=0)
-    from tests.factories.inventory import StockLevelFactory
-
     StockLevelFactory(variant=only_in_north, location=north, on_hand=2)
     token = _new_cart(api_client)
     url = f"/api/v1/carts/{token}/lines/"
     body = api_client.post(url, {"sku": only_in_berlin.sku, "quantity": 1}, format="json").json()
-    assert body["fulfilment"] == {"ready": True, "reason": None, "ships_from": "WH-BER"}
+    assert body["fulfilment"] == {
+        "ready": True,
+        "reason": None,
+        "ships_from": "WH-BER",
+        "shipments": [{"from": "WH-BER", "lines": [{"sku": only_in_berlin.sku, "quantity": 1}]}],
+    }
     body = api_client.post(url, {"sku": only_in_north.sku, "quantity": 1}, format="json").json()
-    # Each line alone is available for delivery, but no location holds both.
-    assert all(line["in_stock"] for line in body["lines"])
-    assert body["fulfilment"] == {"ready": False, "reason": "insufficient_stock"}
+    # No location holds both: two shipments, one from each.
+    shipments = {s["from"]: s["lines"] for s in body["fulfilment"]["shipments"]}
+    assert body["fulfilment"]["ready"] is True
+    assert shipments == {
+        "WH-BER": [{"sku": only_in_berlin.sku, "quantity": 1}],
+        "WH-NORTH": [{"sku": only_in_north.sku, "quantity": 1}],
+    }
+    body = api_client.patch(
+        f"/api/v1/carts/{token}/lines/{only_in_north.sku}/", {"quantity": 3}, format="json"
+    ).json()
+    # Three units of a line nobody holds three of: not deliverable (a line is never split).
+    assert body["fulfilment"] == {
+        "ready": False,
+        "reason": "insufficient_stock",
+        "unavailable": [only_in_north.sku],
+    }
 
 
 def test_reading_the_current_cart_never_creates_one(shop):
