@@ -10,7 +10,7 @@ from decimal import Decimal
 import factory
 from django.utils import timezone
 
-from pricing.models import Coupon, CouponRedemption, Price, PriceList, Promotion
+from pricing.models import Coupon, CouponRedemption, Price, PriceList, Promotion, ShippingRate
 from tests.factories.catalog import VariantFactory
 
 
@@ -89,3 +89,17 @@ class CouponRedemptionFactory(factory.django.DjangoModelFactory):
     coupon = factory.SubFactory(CouponFactory)
     customer_id = None
     reference = factory.Sequence(lambda n: f"order:{n:06d}")
+
+
+class ShippingRateFactory(factory.django.DjangoModelFactory):
+    """Standard delivery: 4.95 (VAT 19 % included), free from 100.00 of goods."""
+
+    class Meta:
+        model = ShippingRate
+        django_get_or_create = ("code",)
+
+    code = "standard"
+    name = "Standard delivery"
+    price = Decimal("4.95")
+    free_above = Decimal("100.00")
+    vat_rate = Decimal("19.00")
