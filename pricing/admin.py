@@ -40,6 +40,7 @@ from pricing.models import (
     Price,
     PriceList,
     Promotion,
+    ShippingRate,
     history_reason,
 )
 from pricing.resources import PriceResource
@@ -579,3 +580,18 @@ class CouponRedemptionAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     list_filter = ("coupon",)
     search_fields = ("reference", "coupon__code")
     list_select_related = ("coupon",)
+
+
+@admin.register(ShippingRate)
+class ShippingRateAdmin(ServiceErrorsMixin, ServiceDeleteMixin, admin.ModelAdmin):
+    """Head office sets what each delivery method costs (`pricing.change_shippingrate`);
+    saved through `shipping_rate_save`. No delete: a method is switched off (orders keep
+    the code they were sold with)."""
+
+    list_display = ("code", "name", "price", "free_above", "vat_rate", "is_active", "position")
+    list_filter = ("is_active",)
+    search_fields = ("code", "name")
+    fields = ("code", "name", "price", "free_above", "vat_rate", "is_active", "position")
+
+    def save_model(self, request, obj, form, change):
+        services.shipping_rate_save(rate=obj)

@@ -88,3 +88,8 @@ class ShippingMethodUnknown(DomainError):
     code = "shipping_method_unknown"
     message = _("No active delivery method has this code.")
     http_status = 422
+
+
+class InvalidShippingRate(ValidationFailed):
+    code = "invalid_shipping_rate"
+    message = _("The shipping rate is not valid.")

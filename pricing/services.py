@@ -36,6 +36,7 @@ from pricing.errors import (
     InvalidPrice,
     InvalidPriceList,
     InvalidPromotion,
+    InvalidShippingRate,
     PriceHistoryImmutable,
     PriceImportInvalid,
     PriceOverlap,
@@ -47,6 +48,7 @@ from pricing.models import (
     Price,
     PriceList,
     Promotion,
+    ShippingRate,
     history_reason_current,
 )
 
@@ -773,3 +775,30 @@ def customer_merged(survivor_id: int, duplicate_id: int) -> dict[str, int]:
         customer_id=survivor_id
     )
     return {"coupon_uses": moved}
+
+
+# --- delivery fees ---------------------------------------------------------------------
+
+
+@transaction.atomic
+def shipping_rate_save(*, rate: ShippingRate) -> ShippingRate:
+    """Validate and save a (new or changed) delivery method's rate; codes are stored lower
+    case. Raises InvalidShippingRate with every problem. The next delivery quote reads it
+    (rates are never cached, so no quote is priced with a stale one). Locks nothing."""
+    rate.code = (rate.code or "").strip().lower()
+    problems: dict[str, list[str]] = {}
+    if rate.price is None or rate.price < 0:
+        problems.setdefault("price", []).append(_("A fee cannot be negative."))
+    if rate.free_above is not None and rate.free_above < 0:
+        problems.setdefault("free_above", []).append(_("Must not be negative."))
+    if rate.vat_rate is None or not 0 <= rate.vat_rate < 100:
+        problems.setdefault("vat_rate", []).append(_("A VAT rate is from 0 to under 100 %."))
+    try:
+        rate.full_clean(validate_constraints=False)
+    except ValidationError as exc:
+        for name, messages in exc.message_dict.items():
+            problems.setdefault(name, []).extend(messages)
+    if problems:
+        raise InvalidShippingRate(details={"fields": problems})
+    rate.save()
+    return rate

@@ -132,6 +132,10 @@ HEAD_OFFICE_PERMISSIONS = frozenset(
         "inventory.add_transferleadtime",
         "inventory.change_transferleadtime",
         "inventory.delete_transferleadtime",
+        # what each delivery method costs (part of every delivery quote)
+        "pricing.view_shippingrate",
+        "pricing.add_shippingrate",
+        "pricing.change_shippingrate",
         "loyalty.change_loyaltyaccount",
         "loyalty.adjust_points",
         "loyalty.adjust_points_unlimited",

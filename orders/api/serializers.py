@@ -85,7 +85,8 @@ class CartUpdateInput(serializers.Serializer):
         required=False,
         allow_blank=True,
         max_length=32,
-        help_text="A delivery method's code (GET /api/v1/shipping-rates/); blank: the default.",
+        help_text="A delivery method's code (GET /api/v1/pricing/shipping-rates/); blank: "
+        "the default.",
     )
 
 

@@ -7,4 +7,5 @@ from pricing.api import views
 urlpatterns = [
     path("quote/", views.QuoteView.as_view(), name="pricing-quote"),
     path("promotions/", views.PromotionListView.as_view(), name="pricing-promotions"),
+    path("shipping-rates/", views.ShippingRateListView.as_view(), name="pricing-shipping-rates"),
 ]

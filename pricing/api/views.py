@@ -6,6 +6,7 @@ passed to the engine so per-customer coupon limits are checked.
 
 from django.core.exceptions import ObjectDoesNotExist
 from drf_spectacular.utils import OpenApiExample, extend_schema
+from rest_framework import serializers
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -78,3 +79,27 @@ class PromotionListView(APIView):
         currency = default.currency if default else None
         context = {"request": request, "currency": currency}
         return Response(PromotionOutputSerializer(promotions, many=True, context=context).data)
+
+
+class ShippingRateOutput(serializers.Serializer):
+    code = serializers.CharField(help_text="Give it as the cart's `shipping_method`.")
+    name = serializers.CharField()
+    price = serializers.DecimalField(max_digits=10, decimal_places=2)
+    free_above = serializers.DecimalField(
+        max_digits=10,
+        decimal_places=2,
+        allow_null=True,
+        help_text="Free when the goods (after discounts) cost at least this.",
+    )
+    vat_rate = serializers.DecimalField(max_digits=5, decimal_places=2)
+
+
+class ShippingRateListView(APIView):
+    """The delivery methods and what they cost, the default first (a delivery quote adds
+    the chosen one's fee to the total)."""
+
+    permission_classes = [AllowAny]
+
+    @extend_schema(responses={200: ShippingRateOutput(many=True)})
+    def get(self, request):
+        return Response(ShippingRateOutput(selectors.shipping_rates(), many=True).data)

@@ -56,6 +56,7 @@ GET    catalog/products/<pk>/                   -           200 200 200 200 200 
 GET    catalog/barcodes/<code>/                 -           200 200 200 200 200 200 200 200 200
 POST   pricing/quote/                           -           200 200 200 200 200 200 200 200 200
 GET    pricing/promotions/                      -           200 200 200 200 200 200 200 200 200
+GET    pricing/shipping-rates/                  -           200 200 200 200 200 200 200 200 200
 GET    inventory/locations/                     -           200 200 200 200 200 200 200 200 200
 GET    inventory/locations/<code>/              -           200 200 200 200 200 200 200 200 200
 GET    inventory/availability/                  -           200 200 200 200 200 200 200 200 200
@@ -334,6 +335,7 @@ CALLS: dict[tuple[str, str, str], Callable] = {
         V1 + "pricing/quote/", {"lines": [{"sku": w.shirt.sku, "quantity": 2}]}
     ),
     ("GET", "api/v1/pricing/promotions/", "-"): lambda w: Call(V1 + "pricing/promotions/"),
+    ("GET", "api/v1/pricing/shipping-rates/", "-"): lambda w: Call(V1 + "pricing/shipping-rates/"),
     ("GET", "api/v1/inventory/locations/", "-"): lambda w: Call(V1 + "inventory/locations/"),
     ("GET", "api/v1/inventory/locations/<code>/", "-"): lambda w: Call(
         f"{V1}inventory/locations/{w.store_x.code}/"
