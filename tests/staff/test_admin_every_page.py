@@ -29,7 +29,7 @@ from tests.factories.customers import CustomerFactory, CustomerWithLoginFactory,
 from tests.factories.inventory import LocationStaffFactory
 from tests.factories.loyalty import LoyaltyRulesFactory, TierFactory
 from tests.factories.orders import CARD, CartLineFactory
-from tests.factories.pricing import CouponFactory, CouponRedemptionFactory
+from tests.factories.pricing import CouponFactory, CouponRedemptionFactory, ShippingRateFactory
 from tests.staff.conftest import view_only_user
 
 pytestmark = pytest.mark.django_db
@@ -64,6 +64,7 @@ def world(shop, member):
     inventory_services.transfer_lead_time_save(
         lead_time=TransferLeadTime(source=shop.warehouse, destination=shop.store, days=2)
     )
+    ShippingRateFactory()
     points_adjust(customer=customer, points=10, reason="welcome", actor=None)
     customer_merge(survivor=customer, duplicate=CustomerFactory(), merged_by=None)
     CouponRedemptionFactory(coupon=CouponFactory(), reference="order:X")
