@@ -24,7 +24,7 @@ from django.utils import timezone
 from catalog import selectors as catalog_selectors
 from catalog.models import Product, Variant
 from pricing import domain, selectors, services
-from pricing.models import PriceList
+from pricing.models import PriceList, ShippingRate
 
 COUPON_CODE = "WELCOME10"
 PRICES_SINCE_DAYS = 400  # before the year of history the other demo parts make up
@@ -153,6 +153,24 @@ def seed(*, rng: random.Random, stdout) -> None:
     made = _promotions(rng, variants, now)
     stdout.write(f"    {len(made)} promotions: " + "; ".join(p.name for p in made))
     stdout.write(f"    coupon code: {COUPON_CODE} (10% off the basket, once per customer)")
+    rates = _shipping_rates()
+    stdout.write("    delivery methods: " + "; ".join(str(rate) for rate in rates))
+
+
+def _shipping_rates() -> list[ShippingRate]:
+    """Standard delivery, free from 50.00 of goods, and express (VAT 19 % included)."""
+    wanted = [
+        ("standard", "Standard delivery (2-4 days)", "4.95", "50.00", 10),
+        ("express", "Express delivery (next day)", "9.95", None, 20),
+    ]
+    rates = []
+    for code, name, price, free_above, position in wanted:
+        rate = ShippingRate.objects.filter(code=code).first() or ShippingRate(code=code)
+        rate.name, rate.price, rate.vat_rate = name, Decimal(price), Decimal("19.00")
+        rate.free_above = Decimal(free_above) if free_above else None
+        rate.position, rate.is_active = position, True
+        rates.append(services.shipping_rate_save(rate=rate))
+    return rates
 
 
 def _price_rows(
