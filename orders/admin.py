@@ -44,6 +44,7 @@ from orders.models import (
     OrderLine,
     OrderTransition,
     PickupCodeAttempt,
+    Shipment,
     Tender,
 )
 
@@ -109,6 +110,19 @@ class TenderInline(OrderPartInline):
         "voided_at",
     )
     readonly_fields = fields
+
+
+class ShipmentInline(OrderPartInline):
+    """A delivery's parcels: where each ships from, its carrier and tracking, and when it
+    left and arrived (staff ship them on the tablet, per shipment)."""
+
+    model = Shipment
+    verbose_name_plural = _("shipments")
+    fields = ("location", "carrier", "tracking_number", "shipped_at", "delivered_at")
+    readonly_fields = fields
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("location")
 
 
 class TransitionInline(OrderPartInline):
@@ -197,7 +211,13 @@ class OrderAdmin(StoreScopedAdminMixin, admin.ModelAdmin):
     # and the unfiltered list by the planner's estimate.
     show_full_result_count = False
     paginator = EstimatedCountPaginator
-    inlines = [OrderLineInline, TenderInline, TransitionInline, PickupAttemptInline]
+    inlines = [
+        OrderLineInline,
+        ShipmentInline,
+        TenderInline,
+        TransitionInline,
+        PickupAttemptInline,
+    ]
     actions = ["mark_ready_for_pickup", "goods_at_store", "cancel_orders", "reroute_order"]
     # The order page in sections; any model field not named here lands in the last one.
     sections = (

@@ -10,7 +10,7 @@ is still open (to pick up, to ship) needs those contacts: the erasure waits for 
 
 from typing import Any
 
-from django.db.models import Count, Prefetch
+from django.db.models import Count, Prefetch, Q
 from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
@@ -77,6 +77,7 @@ def export(customer_id: int) -> dict[str, Any]:
                 "currency": o.currency,
                 "subtotal": str(o.subtotal),
                 "discount_total": str(o.discount_total),
+                "shipping_total": str(o.shipping_total),
                 "total": str(o.total),
                 "points_redeemed": o.points_redeemed,
                 "coupon_code": o.coupon_code,
@@ -101,6 +102,7 @@ def export(customer_id: int) -> dict[str, Any]:
             {
                 "channel": cart.channel,
                 "updated_at": _iso(cart.updated_at),
+                "delivery_address": cart.delivery_address,
                 "lines": [
                     {"sku": line.variant.sku, "quantity": line.quantity}
                     for line in cart.lines.all()
@@ -140,6 +142,11 @@ def erase(customer_id: int) -> dict[str, int]:
     blanked = orders.update(
         contact_name="", contact_email="", contact_phone="", delivery_address={}
     )
+    # A cart's delivery address is the customer's too (a cart is kept after checkout),
+    # staff carts sold on their behalf included.
+    Cart.objects.filter(
+        Q(customer_id=customer_id) | Q(assisted_sale__customer_id=customer_id)
+    ).exclude(delivery_address={}).update(delivery_address={})
     recipients = Notification.objects.filter(order__customer_id=customer_id).update(recipient="")
     return {"orders_kept": blanked, "notification_recipients_blanked": recipients}
 
