@@ -169,3 +169,13 @@ def test_a_split_reservation_lists_every_short_line_of_every_location_and_writes
     short = {(line["location"], line["sku"]) for line in refused.value.details["lines"]}
     assert short == {(shop.store.code, coat.sku), (shop.warehouse.code, boots.sku)}
     assert not Reservation.objects.filter(reference="order:SHORT").exists()
+
+
+def test_erasing_a_customer_blanks_the_delivery_address_their_cart_kept(shop):
+    from customers.services import customer_erase
+
+    customer = CustomerWithLoginFactory()
+    cart = services.cart_get_current(customer=customer, channel="web")
+    services.cart_update(cart=cart, fulfilment_type="delivery", delivery_address=ADDRESS)
+    customer_erase(customer=customer)
+    assert Cart.objects.get(pk=cart.pk).delivery_address == {}
