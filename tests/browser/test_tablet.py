@@ -30,9 +30,11 @@ def test_a_store_managers_start_page_and_stock_list_fit_a_tablet(page, shot):
     shot(page, "backoffice-start-page-768")
 
     assert page.title().endswith("Omnicore — Berlin Mitte")
-    assert page.locator(".bo-tile").count() == 7
+    # The store's tiles, the overdue orders' among them (issue 15's deadlines).
+    assert page.locator(".bo-tile").count() == 8
+    assert page.locator("#tile-overdue").count() == 1
     assert _page_width(page) <= 768
-    boxes = [page.locator(".bo-tile").nth(i).bounding_box() for i in range(7)]
+    boxes = [page.locator(".bo-tile").nth(i).bounding_box() for i in range(8)]
     assert all(box["width"] <= 768 for box in boxes)
     assert len({round(box["y"]) for box in boxes}) > 1  # they wrap onto several rows
     buttons = page.locator(".bo-links .button")
