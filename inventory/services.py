@@ -571,20 +571,16 @@ def stock_consume(
 
 
 @atomic_service  # inside a checkout request: no savepoint (core.db)
-def stock_reserve_split(
-    *, reference: str, shipments: Mapping[int, Mapping[int, int]], actor=None
-) -> list[Reservation]:
-    """Reserve a delivery that ships from several locations: each location's lines
-    (location id → {variant id → units}) at that location, for the one `reference`.
+def _lock_at_locations(
+    wanted: dict[int, dict[int, int]],
+) -> tuple[dict[int, Location], dict[tuple[int, int], StockLevel], dict, list[dict]]:
+    """Lock the stock levels of `wanted` ({location id: {variant id: quantity}}) at several
+    locations in one query, in primary-key order (the order every multi-location write
+    uses, so none of them deadlock each other), and list what is short.
 
-    Every level of every location involved is locked in one query, in primary-key order
-    (the order `stock_reserve_ship_to_store` and `stock_reservation_move` use, so none of
-    them deadlock each other). Raises one InsufficientStock listing every short line of
-    every location (each with its `location`), LocationInactive, LocationNotFound,
-    UnknownVariant, VariantNotSellable. Writes a "reservation" movement per line.
-    """
-    reference = _reference(reference, required=True)
-    wanted = {lid: merge_lines(lines.items()) for lid, lines in sorted(shipments.items())}
+    Returns (locations by id, levels by (location id, variant id), variants by id, the
+    short lines, each with its location's code). Raises LocationNotFound,
+    LocationInactive and VariantNotSellable; the caller raises InsufficientStock."""
     locations = {loc.pk: loc for loc in Location.objects.filter(pk__in=list(wanted))}
     if len(locations) < len(wanted):
         raise LocationNotFound(details={"locations": sorted(set(wanted) - set(locations))})
@@ -618,6 +614,24 @@ def stock_reserve_split(
                     "available": short.available,
                 }
             )
+    return locations, levels, variants, short_lines
+
+
+def stock_reserve_split(
+    *, reference: str, shipments: Mapping[int, Mapping[int, int]], actor=None
+) -> list[Reservation]:
+    """Reserve a delivery that ships from several locations: each location's lines
+    (location id → {variant id → units}) at that location, for the one `reference`.
+
+    Every level of every location involved is locked in one query, in primary-key order
+    (the order `stock_reserve_ship_to_store` and `stock_reservation_move` use, so none of
+    them deadlock each other). Raises one InsufficientStock listing every short line of
+    every location (each with its `location`), LocationInactive, LocationNotFound,
+    UnknownVariant, VariantNotSellable. Writes a "reservation" movement per line.
+    """
+    reference = _reference(reference, required=True)
+    wanted = {lid: merge_lines(lines.items()) for lid, lines in sorted(shipments.items())}
+    _locations, levels, _variants, short_lines = _lock_at_locations(wanted)
     if short_lines:
         ops_metrics.oversell_refused()
         raise InsufficientStock(details={"lines": short_lines})
@@ -1106,39 +1120,7 @@ def stock_reserve_ship_to_store(
         if source_id == destination.pk:
             raise SameLocationTransfer(details={"location": destination.code})
         wanted[source_id] = merge_lines(lines.items())
-    locations = {loc.pk: loc for loc in Location.objects.filter(pk__in=list(wanted))}
-    if len(locations) < len(wanted):
-        raise LocationNotFound(details={"locations": sorted(set(wanted) - set(locations))})
-    _require_active(*locations.values())
-    match = Q(pk__in=[])
-    for location_id, lines in wanted.items():
-        match |= Q(location_id=location_id, variant_id__in=list(lines))
-    levels: dict[tuple[int, int], StockLevel] = {}
-    for level in (
-        StockLevel.objects.select_for_update(of=("self",))
-        .select_related("variant")
-        .filter(match)
-        .order_by("pk")
-    ):
-        level.location = locations[level.location_id]
-        levels[level.location_id, level.variant_id] = level
-    variants = _variants({vid for lines in wanted.values() for vid in lines})
-    inactive = [v.sku for v in variants.values() if not v.is_active]
-    if inactive:
-        raise VariantNotSellable(details={"skus": sorted(inactive)})
-    short_lines = []
-    for location_id, lines in wanted.items():
-        here = {vid: lvl.available for (lid, vid), lvl in levels.items() if lid == location_id}
-        for short in shortfalls(lines, here):
-            short_lines.append(
-                {
-                    "location": locations[location_id].code,
-                    "variant_id": short.variant_id,
-                    "sku": variants[short.variant_id].sku,
-                    "requested": short.requested,
-                    "available": short.available,
-                }
-            )
+    locations, levels, _variants, short_lines = _lock_at_locations(wanted)
     if short_lines:
         ops_metrics.oversell_refused()
         raise InsufficientStock(details={"location": destination.code, "lines": short_lines})
