@@ -1217,6 +1217,11 @@ def customers_first_orders_record(*, orders: Iterable[tuple]) -> int:
         first[pk] = (earliest[0], *seen[earliest[0]])
         if len(earliest) > 1:
             second[pk] = earliest[1]
+    if len(times) == 1 and not second:
+        # The checkout's case — one customer, one order: a plain statement, as building the
+        # batch form's expressions costs the ORM milliseconds per order.
+        ((pk, (at, channel, utm)),) = first.items()
+        return _first_order_record_one(pk=pk, at=at, channel=channel, utm=utm)
 
     def per_customer(values: dict[int, Any], field: models.Field) -> Case | Value:
         if len(times) == 1:
@@ -1324,6 +1329,34 @@ def customers_first_orders_set(*, rows: Iterable[tuple], batch_size: int = 2000)
             customer.second_order_at = at
     Customer.objects.bulk_update(list(found.values()), FIRST_ORDER_FIELDS, batch_size=batch_size)
     return len(found)
+
+
+def _first_order_record_one(*, pk: int, at: datetime, channel: str, utm: tuple) -> int:
+    """One order of one customer, as `customers_first_orders_record` does for a batch: it
+    becomes their first (the old first becoming the second), or their second, or nothing.
+    Returns the rows changed (0 or 1)."""
+    from django.db import connection
+
+    table = connection.ops.quote_name(Customer._meta.db_table)
+    t = connection.ops.adapt_datetimefield_value(at)
+    earlier = "(first_order_at IS NULL OR first_order_at > %s)"
+    between = "(first_order_at < %s AND (second_order_at IS NULL OR second_order_at > %s))"
+    kept = ", ".join(
+        f"{name} = CASE WHEN {earlier} THEN %s ELSE {name} END"
+        for name in ("first_order_at", "first_channel", *UTM_FIELDS)
+    )
+    sql = (
+        f"UPDATE {table} SET {kept}, second_order_at = CASE"
+        " WHEN first_order_at IS NULL THEN second_order_at"
+        " WHEN first_order_at > %s THEN first_order_at"
+        f" WHEN {between} THEN %s ELSE second_order_at END"
+        f" WHERE id = %s AND ({earlier} OR {between})"
+    )
+    values = [t, t, t, channel, *(v for value in utm for v in (t, value))]
+    values += [t, t, t, t, pk, t, t, t]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, values)
+        return cursor.rowcount
 
 
 def _two_earliest(*times: datetime | None) -> tuple[datetime | None, datetime | None]:
