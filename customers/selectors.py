@@ -87,28 +87,33 @@ def customer_find(*, identifier: str) -> Customer | None:
     return None
 
 
-def customer_identify(*, phone: str | None = None, card: str | None = None) -> Customer:
-    """The active (surviving) profile with this phone or loyalty card number, for staff
-    serving an identified customer (selling on their behalf).
+def customer_identify(
+    *, phone: str | None = None, card: str | None = None, id: int | None = None
+) -> Customer:
+    """The active (surviving) profile named by exactly one of phone, loyalty card number or
+    id: for staff serving an identified customer (selling on their behalf) and for tills.
 
-    Exactly one of the two: ValidationFailed (400 `customer_identifier_required`)
-    otherwise; InvalidPhone / InvalidCardNumber (400) for an unreadable one;
-    CustomerNotFound (404) for nobody, or an inactive profile.
+    ValidationFailed (400 `customer_identifier_required`) for none or several;
+    InvalidPhone / InvalidCardNumber (400) for an unreadable one; CustomerNotFound (404)
+    for nobody, or an inactive profile. One lookup through `customers_identify`.
     """
-    given = {k: v for k, v in (("phone", phone), ("card", card)) if v not in (None, "")}
+    given = {k: v for k, v in (("phone", phone), ("card", card), ("id", id)) if v not in (None, "")}
     if len(given) != 1:
         raise ValidationFailed(
-            _("Give exactly one of phone or card."),
+            _("Give exactly one of phone, card or id."),
             code="customer_identifier_required",
             details={"given": sorted(given)},
         )
-    if "phone" in given:
-        query = Q(phone=normalize_phone(given["phone"]))
-    else:
-        query = Q(card_number=normalize_card_number(given["card"]))
-    found = Customer.objects.select_related("user").filter(query).first()
-    if found is not None:
-        found = customer_resolve(found)
+    ((kind, value),) = given.items()
+    if kind == "phone":
+        value = normalize_phone(value)
+    elif kind == "card":
+        value = normalize_card_number(value)
+    found = customers_identify(
+        phones={value} if kind == "phone" else (),
+        cards={value} if kind == "card" else (),
+        ids={value} if kind == "id" else (),
+    ).get((kind, value))
     if found is None or not found.is_active:
         raise CustomerNotFound(_("No customer with this phone or card."))
     return found

@@ -7,10 +7,7 @@ The till never sees a profile: no names beyond initials, no contacts, no history
 
 from typing import Any
 
-from core.errors import ValidationFailed
 from customers import selectors as customer_selectors
-from customers.domain import normalize_card_number, normalize_phone
-from customers.errors import CustomerNotFound
 from customers.models import Customer
 from loyalty import domain as loyalty_domain
 from loyalty import selectors as loyalty_selectors
@@ -21,31 +18,10 @@ from loyalty.errors import HoldNotFound
 def customer_identify(
     *, phone: str | None = None, card: str | None = None, id: int | None = None
 ) -> Customer:
-    """The (surviving) profile named by exactly one of phone, card number or id.
-
-    Raises ValidationFailed (400) for none or several, the customers app's errors for an
-    unreadable phone or card, and CustomerNotFound (404) for an unknown one.
-    """
-    given = {k: v for k, v in (("phone", phone), ("card", card), ("id", id)) if v not in (None, "")}
-    if len(given) != 1:
-        raise ValidationFailed(
-            "Give exactly one of phone, card or id.",
-            code="customer_identifier_required",
-            details={"given": sorted(given)},
-        )
-    ((kind, value),) = given.items()
-    if kind == "phone":
-        value = normalize_phone(value)
-    elif kind == "card":
-        value = normalize_card_number(value)
-    found = customer_selectors.customers_identify(
-        phones={value} if kind == "phone" else (),
-        cards={value} if kind == "card" else (),
-        ids={value} if kind == "id" else (),
-    ).get((kind, value))
-    if found is None or not found.is_active:
-        raise CustomerNotFound()
-    return found
+    """The (surviving) profile named by exactly one of phone, card number or id: the
+    customers app's `customer_identify` (400 for none or several or an unreadable one,
+    404 for an unknown one)."""
+    return customer_selectors.customer_identify(phone=phone, card=card, id=id)
 
 
 def customer_card(*, customer: Customer, order_total=None) -> dict[str, Any]:
