@@ -195,3 +195,13 @@ def test_a_merge_hands_the_duplicates_sales_rows_to_the_survivor(lived):
 
     assert not CustomerYear.objects.filter(customer_id=duplicate).exists()
     assert report_services.facts_verify() == []
+
+
+def test_every_order_channel_has_its_customer_sales_column():
+    """A channel without a `CustomerYear` column would fail every order placed in it."""
+    from orders.domain import Channel
+    from reports.models import SALE_CHANNELS
+
+    assert {channel.value for channel in Channel} <= set(SALE_CHANNELS)
+    for channel in SALE_CHANNELS:
+        CustomerYear._meta.get_field(f"sales_{channel}")
