@@ -56,6 +56,8 @@ def prepare_environment(env: dict) -> None:
             key_file.write_text(secrets.token_urlsafe(50))
             print(f"SECRET_KEY was not set: made one in {key_file}", file=sys.stderr)
         env["SECRET_KEY"] = key_file.read_text().strip()
+    # Log lines reach honcho (and the log collector) as they are written, not in 8 KB blocks.
+    env.setdefault("PYTHONUNBUFFERED", "1")
     # The Procfile's gunicorn, celery and honcho are this interpreter's.
     bin_dir = str(Path(sys.executable).parent)
     env["PATH"] = os.pathsep.join([bin_dir, env.get("PATH", "")])

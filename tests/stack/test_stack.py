@@ -185,12 +185,16 @@ def test_a_ready_pickup_nobody_collects_is_expired_by_beat_through_the_worker(st
     assert wait_for(expired, 45, 0.5), stack.tail()
     level.refresh_from_db()
     assert (level.on_hand, level.reserved) == (4, 0)
-    runs = _task_lines(stack, task="orders.tasks.orders_expire_uncollected")
-    assert any(
-        line.get("data", {}).get("return_value") not in (None, "0")
-        and line["logger"] == "celery.app.trace"
-        for line in runs
-    ), "no expiry run in the worker expired an order"
+
+    def worker_logged_the_expiry() -> bool:
+        # The worker commits before Celery logs the task's result: wait for the line too.
+        return any(
+            line.get("data", {}).get("return_value") not in (None, "0")
+            and line["logger"] == "celery.app.trace"
+            for line in _task_lines(stack, task="orders.tasks.orders_expire_uncollected")
+        )
+
+    assert wait_for(worker_logged_the_expiry, 15, 0.25), "no expiry run in the worker expired an order"
     assert verify_ledger() == []
 
 
