@@ -194,7 +194,9 @@ def test_a_ready_pickup_nobody_collects_is_expired_by_beat_through_the_worker(st
             for line in _task_lines(stack, task="orders.tasks.orders_expire_uncollected")
         )
 
-    assert wait_for(worker_logged_the_expiry, 15, 0.25), "no expiry run in the worker expired an order"
+    assert wait_for(worker_logged_the_expiry, 15, 0.25), (
+        "no expiry run in the worker expired an order"
+    )
     assert verify_ledger() == []
 
 
