@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from django.db import connection
 from django.db.models import Q
 
+from core.db import write_later
 from core.models import Change
 
 TOPICS = ("variant", "price", "promotion", "stock")
@@ -55,13 +56,13 @@ def changes_record(*, topic: str, keys: Iterable[int], scope: int | None = None)
     if not _postgres():
         Change.objects.bulk_create(Change(topic=topic, key=k, scope=scope) for k in unique)
         return len(unique)
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "INSERT INTO core_change (topic, key, scope, xid, at) "
-            "SELECT %s, k, %s, pg_current_xact_id()::text::bigint, now() "
-            "FROM unnest(%s::bigint[]) AS k",
-            [topic, scope, unique],
-        )
+    # Inside `core.db.batched_writes()`, sent with the block's other writes.
+    write_later(
+        "INSERT INTO core_change (topic, key, scope, xid, at) "
+        "SELECT %s, k, %s, pg_current_xact_id()::text::bigint, now() "
+        "FROM unnest(%s::bigint[]) AS k",
+        [topic, scope, unique],
+    )
     return len(unique)
 
 

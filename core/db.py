@@ -1,5 +1,6 @@
 """Database helpers: retry a transaction that lost a race once (then 409); insert in bulk;
-nested atomic blocks without savepoints where an error aborts the whole transaction.
+send a request's append-only writes as one statement (`batched_writes`); nested atomic
+blocks without savepoints where an error aborts the whole transaction.
 
 The apps lock balances in one global order (stock levels, then the points account, then
 coupon counters), so deadlocks should not happen; if PostgreSQL still reports one (or a
@@ -57,13 +58,34 @@ def insert_many(model, objs: list, *, batch_size: int = 2000, key: str | None = 
     made; unset `auto_now(_add)` times are filled with now). Elsewhere, the ORM's
     bulk_create. For ledgers and facts written in bulk (a till's sale batch). With `key`, a
     unique field, the new ids are read back (`RETURNING`) and set on the instances by it.
+    Without `key`, inside `batched_writes()`, the insert waits for the end of the block.
     """
     if not objs:
         return
     if connection.vendor != "postgresql":
         model.objects.bulk_create(objs, batch_size=500)
         return
+    sql, columns = _insert_sql(model, objs)
+    if key is None:
+        for start in range(0, len(objs), batch_size):
+            write_later(sql, _insert_params(objs[start : start + batch_size], columns))
+        return
     pk = model._meta.pk
+    sql += f' RETURNING "{pk.column}", "{model._meta.get_field(key).column}"'
+    by_key = {getattr(obj, key): obj for obj in objs}
+    with connection.cursor() as cursor:
+        for start in range(0, len(objs), batch_size):
+            cursor.execute(sql, _insert_params(objs[start : start + batch_size], columns))
+            for new_id, value in cursor.fetchall():
+                found = by_key[value]
+                found.pk = new_id
+                found._state.adding = False
+                found._state.db = connection.alias
+
+
+def _insert_sql(model, objs: list) -> tuple[str, list[tuple[str, bool]]]:
+    """The unnest INSERT of `model` and its (attribute, is JSON) columns; fills unset
+    auto_now(_add) times of `objs` with now."""
     fields = [f for f in model._meta.concrete_fields if not f.primary_key]
     now = timezone.now()
     for field in fields:
@@ -84,25 +106,68 @@ def insert_many(model, objs: list, *, batch_size: int = 2000, key: str | None = 
         + ", ".join(casts)
         + ")"
     )
-    if key is not None:
-        sql += f' RETURNING "{pk.column}", "{model._meta.get_field(key).column}"'
-    by_key = {getattr(obj, key): obj for obj in objs} if key is not None else {}
-    with connection.cursor() as cursor:
-        for start in range(0, len(objs), batch_size):
-            chunk = objs[start : start + batch_size]
-            params = [
-                [
-                    _json.dumps(getattr(obj, attname)) if json else getattr(obj, attname)
-                    for obj in chunk
-                ]
-                for attname, json in columns
-            ]
+    return sql, columns
+
+
+def _insert_params(objs: list, columns: list[tuple[str, bool]]) -> list[list]:
+    return [
+        [_json.dumps(getattr(obj, attname)) if json else getattr(obj, attname) for obj in objs]
+        for attname, json in columns
+    ]
+
+
+# --- writes that wait for the end of a block ---------------------------------------------
+#
+# A checkout appends to a handful of ledgers and facts (its lines, the stock movements, the
+# change log, the report rows, the idempotency record): rows nothing in the request reads
+# back. Each is a round trip to the database; inside `batched_writes()` they are queued and
+# sent as one statement when the block ends — data-modifying CTEs, `WITH w1 AS (INSERT …),
+# w2 AS (UPDATE …) INSERT …` — still inside the transaction, before its COMMIT.
+
+_queued: ContextVar[list[tuple[str, list]] | None] = ContextVar("queued_writes", default=None)
+
+
+@contextmanager
+def batched_writes() -> Iterator[None]:
+    """Queue the writes of `write_later` (and keyless `insert_many`) made inside the block
+    and send them as one statement when it ends without an error (an error drops them, as
+    its transaction rolls back). Only for writes nothing inside the block reads back.
+    PostgreSQL only: elsewhere, and in a nested block, the writes run as they are made."""
+    if connection.vendor != "postgresql" or _queued.get() is not None:
+        yield
+        return
+    queue: list[tuple[str, list]] = []
+    token = _queued.set(queue)
+    try:
+        yield
+    finally:
+        _queued.reset(token)
+    _send(queue)
+
+
+def write_later(sql: str, params: list) -> None:
+    """Run a data-modifying statement that returns nothing: at the end of the enclosing
+    `batched_writes()` block, or now outside one."""
+    queue = _queued.get()
+    if queue is None:
+        with connection.cursor() as cursor:
             cursor.execute(sql, params)
-            if key is not None:
-                for new_id, value in cursor.fetchall():
-                    found = by_key[value]
-                    found.pk = new_id
-                    found._state.adding = False
+    else:
+        queue.append((sql, params))
+
+
+def _send(queue: list[tuple[str, list]]) -> None:
+    if not queue:
+        return
+    *first, (last_sql, last_params) = queue
+    params: list = []
+    ctes = []
+    for n, (sql, statement_params) in enumerate(first):
+        ctes.append(f"w{n} AS ({sql})")
+        params += statement_params
+    sql = f"WITH {', '.join(ctes)} {last_sql}" if ctes else last_sql
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [*params, *last_params])
 
 
 # --- savepoints that buy nothing ---------------------------------------------------------

@@ -144,9 +144,14 @@ def customer_list(*, active: bool | None = True) -> QuerySet[Customer]:
     return qs if active is None else qs.filter(is_active=active)
 
 
-def customer_get_for_user(*, user) -> Customer:
-    """The (surviving) customer profile of a login; raises CustomerNotFound when it has none."""
-    customer = Customer.objects.select_related("user").filter(user_id=user.pk).first()
+def customer_get_for_user(*, user, preloaded: bool = False) -> Customer:
+    """The (surviving) customer profile of a login; raises CustomerNotFound when it has none.
+    `preloaded`: the login was read with its profile in this request (the API's token check,
+    `customers.auth.profile_preloaded`), so that profile is used without a query."""
+    if preloaded and User.customer.is_cached(user):
+        customer = getattr(user, "customer", None)
+    else:
+        customer = Customer.objects.select_related("user").filter(user_id=user.pk).first()
     if customer is None:
         raise CustomerNotFound()
     return customer_resolve(customer)

@@ -221,7 +221,10 @@ class _Ledger:
         """Write the levels and the movements; without `returning`, the movements are
         inserted in bulk and not read back (a till's batch of sales)."""
         levels = sorted(self.levels.values(), key=lambda lvl: lvl.pk)
-        if len(levels) == 1:
+        if connection.vendor == "postgresql":
+            # One statement however many lines (a checkout's statements stay constant).
+            _levels_update_postgres(levels)
+        elif len(levels) == 1:
             level = levels[0]
             StockLevel.objects.filter(pk=level.pk).update(
                 on_hand=level.on_hand,
@@ -230,9 +233,6 @@ class _Ledger:
                 attention_note=level.attention_note,
                 updated_at=level.updated_at,
             )
-        elif connection.vendor == "postgresql":
-            # One statement however many lines (a checkout's statements stay constant).
-            _levels_update_postgres(levels)
         else:
             StockLevel.objects.bulk_update(levels, LEVEL_BALANCE_FIELDS, batch_size=500)
         # Store feeds (the POS) learn of every level change in the same transaction.
@@ -369,7 +369,8 @@ def stock_reserve(
         raise InsufficientStock(details=_short_details(location, short, variants))
     ledger = _Ledger(reference=reference, actor=actor)
     reservations = _reservations_open(ledger, levels, requested, expires_at=expires_at)
-    ledger.save()
+    # The movements are not read back: inside a checkout they go with its other appends.
+    ledger.save(returning=False)
     return reservations
 
 

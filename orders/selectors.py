@@ -36,17 +36,22 @@ def cart_current(*, customer) -> Cart:
     return cart
 
 
-def cart_get(*, token: str, customer=None, assisted: bool = False) -> Cart:
+def cart_get(*, token: str, customer=None, assisted: bool = False, lock: bool = False) -> Cart:
     """An open cart by token. A customer's cart is only visible to that customer. A staff
     cart (selling on a customer's behalf) is reached only with `assisted` — and then only
-    staff carts are: `orders.assisted.staff_cart_get` decides which member of staff."""
+    staff carts are: `orders.assisted.staff_cart_get` decides which member of staff.
+    With `lock` (inside a transaction: a checkout), its row is locked as it is read, and
+    whether it is open is decided on the locked row."""
     import uuid
 
     try:
         key = uuid.UUID(str(token))
     except ValueError:
         raise CartNotFound(details={"cart": str(token)}) from None
-    cart = Cart.objects.select_related("pickup_location").filter(token=key).first()
+    carts = Cart.objects.select_related("pickup_location").filter(token=key)
+    if lock:
+        carts = carts.select_for_update(of=("self",))
+    cart = carts.first()
     if cart is None or cart.state != Cart.State.OPEN:
         raise CartNotFound(details={"cart": str(token)})
     if (cart.channel in ASSISTED_CHANNELS) != assisted:

@@ -17,7 +17,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
-from django.db.models import DateTimeField, F, OuterRef, Q, Subquery, Value
+from django.db.models import DateTimeField, F, OuterRef, Q, Subquery
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -25,7 +25,7 @@ from django.utils.translation import gettext as _
 from catalog.errors import UnknownSku
 from catalog.selectors import variants_by_sku
 from core.background import enqueue_on_commit
-from core.db import atomic, insert_many
+from core.db import atomic, insert_many, write_later
 from core.money import quantize
 from customers import services as customer_services
 from inventory import selectors as inventory_selectors
@@ -396,6 +396,7 @@ def checkout_place(
     expected_total: Decimal | None = None,
     channel: str | None = None,
     user=None,
+    cart_locked: bool = False,
 ) -> Order:
     """Turn an open cart into an order, in one transaction.
 
@@ -408,14 +409,16 @@ def checkout_place(
     order (their row is locked only if it is one); then the balances in the global lock
     order — stock levels (`insufficient_stock` lists every short line), the points account,
     coupon counters. If anything after the authorization fails, the authorization is voided
-    and nothing is written. After commit, the customer is notified.
+    and nothing is written. After commit, the customer is notified. `cart_locked`: the
+    caller read the open cart with its row lock, in this transaction (the API's checkout).
     """
     if redeem_points and customer is None:
         # Points are stored value: only their authenticated owner spends them.
         raise AuthenticationRequired()
     # No savepoint inside a request whose transaction rolls back on any error (core.db).
     with atomic():
-        cart = _locked_open_cart(cart)
+        if not cart_locked:
+            cart = _locked_open_cart(cart)
         lines = list(cart.lines.select_related("variant", "variant__product"))
         if not lines:
             raise CartEmpty(details={"cart": str(cart.token)})
@@ -484,14 +487,17 @@ def checkout_place(
             if authorization is not None:
                 _payment_void_quietly(*authorization)
             raise
-        Cart.objects.filter(pk=cart.pk).update(
-            state=Cart.State.CONVERTED,
-            checkout_at=Coalesce("checkout_at", Value(now, output_field=DateTimeField())),
-            updated_at=now,
-        )
+        # Nothing reads the cart again: inside the API's checkout this goes with its appends.
+        write_later(_CART_CONVERTED_SQL, [Cart.State.CONVERTED, now, now, cart.pk])
         _notify_after_commit(order, Status.PLACED)
         ops_metrics.checkout_placed(order)
         return order
+
+
+_CART_CONVERTED_SQL = (
+    f'UPDATE "{Cart._meta.db_table}" SET state = %s, checkout_at = COALESCE(checkout_at, %s), '
+    "updated_at = %s WHERE id = %s"
+)
 
 
 def _checkout_quote(*, cart: Cart, lines, customer, expected_total, now, fulfilment=None):
@@ -572,7 +578,7 @@ def _checkout_write(
 ) -> Order:
     """Insert the order, its lines, tenders and first transition (no balance is touched)."""
     profile = customer if owned else None
-    order = Order.objects.create(
+    order = Order(
         number=number,
         customer=customer,
         channel=channel,
@@ -605,6 +611,7 @@ def _checkout_write(
         placed_at=now,
         **cart.attribution,
     )
+    insert_many(Order, [order], key="number")  # the id read back; no ORM statement to build
     names = {line.variant_id: line.variant for line in lines}
     # A delivery's shipments, the first (the order's own location) first; each line rides
     # whole on one of them.
@@ -616,7 +623,9 @@ def _checkout_write(
         for parcel in parcels
         for vid in shipments[parcel.location_id]  # type: ignore[index]
     }
-    order_lines = OrderLine.objects.bulk_create(
+    # The lines, tenders and first transition are not read back (the caller gets them in
+    # memory): inside a checkout they go with its other appends (core.db.batched_writes).
+    order_lines = [
         OrderLine(
             order=order,
             shipment=carried.get(q.variant_id),
@@ -632,7 +641,8 @@ def _checkout_write(
             discounts=[_discount_json(d) for d in q.discounts],
         )
         for q in quote.lines
-    )
+    ]
+    insert_many(OrderLine, order_lines)
     tenders = []
     if authorization is not None:
         provider_name, reference = authorization
@@ -659,9 +669,9 @@ def _checkout_write(
                 captured_at=now,
             )
         )
-    Tender.objects.bulk_create(tenders)
+    insert_many(Tender, tenders)
     report_services.orders_placed([order], units={order.pk: sum(q.quantity for q in quote.lines)})
-    placed = OrderTransition.objects.create(
+    placed = OrderTransition(
         order=order,
         from_status="",
         to_status=Status.PLACED,
@@ -670,6 +680,7 @@ def _checkout_write(
         actor_user=user if getattr(user, "is_authenticated", False) else None,
         at=now,
     )
+    insert_many(OrderTransition, [placed])
     # The caller shows the order it just made: hand over what is already in memory rather
     # than reading it back while the stock rows are locked.
     order._prefetched_objects_cache = {
@@ -1645,7 +1656,8 @@ def ship_to_store_reserve(*, order: Order, lines: list[tuple[int, int]]) -> list
         )
         return []
     if not plan.plan.possible:
-        skus = dict(OrderLine.objects.filter(order=order).values_list("variant_id", "sku"))
+        # The checkout's lines, in memory (they may not be written yet).
+        skus = {line.variant_id: line.sku for line in order.lines.all()}
         raise InsufficientStock(
             _("No route brings these lines to the store."),
             details={

@@ -21,6 +21,7 @@ from django.db.models import Case, CharField, Count, F, Q, Sum, Value, When
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
+from core.db import insert_many
 from inventory.models import Location
 from orders.domain import Fulfilment, Status
 from reports.models import (
@@ -90,8 +91,10 @@ def orders_placed(orders: Iterable, *, units: dict[int, int]) -> None:
                 _customer_row(order, location_id=None, orders=1, sales=sold),
                 _customer_row(order, location_id=order.location_id, orders=1, sales=sold),
             ]
-    OrderDay.objects.bulk_create(rows)
-    CustomerYear.objects.bulk_create(customers)
+    # Facts nothing reads back in the request: inside a checkout they go with its other
+    # appends (core.db.batched_writes).
+    insert_many(OrderDay, rows)
+    insert_many(CustomerYear, customers)
 
 
 def _sold(status: str) -> int:
@@ -126,11 +129,12 @@ def order_moved(order, *, source_status: str, source_location=None) -> None:
         return
     source_location = source_location or order.location
     order.report_units = _units(order)
-    OrderDay.objects.bulk_create(
+    insert_many(
+        OrderDay,
         [
             _row(order, sign=-1, status=source_status, location=source_location),
             _row(order, sign=1, status=order.status),
-        ]
+        ],
     )
     if order.customer_id is None:
         return
@@ -147,12 +151,15 @@ def order_moved(order, *, source_status: str, source_location=None) -> None:
         customers.append(
             _customer_row(order, location_id=order.location_id, orders=0, sales=now - before)
         )
-    CustomerYear.objects.bulk_create(customers)
+    insert_many(CustomerYear, customers)
     if moved:
         PickupTiming.objects.filter(order_id=order.pk).delete()
 
 
 def _units(order) -> int:
+    cached = getattr(order, "_prefetched_objects_cache", {}).get("lines")
+    if cached is not None:  # a checkout's own order: its lines may not be written yet
+        return sum(line.quantity for line in cached)
     return order.lines.aggregate(n=Coalesce(Sum("quantity"), 0))["n"]
 
 

@@ -13,6 +13,7 @@ same key with a different body is refused with `idempotency_key_reused` (422).
 import hashlib
 import json
 from collections.abc import Callable
+from contextlib import nullcontext
 
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
@@ -21,7 +22,7 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter
 from rest_framework.response import Response
 
-from core.db import errors_abort_transaction
+from core.db import batched_writes, errors_abort_transaction, write_later
 from core.errors import IdempotencyKeyReused, ValidationFailed
 from core.models import IdempotencyRecord
 
@@ -59,9 +60,18 @@ def idempotency_key(request, *, required: bool = True) -> str | None:
 
 
 def idempotent_response(
-    request, *, scope: str, handler: Callable[[], Response], required: bool = True
+    request,
+    *,
+    scope: str,
+    handler: Callable[[], Response],
+    required: bool = True,
+    batch_writes: bool = False,
 ) -> Response:
-    """Run handler once per Idempotency-Key; replay its response to retries."""
+    """Run handler once per Idempotency-Key; replay its response to retries.
+
+    With `batch_writes`, the handler's append-only writes and the stored response go to
+    the database as one statement at its end (`core.db.batched_writes`): for a handler
+    that reads none of them back (the checkout)."""
     key = idempotency_key(request, required=required)
     if key is None:
         return handler()
@@ -81,11 +91,9 @@ def idempotent_response(
                 replay = Response(record.response_body, status=record.response_status)
                 replay["Idempotent-Replayed"] = "true"
                 return replay
-            with errors_abort_transaction():
+            with errors_abort_transaction(), batched_writes() if batch_writes else nullcontext():
                 response = handler()
-            record.response_status = response.status_code
-            record.response_body = json.loads(json.dumps(response.data, default=str))
-            record.save(update_fields=["response_status", "response_body"])
+                _record_store(record, response)
             return response
     raise IdempotencyKeyReused(
         _("A request with this Idempotency-Key is still being processed."),
@@ -120,3 +128,17 @@ def _record_claim(*, scope: str, key: str, fingerprint: str) -> tuple[Idempotenc
     return IdempotencyRecord.objects.select_for_update().get_or_create(
         scope=scope, key=key, defaults={"request_hash": fingerprint}
     )
+
+
+_STORE_SQL = f'UPDATE "{_TABLE}" SET response_status = %s, response_body = %s::jsonb WHERE id = %s'
+
+
+def _record_store(record: IdempotencyRecord, response: Response) -> None:
+    """Keep the response for replays (inside `batched_writes`, with the handler's writes)."""
+    body = json.dumps(response.data, default=str)
+    if connection.vendor == "postgresql":
+        write_later(_STORE_SQL, [response.status_code, body, record.pk])
+        return
+    record.response_status = response.status_code
+    record.response_body = json.loads(body)
+    record.save(update_fields=["response_status", "response_body"])

@@ -14,6 +14,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from core.api.idempotency import idempotent_response
+from core.api.output import represent
 from core.db import run_with_retry
 from customers.selectors import customer_identify
 from orders import assisted, selectors, services
@@ -197,7 +198,7 @@ class StaffCheckoutView(SellerView):
                 expected_total=v.get("expected_total"),
             )
             order = selectors.order_get(number=order.number)
-            return Response(s.AssistedOrderOutput(order).data, status=status.HTTP_201_CREATED)
+            return Response(represent(s.AssistedOrderOutput, order), status=status.HTTP_201_CREATED)
 
         scope = f"staff-checkout:{request.user.pk}"
         return run_with_retry(lambda: idempotent_response(request, scope=scope, handler=place))

@@ -14,8 +14,10 @@ from rest_framework.throttling import UserRateThrottle
 from rest_framework.views import APIView
 
 from core.api.idempotency import idempotent_response
+from core.api.output import represent, represent_many
 from core.api.pagination import CursorPagination
 from core.db import run_with_retry
+from customers.auth import profile_preloaded
 from customers.selectors import customer_get_for_user
 from inventory import selectors as inventory_selectors
 from orders import selectors, services
@@ -28,7 +30,7 @@ def request_customer(request):
     user = request.user
     if not user or not user.is_authenticated:
         return None
-    return customer_get_for_user(user=user)
+    return customer_get_for_user(user=user, preloaded=profile_preloaded(request))
 
 
 def cart_response(cart, *, status_code=status.HTTP_200_OK, remember: bool = True) -> Response:
@@ -139,10 +141,12 @@ class CheckoutView(APIView):
             data = s.CheckoutInput(data=request.data)
             data.is_valid(raise_exception=True)
             v = data.validated_data
-            cart = selectors.cart_get(token=v["cart"], customer=customer)
+            # Read with its lock: checkout_place need not read it again.
+            cart = selectors.cart_get(token=v["cart"], customer=customer, lock=True)
             payment = v.get("payment")
             order = services.checkout_place(
                 cart=cart,
+                cart_locked=True,
                 fulfilment=v["fulfilment"],
                 payment=services.PaymentInput(**payment) if payment else None,
                 customer=customer,
@@ -152,10 +156,12 @@ class CheckoutView(APIView):
                 channel=v.get("channel"),
                 user=request.user,
             )
-            return Response(s.OrderOutput(order).data, status=status.HTTP_201_CREATED)
+            return Response(represent(s.OrderOutput, order), status=status.HTTP_201_CREATED)
 
         scope = f"checkout:{customer.pk if customer else 'guest'}"
-        return run_with_retry(lambda: idempotent_response(request, scope=scope, handler=place))
+        return run_with_retry(
+            lambda: idempotent_response(request, scope=scope, handler=place, batch_writes=True)
+        )
 
 
 class OrderDetailView(APIView):
@@ -164,7 +170,7 @@ class OrderDetailView(APIView):
     @extend_schema(responses=s.OrderOutput)
     def get(self, request, number):
         order = selectors.order_get_for_customer(number=number, customer=request_customer(request))
-        return Response(s.OrderOutput(order).data)
+        return Response(represent(s.OrderOutput, order))
 
 
 class OrderCancelView(APIView):
@@ -176,7 +182,7 @@ class OrderCancelView(APIView):
     def post(self, request, number):
         order = selectors.order_get_for_customer(number=number, customer=request_customer(request))
         run_with_retry(lambda: services.order_cancel_by_customer(order=order, user=request.user))
-        return Response(s.OrderOutput(selectors.order_get(number=order.number)).data)
+        return Response(represent(s.OrderOutput, selectors.order_get(number=order.number)))
 
 
 class MyOrdersView(generics.ListAPIView):
@@ -235,15 +241,15 @@ class StaffPickupQueueView(StaffMixin, APIView):
             {
                 "next": paginator.get_next_link(),
                 "previous": paginator.get_previous_link(),
-                "incoming": s.StaffOrderOutput(
-                    [o for o in page if o.status == Status.IN_TRANSIT], many=True
-                ).data,
-                "to_prepare": s.StaffOrderOutput(
-                    [o for o in page if o.status == Status.PLACED], many=True
-                ).data,
-                "waiting": s.StaffOrderOutput(
-                    [o for o in page if o.status == Status.READY_FOR_PICKUP], many=True
-                ).data,
+                "incoming": represent_many(
+                    s.StaffOrderOutput, [o for o in page if o.status == Status.IN_TRANSIT]
+                ),
+                "to_prepare": represent_many(
+                    s.StaffOrderOutput, [o for o in page if o.status == Status.PLACED]
+                ),
+                "waiting": represent_many(
+                    s.StaffOrderOutput, [o for o in page if o.status == Status.READY_FOR_PICKUP]
+                ),
             }
         )
 
@@ -301,7 +307,7 @@ class StaffOrderActionView(StaffMixin, APIView):
                     staff_location_ids=allowed,
                 )
             )
-            return Response(s.StaffOrderOutput(selectors.order_get(number=number)).data)
+            return Response(represent(s.StaffOrderOutput, selectors.order_get(number=number)))
         if action == "deliver":
             run_with_retry(
                 lambda: services.shipment_deliver(
@@ -312,7 +318,7 @@ class StaffOrderActionView(StaffMixin, APIView):
                     staff_location_ids=allowed,
                 )
             )
-            return Response(s.StaffOrderOutput(selectors.order_get(number=number)).data)
+            return Response(represent(s.StaffOrderOutput, selectors.order_get(number=number)))
         run_with_retry(
             lambda: services.order_transition(
                 order=order,
@@ -325,7 +331,7 @@ class StaffOrderActionView(StaffMixin, APIView):
                 staff_location_ids=allowed,
             )
         )
-        return Response(s.StaffOrderOutput(selectors.order_get(number=number)).data)
+        return Response(represent(s.StaffOrderOutput, selectors.order_get(number=number)))
 
 
 class StaffOrderRerouteView(StaffMixin, APIView):
@@ -347,7 +353,7 @@ class StaffOrderRerouteView(StaffMixin, APIView):
                 staff_location_ids=allowed,
             )
         )
-        return Response(s.StaffOrderOutput(selectors.order_get(number=number)).data)
+        return Response(represent(s.StaffOrderOutput, selectors.order_get(number=number)))
 
 
 class StaffOrderGoodsAtStoreView(StaffMixin, APIView):
@@ -367,4 +373,4 @@ class StaffOrderGoodsAtStoreView(StaffMixin, APIView):
                 order=order, user=request.user, staff_location_ids=allowed
             )
         )
-        return Response(s.StaffOrderOutput(selectors.order_get(number=number)).data)
+        return Response(represent(s.StaffOrderOutput, selectors.order_get(number=number)))

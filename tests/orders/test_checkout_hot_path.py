@@ -2,6 +2,7 @@
 that buys nothing, and the notification sent after the response, not before it."""
 
 import json
+import re
 
 import pytest
 from django.core import mail
@@ -10,6 +11,7 @@ from django.db import connection
 from django.test import RequestFactory
 from django.test.utils import CaptureQueriesContext
 from knox.models import AuthToken
+from rest_framework.test import APIClient
 
 from orders import services
 from orders.models import Notification, Order
@@ -68,6 +70,59 @@ def test_a_checkout_request_opens_no_savepoint_and_reads_no_loyalty_rules(api_cl
     assert not [sql for sql in upper if sql.startswith(("SAVEPOINT", "RELEASE"))], statements
     assert [sql for sql in upper if sql.startswith(("BEGIN", "COMMIT"))] == ["BEGIN", "COMMIT"]
     assert not [sql for sql in statements if "loyalty_loyaltyrules" in sql]
+
+
+def _token_checkout_statements(shop, lines: int, key: str) -> list[str]:
+    """The statements of a checkout with a real token (the check reads login and profile)."""
+    customer = CustomerWithLoginFactory()
+    cart = _cart(shop, customer, lines)
+    client = APIClient()
+    client.credentials(
+        HTTP_AUTHORIZATION=f"Token {AuthToken.objects.create(user=customer.user)[1]}"
+    )
+    with CaptureQueriesContext(connection) as ctx:
+        response = client.post(CHECKOUT, _body(shop, cart), format="json", HTTP_IDEMPOTENCY_KEY=key)
+    assert response.status_code == 201, response.content
+    return [q["sql"] for q in ctx.captured_queries]
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_a_checkout_sends_its_appends_in_one_statement_and_checks_its_token_in_one(shop):
+    """The token, login, profile and device session are one read; the order's lines, tender
+    and first transition, the stock movements, the change log, the report rows, the cart's
+    conversion and the stored response go as one statement before the COMMIT."""
+    _token_checkout_statements(shop, 1, "warm")
+    captured = _token_checkout_statements(shop, 2, "two")
+    upper = [sql.upper() for sql in captured]
+    before = upper[: upper.index("BEGIN")]
+    assert len(before) == 1 and "KNOX_AUTHTOKEN" in before[0] and "CUSTOMERS_CUSTOMER" in before[0]
+    request = upper[: upper.index("COMMIT") + 1]
+    batched = [sql for sql in request if sql.startswith("WITH W0 AS")]
+    assert len(batched) == 1, request
+    for table in (
+        "ORDERS_ORDERLINE",
+        "ORDERS_TENDER",
+        "ORDERS_ORDERTRANSITION",
+        "INVENTORY_STOCKMOVEMENT",
+        "CORE_CHANGE",
+        "REPORTS_ORDERDAY",
+        "REPORTS_CUSTOMERYEAR",
+        "ORDERS_CART",
+        "CORE_IDEMPOTENCYRECORD",
+    ):
+        named = re.compile(rf'\b{table}"?[\s(]')
+        writes = [
+            sql
+            for sql in request
+            if named.search(sql)
+            and not sql.startswith("SELECT")
+            # The key's claim comes first: it is the lock a retry waits on.
+            and not sql.startswith('INSERT INTO "CORE_IDEMPOTENCYRECORD"')
+        ]
+        assert writes == batched, table
+    order = Order.objects.latest("id")
+    assert (order.lines.count(), order.tenders.count(), order.transitions.count()) == (2, 1, 1)
 
 
 @pytest.mark.django_db(transaction=True)
