@@ -509,7 +509,8 @@ def _report_inprocess(result: dict) -> None:
     row(
         "ms per checkout",
         f"median {result['median_ms']:.2f}  p90 {result['p90_ms']:.2f}  (CPU of this thread "
-        f"{result['cpu_ms']:.2f}; {result['runs']} checkouts; gc.freeze() after warm-up)",
+        f"{result['cpu_ms']:.2f}; {result['runs']} checkouts; gc.freeze() after warm-up and "
+        "the workers' GC thresholds)",
     )
     row(
         "statements per checkout",
@@ -890,8 +891,12 @@ def _inprocess(out: Path) -> None:
     jobs = [prepared(c, 2) for c in customers[: INPROCESS_WARMUP + INPROCESS_CHECKOUTS]]
     for client, body in jobs[:INPROCESS_WARMUP]:
         post(client, body)
+    from config.gunicorn import worker_gc_thresholds
+
     gc.collect()
     gc.freeze()  # as the gunicorn master does after loading the app
+    defaults = gc.get_threshold()
+    gc.set_threshold(*worker_gc_thresholds())  # as config/gunicorn.py's post_fork
     wall, cpu = [], []
     for client, body in jobs[INPROCESS_WARMUP:]:
         began, began_cpu = time.perf_counter(), time.thread_time()
@@ -899,6 +904,7 @@ def _inprocess(out: Path) -> None:
         cpu.append((time.thread_time() - began_cpu) * 1000)
         wall.append((time.perf_counter() - began) * 1000)
     gc.unfreeze()
+    gc.set_threshold(*defaults)
 
     statements, control = {}, 0
     for lines, customer in zip((2, 6), customers[-2:], strict=True):

@@ -13,7 +13,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
-from typing import Any
+from typing import Any, NamedTuple
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
@@ -419,7 +419,7 @@ def checkout_place(
     with atomic():
         if not cart_locked:
             cart = _locked_open_cart(cart)
-        lines = list(cart.lines.select_related("variant", "variant__product"))
+        lines = _cart_lines(cart)
         if not lines:
             raise CartEmpty(details={"cart": str(cart.token)})
         owner = customer or cart.customer
@@ -500,12 +500,30 @@ _CART_CONVERTED_SQL = (
 )
 
 
+class _CartLine(NamedTuple):
+    variant_id: int
+    quantity: int
+    sku: str
+    name: str  # the variant's name, else its product's
+
+
+def _cart_lines(cart: Cart) -> list[_CartLine]:
+    """The cart's lines as plain values (one statement, no model instances)."""
+    rows = cart.lines.values_list(  # in the lines' order (added_at, id)
+        "variant_id", "quantity", "variant__sku", "variant__name", "variant__product__name"
+    )
+    return [
+        _CartLine(variant_id, quantity, sku, str(name or product_name))
+        for variant_id, quantity, sku, name, product_name in rows
+    ]
+
+
 def _checkout_quote(*, cart: Cart, lines, customer, expected_total, now, fulfilment=None):
     """The fresh quote (with the delivery fee of the chosen method for a delivery);
     `price_changed` when it is not the total the shopper was shown."""
     fulfilment = fulfilment or {}
     quote = pricing_selectors.quote(
-        [{"sku": line.variant.sku, "quantity": line.quantity} for line in lines],
+        [{"sku": line.sku, "quantity": line.quantity} for line in lines],
         customer=customer.pk if customer else None,
         coupon=cart.coupon_code or None,
         at=now,
@@ -612,7 +630,7 @@ def _checkout_write(
         **cart.attribution,
     )
     insert_many(Order, [order], key="number")  # the id read back; no ORM statement to build
-    names = {line.variant_id: line.variant for line in lines}
+    names = {line.variant_id: line.name for line in lines}
     # A delivery's shipments, the first (the order's own location) first; each line rides
     # whole on one of them.
     parcels = Shipment.objects.bulk_create(
@@ -631,7 +649,7 @@ def _checkout_write(
             shipment=carried.get(q.variant_id),
             variant_id=q.variant_id,
             sku=q.sku,
-            name=str(names[q.variant_id].name or names[q.variant_id].product.name),
+            name=names[q.variant_id],
             quantity=q.quantity,
             unit_price=q.unit_price,
             discount_total=q.discount_total,

@@ -13,8 +13,8 @@ from rest_framework.exceptions import NotAuthenticated, PermissionDenied
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from core.api.bound import represent
 from core.api.idempotency import idempotent_response
-from core.api.output import represent
 from core.db import run_with_retry
 from customers.selectors import customer_identify
 from orders import assisted, selectors, services

@@ -13,8 +13,8 @@ from rest_framework.response import Response
 from rest_framework.throttling import UserRateThrottle
 from rest_framework.views import APIView
 
+from core.api.bound import represent, represent_many, validated
 from core.api.idempotency import idempotent_response
-from core.api.output import represent, represent_many
 from core.api.pagination import CursorPagination
 from core.db import run_with_retry
 from customers.auth import profile_preloaded
@@ -138,9 +138,7 @@ class CheckoutView(APIView):
         customer = request_customer(request)
 
         def place() -> Response:
-            data = s.CheckoutInput(data=request.data)
-            data.is_valid(raise_exception=True)
-            v = data.validated_data
+            v = validated(s.CheckoutInput, request.data)
             # Read with its lock: checkout_place need not read it again.
             cart = selectors.cart_get(token=v["cart"], customer=customer, lock=True)
             payment = v.get("payment")
