@@ -176,13 +176,14 @@ def test_a_timeline_page_costs_the_same_queries_however_long_the_history(anna_cl
         consent_set(customer=anna, channel="sms", granted=n % 2 == 0, source="web")
     customer_merge(survivor=anna, duplicate=other, merged_by=None)
     many = _queries(anna_client, TIMELINE)
-    # token (the token and its user, its last use), profile, merge group, merges,
-    # profiles x2, consents
-    assert many == few == 8
+    # token (with its user, profile and session: its last use was noted within the
+    # minute), profile, merge group, merges, profiles x2, consents
+    assert many == few == 7
 
 
 def test_reading_the_profile_costs_a_fixed_number_of_queries(anna_client, anna):
     for channel in ("email", "sms", "push"):
         consent_set(customer=anna, channel=channel, granted=True, source="web")
-    # token (the token and its user, its last use), profile, consents, pending contacts
-    assert _queries(anna_client, "/api/v1/me/") == 5
+    # token (with its user, profile and session: its last use was noted within the
+    # minute), profile, consents, pending contacts
+    assert _queries(anna_client, "/api/v1/me/") == 4
