@@ -397,19 +397,19 @@ def _reservations_open(
 ) -> list[Reservation]:
     """Insert the reservations of `requested` (variant id → units) on these locked levels
     and put their "reservation" movements in the ledger (the caller saves it)."""
-    reservations = Reservation.objects.bulk_create(
-        [
-            Reservation(
-                level=levels[vid],
-                quantity=quantity,
-                reference=ledger.reference,
-                expires_at=expires_at,
-                actor=ledger.actor,
-                created_at=ledger.now,
-            )
-            for vid, quantity in sorted(requested.items())
-        ]
-    )
+    reservations = [
+        Reservation(
+            level=levels[vid],
+            quantity=quantity,
+            reference=ledger.reference,
+            expires_at=expires_at,
+            actor=ledger.actor,
+            created_at=ledger.now,
+        )
+        for vid, quantity in sorted(requested.items())
+    ]
+    # One reservation per level here: the new ids come back by level.
+    insert_many(Reservation, reservations, key="level_id")
     for reservation in reservations:
         ledger.apply(
             reservation.level,
