@@ -48,10 +48,10 @@ def cart_get(*, token: str, customer=None, assisted: bool = False, lock: bool = 
         key = uuid.UUID(str(token))
     except ValueError:
         raise CartNotFound(details={"cart": str(token)}) from None
-    carts = Cart.objects.select_related("pickup_location").filter(token=key)
-    if lock:
-        carts = carts.select_for_update(of=("self",))
-    cart = carts.first()
+    if lock:  # a checkout: its store comes from the request, not the cart
+        cart = Cart.objects.select_for_update().filter(token=key).first()
+    else:
+        cart = Cart.objects.select_related("pickup_location").filter(token=key).first()
     if cart is None or cart.state != Cart.State.OPEN:
         raise CartNotFound(details={"cart": str(token)})
     if (cart.channel in ASSISTED_CHANNELS) != assisted:
