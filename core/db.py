@@ -86,13 +86,25 @@ def insert_many(model, objs: list, *, batch_size: int = 2000, key: str | None = 
 def _insert_sql(model, objs: list) -> tuple[str, list[tuple[str, bool]]]:
     """The unnest INSERT of `model` and its (attribute, is JSON) columns; fills unset
     auto_now(_add) times of `objs` with now."""
-    fields = [f for f in model._meta.concrete_fields if not f.primary_key]
-    now = timezone.now()
-    for field in fields:
-        if getattr(field, "auto_now", False) or getattr(field, "auto_now_add", False):
+    sql, columns, stamped = _insert_statement(model)
+    if stamped:
+        now = timezone.now()
+        for attname in stamped:
             for obj in objs:
-                if getattr(obj, field.attname) is None:
-                    setattr(obj, field.attname, now)
+                if getattr(obj, attname) is None:
+                    setattr(obj, attname, now)
+    return sql, columns
+
+
+@functools.cache
+def _insert_statement(model) -> tuple[str, list[tuple[str, bool]], list[str]]:
+    """A model's unnest INSERT, its columns and its auto_now(_add) attributes (made once)."""
+    fields = [f for f in model._meta.concrete_fields if not f.primary_key]
+    stamped = [
+        field.attname
+        for field in fields
+        if getattr(field, "auto_now", False) or getattr(field, "auto_now_add", False)
+    ]
     casts, columns = [], []
     for field in fields:
         db_type = field.rel_db_type(connection) if field.is_relation else field.db_type(connection)
@@ -106,7 +118,7 @@ def _insert_sql(model, objs: list) -> tuple[str, list[tuple[str, bool]]]:
         + ", ".join(casts)
         + ")"
     )
-    return sql, columns
+    return sql, columns, stamped
 
 
 def _insert_params(objs: list, columns: list[tuple[str, bool]]) -> list[list]:
