@@ -4,6 +4,7 @@ Selectors own the prefetching so that a page of products costs a constant number
 queries however many products, variants and barcodes it holds.
 """
 
+import json
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -16,6 +17,7 @@ from django.db.models import Exists, OuterRef, Prefetch, Q, QuerySet
 
 from catalog.errors import BarcodeNotFound
 from catalog.models import Barcode, Category, Product, Variant
+from core.db import any_of, select_rows
 
 
 def category_list() -> QuerySet[Category]:
@@ -260,29 +262,57 @@ class VariantRow:
     barcodes: tuple[str, ...]
 
 
-_VARIANT_ROW_FIELDS = ("pk", "product_id", "sku", "name", "options", "vat_rate", "is_active")
+_VARIANT = Variant._meta.db_table
+_BARCODE = Barcode._meta.db_table
+
+
+def _variant_rows_sql(vendor: str, where: str) -> str:
+    # A variant's barcodes in id order as one value: an array on PostgreSQL, a JSON array
+    # elsewhere (the inner ORDER BY sets the order SQLite aggregates in).
+    if vendor == "postgresql":
+        codes = f"ARRAY(SELECT b.code FROM {_BARCODE} b WHERE b.variant_id = v.id ORDER BY b.id)"
+    else:
+        codes = (
+            f"(SELECT json_group_array(code) FROM (SELECT b.code FROM {_BARCODE} b "
+            "WHERE b.variant_id = v.id ORDER BY b.id))"
+        )
+    return (
+        "SELECT v.id, v.product_id, v.sku, v.name, v.options, v.vat_rate, v.is_active, "
+        f"v.updated_at, {codes} FROM {_VARIANT} v WHERE {where} ORDER BY v.position, v.id"
+    )
+
+
+_VARIANT_ROW_FIELDS = [
+    None,
+    None,
+    None,
+    None,
+    Variant._meta.get_field("options"),
+    Variant._meta.get_field("vat_rate"),
+    Variant._meta.get_field("is_active"),
+    Variant._meta.get_field("updated_at"),
+    None,
+]
 
 
 def variant_rows(*, product_ids: Iterable[int]) -> dict[int, list[VariantRow]]:
-    """product id → its variants in display order (position, id) with their barcodes, for
-    any number of products in two queries."""
-    ids = set(product_ids)
+    """product id → its variants in display order (position, id) with their barcodes (in
+    id order), for any number of products in one query.
+
+    Hand-written SQL converted by the ORM's own field converters (`core.db.select_rows`):
+    a page of 50 products holds 150 variants, and compiling the equivalent querysets cost
+    more than running them.
+    """
+    ids = sorted(set(product_ids))
     result: dict[int, list[VariantRow]] = {pk: [] for pk in ids}
     if not ids:
         return result
-    rows = list(
-        Variant.objects.filter(product_id__in=ids)
-        .order_by("position", "id")
-        .values_list(*_VARIANT_ROW_FIELDS, "updated_at")
-    )
-    codes: dict[int, list[str]] = defaultdict(list)
-    for variant_id, code in (
-        Barcode.objects.filter(variant_id__in=[row[0] for row in rows])
-        .order_by("id")
-        .values_list("variant_id", "code")
-    ):
-        codes[variant_id].append(code)
-    for pk, product_id, sku, name, options, vat_rate, is_active, updated_at in rows:
+    where, params = any_of("v.product_id", ids)
+    rows = select_rows(_variant_rows_sql(connection.vendor, where), params, _VARIANT_ROW_FIELDS)
+    as_list = connection.vendor != "postgresql"
+    for pk, product_id, sku, name, options, vat_rate, is_active, updated_at, codes in rows:
+        if as_list:
+            codes = json.loads(codes) if codes else ()
         result[product_id].append(
             VariantRow(
                 pk=pk,
@@ -293,7 +323,7 @@ def variant_rows(*, product_ids: Iterable[int]) -> dict[int, list[VariantRow]]:
                 vat_rate=vat_rate,
                 is_active=is_active,
                 updated_at=updated_at,
-                barcodes=tuple(codes.get(pk, ())),
+                barcodes=tuple(codes),
             )
         )
     return result

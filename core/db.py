@@ -221,3 +221,55 @@ def atomic_service(func: Callable[..., T]) -> Callable[..., T]:
             return func(*args, **kwargs)
 
     return wrapper
+
+
+def _converters(field) -> tuple[object, tuple]:
+    """What the ORM does to a raw value of `field` read from this database: the column
+    expression and the converter steps (none on PostgreSQL for most types)."""
+    key = (connection.vendor, field)
+    found = _CONVERTERS.get(key)
+    if found is None:
+        col = field.get_col(field.model._meta.db_table)
+        steps = connection.ops.get_db_converters(col) + field.get_db_converters(connection)
+        found = _CONVERTERS[key] = (col, tuple(steps))
+    return found
+
+
+_CONVERTERS: dict[tuple, tuple[object, tuple]] = {}
+
+
+def select_rows(sql: str, params, fields) -> list[tuple]:
+    """The rows of hand-written SQL, each column converted as the ORM converts a value of
+    the model field at its position in `fields` (None: used as the driver returns it).
+
+    For hot reads that skip the ORM's query compiler but must give the very values the
+    equivalent queryset gives.
+    """
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        rows = cursor.fetchall()
+    plan = []
+    for i, field in enumerate(fields):
+        if field is not None:
+            col, steps = _converters(field)
+            plan.extend((i, col, step) for step in steps)
+    if not plan or not rows:
+        return rows
+    result = []
+    for row in rows:
+        row = list(row)
+        for i, col, step in plan:
+            row[i] = step(row[i], col, connection)
+        result.append(tuple(row))
+    return result
+
+
+def any_of(column: str, values: list) -> tuple[str, list]:
+    """`column` is one of `values`, as SQL and parameters: one array parameter on
+    PostgreSQL (the same statement text for any number of values, kept in the driver's
+    statement cache and planned faster than a list of literals), a list elsewhere."""
+    if connection.vendor == "postgresql":
+        return f"{column} = ANY(%s)", [list(values)]
+    if not values:
+        return "1 = 0", []
+    return f"{column} IN ({', '.join(['%s'] * len(values))})", list(values)

@@ -101,3 +101,51 @@ def test_staff_assignment_is_idempotent_and_removable():
     assert services.location_staff_assign(user=user, location=location) == first
     services.location_staff_remove(user=user, location=location)
     assert not selectors.locations_for_staff(user=user).exists()
+
+
+def test_the_availability_summary_sql_gives_what_the_orm_aggregate_gives():
+    from django.db.models import F, Q, Sum, Value
+    from django.db.models.functions import Greatest
+
+    from inventory.models import StockLevel
+
+    shop, pickup, warehouse = (
+        LocationFactory(is_pickup_point=False),
+        LocationFactory(),
+        WarehouseFactory(),
+    )
+    closed = LocationFactory()
+    variants = [VariantFactory() for _ in range(4)]
+    for n, variant in enumerate(variants[:3]):
+        StockLevelFactory(variant=variant, location=pickup, on_hand=n)
+        StockLevelFactory(variant=variant, location=warehouse, on_hand=4 - n)
+        StockLevelFactory(variant=variant, location=shop, on_hand=7)
+        StockLevelFactory(variant=variant, location=closed, on_hand=9)
+    services.stock_reserve(lines=[(variants[1].pk, 1)], location=pickup, reference="order:1")
+    services.stock_record_pos_sale(lines=[(variants[2].pk, 5)], location=warehouse, reference="p")
+    type(closed).objects.filter(pk=closed.pk).update(is_active=False)
+    ids = [v.pk for v in variants]
+
+    available = Greatest(F("on_hand") - F("reserved"), Value(0))
+    rows = (
+        StockLevel.objects.filter(variant_id__in=ids, location__is_active=True)
+        .filter(Q(location__ships_online=True) | Q(location__is_pickup_point=True))
+        .order_by()
+        .values("variant_id")
+        .annotate(
+            delivery=Sum(available, filter=Q(location__ships_online=True)),
+            pickup_stores=Sum(
+                Value(1), filter=Q(location__is_pickup_point=True, on_hand__gt=F("reserved"))
+            ),
+        )
+    )
+    expected = {vid: {"delivery": 0, "pickup_stores": 0} for vid in ids}
+    for row in rows:
+        expected[row["variant_id"]] = {
+            "delivery": row["delivery"] or 0,
+            "pickup_stores": row["pickup_stores"] or 0,
+        }
+    assert selectors.variant_availability_summary(variant_ids=ids) == expected
+    assert expected[variants[0].pk] == {"delivery": 4, "pickup_stores": 0}
+    assert expected[variants[2].pk] == {"delivery": 0, "pickup_stores": 1}
+    assert selectors.variant_availability_summary(variant_ids=[]) == {}

@@ -641,3 +641,31 @@ def test_an_empty_or_negative_row_is_invalid():
     plan = domain.plan_prices([], [period(5, 5), period(0, amount="-1")], now=T0)
     assert sorted(plan.errors) == [0, 1]
     assert plan.codes == {domain.PRICE_INVALID}
+
+
+def test_the_scope_index_finds_exactly_the_rules_that_cover_a_line_in_their_order():
+    rng = random.Random(14)
+    rules = []
+    for n in range(1, 41):
+        scope = rng.choice(domain.SCOPES)
+        members = {rng.randint(1, 12) for _ in range(rng.randint(0, 4))}
+        rules.append(
+            rule(
+                id=n,
+                scope=scope,
+                priority=rng.randint(0, 5),
+                variant_ids=members if scope == domain.VARIANTS else (),
+                product_ids=members if scope == domain.PRODUCTS else (),
+                category_ids=members if scope == domain.CATEGORIES else (),
+            )
+        )
+    rules.sort(key=lambda r: (-r.priority, r.id))
+    index = domain.ScopeIndex(rules)
+
+    for variant in range(1, 13):
+        for product in range(1, 13):
+            for category in range(1, 13):
+                line = item(variant=variant, product=product, path=(category,))
+                assert index.covering(
+                    variant_id=variant, product_id=product, category_id=category
+                ) == tuple(r for r in rules if r.covers(line))
