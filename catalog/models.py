@@ -96,3 +96,28 @@ class Barcode(models.Model):
 
     def __str__(self) -> str:
         return self.code
+
+
+class CatalogRevision(models.Model):
+    """One row whose `token` changes in the same transaction as any write to variants or
+    barcodes.
+
+    Database triggers do the change (migration 0003), so no writer can forget it: services,
+    the admin, imports and raw SQL alike. The token never repeats — a sequence value on
+    PostgreSQL (not rolled back with a transaction), a random 64-bit value on SQLite — so a
+    cache filled inside a transaction that rolled back never matches again. The product
+    API keeps the variants it read per token (`catalog.selectors.variant_rows`) and reads
+    the token in the same statement as the variants it does not hold, which makes a stale
+    variant impossible. As `pricing.models.RulesRevision` for the promotion rules.
+    """
+
+    id = models.PositiveSmallIntegerField(primary_key=True, default=1)
+    token = models.BigIntegerField(default=0)
+    changed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("catalog revision")
+        verbose_name_plural = _("catalog revision")
+
+    def __str__(self) -> str:
+        return str(self.token)

@@ -16,7 +16,7 @@ from django.db import connection
 from django.db.models import Exists, OuterRef, Prefetch, Q, QuerySet
 
 from catalog.errors import BarcodeNotFound
-from catalog.models import Barcode, Category, Product, Variant
+from catalog.models import Barcode, CatalogRevision, Category, Product, Variant
 from core.db import any_of, select_rows
 
 
@@ -246,10 +246,15 @@ def variants_by_barcode(*, codes: Iterable[str]) -> dict[str, Variant]:
 # --- the product API's variants, as plain values ----------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, eq=False)
 class VariantRow:
     """A variant as the product API shows it, read as plain values (no model instance:
-    a page of 50 products holds 150 variants and their barcodes)."""
+    a page of 50 products holds 150 variants and their barcodes).
+
+    Compared and hashed by identity: a row read once is shared by the requests that show
+    it while the catalog is unchanged (`variant_rows`), and what is made from it can be
+    kept by it (`catalog.api.serializers.variant_data`).
+    """
 
     pk: int
     product_id: int
@@ -264,9 +269,13 @@ class VariantRow:
 
 _VARIANT = Variant._meta.db_table
 _BARCODE = Barcode._meta.db_table
+_REVISION = CatalogRevision._meta.db_table
 
 
-def _variant_rows_sql(vendor: str, where: str) -> str:
+def _variant_rows_sql(vendor: str, wanted: str, missing: str) -> str:
+    """The catalog revision token, and the variants of the `wanted` products that are
+    `missing` from the cache or all of them when the token is not the cache's (%s), in
+    one statement: one row even without variants, for the token."""
     # A variant's barcodes in id order as one value: an array on PostgreSQL, a JSON array
     # elsewhere (the inner ORDER BY sets the order SQLite aggregates in).
     if vendor == "postgresql":
@@ -277,12 +286,17 @@ def _variant_rows_sql(vendor: str, where: str) -> str:
             "WHERE b.variant_id = v.id ORDER BY b.id))"
         )
     return (
-        "SELECT v.id, v.product_id, v.sku, v.name, v.options, v.vat_rate, v.is_active, "
-        f"v.updated_at, {codes} FROM {_VARIANT} v WHERE {where} ORDER BY v.position, v.id"
+        "SELECT revision.token, v.id, v.product_id, v.sku, v.name, v.options, v.vat_rate, "
+        f"v.is_active, v.updated_at, {codes} "
+        f"FROM (SELECT (SELECT token FROM {_REVISION} WHERE id = 1) AS token) revision "
+        f"LEFT JOIN {_VARIANT} v ON {wanted} "
+        f"AND ({missing} OR revision.token IS NULL OR revision.token <> %s) "
+        "ORDER BY v.position, v.id"
     )
 
 
 _VARIANT_ROW_FIELDS = [
+    None,
     None,
     None,
     None,
@@ -295,35 +309,82 @@ _VARIANT_ROW_FIELDS = [
 ]
 
 
+@dataclass(frozen=True, slots=True)
+class _RowsCache:
+    """The variants read under one catalog revision token, by product id."""
+
+    token: Any
+    database: str
+    products: dict[int, tuple[VariantRow, ...]]
+
+
+ROWS_CACHE_SIZE = 20_000  # products
+_rows_cache: _RowsCache | None = None
+
+
+def variant_rows_cache_clear() -> None:
+    """Forget the variants read (tests, benchmarks of the cold path)."""
+    global _rows_cache
+    _rows_cache = None
+
+
 def variant_rows(*, product_ids: Iterable[int]) -> dict[int, list[VariantRow]]:
     """product id → its variants in display order (position, id) with their barcodes (in
     id order), for any number of products in one query.
 
-    Hand-written SQL converted by the ORM's own field converters (`core.db.select_rows`):
-    a page of 50 products holds 150 variants, and compiling the equivalent querysets cost
-    more than running them.
+    The variants are kept per process under the catalog revision token
+    (`catalog.models.CatalogRevision`), which every write to a variant or barcode changes
+    in its own transaction. The statement reads the token and the variants of the products
+    not kept — of all of them when the token is not the kept one — so what it returns is
+    always what the database holds at that statement: a stale variant is impossible, and
+    a page read before costs one short statement. Hand-written SQL converted by the ORM's
+    own field converters (`core.db.select_rows`). The rows are shared between requests:
+    never change them.
     """
+    global _rows_cache
     ids = sorted(set(product_ids))
-    result: dict[int, list[VariantRow]] = {pk: [] for pk in ids}
     if not ids:
-        return result
-    where, params = any_of("v.product_id", ids)
-    rows = select_rows(_variant_rows_sql(connection.vendor, where), params, _VARIANT_ROW_FIELDS)
+        return {}
+    database = connection.settings_dict["NAME"]
+    cache = _rows_cache
+    if cache is None or cache.database != database or cache.token is None:
+        cache = None
+    kept = cache.products if cache is not None else {}
+    missing_ids = [pk for pk in ids if pk not in kept]
+    wanted, params = any_of("v.product_id", ids)
+    missing, missing_params = any_of("v.product_id", missing_ids)
+    params += missing_params
+    params.append(cache.token if cache is not None else 0)
+    sql = _variant_rows_sql(connection.vendor, wanted, missing)
+    rows = select_rows(sql, params, _VARIANT_ROW_FIELDS)
+    token = rows[0][0]
+    fresh = cache is None or token != cache.token
+    if fresh:
+        missing_ids = ids
+        cache = _RowsCache(token=token, database=database, products={})
+        _rows_cache = cache
+    read: dict[int, list[VariantRow]] = {pk: [] for pk in missing_ids}
     as_list = connection.vendor != "postgresql"
-    for pk, product_id, sku, name, options, vat_rate, is_active, updated_at, codes in rows:
+    for _token, pk, product_id, sku, name, options, vat, active, updated_at, codes in rows:
+        if pk is None:
+            continue  # no variant: the row of the token alone
         if as_list:
             codes = json.loads(codes) if codes else ()
-        result[product_id].append(
+        read[product_id].append(
             VariantRow(
                 pk=pk,
                 product_id=product_id,
                 sku=sku,
                 name=name,
                 options=options,
-                vat_rate=vat_rate,
-                is_active=is_active,
+                vat_rate=vat,
+                is_active=active,
                 updated_at=updated_at,
                 barcodes=tuple(codes),
             )
         )
-    return result
+    if token is not None:
+        if len(cache.products) + len(read) > ROWS_CACHE_SIZE:
+            cache.products.clear()
+        cache.products.update((pk, tuple(variants)) for pk, variants in read.items())
+    return {pk: read[pk] if pk in read else list(kept[pk]) for pk in ids}

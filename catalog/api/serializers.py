@@ -129,20 +129,37 @@ def category_data(category: Category) -> dict[str, Any]:
     }
 
 
+SHOWN_CACHE_SIZE = 60_000  # variants
+_SHOWN: dict[tuple[VariantRow, Any], dict[str, Any]] = {}
+
+
+def _variant_shown(variant: VariantRow, zone) -> dict[str, Any]:
+    """The variant's own fields as shown in `zone`, made once per row: the selector hands
+    out the same row until the catalog changes, so a page seen before costs a lookup."""
+    key = (variant, zone)
+    shown = _SHOWN.get(key)
+    if shown is None:
+        shown = {
+            "id": variant.pk,
+            "sku": variant.sku,
+            "name": variant.name,
+            "options": variant.options,
+            "vat_rate": _vat_rate(variant.vat_rate),
+            "is_active": variant.is_active,
+            "barcodes": None,
+            "updated_at": _datetime(variant.updated_at, zone),
+        }
+        if len(_SHOWN) >= SHOWN_CACHE_SIZE:
+            _SHOWN.clear()
+        _SHOWN[key] = shown
+    return shown
+
+
 def variant_data(
     variant: VariantRow, extras: Mapping[str, Any] | None, zone=None
 ) -> dict[str, Any]:
-    zone = zone or timezone.get_current_timezone()
-    data = {
-        "id": variant.pk,
-        "sku": variant.sku,
-        "name": variant.name,
-        "options": variant.options,
-        "vat_rate": _vat_rate(variant.vat_rate),
-        "is_active": variant.is_active,
-        "barcodes": list(variant.barcodes),
-        "updated_at": _datetime(variant.updated_at, zone),
-    }
+    data = dict(_variant_shown(variant, zone or timezone.get_current_timezone()))
+    data["barcodes"] = list(variant.barcodes)
     if extras:
         data.update(extras)
     return data

@@ -59,6 +59,14 @@ class ProductListView(generics.ListAPIView):
         # The variants are read as plain values after paging (`_products_data`).
         return selectors.product_list().prefetch_related(None)
 
+    def filter_queryset(self, queryset):
+        # No filter asked for (the plain catalog, the most requested page): django-filter
+        # would build and validate a form of five empty fields to change nothing.
+        params = self.request.query_params
+        if not any(name in params for name in ProductFilter.base_filters):
+            return queryset
+        return super().filter_queryset(queryset)
+
     def list(self, request, *args, **kwargs):
         queryset = self.filter_queryset(self.get_queryset())
         page = list(self.paginate_queryset(queryset))
