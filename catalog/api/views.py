@@ -39,8 +39,9 @@ class ProductPagination(CursorPagination):
 
 def _products_data(products: list, request) -> list[dict]:
     """The products as ProductSerializer shows them, with their variants' prices and
-    availability: the variants and barcodes as plain values in two queries, the enrichers
-    once for the page, one dict per category."""
+    availability: the variants and barcodes as plain values in one query (none read again
+    while the catalog is unchanged), the enrichers once for the page, one dict per
+    category."""
     variants = selectors.variant_rows(product_ids=[p.pk for p in products])
     extras = variant_extras_for([v for p in products for v in variants[p.pk]], request)
     categories: dict[int, dict] = {}
