@@ -23,6 +23,9 @@ POSTGRES_FORWARD = [
     END
     $$
     """,
+    # The row from the start, so an existing catalog is cached before its first write.
+    "INSERT INTO catalog_catalogrevision (id, token, changed_at) "
+    "VALUES (1, nextval('catalog_catalogrevision_token'), now())",
     *(
         f"CREATE TRIGGER catalog_revision AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE "
         f"ON {table} FOR EACH STATEMENT EXECUTE FUNCTION catalog_revision_bump()"
@@ -37,11 +40,15 @@ POSTGRES_BACKWARD = [
 
 OPERATIONS = ("INSERT", "UPDATE", "DELETE")
 SQLITE_FORWARD = [
-    f"CREATE TRIGGER catalog_revision_{table}_{op.lower()} AFTER {op} ON {table} "
-    "BEGIN INSERT OR REPLACE INTO catalog_catalogrevision (id, token, changed_at) "
-    "VALUES (1, random(), strftime('%Y-%m-%d %H:%M:%f', 'now')); END"
-    for table in TABLES
-    for op in OPERATIONS
+    "INSERT INTO catalog_catalogrevision (id, token, changed_at) "
+    "VALUES (1, random(), strftime('%Y-%m-%d %H:%M:%f', 'now'))",
+    *(
+        f"CREATE TRIGGER catalog_revision_{table}_{op.lower()} AFTER {op} ON {table} "
+        "BEGIN INSERT OR REPLACE INTO catalog_catalogrevision (id, token, changed_at) "
+        "VALUES (1, random(), strftime('%Y-%m-%d %H:%M:%f', 'now')); END"
+        for table in TABLES
+        for op in OPERATIONS
+    ),
 ]
 SQLITE_BACKWARD = [
     f"DROP TRIGGER IF EXISTS catalog_revision_{table}_{op.lower()}"
