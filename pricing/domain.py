@@ -390,9 +390,70 @@ class _Line:
     locked: bool = False  # a non-stacking promotion owns this line
 
 
+@dataclass(frozen=True, slots=True)
+class RuleIndex:
+    """Promotion rules in the order the engine applies them, indexed by what they cover.
+
+    A basket finds the rules of each line with a few dictionary lookups instead of
+    testing every rule against every line. Build it once per set of rules with
+    `rule_index` (the quote keeps one per cached rule book) and hand it to `price_basket`
+    in place of the rules.
+    """
+
+    rules: tuple[PromotionRule, ...]  # priority order: higher first, then lower id
+    basket: tuple[int, ...]  # positions in `rules` of the basket-scope rules
+    by_variant: Mapping[int, tuple[int, ...]]  # variant id → positions of the rules listing it
+    by_product: Mapping[int, tuple[int, ...]]
+    by_category: Mapping[int, tuple[int, ...]]
+
+    def positions(self, item: BasketItem) -> list[int]:
+        """Positions of the rules that cover `item`, each once (`PromotionRule.covers`)."""
+        found = [
+            *self.by_variant.get(item.variant_id, ()),
+            *self.by_product.get(item.product_id, ()),
+        ]
+        path = item.category_path
+        if len(path) == 1:
+            found += self.by_category.get(path[0], ())
+        elif path:
+            # A rule listing two categories of the path covers the line once.
+            found += {pos for category in path for pos in self.by_category.get(category, ())}
+        return found
+
+
+def rule_index(promotions: Iterable[PromotionRule]) -> RuleIndex:
+    """The `RuleIndex` of `promotions`."""
+    rules = tuple(sorted(promotions, key=lambda r: (-r.priority, r.id)))
+    basket: list[int] = []
+    listed: dict[str, dict[int, list[int]]] = {VARIANTS: {}, PRODUCTS: {}, CATEGORIES: {}}
+    for position, rule in enumerate(rules):
+        if rule.scope == BASKET:
+            basket.append(position)
+            continue
+        ids = {
+            VARIANTS: rule.variant_ids,
+            PRODUCTS: rule.product_ids,
+            CATEGORIES: rule.category_ids,
+        }.get(rule.scope, ())
+        for member in ids:
+            listed[rule.scope].setdefault(member, []).append(position)
+
+    def frozen(index: dict[int, list[int]]) -> dict[int, tuple[int, ...]]:
+        # A plain dict (never changed after this): a proxy would slow every lookup.
+        return {member: tuple(positions) for member, positions in index.items()}
+
+    return RuleIndex(
+        rules=rules,
+        basket=tuple(basket),
+        by_variant=frozen(listed[VARIANTS]),
+        by_product=frozen(listed[PRODUCTS]),
+        by_category=frozen(listed[CATEGORIES]),
+    )
+
+
 def price_basket(
     items: Sequence[BasketItem],
-    promotions: Iterable[PromotionRule],
+    promotions: Iterable[PromotionRule] | RuleIndex,
     *,
     currency: str,
     coupon: CouponCheck | None = None,
@@ -400,6 +461,7 @@ def price_basket(
 ) -> Quote:
     """Price a basket: base prices, promotions in priority order, VAT, totals, coupon.
 
+    `promotions`: the rules, or their `RuleIndex` (the same result, found faster).
     Only `core.money.quantize` rounds; sums and differences of amounts already rounded
     to the minor unit are exact and are left as they are.
     """
@@ -409,12 +471,21 @@ def price_basket(
         subtotal = unit_price * item.quantity
         lines.append(_Line(item=item, unit_price=unit_price, subtotal=subtotal, current=subtotal))
 
+    index = promotions if isinstance(promotions, RuleIndex) else rule_index(promotions)
+    # The lines each rule covers, in basket order.
+    in_scope: list[list[_Line]] = [[] for _rule in index.rules]
+    for position in index.basket:
+        in_scope[position] = lines
+    for line in lines:
+        for position in index.positions(line.item):
+            in_scope[position].append(line)
+
     unlocked = coupon.promotion_id if coupon is not None and coupon.problem is None else None
     outcomes: dict[int, str] = {}
-    for rule in sorted(promotions, key=lambda r: (-r.priority, r.id)):
+    for rule, scoped in zip(index.rules, in_scope, strict=True):
         if rule.requires_coupon and rule.id != unlocked:
             continue
-        outcomes[rule.id] = _apply(rule, lines, currency)
+        outcomes[rule.id] = _apply(rule, scoped, currency)
 
     vat_by_line, vat_totals = _vat(lines, currency)
     quote_lines = tuple(
@@ -448,25 +519,8 @@ def price_basket(
     )
 
 
-def _in_scope(rule: PromotionRule, lines: list[_Line]) -> list[_Line]:
-    """The lines `rule.covers`, in basket order; one set lookup per line (the hot loop)."""
-    scope = rule.scope
-    if scope == BASKET:
-        return list(lines)
-    if scope == VARIANTS:
-        ids = rule.variant_ids
-        return [line for line in lines if line.item.variant_id in ids]
-    if scope == PRODUCTS:
-        ids = rule.product_ids
-        return [line for line in lines if line.item.product_id in ids]
-    if scope == CATEGORIES:
-        ids = rule.category_ids
-        return [line for line in lines if not ids.isdisjoint(line.item.category_path)]
-    return []
-
-
-def _apply(rule: PromotionRule, lines: list[_Line], currency: str) -> str:
-    in_scope = _in_scope(rule, lines)
+def _apply(rule: PromotionRule, in_scope: list[_Line], currency: str) -> str:
+    """Apply `rule` to the lines it covers (`in_scope`, in basket order)."""
     if not in_scope:
         return NOT_IN_BASKET
     if rule.kind == BASKET_THRESHOLD:

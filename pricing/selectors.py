@@ -337,6 +337,7 @@ def promotion_rules_live(*, at: datetime) -> list[domain.PromotionRule]:
 # needs no write). An instant before the book's horizon is read from the database.
 
 BOOK_HISTORY = timedelta(days=7)  # how far back from its reading a book serves instants
+BOOK_INDEXES = 64  # sets of live promotions a book keeps an index of (quotes at odd instants)
 _UNREAD = object()
 
 
@@ -346,6 +347,23 @@ class _RuleBook:
     database: str
     since: datetime
     entries: tuple[tuple[datetime, datetime | None, domain.PromotionRule], ...]
+    # The engine's index of the rules live at an instant, by which entries are live: built
+    # once per book and set of live promotions, not once per quote.
+    indexes: dict[tuple[int, ...], domain.RuleIndex]
+
+    def index_at(self, at: datetime) -> domain.RuleIndex:
+        live = tuple(
+            i
+            for i, (starts_at, ends_at, _rule) in enumerate(self.entries)
+            if starts_at <= at and (ends_at is None or ends_at > at)
+        )
+        index = self.indexes.get(live)
+        if index is None:
+            if len(self.indexes) >= BOOK_INDEXES:
+                self.indexes.clear()
+            index = domain.rule_index(self.entries[i][2] for i in live)
+            self.indexes[live] = index
+        return index
 
 
 _book: _RuleBook | None = None
@@ -359,7 +377,7 @@ def _book_read(now: datetime) -> _RuleBook:
     token = rows[0][-1] if rows else None
     entries = tuple((row[12], row[13], _rule(row)) for row in rows if row[0] is not None)
     database = connection.settings_dict["NAME"]
-    return _RuleBook(token=token, database=database, since=since, entries=entries)
+    return _RuleBook(token=token, database=database, since=since, entries=entries, indexes={})
 
 
 def rules_revision() -> Any:
@@ -377,6 +395,12 @@ def promotion_rules_at(*, at: datetime, token: Any = _UNREAD) -> list[domain.Pro
 
 def _rules_at(*, at: datetime, token: Any) -> tuple[list[domain.PromotionRule], Any]:
     """`promotion_rules_at` and the revision token the rules are of."""
+    index, token = _rule_index_at(at=at, token=token)
+    return list(index.rules), token
+
+
+def _rule_index_at(*, at: datetime, token: Any) -> tuple[domain.RuleIndex, Any]:
+    """The engine's index of the rules `promotion_rules_at` returns, and their token."""
     global _book
     if token is _UNREAD:
         token = rules_revision()
@@ -387,13 +411,8 @@ def _rules_at(*, at: datetime, token: Any) -> tuple[list[domain.PromotionRule], 
         # book holds the newer rules under the newer token, as a fresh read would.
         _book = book = _book_read(timezone.now())
         if at < book.since:
-            return promotion_rules_live(at=at), book.token
-    rules = [
-        rule
-        for starts_at, ends_at, rule in book.entries
-        if starts_at <= at and (ends_at is None or ends_at > at)
-    ]
-    return rules, book.token
+            return domain.rule_index(promotion_rules_live(at=at)), book.token
+    return book.index_at(at), book.token
 
 
 def rules_cache_clear() -> None:
@@ -494,29 +513,37 @@ class VariantPricing:
 # query. The price is a correlated lookup per variant (an index probe on price list,
 # variant, valid_from) so the plan stays the same however many prices the book holds; at
 # most one price is in effect per variant and list (the price book's rule), the newest
-# start would win otherwise.
+# start would win otherwise. What is the same for every variant (the list's currency, the
+# rules revision and, with a code, the coupon with its uses: at most one, codes are
+# unique) comes once, in a first row with no variant: one round trip for the whole quote,
+# and the coupon's times are read once, not once per line.
 def _variants_sql(*, coupon: bool) -> str:
-    # With a coupon code, its row (at most one: codes are unique) rides along on every
-    # variant row: one round trip for the whole quote.
+    # Columns: the variant's 8 (id first), the currency, the revision token, the coupon's.
     coupon_cte = f", cp AS ({_COUPON_SQL})" if coupon else ""
-    coupon_columns = ", cp.*" if coupon else ""
-    coupon_join = " LEFT JOIN cp ON 1 = 1" if coupon else ""
+    head_coupon = ", cp.* FROM (SELECT 1 AS one) head LEFT JOIN cp ON 1 = 1" if coupon else ""
+    tail_nulls = _nulls(2 + (len(_COUPON_FIELDS) if coupon else 0))
     return _compact(
         f"""
 WITH book AS (
     SELECT l.id, l.currency FROM {_PRICE_LIST} l WHERE l.is_default = %s AND l.is_active = %s
 ){coupon_cte}
+SELECT {_nulls(8)}, (SELECT currency FROM book),
+    (SELECT token FROM {_REVISION} WHERE id = 1){head_coupon}
+UNION ALL
 SELECT v.id, v.sku, v.product_id, p.category_id, v.vat_rate, v.is_active, p.is_active,
     (SELECT pr.amount FROM {_PRICE} pr
         WHERE pr.price_list_id = (SELECT id FROM book) AND pr.variant_id = v.id
             AND pr.valid_from <= %s AND (pr.valid_until IS NULL OR pr.valid_until > %s)
         ORDER BY pr.valid_from DESC LIMIT 1),
-    (SELECT currency FROM book),
-    (SELECT token FROM {_REVISION} WHERE id = 1){coupon_columns}
-FROM {_VARIANT} v JOIN {_PRODUCT} p ON p.id = v.product_id{coupon_join}
+    {tail_nulls}
+FROM {_VARIANT} v JOIN {_PRODUCT} p ON p.id = v.product_id
 WHERE {{where}}
 """
     )
+
+
+def _nulls(count: int) -> str:
+    return ", ".join(["NULL"] * count)
 
 
 _VARIANTS_SQL = _variants_sql(coupon=False)
@@ -553,8 +580,9 @@ def _variants_pricing(
     coupon: tuple[str, int | None] | None = None,
 ) -> tuple[list[VariantPricing], Any, Any]:
     """`variants_pricing`, the rules revision token read in the same statement (`_UNREAD`
-    when nothing was read) and, for `coupon` = (normalized code, customer id), the coupon's
-    row as `_COUPON_SQL` reads it (None: no such code; `_UNREAD`: not read)."""
+    when nothing was read: no SKU or id asked for) and, for `coupon` = (normalized code,
+    customer id), the coupon's row as `_COUPON_SQL` reads it (its code None: no such code;
+    `_UNREAD`: not read)."""
     params: list[Any] = [True, True]
     if coupon is not None:
         params += [coupon[1], coupon[0]]
@@ -579,24 +607,26 @@ def _variants_pricing(
     )
     fields = _VARIANT_FIELDS if coupon is None else _VARIANT_FIELDS + _COUPON_FIELDS
     rows = _convert_rows(_fetch(sql, params), fields)
-    by_id: dict[int, VariantPricing] = {}
+    head = next(row for row in rows if row[0] is None)
+    currency, token = head[8], head[9]
+    variants = []
     for row in rows:
-        pk, sku, product_id, category_id, vat, active, product_active, amount, currency = row[:9]
-        by_id[pk] = VariantPricing(
-            id=pk,
-            sku=sku,
-            product_id=product_id,
-            category_id=category_id,
-            vat_rate=vat,
-            sellable=active and product_active,
-            price=amount,
-            currency=currency if amount is not None else None,
+        pk, sku, product_id, category_id, vat, active, product_active, amount = row[:8]
+        if pk is None:
+            continue
+        variants.append(
+            VariantPricing(
+                id=pk,
+                sku=sku,
+                product_id=product_id,
+                category_id=category_id,
+                vat_rate=vat,
+                sellable=active and product_active,
+                price=amount,
+                currency=currency if amount is not None else None,
+            )
         )
-    if not rows:
-        return [], _UNREAD, _UNREAD
-    token = rows[0][9]
-    coupon_row = rows[0][10:] if coupon is not None else _UNREAD
-    return list(by_id.values()), token, coupon_row
+    return variants, token, head[10:] if coupon is not None else _UNREAD
 
 
 def _customer_id(customer: Any) -> int | None:
@@ -717,7 +747,7 @@ def quote(
     elif coupon_code:
         checked = _coupon_checked(code=coupon_code, customer_id=customer_id, at=at, row=coupon_row)
 
-    rules = promotion_rules_at(at=at, token=token)
+    rules, _token = _rule_index_at(at=at, token=token)
     items = [_item(variants[sku], quantity) for sku, quantity in requested]
     currency = _currency(variants.values())
     priced = domain.price_basket(items, rules, currency=currency, coupon=checked, priced_at=at)
