@@ -144,6 +144,11 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
     # PostgreSQL's JIT compiles big report queries for seconds and gains nothing on the
     # short statements of the hot paths: off for this application's sessions.
     DATABASES["default"].setdefault("OPTIONS", {}).setdefault("options", "-c jit=off")
+    # psycopg prepares a statement after this many runs on a connection, sparing its
+    # planning afterwards; only statements run through `core.db.prepared_cursor` (the
+    # quote's) can be: Django's own cursors bind parameters client-side and never are.
+    # Django turns this off unless set (docs/deployment.md: with an old PgBouncer, None).
+    DATABASES["default"]["OPTIONS"].setdefault("prepare_threshold", 5)
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # Writers wait for each other instead of failing with "database is locked".
     DATABASES["default"].setdefault("OPTIONS", {})["timeout"] = 20

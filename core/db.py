@@ -1,6 +1,7 @@
 """Database helpers: retry a transaction that lost a race once (then 409); insert in bulk;
 send a request's append-only writes as one statement (`batched_writes`); nested atomic
-blocks without savepoints where an error aborts the whole transaction.
+blocks without savepoints where an error aborts the whole transaction; a cursor whose
+statements PostgreSQL plans once per connection (`prepared_cursor`).
 
 The apps lock balances in one global order (stock levels, then the points account, then
 coupon counters), so deadlocks should not happen; if PostgreSQL still reports one (or a
@@ -13,9 +14,10 @@ import json as _json
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
-from typing import TypeVar
+from typing import Any, TypeVar
 
-from django.db import OperationalError, connection, transaction
+from django.db import OperationalError, connection, connections, transaction
+from django.db.backends.utils import CursorDebugWrapper
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
@@ -273,3 +275,61 @@ def any_of(column: str, values: list) -> tuple[str, list]:
     if not values:
         return "1 = 0", []
     return f"{column} IN ({', '.join(['%s'] * len(values))})", list(values)
+
+
+_bound_factories: dict[str, type] = {}
+
+
+def _server_binding_factory(conn) -> type:
+    """The class of `conn`'s cursors, binding parameters server-side."""
+    if conn.alias not in _bound_factories:
+        from django.db.backends.postgresql.base import ServerBindingCursor
+        from django_prometheus.db.common import DatabaseWrapperMixin, ExportingCursorWrapper
+
+        factory: type = ServerBindingCursor
+        if isinstance(connections[conn.alias], DatabaseWrapperMixin):
+            # Counted like every other statement when metrics are on (config.settings).
+            factory = ExportingCursorWrapper(factory, conn.alias, conn.vendor)
+        _bound_factories[conn.alias] = factory
+    return _bound_factories[conn.alias]
+
+
+@contextmanager
+def prepared_cursor(conn=connection) -> Iterator[Any]:
+    """A cursor for a statement run on every request, with its text the same each time.
+
+    Django's cursors bind parameters on the client, so PostgreSQL parses and plans every
+    statement anew (for a quote's statement, longer than running it). On PostgreSQL this
+    cursor binds them on the server, so psycopg prepares a statement once it has run
+    `prepare_threshold` times on the connection (config.settings) and later runs skip the
+    planning. Elsewhere, or with prepared statements off, it is an ordinary cursor. Either
+    way it is wrapped like any cursor of `conn` (query log, errors, statement counter).
+    """
+    if conn.vendor != "postgresql":
+        with conn.cursor() as cursor:
+            yield cursor
+        return
+    conn.ensure_connection()
+    raw = conn.connection
+    factory = raw.cursor_factory
+    raw.cursor_factory = _server_binding_factory(conn)
+    try:
+        cursor = conn.cursor()  # Django's own path: health check, time zone, wrappers
+    finally:
+        raw.cursor_factory = factory
+    if isinstance(cursor, CursorDebugWrapper):
+        cursor = _ComposedDebugWrapper(cursor.cursor, cursor.db)
+    with cursor:
+        yield cursor
+
+
+class _ComposedDebugWrapper(CursorDebugWrapper):
+    """Logs a statement bound server-side with its parameters in it, as Django logs one
+    bound client-side (psycopg keeps no text of a prepared statement's run)."""
+
+    @contextmanager
+    def debug_sql(self, sql=None, params=None, use_last_executed_query=False, many=False):
+        if use_last_executed_query and not many:
+            sql = self.db.ops.compose_sql(sql, params)
+        with super().debug_sql(sql, params, use_last_executed_query=False, many=many):
+            yield

@@ -27,6 +27,7 @@ from django.db.models import Exists, Field, OuterRef, Prefetch, Q, QuerySet
 from django.utils import timezone
 
 from catalog.models import Category, Product, Variant
+from core.db import prepared_cursor
 from pricing import domain
 from pricing.errors import (
     CouponNotFound,
@@ -167,8 +168,9 @@ def _convert_rows(rows: list[tuple], fields: Sequence[Field | None]) -> list[tup
     return result
 
 
-def _fetch(sql: str, params: Sequence[Any]) -> list[tuple]:
-    with connection.cursor() as cursor:
+def _fetch(sql: str, params: Sequence[Any], *, prepared: bool = False) -> list[tuple]:
+    # `prepared`: the statement of every quote, planned once per connection.
+    with prepared_cursor() if prepared else connection.cursor() as cursor:
         cursor.execute(sql, params)
         return cursor.fetchall()
 
@@ -606,7 +608,7 @@ def _variants_pricing(
         where=" AND ".join(where)
     )
     fields = _VARIANT_FIELDS if coupon is None else _VARIANT_FIELDS + _COUPON_FIELDS
-    rows = _convert_rows(_fetch(sql, params), fields)
+    rows = _convert_rows(_fetch(sql, params, prepared=True), fields)
     head = next(row for row in rows if row[0] is None)
     currency, token = head[8], head[9]
     variants = []
