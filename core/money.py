@@ -30,7 +30,9 @@ def _minor_unit(currency: str) -> Decimal:
 
 def quantize(amount: Decimal | int | str, currency: str | None = None) -> Decimal:
     """Round an amount to the currency's minor unit with the project's rounding rule."""
-    return Decimal(amount).quantize(minor_unit(currency), rounding=ROUNDING)
+    # The rounding passed by position: the quote engine rounds some hundred amounts per
+    # basket, and a keyword costs more than the rounding itself.
+    return Decimal(amount).quantize(_minor_unit(currency or default_currency()), ROUNDING)
 
 
 def money_str(amount: Decimal, currency: str | None = None) -> str:

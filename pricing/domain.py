@@ -363,18 +363,22 @@ def allocate(total: Decimal, weights: Sequence[Decimal], currency: str) -> list[
     weight. When `total` is not more than the sum of the weights, no share exceeds its
     weight.
     """
-    digits = -minor_unit(currency).as_tuple().exponent
-    total_units = int(quantize(total, currency).scaleb(digits))
-    units = [int(w.scaleb(digits)) for w in weights]
+    unit = minor_unit(currency)
+    scale = 10 ** -unit.as_tuple().exponent  # minor units per major unit
+    total_units = int(quantize(total, currency) * scale)
+    units = [int(w * scale) for w in weights]
     whole = sum(units)
     if whole <= 0 or total_units == 0:
-        return [Decimal(0).scaleb(-digits) for _w in weights]
+        return [unit * 0 for _w in weights]
     shares = [total_units * u // whole for u in units]
-    remainders = [total_units * u % whole for u in units]
     left = total_units - sum(shares)
-    for i in sorted(range(len(units)), key=lambda i: (-remainders[i], i))[:left]:
-        shares[i] += 1
-    return [Decimal(share).scaleb(-digits) for share in shares]
+    if left:
+        remainders = [total_units * u % whole for u in units]
+        # Largest remainders first; a stable sort keeps equal ones in weight order.
+        for i in sorted(range(len(units)), key=remainders.__getitem__, reverse=True)[:left]:
+            shares[i] += 1
+    # A whole number of minor units times the minor unit: exact, with its exponent.
+    return [share * unit for share in shares]
 
 
 # --- the engine ---------------------------------------------------------------------
@@ -558,25 +562,25 @@ def _percent(amount: Decimal, percent: Decimal, currency: str) -> Decimal:
 
 def _amounts(rule: PromotionRule, eligible: list[_Line], currency: str) -> list[Decimal] | None:
     """The discount of each eligible line, or None when the rule's condition is not met."""
-    currents = [line.current for line in eligible]
-    basket_amount = sum(currents, ZERO)
-    if rule.kind == PERCENT_OFF:
-        if rule.scope == BASKET:
-            return allocate(_percent(basket_amount, rule.value, currency), currents, currency)
-        return [_percent(c, rule.value, currency) for c in currents]
-    if rule.kind == AMOUNT_OFF:
-        if rule.scope == BASKET:
-            total = min(quantize(rule.value, currency), basket_amount)
-            return allocate(total, currents, currency)
+    kind, basket = rule.kind, rule.scope == BASKET
+    if kind == PERCENT_OFF and not basket:
+        return [_percent(line.current, rule.value, currency) for line in eligible]
+    if kind == AMOUNT_OFF and not basket:
         return [quantize(rule.value * line.item.quantity, currency) for line in eligible]
-    if rule.kind == FIXED_PRICE:
+    if kind == FIXED_PRICE:
         return [
             line.current - quantize(rule.value * line.item.quantity, currency) for line in eligible
         ]
-    if rule.kind == BUY_X_GET_Y:
+    if kind == BUY_X_GET_Y:
         return _cheapest_free(rule, eligible, currency)
-    if rule.kind == BASKET_THRESHOLD:
+    # A discount on the eligible lines' amount, split over them.
+    currents = [line.current for line in eligible]
+    basket_amount = sum(currents, ZERO)
+    if kind in (PERCENT_OFF, BASKET_THRESHOLD):
         return allocate(_percent(basket_amount, rule.value, currency), currents, currency)
+    if kind == AMOUNT_OFF:
+        total = min(quantize(rule.value, currency), basket_amount)
+        return allocate(total, currents, currency)
     return None
 
 
