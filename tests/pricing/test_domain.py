@@ -185,6 +185,38 @@ def test_product_and_variant_scopes_only_touch_their_items():
     assert totals(by_variant) == ["10.00", "10.00", "9.00"]
 
 
+def test_a_rule_listing_several_categories_of_a_line_discounts_it_once():
+    shoes = item("A", "50.00", path=(7, 3, 1))
+    quote = price([shoes], [rule(scope=domain.CATEGORIES, category_ids={7, 3, 1})])
+    assert [d.amount for d in quote.lines[0].discounts] == [D("5.00")]
+
+
+def test_the_rule_index_finds_exactly_the_rules_that_cover_each_line():
+    rng = random.Random(7)
+    scopes = [domain.BASKET, domain.VARIANTS, domain.PRODUCTS, domain.CATEGORIES, "unknown"]
+    rules = [
+        rule(
+            id=n,
+            scope=rng.choice(scopes),
+            priority=rng.randint(-2, 2),
+            variant_ids=rng.sample(range(10), 3),
+            product_ids=rng.sample(range(10), 3),
+            category_ids=rng.sample(range(10), 3),
+        )
+        for n in range(1, 30)
+    ]
+    index = domain.rule_index(rules)
+    assert list(index.rules) == sorted(rules, key=lambda r: (-r.priority, r.id))
+    for _basket in range(200):
+        line = item(
+            variant=rng.randrange(1, 10),
+            product=rng.randrange(1, 10),
+            path=rng.sample(range(10), rng.randint(0, 3)),
+        )
+        found = sorted([*index.basket, *index.positions(line)])
+        assert found == [i for i, r in enumerate(index.rules) if r.covers(line)]
+
+
 # --- priority and stacking ----------------------------------------------------------
 
 
