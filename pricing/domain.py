@@ -134,57 +134,6 @@ class CouponCheck:
     problem: str | None = None
 
 
-class ScopeIndex:
-    """Rules looked up by what they cover: `covering` gives, in the rules' order, exactly
-    the rules whose `covers` holds for a line of the variant, product and category (the
-    line's own category: category-scoped rules list every sub-category).
-
-    Built once per set of rules, so pricing a page of 150 variants costs a few dict
-    lookups per variant instead of trying each of 20 promotions on each.
-    """
-
-    __slots__ = ("_rules", "_everywhere", "_by_scope")
-
-    def __init__(self, rules: Sequence[PromotionRule]) -> None:
-        self._rules = tuple(rules)
-        everywhere: list[int] = []
-        by_scope: dict[str, dict[int, list[int]]] = {VARIANTS: {}, PRODUCTS: {}, CATEGORIES: {}}
-        for position, rule in enumerate(self._rules):
-            if rule.scope == BASKET:
-                everywhere.append(position)
-                continue
-            members = {
-                VARIANTS: rule.variant_ids,
-                PRODUCTS: rule.product_ids,
-                CATEGORIES: rule.category_ids,
-            }.get(rule.scope, ())
-            for member in members:
-                by_scope[rule.scope].setdefault(member, []).append(position)
-        self._everywhere = tuple(everywhere)
-        self._by_scope = (
-            {k: tuple(v) for k, v in by_scope[VARIANTS].items()},
-            {k: tuple(v) for k, v in by_scope[PRODUCTS].items()},
-            {k: tuple(v) for k, v in by_scope[CATEGORIES].items()},
-        )
-
-    @property
-    def rules(self) -> tuple[PromotionRule, ...]:
-        return self._rules
-
-    def covering(
-        self, *, variant_id: int, product_id: int, category_id: int
-    ) -> tuple[PromotionRule, ...]:
-        variants, products, categories = self._by_scope
-        found = (
-            self._everywhere
-            + variants.get(variant_id, ())
-            + products.get(product_id, ())
-            + categories.get(category_id, ())
-        )
-        rules = self._rules
-        return tuple(rules[position] for position in sorted(found))
-
-
 # --- outputs ------------------------------------------------------------------------
 
 
@@ -423,6 +372,11 @@ class RuleIndex:
             # A rule listing two categories of the path covers the line once.
             found += {pos for category in path for pos in self.by_category.get(category, ())}
         return found
+
+    def covering(self, item: BasketItem) -> tuple[PromotionRule, ...]:
+        """The rules that could change `item`'s price — those covering it and the basket
+        rules — in the order the engine applies them (a listing prices one-unit baskets)."""
+        return tuple(self.rules[p] for p in sorted({*self.basket, *self.positions(item)}))
 
 
 def rule_index(promotions: Iterable[PromotionRule]) -> RuleIndex:

@@ -422,7 +422,7 @@ def rules_cache_clear() -> None:
     global _book
     _book = None
     _unit_cache.clear()
-    _scope_indexes.clear()
+    _listing_indexes.clear()
 
 
 # --- coupons ------------------------------------------------------------------------
@@ -805,21 +805,21 @@ class UnitPrice:
 
 UNIT_CACHE_SIZE = 20_000
 _unit_cache: dict[tuple, UnitPrice] = {}
-_scope_indexes: dict[tuple, domain.ScopeIndex] = {}
+_listing_indexes: dict[tuple, domain.RuleIndex] = {}
 
 
-def _scope_index(
+def _listing_index(
     token: Any, database: str, live: Sequence[domain.PromotionRule]
-) -> domain.ScopeIndex:
-    """The coupon-free rules of `live` indexed by scope, built once per rule set: the
-    rules live under one revision token change only when a promotion starts or ends."""
+) -> domain.RuleIndex:
+    """The coupon-free rules of `live` indexed by what they cover, built once per rule set:
+    the rules live under one revision token change only when a promotion starts or ends."""
     key = (token, database, *(rule.id for rule in live))
-    index = _scope_indexes.get(key)
+    index = _listing_indexes.get(key)
     if index is None:
-        if len(_scope_indexes) >= 16:
-            _scope_indexes.clear()
+        if len(_listing_indexes) >= 16:
+            _listing_indexes.clear()
         rules = [rule for rule in live if not rule.requires_coupon]
-        index = _scope_indexes[key] = domain.ScopeIndex(rules)
+        index = _listing_indexes[key] = domain.rule_index(rules)
     return index
 
 
@@ -836,7 +836,7 @@ def unit_prices(*, variant_ids: Iterable[int], at: datetime | None = None) -> di
     currency = _currency(variants)
     live, token = _rules_at(at=at, token=token)
     database = connection.settings_dict["NAME"]
-    index = _scope_index(token, database, live)
+    index = _listing_index(token, database, live)
     result: dict[int, UnitPrice] = {}
     for variant in variants:
         if not variant.sellable:
@@ -847,16 +847,14 @@ def unit_prices(*, variant_ids: Iterable[int], at: datetime | None = None) -> di
             continue
         # Only the rules that cover the variant can change a one-unit basket of it; the
         # others would each be tried and skipped (a page prices 150 variants).
-        mine = index.covering(
-            variant_id=variant.id, product_id=variant.product_id, category_id=variant.category_id
-        )
+        item = _item(variant, 1)
+        mine = index.covering(item)
         # What the engine charges depends on nothing else than these rules (fixed under
         # one revision token), the price and the VAT rate: many variants of a page share
         # them, and the next page of the same shop does too.
         key = (token, database, currency, variant.price, variant.vat_rate, *(r.id for r in mine))
         unit = _unit_cache.get(key)
         if unit is None:
-            item = _item(variant, 1)
             priced = domain.price_basket([item], mine, currency=currency, priced_at=at)
             line = priced.lines[0]
             unit = UnitPrice(

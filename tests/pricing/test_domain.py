@@ -675,7 +675,7 @@ def test_an_empty_or_negative_row_is_invalid():
     assert plan.codes == {domain.PRICE_INVALID}
 
 
-def test_the_scope_index_finds_exactly_the_rules_that_cover_a_line_in_their_order():
+def test_the_rule_index_gives_a_listing_exactly_the_rules_that_cover_a_line_in_their_order():
     rng = random.Random(14)
     rules = []
     for n in range(1, 41):
@@ -692,12 +692,10 @@ def test_the_scope_index_finds_exactly_the_rules_that_cover_a_line_in_their_orde
             )
         )
     rules.sort(key=lambda r: (-r.priority, r.id))
-    index = domain.ScopeIndex(rules)
+    index = domain.rule_index(reversed(rules))
 
     for variant in range(1, 13):
         for product in range(1, 13):
             for category in range(1, 13):
                 line = item(variant=variant, product=product, path=(category,))
-                assert index.covering(
-                    variant_id=variant, product_id=product, category_id=category
-                ) == tuple(r for r in rules if r.covers(line))
+                assert index.covering(line) == tuple(r for r in rules if r.covers(line))
