@@ -250,6 +250,12 @@ def select_rows(sql: str, params, fields) -> list[tuple]:
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         rows = cursor.fetchall()
+    return convert_rows(rows, fields)
+
+
+def convert_rows(rows: list[tuple], fields) -> list[tuple]:
+    """`rows` read by hand-written SQL, each column converted as the ORM converts a value
+    of the model field at its position in `fields` (None: the column needs none)."""
     plan = []
     for i, field in enumerate(fields):
         if field is not None:

@@ -15,7 +15,7 @@ per-channel prices or promotions. Promotion amounts are in that list's currency.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -23,11 +23,11 @@ from typing import Any
 
 from django.conf import settings
 from django.db import connection
-from django.db.models import Exists, Field, OuterRef, Prefetch, Q, QuerySet
+from django.db.models import Exists, OuterRef, Prefetch, Q, QuerySet
 from django.utils import timezone
 
 from catalog.models import Category, Product, Variant
-from core.db import prepared_cursor
+from core.db import convert_rows, prepared_cursor
 from pricing import domain
 from pricing.errors import (
     CouponNotFound,
@@ -130,42 +130,6 @@ _PROMOTION_VARIANTS = Promotion.variants.through._meta.db_table
 _PROMOTION_PRODUCTS = Promotion.products.through._meta.db_table
 _PROMOTION_CATEGORIES = Promotion.categories.through._meta.db_table
 _REVISION = RulesRevision._meta.db_table
-
-_Step = Callable[[Any, Any, Any], Any]
-_converters: dict[tuple[str, Field], tuple[Any, tuple[_Step, ...]]] = {}
-
-
-def _converter(field: Field) -> tuple[Any, tuple[_Step, ...]]:
-    """What the ORM does to a raw value of `field` read from this database: the column
-    expression and the converter steps it applies (none on PostgreSQL for our types).
-
-    Built once per database vendor and field: the steps depend only on those (and on
-    settings), not on the connection of the thread that built them.
-    """
-    key = (connection.vendor, field)
-    if key not in _converters:
-        col = field.get_col(field.model._meta.db_table)
-        steps = connection.ops.get_db_converters(col) + field.get_db_converters(connection)
-        _converters[key] = (col, tuple(steps))
-    return _converters[key]
-
-
-def _convert_rows(rows: list[tuple], fields: Sequence[Field | None]) -> list[tuple]:
-    """Apply the ORM's converters column by column (None: the column needs none)."""
-    plan = []
-    for i, field in enumerate(fields):
-        if field is not None:
-            col, steps = _converter(field)
-            plan.extend((i, col, step) for step in steps)
-    if not plan:
-        return rows
-    result = []
-    for row in rows:
-        row = list(row)
-        for i, col, step in plan:
-            row[i] = step(row[i], col, connection)
-        result.append(tuple(row))
-    return result
 
 
 def _fetch(sql: str, params: Sequence[Any], *, prepared: bool = False) -> list[tuple]:
@@ -325,7 +289,7 @@ def promotion_rules_live(*, at: datetime) -> list[domain.PromotionRule]:
     """
     sql = _RULES_SQL.get(connection.vendor, _RULES_SQL["other"])
     when = _when(at)
-    return [_rule(row) for row in _convert_rows(_fetch(sql, [True, when, when]), _RULE_FIELDS)]
+    return [_rule(row) for row in convert_rows(_fetch(sql, [True, when, when]), _RULE_FIELDS)]
 
 
 # --- the rule book: promotion rules cached per process, per revision ------------------
@@ -375,7 +339,7 @@ def _book_read(now: datetime) -> _RuleBook:
     """Read the rule book and the revision token in one statement."""
     since = now - BOOK_HISTORY
     sql = _BOOK_SQL.get(connection.vendor, _BOOK_SQL["other"])
-    rows = _convert_rows(_fetch(sql, [True, _when(since)]), _BOOK_FIELDS)
+    rows = convert_rows(_fetch(sql, [True, _when(since)]), _BOOK_FIELDS)
     token = rows[0][-1] if rows else None
     entries = tuple((row[12], row[13], _rule(row)) for row in rows if row[0] is not None)
     database = connection.settings_dict["NAME"]
@@ -457,7 +421,7 @@ _COUPON_FIELDS = [
 def coupon_check(*, code: str, customer_id: int | None, at: datetime) -> domain.CouponCheck:
     """Load a coupon by code (any case) with its uses; raise CouponNotFound if none has it."""
     normalized = domain.coupon_code_normalize(code)
-    rows = _convert_rows(_fetch(_COUPON_SQL, [customer_id, normalized]), _COUPON_FIELDS)
+    rows = convert_rows(_fetch(_COUPON_SQL, [customer_id, normalized]), _COUPON_FIELDS)
     return _coupon_checked(code=code, customer_id=customer_id, at=at, row=rows[0] if rows else None)
 
 
@@ -608,7 +572,7 @@ def _variants_pricing(
         where=" AND ".join(where)
     )
     fields = _VARIANT_FIELDS if coupon is None else _VARIANT_FIELDS + _COUPON_FIELDS
-    rows = _convert_rows(_fetch(sql, params, prepared=True), fields)
+    rows = convert_rows(_fetch(sql, params, prepared=True), fields)
     head = next(row for row in rows if row[0] is None)
     currency, token = head[8], head[9]
     variants = []
