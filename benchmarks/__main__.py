@@ -19,6 +19,7 @@ import os
 import pkgutil
 import sys
 import time
+import timeit
 from pathlib import Path
 
 
@@ -78,9 +79,12 @@ def main(argv: list[str]) -> int:
     wanted = [n if n.startswith("bench_") else f"bench_{n}" for n in argv] or names
     rows: list[dict] = []
     failed = False
+    speeds: list[float] = []
     for name in wanted:
         short = name.removeprefix("bench_")
         print(f"=== {name} ===", flush=True)
+        speeds.append(machine_speed())
+        print(f"machine speed: sum(range(1000)) takes {speeds[-1]:.1f} µs now", flush=True)
         tee = _Tee(sys.stdout)
         began = time.perf_counter()
         try:
@@ -103,9 +107,21 @@ def main(argv: list[str]) -> int:
                     "value": None if skipped else f"{time.perf_counter() - began:.0f} s run",
                 }
             )
+    speeds.append(machine_speed())
     if len(wanted) > 1 or rows:
         _table(rows)
+    print(
+        f"machine speed over the run: sum(range(1000)) took {min(speeds):.1f}–"
+        f"{max(speeds):.1f} µs (a 2023 laptop: about 8); compare figures taken at unlike "
+        "speeds only by running both versions alternately"
+    )
     return 1 if failed else 0
+
+
+def machine_speed() -> float:
+    """µs per `sum(range(1000))`, the best of five: how fast this machine runs Python at
+    this moment (a shared machine's speed can swing twofold within a minute)."""
+    return min(timeit.repeat("sum(range(1000))", number=2000, repeat=5)) / 2000 * 1e6
 
 
 if __name__ == "__main__":
