@@ -31,7 +31,7 @@ from django.utils.translation import gettext as _
 from catalog.models import Variant
 from catalog.selectors import variants_by_id, variants_by_sku
 from core.changelog import changes_record_many
-from core.db import atomic_service, insert_many
+from core.db import any_of, atomic_service, insert_many, select_rows
 from core.errors import ValidationFailed
 from inventory import hooks
 from inventory.domain import (
@@ -148,16 +148,52 @@ def _lock_levels(
                 [StockLevel(location=location, variant_id=vid) for vid in missing],
                 ignore_conflicts=True,
             )
-    levels = StockLevel.objects.filter(location=location, variant_id__in=ids).order_by("pk")
-    if with_variants:
-        levels = levels.select_related("variant").select_for_update(of=("self",))
-    else:
-        levels = levels.select_for_update()
     result = {}
-    for level in levels:
+    for level in _levels_locked(location, ids, with_variants=with_variants):
         level.location = location
         result[level.variant_id] = level
     return result
+
+
+_LEVEL_FIELDS = tuple(StockLevel._meta.concrete_fields)
+_VARIANT_FIELDS = tuple(Variant._meta.concrete_fields)
+
+
+def _levels_locked(location: Location, ids: list[int], *, with_variants: bool) -> list:
+    """`SELECT … ORDER BY id FOR UPDATE OF` the levels (and their variants, unlocked) as
+    one hand-written statement: every reservation and stock movement takes this lock, and
+    the ORM would build the statement anew each time. Model instances as the ORM makes
+    them (`from_db`, its converters)."""
+    lock = connection.features.has_select_for_update
+    if lock and connection.get_autocommit():  # as the ORM's select_for_update refuses it
+        raise transaction.TransactionManagementError(
+            "select_for_update cannot be used outside of a transaction."
+        )
+    fields = _LEVEL_FIELDS + (_VARIANT_FIELDS if with_variants else ())
+    columns = ", ".join(
+        f'{"l" if field.model is StockLevel else "v"}."{field.column}"' for field in fields
+    )
+    join = f' JOIN "{Variant._meta.db_table}" v ON v.id = l.variant_id' if with_variants else ""
+    condition, params = any_of("l.variant_id", ids)
+    rows = select_rows(
+        f'SELECT {columns} FROM "{StockLevel._meta.db_table}" l{join} '
+        f"WHERE l.location_id = %s AND {condition} ORDER BY l.id"
+        + (" FOR UPDATE OF l" if lock else ""),
+        [location.pk, *params],
+        fields,
+    )
+    split = len(_LEVEL_FIELDS)
+    levels = []
+    for row in rows:
+        level = StockLevel.from_db(connection.alias, _LEVEL_NAMES, row[:split])
+        if with_variants:
+            level.variant = Variant.from_db(connection.alias, _VARIANT_NAMES, row[split:])
+        levels.append(level)
+    return levels
+
+
+_LEVEL_NAMES = [field.attname for field in _LEVEL_FIELDS]
+_VARIANT_NAMES = [field.attname for field in _VARIANT_FIELDS]
 
 
 class _Ledger:
