@@ -12,7 +12,7 @@ from django.db.models.functions import Greatest
 
 from catalog.models import Barcode, Variant
 from catalog.selectors import variants_by_barcode, variants_by_sku
-from core.db import any_of, select_rows
+from core.db import any_of, columns_of, select_models, select_rows
 from inventory.domain import haversine_km, merge_lines
 from inventory.errors import LocationNotFound, TransferNotFound
 from inventory.models import (
@@ -73,12 +73,20 @@ def location_get(*, code_or_id: str | int, include_inactive: bool = True) -> Loc
 
     Raises LocationNotFound (404). A code wins over an id that happens to look like it.
     """
-    qs = Location.objects.all() if include_inactive else Location.objects.filter(is_active=True)
     text = str(code_or_id).strip().upper()
-    condition = Q(code=text)
-    if text.isascii() and text.isdigit():  # '²'.isdigit() is true, int('²') raises
-        condition |= Q(pk=int(text))
-    found = sorted(qs.filter(condition), key=lambda loc: loc.code != text)
+    condition, params = 'l."code" = %s', [text]
+    # '²'.isdigit() is true and int('²') raises; ids beyond a bigint name no location.
+    if text.isascii() and text.isdigit() and int(text) < 2**63:
+        condition, params = f'({condition} OR l."id" = %s)', [text, int(text)]
+    if not include_inactive:
+        condition, params = f'{condition} AND l."is_active" = %s', [*params, True]
+    # Hand-written: every checkout asks for its store (the ORM would compile the OR anew).
+    rows = select_models(
+        f'SELECT {columns_of(Location, "l")} FROM "{Location._meta.db_table}" l WHERE {condition}',
+        params,
+        Location,
+    )
+    found = sorted((location for (location,) in rows), key=lambda loc: loc.code != text)
     if not found:
         raise LocationNotFound(details={"location": text})
     return found[0]

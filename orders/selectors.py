@@ -6,10 +6,13 @@ from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from django.db import connection
 from django.db.models import Prefetch, Q, QuerySet
+from django.db.transaction import TransactionManagementError
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from core.db import columns_of, select_models
 from core.errors import DomainError
 from customers.domain import phone_search_key
 from customers.selectors import customer_list, customer_search
@@ -17,7 +20,7 @@ from inventory import selectors as inventory_selectors
 from loyalty import selectors as loyalty_selectors
 from orders import domain
 from orders.domain import ASSISTED_CHANNELS, Fulfilment, Status
-from orders.errors import CartNotFound, OrderNotFound
+from orders.errors import CartNotFound, CartNotOpen, OrderNotFound
 from orders.models import Cart, CartLine, Order, OrderLine, OrderTransition, Shipment
 from pricing import selectors as pricing_selectors
 
@@ -49,16 +52,39 @@ def cart_get(*, token: str, customer=None, assisted: bool = False, lock: bool = 
     except ValueError:
         raise CartNotFound(details={"cart": str(token)}) from None
     if lock:  # a checkout: its store comes from the request, not the cart
-        cart = Cart.objects.select_for_update().filter(token=key).first()
+        cart = _cart_locked(key)
     else:
         cart = Cart.objects.select_related("pickup_location").filter(token=key).first()
-    if cart is None or cart.state != Cart.State.OPEN:
+    if cart is None or (cart.state != Cart.State.OPEN and not lock):
         raise CartNotFound(details={"cart": str(token)})
     if (cart.channel in ASSISTED_CHANNELS) != assisted:
         raise CartNotFound(details={"cart": str(token)})
     if cart.customer_id is not None and (customer is None or customer.pk != cart.customer_id):
         raise CartNotFound(details={"cart": str(token)})
+    if cart.state != Cart.State.OPEN:
+        # Its owner checking out a cart that another checkout converted while this one
+        # waited for its lock (or earlier): the service's answer, not "no such cart".
+        raise CartNotOpen(details={"cart": str(cart.token), "state": cart.state})
     return cart
+
+
+def _cart_locked(key) -> Cart | None:
+    """The cart with this token, its row locked (`SELECT … FOR UPDATE`), as the ORM's
+    `select_for_update()` reads it — in one hand-written statement, as every checkout
+    takes this lock. Refused outside a transaction, as the ORM refuses it."""
+    lock = connection.features.has_select_for_update
+    if lock and connection.get_autocommit():
+        raise TransactionManagementError(
+            "select_for_update cannot be used outside of a transaction."
+        )
+    field = Cart._meta.get_field("token")
+    found = select_models(
+        f'SELECT {columns_of(Cart, "c")} FROM "{Cart._meta.db_table}" c '
+        f'WHERE c."{field.column}" = %s' + (" FOR UPDATE" if lock else ""),
+        [field.get_db_prep_value(key, connection)],
+        Cart,
+    )
+    return found[0][0] if found else None
 
 
 @dataclass

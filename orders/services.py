@@ -6,6 +6,7 @@ points) inside the same transaction, so an order, its stock and its points chang
 or not at all. Notifications are queued with `transaction.on_commit`.
 """
 
+import functools
 import logging
 import secrets
 import uuid
@@ -25,7 +26,7 @@ from django.utils.translation import gettext as _
 from catalog.errors import UnknownSku
 from catalog.selectors import variants_by_sku
 from core.background import enqueue_on_commit
-from core.db import atomic, insert_many, write_later
+from core.db import atomic, insert_many, select_rows, write_later
 from core.money import quantize
 from customers import services as customer_services
 from inventory import selectors as inventory_selectors
@@ -508,14 +509,32 @@ class _CartLine(NamedTuple):
 
 
 def _cart_lines(cart: Cart) -> list[_CartLine]:
-    """The cart's lines as plain values (one statement, no model instances)."""
-    rows = cart.lines.values_list(  # in the lines' order (added_at, id)
-        "variant_id", "quantity", "variant__sku", "variant__name", "variant__product__name"
-    )
+    """The cart's lines as plain values, in their order (added_at, id): one hand-written
+    statement, run by every checkout (the ORM would compile its three-table join each time).
+    """
+    rows = select_rows(_cart_lines_sql(), [cart.pk], ())
     return [
         _CartLine(variant_id, quantity, sku, str(name or product_name))
         for variant_id, quantity, sku, name, product_name in rows
     ]
+
+
+@functools.cache
+def _cart_lines_sql() -> str:
+    variant_field = CartLine._meta.get_field("variant")
+    variant = variant_field.related_model
+    product_field = variant._meta.get_field("product")
+    product = product_field.related_model
+    return (
+        f'SELECT l."{variant_field.column}", l."quantity", v."sku", v."name", p."name" '
+        f'FROM "{CartLine._meta.db_table}" l '
+        f'JOIN "{variant._meta.db_table}" v ON v."{variant._meta.pk.column}" = '
+        f'l."{variant_field.column}" '
+        f'JOIN "{product._meta.db_table}" p ON p."{product._meta.pk.column}" = '
+        f'v."{product_field.column}" '
+        f'WHERE l."{CartLine._meta.get_field("cart").column}" = %s '
+        'ORDER BY l."added_at", l."id"'
+    )
 
 
 def _checkout_quote(*, cart: Cart, lines, customer, expected_total, now, fulfilment=None):

@@ -428,3 +428,27 @@ def test_checkout_uses_a_fixed_number_of_queries_whatever_the_number_of_lines(sh
     print(f"checkout queries: 10 lines={ten}, 20 lines={twenty}")
     assert ten <= 25, ten
     assert twenty == ten
+
+
+def test_checking_out_a_cart_already_checked_out_is_a_conflict_for_its_owner_only(
+    customer, customer_client, shop
+):
+    """A second checkout of a converted cart (a new Idempotency-Key: not a replay) is 409
+    `cart_not_open` for its owner — as when two checkouts race for the cart's lock — and
+    404 for anybody else, who must not learn that the cart exists."""
+    shirt = shop.sku(price="19.99", store=2)
+    cart = _cart_with(customer, (shirt, 1))
+    assert _post(customer_client, _pickup(cart, shop.store), key="first").status_code == 201
+
+    again = _post(customer_client, _pickup(cart, shop.store), key="second")
+    assert again.status_code == 409, again.content
+    assert again.json()["error"]["code"] == "cart_not_open"
+    assert again.json()["error"]["details"] == {"cart": str(cart.token), "state": "converted"}
+
+    stranger = APIClient()
+    stranger.force_authenticate(CustomerWithLoginFactory().user)
+    other = _post(stranger, _pickup(cart, shop.store), key="third")
+    assert other.status_code == 404
+    assert other.json()["error"]["code"] == "cart_not_found"
+    assert Order.objects.filter(customer=customer).count() == 1
+    assert (_level(shirt, shop.store).on_hand, _level(shirt, shop.store).reserved) == (2, 1)
