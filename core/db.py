@@ -228,16 +228,18 @@ def atomic_service(func: Callable[..., T]) -> Callable[..., T]:
 def _converters(field) -> tuple[object, tuple]:
     """What the ORM does to a raw value of `field` read from this database: the column
     expression and the converter steps (none on PostgreSQL for most types)."""
-    key = (connection.vendor, field)
+    # By identity: a model field lives as long as the process, and hashing one (its model's
+    # labels) cost more than the rest of a small read's conversion.
+    key = (connection.vendor, id(field))
     found = _CONVERTERS.get(key)
-    if found is None:
+    if found is None or found[2] is not field:
         col = field.get_col(field.model._meta.db_table)
         steps = connection.ops.get_db_converters(col) + field.get_db_converters(connection)
-        found = _CONVERTERS[key] = (col, tuple(steps))
-    return found
+        found = _CONVERTERS[key] = (col, tuple(steps), field)
+    return found[0], found[1]
 
 
-_CONVERTERS: dict[tuple, tuple[object, tuple]] = {}
+_CONVERTERS: dict[tuple, tuple[object, tuple, object]] = {}
 
 
 def select_rows(sql: str, params, fields) -> list[tuple]:
@@ -256,12 +258,14 @@ def select_rows(sql: str, params, fields) -> list[tuple]:
 def convert_rows(rows: list[tuple], fields) -> list[tuple]:
     """`rows` read by hand-written SQL, each column converted as the ORM converts a value
     of the model field at its position in `fields` (None: the column needs none)."""
+    if not rows:
+        return rows
     plan = []
     for i, field in enumerate(fields):
         if field is not None:
             col, steps = _converters(field)
             plan.extend((i, col, step) for step in steps)
-    if not plan or not rows:
+    if not plan:
         return rows
     result = []
     for row in rows:
