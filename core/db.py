@@ -260,11 +260,7 @@ def convert_rows(rows: list[tuple], fields) -> list[tuple]:
     of the model field at its position in `fields` (None: the column needs none)."""
     if not rows:
         return rows
-    plan = []
-    for i, field in enumerate(fields):
-        if field is not None:
-            col, steps = _converters(field)
-            plan.extend((i, col, step) for step in steps)
+    plan = _conversion_plan(tuple(fields))
     if not plan:
         return rows
     result = []
@@ -274,6 +270,24 @@ def convert_rows(rows: list[tuple], fields) -> list[tuple]:
             row[i] = step(row[i], col, connection)
         result.append(tuple(row))
     return result
+
+
+def _conversion_plan(fields: tuple) -> tuple:
+    """(position, column, converter) for each conversion `fields` need, made once per
+    distinct list of fields (keyed by their identities; the fields are kept with it)."""
+    key = (connection.vendor, tuple(map(id, fields)))
+    found = _PLANS.get(key)
+    if found is None:
+        plan = []
+        for i, field in enumerate(fields):
+            if field is not None:
+                col, steps = _converters(field)
+                plan.extend((i, col, step) for step in steps)
+        found = _PLANS[key] = (tuple(plan), fields)
+    return found[0]
+
+
+_PLANS: dict[tuple, tuple[tuple, tuple]] = {}
 
 
 def columns_of(model, alias: str) -> str:
