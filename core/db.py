@@ -247,9 +247,11 @@ def select_rows(sql: str, params, fields) -> list[tuple]:
     the model field at its position in `fields` (None: used as the driver returns it).
 
     For hot reads that skip the ORM's query compiler but must give the very values the
-    equivalent queryset gives.
+    equivalent queryset gives. Their text is the same on every run, so they go through
+    `prepared_cursor`: PostgreSQL plans each once per connection (planning the token
+    check's four-table join took longer than running it).
     """
-    with connection.cursor() as cursor:
+    with prepared_cursor() as cursor:
         cursor.execute(sql, params)
         rows = cursor.fetchall()
     return convert_rows(rows, fields)
