@@ -29,6 +29,7 @@ from django.utils.translation import gettext as _
 from knox.models import AuthToken
 
 from core.background import enqueue_on_commit
+from core.db import prepared_cursor
 from core.errors import DomainError, ValidationFailed
 from core.messaging import Message, channels
 from customers.domain import (
@@ -1354,7 +1355,7 @@ def _first_order_record_one(*, pk: int, at: datetime, channel: str, utm: tuple) 
     )
     values = [t, t, t, channel, *(v for value in utm for v in (t, value))]
     values += [t, t, t, t, pk, t, t, t]
-    with connection.cursor() as cursor:
+    with prepared_cursor() as cursor:  # one text for every checkout: planned once
         cursor.execute(sql, values)
         return cursor.rowcount
 
