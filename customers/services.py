@@ -1177,7 +1177,12 @@ UTM_FIELDS = ("first_utm_source", "first_utm_medium", "first_utm_campaign")
 
 
 def customer_first_order_record(
-    *, customer_id: int, at: datetime, channel: str, utm: tuple[str, str, str] = NO_UTM
+    *,
+    customer_id: int,
+    at: datetime,
+    channel: str,
+    utm: tuple[str, str, str] = NO_UTM,
+    seen: Customer | None = None,
 ) -> bool:
     """Note that the customer placed an order at `at` in `channel` (web, app, pos …), from
     the campaign `utm` (source, medium, campaign; blank when none).
@@ -1191,7 +1196,18 @@ def customer_first_order_record(
     customer row only when it changes it, so from their third order on a customer's
     orders never wait on it. Returns whether it changed the row. Called by orders inside
     the transaction that writes the order, before stock is locked.
+
+    `seen`: the profile as this request read it. When it already held two orders before
+    `at`, no statement is sent: orders and merges only ever move the kept times earlier,
+    so this order cannot be one of the two earliest (a returning customer's checkout).
     """
+    if (
+        seen is not None
+        and seen.pk == customer_id
+        and seen.second_order_at is not None
+        and seen.second_order_at < at
+    ):
+        return False
     return customers_first_orders_record(orders=[(customer_id, at, channel, utm)]) > 0
 
 

@@ -471,6 +471,7 @@ def checkout_place(
                 # Before any balance: the customer row comes first in the lock order, and
                 # is locked only when this is their first or second order.
                 customer_services.customer_first_order_record(
+                    seen=linked,
                     customer_id=linked.pk,
                     at=now,
                     channel=order.channel,

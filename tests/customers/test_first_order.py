@@ -443,3 +443,60 @@ def test_a_web_checkout_and_an_earlier_till_sale_racing_leave_the_till_sale_firs
         till_order = Order.objects.get(number=result.order)
         assert _first(customer) == (till_order.placed_at, "pos")
         assert till_order.placed_at < web.placed_at
+
+
+def test_a_profile_seen_with_two_earlier_orders_needs_no_statement(db):
+    """A returning customer's checkout: the profile read in the request already holds two
+    orders before this one, and the kept times only move earlier — nothing to send."""
+    customer = customer_create(phone="+4915111111112")
+    noon = timezone.now().replace(hour=12, minute=0, second=0, microsecond=0)
+    hour = timedelta(hours=1)
+    customer_first_order_record(customer_id=customer.pk, at=noon, channel="app")
+    customer_first_order_record(customer_id=customer.pk, at=noon + hour, channel="web")
+    seen = Customer.objects.get(pk=customer.pk)
+
+    with CaptureQueriesContext(connection) as ctx:
+        changed = customer_first_order_record(
+            customer_id=customer.pk, at=noon + 2 * hour, channel="pos", seen=seen
+        )
+    assert not changed and ctx.captured_queries == []
+
+    # Seen with one order only, or a new order earlier than the kept second: it is sent.
+    with CaptureQueriesContext(connection) as ctx:
+        changed = customer_first_order_record(
+            customer_id=customer.pk, at=noon + hour / 2, channel="pos", seen=seen
+        )
+    assert changed and len(ctx.captured_queries) == 1
+    assert (_first(customer), _second(customer)) == ((noon, "app"), noon + hour / 2)
+    once = customer_create(phone="+4915111111113")
+    customer_first_order_record(customer_id=once.pk, at=noon, channel="app")
+    seen_once = Customer.objects.get(pk=once.pk)
+    assert customer_first_order_record(
+        customer_id=once.pk, at=noon + hour, channel="web", seen=seen_once
+    )
+    assert _second(once) == noon + hour
+
+
+def test_a_returning_customers_checkout_does_not_touch_their_profile_row(db):
+    shop = make_shop()
+    customer = CustomerWithLoginFactory()
+    sku = shop.sku(store=10).sku
+
+    def checkout():
+        cart = order_services.cart_get_current(customer=customer, channel="web")
+        order_services.cart_line_add(cart=cart, sku=sku, quantity=1)
+        with CaptureQueriesContext(connection) as ctx:
+            order_services.checkout_place(
+                cart=cart,
+                customer=Customer.objects.get(pk=customer.pk),
+                fulfilment={"type": "pickup", "location": shop.store.code},
+                payment=order_services.PaymentInput(provider="test", token="tok_ok"),
+            )
+        return [q["sql"] for q in ctx.captured_queries if q["sql"].startswith("UPDATE")]
+
+    assert any("customers_customer" in sql for sql in checkout())  # the first
+    assert any("customers_customer" in sql for sql in checkout())  # the second
+    assert not any("customers_customer" in sql for sql in checkout())  # the third
+    row = Customer.objects.get(pk=customer.pk)
+    first, second, _third = Order.objects.filter(customer=customer).order_by("placed_at")
+    assert (row.first_order_at, row.second_order_at) == (first.placed_at, second.placed_at)
