@@ -85,7 +85,7 @@ def insert_many(model, objs: list, *, batch_size: int = 2000, key: str | None = 
     pk = model._meta.pk
     sql += f' RETURNING "{pk.column}", "{model._meta.get_field(key).column}"'
     by_key = {getattr(obj, key): obj for obj in objs}
-    with connection.cursor() as cursor:
+    with prepared_cursor() as cursor:
         for start in range(0, len(objs), batch_size):
             cursor.execute(sql, [_rows_json(statement, objs[start : start + batch_size])])
             for new_id, value in cursor.fetchall():
@@ -226,7 +226,7 @@ def write_later(sql: str, params: list) -> None:
     `batched_writes()` block, or now outside one."""
     queue = _queued.get()
     if queue is None:
-        with connection.cursor() as cursor:
+        with prepared_cursor() as cursor:
             cursor.execute(sql, params)
     else:
         queue.append((sql, params))
@@ -242,7 +242,9 @@ def _send(queue: list[tuple[str, list]]) -> None:
         ctes.append(f"w{n} AS ({sql})")
         params += statement_params
     sql = f"WITH {', '.join(ctes)} {last_sql}" if ctes else last_sql
-    with connection.cursor() as cursor:
+    # The same text for every checkout of a kind: planned once per connection (planning
+    # a checkout's batch of eight writes took PostgreSQL longer than running it).
+    with prepared_cursor() as cursor:
         cursor.execute(sql, [*params, *last_params])
 
 

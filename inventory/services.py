@@ -31,7 +31,7 @@ from django.utils.translation import gettext as _
 from catalog.models import Variant
 from catalog.selectors import variants_by_id, variants_by_sku
 from core.changelog import changes_record_many
-from core.db import any_of, atomic_service, insert_many, select_rows
+from core.db import any_of, atomic_service, insert_many, prepared_cursor, select_rows
 from core.errors import ValidationFailed
 from inventory import hooks
 from inventory.domain import (
@@ -307,7 +307,7 @@ def _levels_update_postgres(levels: list[StockLevel]) -> None:
         "AS v(id, on_hand, reserved, needs_attention, attention_note, updated_at) "
         "WHERE s.id = v.id"
     )
-    with connection.cursor() as cursor:
+    with prepared_cursor() as cursor:  # one text per number of levels: planned once
         cursor.execute(sql, params)
 
 
