@@ -22,7 +22,7 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter
 from rest_framework.response import Response
 
-from core.db import batched_writes, errors_abort_transaction, write_later
+from core.db import batched_writes, errors_abort_transaction, prepared_cursor, write_later
 from core.errors import IdempotencyKeyReused, ValidationFailed
 from core.models import IdempotencyRecord
 
@@ -115,7 +115,7 @@ _CLAIM_SQL = (
 def _record_claim(*, scope: str, key: str, fingerprint: str) -> tuple[IdempotencyRecord, bool]:
     """The (scope, key) record, locked: (the new record, True) or (the stored one, False)."""
     if connection.vendor == "postgresql":
-        with connection.cursor() as cursor:
+        with prepared_cursor() as cursor:  # every write request's first statement
             cursor.execute(_CLAIM_SQL, [scope, key, fingerprint, timezone.now()])
             inserted = cursor.fetchone()
         if inserted is not None:
