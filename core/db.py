@@ -54,7 +54,14 @@ def run_with_retry(operation: Callable[[], T]) -> T:
     raise AssertionError("unreachable")
 
 
-def insert_many(model, objs: list, *, batch_size: int = 2000, key: str | None = None) -> None:
+def insert_many(
+    model,
+    objs: list,
+    *,
+    batch_size: int = 2000,
+    key: str | None = None,
+    before: tuple[str, list] | None = None,
+) -> None:
     """Insert model instances, reading nothing back (their ids stay unset).
 
     On PostgreSQL one `INSERT … SELECT FROM json_to_recordset(…)` per batch: the batch's
@@ -68,11 +75,19 @@ def insert_many(model, objs: list, *, batch_size: int = 2000, key: str | None = 
     it. Elsewhere, the ORM's bulk_create. For ledgers and facts written in bulk (a till's
     sale batch). With `key`, a unique field, the new ids are read back (`RETURNING`) and
     set on the instances by it. Without `key`, inside `batched_writes()`, the insert waits
-    for the end of the block.
+    for the end of the block. `before`: a data-modifying statement (SQL, parameters) of
+    PostgreSQL's, sent in the same round trip ahead of the insert, as a CTE (with `key`,
+    one batch: the stock levels' update of a reservation); elsewhere it is run first.
     """
+    if before is not None and (key is None or len(objs) > batch_size):
+        raise ValueError("`before` goes with a keyed insert of one batch")
     if not objs:
+        if before is not None:
+            write_now(*before)
         return
     if connection.vendor != "postgresql":
+        if before is not None:
+            write_now(*before)
         model.objects.bulk_create(objs, batch_size=500)
         return
     statement = _insert_statement(model)
@@ -84,10 +99,14 @@ def insert_many(model, objs: list, *, batch_size: int = 2000, key: str | None = 
         return
     pk = model._meta.pk
     sql += f' RETURNING "{pk.column}", "{model._meta.get_field(key).column}"'
+    prefix: list = []
+    if before is not None:
+        sql, prefix = f"WITH b0 AS ({before[0]}) {sql}", list(before[1])
     by_key = {getattr(obj, key): obj for obj in objs}
     with prepared_cursor() as cursor:
         for start in range(0, len(objs), batch_size):
-            cursor.execute(sql, [_rows_json(statement, objs[start : start + batch_size])])
+            rows = _rows_json(statement, objs[start : start + batch_size])
+            cursor.execute(sql, [*prefix, rows])
             for new_id, value in cursor.fetchall():
                 found = by_key[value]
                 found.pk = new_id
@@ -221,13 +240,19 @@ def batched_writes() -> Iterator[None]:
     _send(queue)
 
 
+def write_now(sql: str, params: list) -> None:
+    """Run a data-modifying statement that returns nothing, now (planned once per
+    connection: the same text every time)."""
+    with prepared_cursor() as cursor:
+        cursor.execute(sql, params)
+
+
 def write_later(sql: str, params: list) -> None:
     """Run a data-modifying statement that returns nothing: at the end of the enclosing
     `batched_writes()` block, or now outside one."""
     queue = _queued.get()
     if queue is None:
-        with prepared_cursor() as cursor:
-            cursor.execute(sql, params)
+        write_now(sql, params)
     else:
         queue.append((sql, params))
 

@@ -215,3 +215,28 @@ def test_new_ids_are_set_by_a_unique_key(order):
     assert [c.pk for c in copies] == [
         Order.objects.get(number=n).pk for n in ("COPYAAAA", "COPYBBBB")
     ]
+
+
+@pytest.mark.postgres
+def test_a_statement_sent_before_a_keyed_insert_shares_its_round_trip(order):
+    """`before`: a write sent as a CTE of the insert — one statement, both done."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    line = _line(order, "BEFORE")
+    with CaptureQueriesContext(connection) as ctx:
+        insert_many(
+            OrderLine,
+            [line],
+            key="sku",
+            before=('UPDATE "orders_order" SET coupon_code = %s WHERE id = %s', ["BF", order.pk]),
+        )
+    assert len(ctx.captured_queries) == 1
+    assert line.pk is not None and OrderLine.objects.get(pk=line.pk).sku == "BEFORE"
+    order.refresh_from_db()
+    assert order.coupon_code == "BF"
+
+
+def test_before_goes_only_with_a_keyed_insert(order):
+    with pytest.raises(ValueError):
+        insert_many(OrderLine, [_line(order, "X")], before=("SELECT 1", []))

@@ -123,6 +123,10 @@ def test_a_checkout_sends_its_appends_in_one_statement_and_checks_its_token_in_o
         assert writes == batched, table
     order = Order.objects.latest("id")
     assert (order.lines.count(), order.tenders.count(), order.transitions.count()) == (2, 1, 1)
+    # The reservations and the stock levels' update are one round trip while the levels
+    # are locked: the update rides ahead of the insert.
+    levels = [sql for sql in request if 'UPDATE "INVENTORY_STOCKLEVEL"' in sql]
+    assert len(levels) == 1 and 'INSERT INTO "INVENTORY_RESERVATION"' in levels[0], levels
 
 
 @pytest.mark.django_db(transaction=True)
