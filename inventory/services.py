@@ -21,6 +21,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any, NamedTuple
 
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import IntegrityError, connection, transaction
@@ -127,14 +128,26 @@ def _variants(variant_ids: Iterable[int]) -> dict[int, Variant]:
     return found
 
 
+class _Sellable(NamedTuple):
+    """What a reservation needs of a variant: whether it is sold, and its SKU for errors."""
+
+    sku: str
+    is_active: bool
+
+
 def _lock_levels(
-    location: Location, variant_ids: Iterable[int], *, create: bool, with_variants: bool = False
+    location: Location,
+    variant_ids: Iterable[int],
+    *,
+    create: bool,
+    sellable: dict[int, _Sellable] | None = None,
 ) -> dict[int, StockLevel]:
     """Lock the levels of these variants at a location in pk order; variant id → level.
 
     With `create`, missing levels are inserted first — before any lock is taken, sorted,
     and ignoring conflicts — so two transactions creating the same levels cannot deadlock.
-    With `with_variants`, the variants come along in the same query (their rows unlocked).
+    With `sellable`, a dict, it is filled in the same query with each leveled variant's
+    SKU and whether it is sold (their rows unlocked).
     """
     ids = sorted(set(variant_ids))
     if create:
@@ -150,31 +163,35 @@ def _lock_levels(
                 ignore_conflicts=True,
             )
     result = {}
-    for level in _levels_locked(location, ids, with_variants=with_variants):
+    for level in _levels_locked(location, ids, sellable=sellable):
         level.location = location
         result[level.variant_id] = level
     return result
 
 
 _LEVEL_FIELDS = tuple(StockLevel._meta.concrete_fields)
-_VARIANT_FIELDS = tuple(Variant._meta.concrete_fields)
+_SELLABLE_FIELDS = (Variant._meta.get_field("sku"), Variant._meta.get_field("is_active"))
 
 
-def _levels_locked(location: Location, ids: list[int], *, with_variants: bool) -> list:
-    """`SELECT … ORDER BY id FOR UPDATE OF` the levels (and their variants, unlocked) as
-    one hand-written statement: every reservation and stock movement takes this lock, and
-    the ORM would build the statement anew each time. Model instances as the ORM makes
-    them (`from_db`, its converters)."""
+def _levels_locked(
+    location: Location, ids: list[int], *, sellable: dict[int, _Sellable] | None
+) -> list:
+    """`SELECT … ORDER BY id FOR UPDATE OF` the levels (and their variants' SKU and
+    whether they are sold, unlocked) as one hand-written statement: every reservation and
+    stock movement takes this lock, and the ORM would build the statement anew each time.
+    Model instances as the ORM makes them (`from_db`, its converters)."""
     lock = connection.features.has_select_for_update
     if lock and connection.get_autocommit():  # as the ORM's select_for_update refuses it
         raise transaction.TransactionManagementError(
             "select_for_update cannot be used outside of a transaction."
         )
-    fields = _LEVEL_FIELDS + (_VARIANT_FIELDS if with_variants else ())
+    fields = _LEVEL_FIELDS + (_SELLABLE_FIELDS if sellable is not None else ())
     columns = ", ".join(
         f'{"l" if field.model is StockLevel else "v"}."{field.column}"' for field in fields
     )
-    join = f' JOIN "{Variant._meta.db_table}" v ON v.id = l.variant_id' if with_variants else ""
+    join = (
+        f' JOIN "{Variant._meta.db_table}" v ON v.id = l.variant_id' if sellable is not None else ""
+    )
     condition, params = any_of("l.variant_id", ids)
     rows = select_rows(
         f'SELECT {columns} FROM "{StockLevel._meta.db_table}" l{join} '
@@ -187,14 +204,13 @@ def _levels_locked(location: Location, ids: list[int], *, with_variants: bool) -
     levels = []
     for row in rows:
         level = StockLevel.from_db(connection.alias, _LEVEL_NAMES, row[:split])
-        if with_variants:
-            level.variant = Variant.from_db(connection.alias, _VARIANT_NAMES, row[split:])
+        if sellable is not None:
+            sellable[level.variant_id] = _Sellable(*row[split:])
         levels.append(level)
     return levels
 
 
 _LEVEL_NAMES = [field.attname for field in _LEVEL_FIELDS]
-_VARIANT_NAMES = [field.attname for field in _VARIANT_FIELDS]
 
 
 class _Ledger:
@@ -329,7 +345,7 @@ _LEVELS_UPDATE_SQL = (
 )
 
 
-def _short_details(location: Location, short, variants: dict[int, Variant]) -> dict:
+def _short_details(location: Location, short, variants: Mapping[int, Any]) -> dict:
     return {
         "location": location.code,
         "lines": [
@@ -410,10 +426,11 @@ def stock_reserve(
     _require_active(location)
     if expires_at is not None and expires_at <= timezone.now():
         raise ValidationFailed(_("A reservation cannot expire in the past."), code="invalid_expiry")
-    levels = _lock_levels(location, requested, create=False, with_variants=True)
-    variants = {vid: level.variant for vid, level in levels.items()}
+    variants: dict[int, _Sellable] = {}
+    levels = _lock_levels(location, requested, create=False, sellable=variants)
     if len(variants) < len(requested):  # no level: unknown variant, or never stocked here
-        variants.update(_variants(vid for vid in requested if vid not in variants))
+        found = _variants(vid for vid in requested if vid not in variants)
+        variants.update({vid: _Sellable(v.sku, v.is_active) for vid, v in found.items()})
     inactive = [v.sku for v in variants.values() if not v.is_active]
     if inactive:
         raise VariantNotSellable(details={"skus": sorted(inactive)})
