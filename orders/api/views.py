@@ -22,6 +22,7 @@ from customers.selectors import customer_get_for_user
 from inventory import selectors as inventory_selectors
 from orders import selectors, services
 from orders.api import serializers as s
+from orders.api.output import order_data
 from orders.domain import Actor, Status
 
 
@@ -154,7 +155,7 @@ class CheckoutView(APIView):
                 channel=v.get("channel"),
                 user=request.user,
             )
-            return Response(represent(s.OrderOutput, order), status=status.HTTP_201_CREATED)
+            return Response(order_data(order), status=status.HTTP_201_CREATED)
 
         scope = f"checkout:{customer.pk if customer else 'guest'}"
         return run_with_retry(
@@ -168,7 +169,7 @@ class OrderDetailView(APIView):
     @extend_schema(responses=s.OrderOutput)
     def get(self, request, number):
         order = selectors.order_get_for_customer(number=number, customer=request_customer(request))
-        return Response(represent(s.OrderOutput, order))
+        return Response(order_data(order))
 
 
 class OrderCancelView(APIView):
@@ -180,7 +181,7 @@ class OrderCancelView(APIView):
     def post(self, request, number):
         order = selectors.order_get_for_customer(number=number, customer=request_customer(request))
         run_with_retry(lambda: services.order_cancel_by_customer(order=order, user=request.user))
-        return Response(represent(s.OrderOutput, selectors.order_get(number=order.number)))
+        return Response(order_data(selectors.order_get(number=order.number)))
 
 
 class MyOrdersView(generics.ListAPIView):
