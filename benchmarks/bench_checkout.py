@@ -14,7 +14,8 @@ DATABASE_URL server and dropped at the end (whatever happens):
    DEBUG off and an in-memory broker: the notification is queued, as in production, not
    sent): median ms per `POST /api/v1/checkout/` through the whole stack with token auth,
    and the request's statements for 2 and 6 lines (they must be equal; aim: <= 8 ms);
-3. start `gunicorn config.wsgi` (4 sync workers, DEBUG off) and drive
+3. start `gunicorn config.wsgi` with `make serve`'s `config/gunicorn.py` (4 sync workers,
+   DEBUG off) and drive
    `POST /api/v1/checkout/` from 24 client threads, one Idempotency-Key per checkout, then
    replay a few keys (each must return the same order);
 4. check the stock (`verify` step): no level reserves more than it holds, the reserved
@@ -237,7 +238,10 @@ def _server_start(env: dict[str, str], port: int, log_path: Path) -> subprocess.
         "ALLOWED_HOSTS": "127.0.0.1",
     }
     gunicorn = Path(sys.executable).with_name("gunicorn")
-    command = [str(gunicorn), "config.wsgi", "--workers", str(GUNICORN_WORKERS)]
+    # `make serve`'s settings (preloaded app, warmed up and frozen; the workers' GC
+    # thresholds), with the benchmark's workers, port and log level.
+    command = [str(gunicorn), "config.wsgi", "--config", str(ROOT / "config" / "gunicorn.py")]
+    command += ["--workers", str(GUNICORN_WORKERS)]
     command += ["--bind", f"127.0.0.1:{port}", "--timeout", "60", "--log-level", "warning"]
     with open(log_path, "w") as log:  # the server keeps its own copy of the descriptor
         proc = subprocess.Popen(

@@ -9,8 +9,9 @@ In a throwaway database `omni_bench_pos_<pid>` (dropped at the end, whatever hap
    (500 sales × 3 lines, tenders adding up, some charged off-engine prices) and counts SQL
    statements in-process for batches of 100 and of 500 sales (the count must not grow with
    the batch);
-2. start `gunicorn config.wsgi` (2 sync workers, DEBUG off) and post every batch once from
-   2 client threads (first intake), then every batch again (replay: all duplicates);
+2. start `gunicorn config.wsgi` with `config/gunicorn.py` (2 sync workers, DEBUG off) and
+   post every batch once from 2 client threads (first intake), then every batch again
+   (replay: all duplicates);
 3. verify (`verify` step): one order per sale, every sale exactly once, the stock and points
    ledgers clean.
 
@@ -128,7 +129,8 @@ def _server(env: dict, port: int, log_path: Path) -> subprocess.Popen:
         "ALLOWED_HOSTS": "127.0.0.1",
     }
     gunicorn = Path(sys.executable).with_name("gunicorn")
-    command = [str(gunicorn), "config.wsgi", "--workers", str(WORKERS), "--timeout", "120"]
+    command = [str(gunicorn), "config.wsgi", "--config", str(ROOT / "config" / "gunicorn.py")]
+    command += ["--workers", str(WORKERS), "--timeout", "120"]
     command += ["--bind", f"127.0.0.1:{port}", "--log-level", "warning"]
     with open(log_path, "w") as log:
         proc = subprocess.Popen(
