@@ -44,7 +44,9 @@ def cart_get(*, token: str, customer=None, assisted: bool = False, lock: bool = 
     cart (selling on a customer's behalf) is reached only with `assisted` — and then only
     staff carts are: `orders.assisted.staff_cart_get` decides which member of staff.
     With `lock` (inside a transaction: a checkout), its row is locked as it is read, and
-    whether it is open is decided on the locked row."""
+    whether it is open is decided on the locked row: to the cart's owner a cart that is no
+    longer open answers 409 `cart_not_open` (as the checkout service does), to anybody
+    else 404."""
     import uuid
 
     try:
