@@ -11,8 +11,8 @@ DATABASE_URL server and dropped at the end (whatever happens):
    queries per checkout in-process (`checkout_place` for 10 and 20 lines, and one
    `POST /api/v1/checkout/` through DRF's test client with token auth);
 2. time two-line pickup checkouts in-process (`inprocess` step, a Django subprocess with
-   DEBUG off and an in-memory broker: the notification is queued, as in production, not
-   sent): median ms per `POST /api/v1/checkout/` through the whole stack with token auth,
+   DEBUG off and an in-memory broker: the notification is queued to the outbox, as in
+   production, not sent): median ms per `POST /api/v1/checkout/` through the whole stack with token auth,
    and the request's statements for 2 and 6 lines (they must be equal; aim: <= 8 ms);
 3. start `gunicorn config.wsgi` with `make serve`'s `config/gunicorn.py` (4 sync workers,
    DEBUG off) and drive
@@ -27,8 +27,9 @@ DATABASE_URL server and dropped at the end (whatever happens):
    the same 10 rows, as every checkout locks the same 10 levels), a ledger insert — and
    print checkout throughput as a fraction of it (aim: at least 10%).
 
-The server queues order notifications to Redis (database 15 of 127.0.0.1:6379, emptied
-at the end; nobody consumes them) as the production stack does; without a Redis they run
+With a Redis (database 15 of 127.0.0.1:6379, emptied at the end) as its broker, the
+server writes order notifications to the outbox with each checkout, as the production
+stack does (no worker or beat runs here to relay them); without a Redis they run
 eagerly in the worker after each response is sent (mails to Django's dummy backend).
 
 Run: `DATABASE_URL=postgres://postgres@127.0.0.1:5432/omnicore python -m benchmarks checkout`.
@@ -488,9 +489,9 @@ def _ms(values: list[float], share: float) -> str:
 
 
 def _broker_for_server() -> dict[str, str]:
-    """Queue the server's notifications to Redis, as the production stack does, when a Redis
-    answers on 127.0.0.1:6379 (a database of its own, emptied afterwards); else none: the
-    tasks then run in the worker after each response (the default, eager)."""
+    """Give the server Redis as its broker, as the production stack has, when one answers on
+    127.0.0.1:6379 (a database of its own, emptied afterwards): its notifications then go
+    to the outbox. Else none: the tasks run in the worker after each response (eager)."""
     try:
         with socket.create_connection(REDIS, timeout=1):
             pass
@@ -547,7 +548,11 @@ def _report(seed, load, replays, check, raw, total_seconds, broker=None) -> None
     print(
         f"checkout over HTTP — gunicorn {GUNICORN_WORKERS} sync workers, {CLIENTS} clients, "
         f"{LINES}-line carts on {LINES} hot variants at one pickup store; notifications "
-        + ("queued to Redis" if broker else "run eagerly after each response (no Redis)")
+        + (
+            "queued to the outbox (Redis as the broker)"
+            if broker
+            else "run eagerly after each response (no Redis)"
+        )
     )
     row("checkouts", f"{load['done']} of {len(seed['load'])} in {elapsed:.1f} s")
     row("checkouts/s", f"{rate:.1f}  (orders placed/s {placed_rate:.1f})")

@@ -424,6 +424,7 @@ CELERY_TIMEZONE = "UTC"
 # Unrouted tasks (refunds, a transfer's arrival) go to the default queue, `celery`.
 CELERY_TASK_DEFAULT_QUEUE = "celery"
 CELERY_TASK_ROUTES = {
+    "core.tasks.outbox_relay": {"queue": "outbox"},
     "orders.tasks.order_notify": {"queue": "notifications"},
     "customers.tasks.verification_send_code": {"queue": "notifications"},
     "loyalty.tasks.hold_send_code": {"queue": "notifications"},
@@ -438,6 +439,13 @@ CELERY_TASK_ROUTES = {
 CELERY_BEAT_SCHEDULE: dict = {
     # one entry per periodic task, e.g.
     # "inventory-release-expired-reservations": {"task": "...", "schedule": 60.0},
+    # The tasks committed to the outbox (core.background) reach their queues this often;
+    # a run not started within a minute is dropped (the next one publishes the same rows).
+    "core-outbox-relay": {
+        "task": "core.tasks.outbox_relay",
+        "schedule": float(os.environ.get("OUTBOX_RELAY_EVERY_SECONDS", "1")),
+        "options": {"expires": 60},
+    },
     "loyalty-expire-points": {"task": "loyalty.tasks.expire_points", "schedule": 3600.0},
     "loyalty-expire-holds": {"task": "loyalty.tasks.expire_holds", "schedule": 60.0},
     "inventory-release-expired-reservations": {

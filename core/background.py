@@ -1,23 +1,36 @@
 """Side effects after commit: queued, retried by the worker, never raised into the request.
 
 A committed write is the answer the client gets. What follows it (a notification, a
-verification code) goes through `enqueue_on_commit`: the task is queued when the
-transaction commits, and if queueing fails — the broker is down, or in eager mode the task
-itself fails after its retries — the error is logged, not raised, so a request that
-changed the database never answers 500 because of a message.
+verification code) goes through `enqueue_on_commit`, and nothing about it can fail the
+request that changed the database.
 
-Off the request path: with a broker, queueing is all the request does. Without one (tasks
-run eagerly, the default demo) a task queued during a request runs when the response has
-been sent (Django's `request_finished`, sent when the server closes the response), so the
-client never waits for a notification and a failing one never touches its answer.
+With a broker (`make serve`) the task is written to the outbox (`core.OutboxMessage`) in
+the caller's transaction — inside a checkout, with its other appends in the same round
+trip (`core.db.batched_writes`) — so it exists exactly when the transaction committed: a
+rollback leaves none, and a broker that is down at commit loses none. The relay
+(`outbox_relay`, a beat task every OUTBOX_RELAY_EVERY_SECONDS) publishes the outbox's
+tasks to their queues, oldest first, and deletes them in one transaction; if publishing
+fails, they stay for the next run. A task may so be delivered twice (published, then the
+delete not committed): tasks are safe to run twice. The request never publishes: Celery's
+publish cost a checkout more than its whole batch of writes.
+
+Without a broker (tasks run eagerly: the default demo and the tests) a task queued during a
+request runs once the transaction commits and the response has been sent (Django's
+`request_finished`, sent when the server closes the response), so the client never waits
+for a notification; an error is logged, not raised.
 """
 
 import logging
+from collections.abc import Callable
 from contextvars import ContextVar
 from typing import Any
 
+from celery import current_app
 from django.core.signals import request_finished, request_started
 from django.db import transaction
+
+from core.db import insert_many
+from core.models import OutboxMessage
 
 logger = logging.getLogger(__name__)
 
@@ -49,9 +62,53 @@ def enqueue(task, *args: Any, **kwargs: Any) -> None:
 
 
 def enqueue_on_commit(task, *args: Any, **kwargs: Any) -> None:
-    """Queue `task` once the current transaction commits (at once outside a transaction);
-    a task run eagerly waits until the response of the current request has been sent."""
-    transaction.on_commit(lambda: _after_commit(task, args, kwargs))
+    """Queue `task` with the current transaction (at once outside one): into the outbox
+    with a broker; eagerly, once it commits and the current response has been sent,
+    without one. Arguments must be JSON values (ids and strings), as in a message."""
+    if task.app.conf.task_always_eager:
+        transaction.on_commit(lambda: _after_commit(task, args, kwargs))
+        return
+    headers: dict[str, str] = {}
+    for provider in _header_providers:
+        headers.update(provider())
+    message = OutboxMessage(task=task.name, args=list(args), kwargs=kwargs, headers=headers)
+    insert_many(OutboxMessage, [message])  # with the transaction's batch, where there is one
+
+
+# Headers an outbox message is published with, read when it is queued (the request id:
+# `ops.tasks_signals` registers it, so its task logs under the request that queued it).
+_header_providers: list[Callable[[], dict[str, str]]] = []
+
+
+def add_header_provider(provider: Callable[[], dict[str, str]]) -> None:
+    if provider not in _header_providers:
+        _header_providers.append(provider)
+
+
+def outbox_relay(*, batch: int = 500, most: int = 20_000) -> int:
+    """Publish the committed outbox's tasks to their queues (Celery's routes, by task name),
+    oldest first, and delete them: a batch per transaction, its rows locked so that two
+    relays never publish the same one (SKIP LOCKED). Stops at the first batch it cannot
+    publish (logged; the batch stays for the next run). Returns how many it published."""
+    published = 0
+    while published < most:
+        try:
+            with transaction.atomic():
+                rows = list(
+                    OutboxMessage.objects.select_for_update(skip_locked=True)
+                    .order_by("pk")
+                    .values_list("pk", "task", "args", "kwargs", "headers")[:batch]
+                )
+                for _pk, name, args, kwargs, headers in rows:
+                    current_app.send_task(name, args=args, kwargs=kwargs, headers=headers or None)
+                OutboxMessage.objects.filter(pk__in=[row[0] for row in rows]).delete()
+        except Exception:
+            logger.exception("the outbox could not be published; it is retried on the next run")
+            break
+        published += len(rows)
+        if len(rows) < batch:
+            break
+    return published
 
 
 def _after_commit(task, args: tuple, kwargs: dict) -> None:

@@ -1,4 +1,5 @@
-"""Core models: the stored outcome of requests made with an Idempotency-Key."""
+"""Core models: the stored outcome of requests made with an Idempotency-Key, the change log,
+and the outbox of tasks committed with their transactions."""
 
 from django.db import models
 
@@ -46,3 +47,19 @@ class Change(models.Model):
 
     def __str__(self) -> str:
         return f"{self.topic}:{self.key} #{self.pk}"
+
+
+class OutboxMessage(models.Model):
+    """A background task queued by a transaction, written in it: the task exists exactly
+    when the transaction committed. The relay (`core.background.outbox_relay`, run by beat)
+    hands it to the broker and deletes it (`core.background.enqueue_on_commit`)."""
+
+    task = models.CharField(max_length=200)
+    args = models.JSONField(default=list)
+    kwargs = models.JSONField(default=dict)
+    # Message headers to publish with (the request id of the request that queued it).
+    headers = models.JSONField(default=dict)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return f"{self.task} #{self.pk}"

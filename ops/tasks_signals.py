@@ -1,9 +1,10 @@
 """Celery signal handlers: the request id travels with a task, and every run is counted.
 
 When a task is published (`before_task_publish`), the current request id goes into the
-message headers; when a worker starts the task (`task_prerun`) it binds that id (or, for a
-task published by beat or outside any request, a new one), so the task's log lines carry
-the id of the request that set it off, and tasks it publishes in turn carry it further.
+message headers (queued to the outbox, the id is kept with it and published by the relay);
+when a worker starts the task (`task_prerun`) it binds that id (or, for a task published
+by beat or outside any request, a new one), so the task's log lines carry the id of the
+request that set it off, and tasks it publishes in turn carry it further.
 Eager runs (no broker: the demo and the tests) execute inside the request and keep its id.
 
 Outcomes (success, failure, retry, revoked) and run times feed `ops.metrics`.
@@ -21,6 +22,7 @@ from celery.signals import (
     task_success,
 )
 
+from core import background
 from ops import context, metrics
 
 HEADER = "omnicore_request_id"
@@ -34,6 +36,16 @@ def _stamp_request_id(headers=None, **_kwargs) -> None:
     request_id = context.get()
     if request_id and headers is not None:
         headers.setdefault(HEADER, request_id)
+
+
+def _request_id_header() -> dict[str, str]:
+    request_id = context.get()
+    return {HEADER: request_id} if request_id else {}
+
+
+# A task queued to the outbox is published later by the relay: it keeps the id of the
+# request that queued it, not the relay's.
+background.add_header_provider(_request_id_header)
 
 
 def _header(task) -> str | None:

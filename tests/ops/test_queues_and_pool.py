@@ -18,6 +18,7 @@ from django.conf import settings
 from config.celery import app
 
 KINDS = {
+    "outbox": {"core.tasks.outbox_relay"},
     "notifications": {
         "orders.tasks.order_notify",
         "customers.tasks.verification_send_code",

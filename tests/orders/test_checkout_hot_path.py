@@ -5,6 +5,7 @@ import json
 import re
 
 import pytest
+from celery import current_app
 from django.core import mail
 from django.core.handlers.wsgi import WSGIHandler
 from django.db import connection
@@ -13,6 +14,7 @@ from django.test.utils import CaptureQueriesContext
 from knox.models import AuthToken
 from rest_framework.test import APIClient
 
+from core.models import OutboxMessage
 from orders import services
 from orders.models import Notification, Order
 from tests.factories.customers import CustomerWithLoginFactory
@@ -127,6 +129,27 @@ def test_a_checkout_sends_its_appends_in_one_statement_and_checks_its_token_in_o
     # are locked: the update rides ahead of the insert.
     levels = [sql for sql in request if 'UPDATE "INVENTORY_STOCKLEVEL"' in sql]
     assert len(levels) == 1 and 'INSERT INTO "INVENTORY_RESERVATION"' in levels[0], levels
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_with_a_broker_the_notification_goes_to_the_outbox_in_the_checkouts_batch(shop):
+    """The checkout publishes nothing: its notification is an outbox row written by the
+    statement that writes its other appends, so it costs no round trip of its own."""
+    _token_checkout_statements(shop, 1, "warm")
+    eager = current_app.conf.task_always_eager
+    current_app.conf.task_always_eager = False
+    try:
+        captured = _token_checkout_statements(shop, 2, "two")
+    finally:
+        current_app.conf.task_always_eager = eager
+    upper = [sql.upper() for sql in captured]
+    assert upper[-1] == "COMMIT", upper  # nothing after it: no task run, none published
+    outbox = [sql for sql in upper if "CORE_OUTBOXMESSAGE" in sql]
+    assert len(outbox) == 1 and outbox[0].startswith("WITH W0 AS"), outbox
+    order = Order.objects.latest("id")
+    queued = OutboxMessage.objects.get()
+    assert (queued.task, queued.args) == ("orders.tasks.order_notify", [order.pk, "placed"])
 
 
 @pytest.mark.django_db(transaction=True)
