@@ -29,7 +29,7 @@ from celery import current_app
 from django.core.signals import request_finished, request_started
 from django.db import transaction
 
-from core.db import insert_many
+from core.db import insert_many, new
 from core.models import OutboxMessage
 
 logger = logging.getLogger(__name__)
@@ -71,7 +71,7 @@ def enqueue_on_commit(task, *args: Any, **kwargs: Any) -> None:
     headers: dict[str, str] = {}
     for provider in _header_providers:
         headers.update(provider())
-    message = OutboxMessage(task=task.name, args=list(args), kwargs=kwargs, headers=headers)
+    message = new(OutboxMessage, task=task.name, args=list(args), kwargs=kwargs, headers=headers)
     insert_many(OutboxMessage, [message])  # with the transaction's batch, where there is one
 
 

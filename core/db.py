@@ -22,6 +22,8 @@ from uuid import UUID
 
 from django.db import OperationalError, connection, connections, transaction
 from django.db.backends.utils import CursorDebugWrapper
+from django.db.models import signals
+from django.db.models.base import ModelState
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
@@ -417,6 +419,50 @@ def _model_spans(models: tuple) -> tuple[tuple, tuple]:
         spans.append((model, [f.attname for f in own], start, start + len(own), pk_at))
         fields.extend(own)
     return tuple(fields), tuple(spans)
+
+
+def new(model, /, **values):
+    """A new instance of `model`, as `model(**values)` makes it — the fields not given at
+    their defaults, a foreign key given as an instance (or None) set with its id and kept
+    as the related object — without Django's per-argument handling, which costs a
+    checkout's appends (some 40 instances of 10 to 20 fields) about a tenth of its time.
+    Only fields (no properties); for a model no post_init handler watches (else the
+    ordinary constructor). For rows made to be inserted (`insert_many`)."""
+    defaults, relations, plain = _new_plan(model)
+    if plain:
+        return model(**values)
+    obj = model.__new__(model)
+    state = obj._state = ModelState()
+    fields = obj.__dict__
+    for attname, default, call in defaults:
+        fields[attname] = default() if call else default
+    for name, value in values.items():
+        attname = relations.get(name)
+        if attname is None:
+            if name not in fields:
+                raise TypeError(f"{model.__name__} has no field {name!r}")
+            fields[name] = value
+        else:
+            fields[attname] = None if value is None else value.pk
+            state.fields_cache[name] = value
+    return obj
+
+
+@functools.cache
+def _new_plan(model) -> tuple[tuple, dict[str, str], bool]:
+    """Per field (attribute, default, whether the default is called per instance); the
+    foreign keys' names → attributes; whether `new` must use the constructor instead."""
+    defaults = []
+    for field in model._meta.concrete_fields:
+        if field.has_default() and callable(field.default):
+            defaults.append((field.attname, field.default, True))
+        elif field.has_db_default():
+            defaults.append((field.attname, field.get_default, True))
+        else:
+            defaults.append((field.attname, field.get_default(), False))
+    relations = {f.name: f.attname for f in model._meta.concrete_fields if f.is_relation}
+    plain = signals.post_init.has_listeners(model) or signals.pre_init.has_listeners(model)
+    return tuple(defaults), relations, plain
 
 
 def any_of(column: str, values: list) -> tuple[str, list]:

@@ -33,7 +33,7 @@ from django.utils.translation import gettext as _
 from catalog.models import Variant
 from catalog.selectors import variants_by_id, variants_by_sku
 from core.changelog import changes_record_many
-from core.db import any_of, atomic_service, insert_many, select_rows, write_now
+from core.db import any_of, atomic_service, insert_many, new, select_rows, write_now
 from core.errors import ValidationFailed
 from inventory import hooks
 from inventory.domain import (
@@ -246,7 +246,8 @@ class _Ledger:
         level.updated_at = self.now
         self.levels[level.pk] = level
         self._unwritten.add(level.pk)
-        movement = StockMovement(
+        movement = new(
+            StockMovement,
             level=level,
             kind=kind,
             quantity=quantity,
@@ -469,7 +470,8 @@ def _reservations_open(
     """Insert the reservations of `requested` (variant id → units) on these locked levels
     and put their "reservation" movements in the ledger (the caller saves it)."""
     reservations = [
-        Reservation(
+        new(
+            Reservation,
             level=levels[vid],
             quantity=quantity,
             reference=ledger.reference,

@@ -26,7 +26,7 @@ from django.utils.translation import gettext as _
 from catalog.errors import UnknownSku
 from catalog.selectors import variants_by_sku
 from core.background import enqueue_on_commit
-from core.db import atomic, insert_many, select_rows, write_later
+from core.db import atomic, insert_many, new, select_rows, write_later
 from core.money import quantize
 from customers import services as customer_services
 from inventory import selectors as inventory_selectors
@@ -616,7 +616,8 @@ def _checkout_write(
 ) -> Order:
     """Insert the order, its lines, tenders and first transition (no balance is touched)."""
     profile = customer if owned else None
-    order = Order(
+    order = new(
+        Order,
         number=number,
         customer=customer,
         channel=channel,
@@ -664,7 +665,8 @@ def _checkout_write(
     # The lines, tenders and first transition are not read back (the caller gets them in
     # memory): inside a checkout they go with its other appends (core.db.batched_writes).
     order_lines = [
-        OrderLine(
+        new(
+            OrderLine,
             order=order,
             shipment=carried.get(q.variant_id),
             variant_id=q.variant_id,
@@ -685,7 +687,8 @@ def _checkout_write(
     if authorization is not None:
         provider_name, reference = authorization
         tenders.append(
-            Tender(
+            new(
+                Tender,
                 order=order,
                 kind="card",
                 provider=provider_name,
@@ -709,7 +712,8 @@ def _checkout_write(
         )
     insert_many(Tender, tenders)
     report_services.orders_placed([order], units={order.pk: sum(q.quantity for q in quote.lines)})
-    placed = OrderTransition(
+    placed = new(
+        OrderTransition,
         order=order,
         from_status="",
         to_status=Status.PLACED,

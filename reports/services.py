@@ -21,7 +21,7 @@ from django.db.models import Case, CharField, Count, F, Q, Sum, Value, When
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
-from core.db import insert_many
+from core.db import insert_many, new
 from inventory.models import Location
 from orders.domain import Fulfilment, Status
 from reports.models import (
@@ -64,7 +64,8 @@ def local_day(at: datetime, time_zone: str) -> date:
 
 def _row(order, *, sign: int, status: str, location=None) -> OrderDay:
     location = location or order.location
-    return OrderDay(
+    return new(
+        OrderDay,
         day=local_day(order.placed_at, location.time_zone),
         location_id=location.pk,
         channel=order.channel,
@@ -111,7 +112,8 @@ def _customer_row(
     if order.channel not in SALE_CHANNELS:
         raise ValueError(f"no customer sales column for channel {order.channel!r}")
     placed = timezone.localtime(order.placed_at, ZoneInfo(settings.TIME_ZONE))
-    return CustomerYear(
+    return new(
+        CustomerYear,
         customer_id=order.customer_id,
         location_id=location_id,
         year=placed.year,
