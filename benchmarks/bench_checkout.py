@@ -13,7 +13,8 @@ DATABASE_URL server and dropped at the end (whatever happens):
 2. time two-line pickup checkouts in-process (`inprocess` step, a Django subprocess with
    DEBUG off and an in-memory broker: the notification is queued to the outbox, as in
    production, not sent): median ms per `POST /api/v1/checkout/` through the whole stack
-   with token auth, and the request's statements for 2 and 6 lines (they must be equal; aim: <= 8 ms);
+   with token auth, and the request's statements for 2 and 6 lines (they must be equal;
+   aim: <= 8 ms);
 3. start `gunicorn config.wsgi` with `make serve`'s `config/gunicorn.py` (4 sync workers,
    DEBUG off) and drive
    `POST /api/v1/checkout/` from 24 client threads, one Idempotency-Key per checkout, then

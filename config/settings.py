@@ -154,9 +154,12 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     DATABASES["default"].setdefault("OPTIONS", {})["timeout"] = 20
     DATABASES["default"]["CONN_MAX_AGE"] = 0
 if METRICS_ENABLED:
-    # The same backends, counting statements, errors and time per database alias.
-    DATABASES["default"]["ENGINE"] = DATABASES["default"]["ENGINE"].replace(
-        "django.db.backends.", "django_prometheus.db.backends.", 1
+    # The same backends, counting statements, errors and time per database alias
+    # (django-prometheus's metrics; on PostgreSQL counted at less cost: ops.db).
+    DATABASES["default"]["ENGINE"] = (
+        DATABASES["default"]["ENGINE"]
+        .replace("django.db.backends.", "django_prometheus.db.backends.", 1)
+        .replace("django_prometheus.db.backends.postgresql", "ops.db.postgresql", 1)
     )
 
 # --- Read replica (core.db_router, docs/deployment.md) ---------------------------------

@@ -483,12 +483,12 @@ def _server_binding_factory(conn) -> type:
     """The class of `conn`'s cursors, binding parameters server-side."""
     if conn.alias not in _bound_factories:
         from django.db.backends.postgresql.base import ServerBindingCursor
-        from django_prometheus.db.common import DatabaseWrapperMixin, ExportingCursorWrapper
 
         factory: type = ServerBindingCursor
-        if isinstance(connections[conn.alias], DatabaseWrapperMixin):
+        counting = getattr(connections[conn.alias], "counting_cursor", None)
+        if counting is not None:
             # Counted like every other statement when metrics are on (config.settings).
-            factory = ExportingCursorWrapper(factory, conn.alias, conn.vendor)
+            factory = counting(factory)
         _bound_factories[conn.alias] = factory
     return _bound_factories[conn.alias]
 

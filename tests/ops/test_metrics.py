@@ -5,7 +5,7 @@ from datetime import timedelta
 from decimal import Decimal
 
 import pytest
-from django.db import connection
+from django.db import DatabaseError, connection, transaction
 from django.test import override_settings
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
@@ -76,6 +76,21 @@ def test_request_latency_is_recorded_per_view_and_statements_are_counted(client)
     )
     page = client.get("/metrics").content.decode()
     assert 'view="catalog-products"' in page
+
+
+@pytest.mark.postgres
+def test_a_statement_is_timed_and_a_failed_one_counted_by_its_error():
+    """The PostgreSQL backend's counting cursor (ops.db): the metrics django-prometheus
+    defines, by alias and vendor."""
+    labels = {"alias": "default", "vendor": "postgresql"}
+    timed = value("django_db_query_duration_seconds_count", **labels)
+    failed = value("django_db_errors_total", type="UndefinedTable", **labels)
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT 1")
+    assert value("django_db_query_duration_seconds_count", **labels) == timed + 1
+    with pytest.raises(DatabaseError), transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute("SELECT * FROM no_such_table_here")
+    assert value("django_db_errors_total", type="UndefinedTable", **labels) == failed + 1
 
 
 def _checkout(shop, variant, quantity=1):

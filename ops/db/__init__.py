@@ -1,0 +1,1 @@
+"""Database backends that count statements for the metrics (`METRICS_ENABLED`)."""
