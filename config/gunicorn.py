@@ -23,6 +23,8 @@ import gc
 import os
 import random
 
+from gunicorn.glogging import Logger
+
 bind = f"{os.environ.get('HOST', '127.0.0.1')}:{os.environ.get('PORT', '8000')}"
 workers = int(os.environ.get("WEB_CONCURRENCY") or max(2, 2 * (os.cpu_count() or 1)))
 worker_class = "sync"
@@ -38,6 +40,19 @@ worker_tmp_dir = "/dev/shm" if os.path.isdir("/dev/shm") else None
 # (start, worker boots and timeouts) go to stderr through the same JSON formatter.
 accesslog = None
 errorlog = "-"
+
+
+class AppLogger(Logger):
+    """gunicorn's logger, writing no access line unless `accesslog` names a target: given a
+    logging config (`logconfig_dict` below), gunicorn builds every request's access-line
+    fields even when no access log is kept (2% of a checkout's time in a worker)."""
+
+    def access(self, resp, req, environ, request_time) -> None:
+        if self.cfg.accesslog:
+            super().access(resp, req, environ, request_time)
+
+
+logger_class = AppLogger
 loglevel = os.environ.get("GUNICORN_LOG_LEVEL", "info")
 if os.environ.get("SERVE_RUN_DIR"):
     pidfile = os.path.join(os.environ["SERVE_RUN_DIR"], "gunicorn.pid")

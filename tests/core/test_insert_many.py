@@ -86,6 +86,7 @@ def test_rows_inserted_in_bulk_read_back_as_the_orms_rows(order):
         True,
         [1, 2.5, None, False, "x", [AWKWARD], {"k": AWKWARD}],
         {"nested": {"deep": [None, {"ü": "\\"}]}, AWKWARD: 1},
+        [2**70, -(2**64)],  # beyond orjson's integers: the json module writes them
     ],
 )
 def test_a_json_field_of_any_shape_is_stored_as_the_orm_stores_it(order, discounts):
@@ -177,13 +178,14 @@ def test_a_json_field_holding_none_is_stored_as_json_null(order):
 
 
 @pytest.mark.postgres
-def test_an_integer_out_of_its_columns_range_is_refused_and_nothing_is_written(order):
+@pytest.mark.parametrize("too_big", [2**31, 2**70])  # 2**70: past orjson's integers too
+def test_an_integer_out_of_its_columns_range_is_refused_and_nothing_is_written(order, too_big):
     level = StockLevel.objects.first()
     movements = [
         StockMovement(
             level=level, kind="sale", quantity=quantity, on_hand_after=0, reserved_after=0
         )
-        for quantity in (1, 2**31)
+        for quantity in (1, too_big)
     ]
     with pytest.raises(DataError), transaction.atomic():
         insert_many(StockMovement, movements)

@@ -35,3 +35,40 @@ def test_the_url_conf_and_the_brokers_client_are_imported_without_connecting():
 
 def test_without_a_broker_only_the_url_conf_is_imported():
     assert _probe("") == "[] ['config.urls']"
+
+
+def test_no_access_line_is_built_without_an_access_log():
+    """With the JSON logging config and no `accesslog`, gunicorn's logger skips a request's
+    access fields (the app writes its own access line); with one, it writes it."""
+    import config.gunicorn as settings
+
+    class Cfg:
+        accesslog = None
+
+    calls = []
+
+    class Probe(settings.AppLogger):
+        def __init__(self, accesslog):
+            self.cfg = Cfg()
+            self.cfg.accesslog = accesslog
+
+        def atoms(self, *args):
+            calls.append(args)
+            return {}
+
+        @property
+        def access_log(self):
+            return self
+
+        def info(self, *args):
+            calls.append(("logged",))
+
+        access_log_format = ""
+
+    Probe(None).access(None, None, {}, None)
+    assert calls == []
+    logger = Probe("-")
+    logger._access_log_enabled = True
+    logger.cfg.access_log_format = "%(h)s"
+    logger.access(None, None, {}, None)
+    assert calls and calls[-1] == ("logged",)
