@@ -68,3 +68,35 @@ def test_a_prepared_cursor_statement_is_counted_like_any_other():
         with prepared_cursor() as cursor:
             cursor.execute(SQL, [["none"], True])
     assert executed() == before + 8
+
+
+def _driver_cursor():
+    with prepared_cursor() as cursor:
+        cursor.execute("SELECT %s::int", [1])
+        assert cursor.fetchone() == (1,)
+        return cursor.cursor
+
+
+@pytest.mark.postgres
+def test_one_driver_cursor_serves_a_connections_statements_in_turn():
+    first = _driver_cursor()
+    assert _driver_cursor() is first and not first.closed
+
+
+@pytest.mark.postgres
+def test_a_large_result_is_not_kept_by_the_cursor_after_its_block():
+    with prepared_cursor() as cursor:
+        cursor.execute("SELECT generate_series(1, %s::int)", [5000])
+        assert len(cursor.fetchall()) == 5000
+        driver = cursor.cursor
+    assert driver.closed  # its rows let go of; the next block makes a new cursor
+    assert _driver_cursor() is not driver
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_a_new_connection_gets_a_new_cursor():
+    first = _driver_cursor()
+    connection.close()
+    second = _driver_cursor()
+    assert second is not first and not second.closed
