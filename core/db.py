@@ -22,7 +22,7 @@ from typing import Any, NamedTuple, TypeVar
 from uuid import UUID
 
 import orjson
-from django.db import OperationalError, connection, connections, transaction
+from django.db import DEFAULT_DB_ALIAS, OperationalError, connection, connections, transaction
 from django.db.backends.utils import CursorDebugWrapper
 from django.db.models import signals
 from django.db.models.base import ModelState
@@ -115,7 +115,7 @@ def insert_many(
                 found = by_key[value]
                 found.pk = new_id
                 found._state.adding = False
-                found._state.db = connection.alias
+                found._state.db = DEFAULT_DB_ALIAS
 
 
 class _InsertStatement(NamedTuple):
@@ -386,11 +386,12 @@ def convert_rows(rows: list[tuple], fields) -> list[tuple]:
     plan = _conversion_plan(tuple(fields))
     if not plan:
         return rows
+    conn = connections[DEFAULT_DB_ALIAS]  # once: each `connection.x` is a lookup
     result = []
     for row in rows:
         row = list(row)
         for i, col, step in plan:
-            row[i] = step(row[i], col, connection)
+            row[i] = step(row[i], col, conn)
         result.append(tuple(row))
     return result
 
@@ -413,6 +414,7 @@ def _conversion_plan(fields: tuple) -> tuple:
 _PLANS: dict[tuple, tuple[tuple, tuple]] = {}
 
 
+@functools.cache
 def columns_of(model, alias: str) -> str:
     """The concrete columns of `model` in field order, qualified by `alias`: what
     `select_models` expects for that model in a hand-written SELECT."""
@@ -428,9 +430,10 @@ def select_models(sql: str, params, *models) -> list[tuple]:
     query again each time (a joined read of four models costs about half a millisecond).
     """
     fields, spans = _model_spans(models)
+    alias = DEFAULT_DB_ALIAS
     return [
         tuple(
-            None if row[pk_at] is None else model.from_db(connection.alias, names, row[a:b])
+            None if row[pk_at] is None else model.from_db(alias, names, row[a:b])
             for model, names, a, b, pk_at in spans
         )
         for row in select_rows(sql, params, fields)
@@ -539,6 +542,8 @@ def prepared_cursor(conn=connection) -> Iterator[Any]:
     time, it cost a checkout's statements about 4% of its time); a result of more than
     `_KEPT_ROWS` rows is not kept past the block (the cursor is closed).
     """
+    if conn is connection:
+        conn = connections[DEFAULT_DB_ALIAS]  # once: each `connection.x` is a lookup
     if conn.vendor != "postgresql":
         with conn.cursor() as cursor:
             yield cursor
