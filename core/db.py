@@ -461,18 +461,23 @@ def new(model, /, **values):
     checkout's appends (some 40 instances of 10 to 20 fields) about a tenth of its time.
     Only fields (no properties); for a model no post_init handler watches (else the
     ordinary constructor). For rows made to be inserted (`insert_many`)."""
-    defaults, relations, plain = _new_plan(model)
+    defaults, relations, known, plain = _new_plan(model)
     if plain:
         return model(**values)
     obj = model.__new__(model)
     state = obj._state = ModelState()
     fields = obj.__dict__
-    for attname, default, call in defaults:
-        fields[attname] = default() if call else default
+    for name, attname, default, call in defaults:
+        if call:
+            if name in values or attname in values:
+                continue  # given: its default (a time, a token) is not made for nothing
+            fields[attname] = default()
+        else:
+            fields[attname] = default
     for name, value in values.items():
         attname = relations.get(name)
         if attname is None:
-            if name not in fields:
+            if name not in known:
                 raise TypeError(f"{model.__name__} has no field {name!r}")
             fields[name] = value
         else:
@@ -482,20 +487,22 @@ def new(model, /, **values):
 
 
 @functools.cache
-def _new_plan(model) -> tuple[tuple, dict[str, str], bool]:
-    """Per field (attribute, default, whether the default is called per instance); the
-    foreign keys' names → attributes; whether `new` must use the constructor instead."""
+def _new_plan(model) -> tuple[tuple, dict[str, str], frozenset, bool]:
+    """Per field (name, attribute, default, whether the default is called per instance); the
+    foreign keys' names → attributes; the attributes; whether `new` must use the
+    constructor instead."""
     defaults = []
     for field in model._meta.concrete_fields:
         if field.has_default() and callable(field.default):
-            defaults.append((field.attname, field.default, True))
+            defaults.append((field.name, field.attname, field.default, True))
         elif field.has_db_default():
-            defaults.append((field.attname, field.get_default, True))
+            defaults.append((field.name, field.attname, field.get_default, True))
         else:
-            defaults.append((field.attname, field.get_default(), False))
+            defaults.append((field.name, field.attname, field.get_default(), False))
     relations = {f.name: f.attname for f in model._meta.concrete_fields if f.is_relation}
+    known = frozenset(f.attname for f in model._meta.concrete_fields)
     plain = signals.post_init.has_listeners(model) or signals.pre_init.has_listeners(model)
-    return tuple(defaults), relations, plain
+    return tuple(defaults), relations, known, plain
 
 
 def any_of(column: str, values: list) -> tuple[str, list]:
