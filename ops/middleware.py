@@ -57,8 +57,13 @@ class PrometheusAfterMiddleware(_PrometheusAfterMiddleware):
     Its own version turns a non-numeric Content-Length into a 500 (`int("abc")`), and
     labels the latency histogram with the raw method, so random methods would make
     unbounded series (memory, and files in PROMETHEUS_MULTIPROC_DIR). Here the length
-    counts as 0 unless it is a number, and an unknown method is "<invalid method>".
+    counts as 0 unless it is a number, and an unknown method is "<invalid method>". The
+    labelled children are looked up once per set of labels.
     """
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self._children: dict[tuple, object] = {}
 
     def process_request(self, request):
         transport = self._transport(request)
@@ -75,4 +80,13 @@ class PrometheusAfterMiddleware(_PrometheusAfterMiddleware):
     def label_metric(self, metric, request, response=None, **labels):
         if "method" in labels:
             labels["method"] = self._method(request)
-        return super().label_metric(metric, request, response, **labels)
+        if not labels:
+            return metric
+        # A metric's labelled child, found once per set of labels (each request updates a
+        # dozen; prometheus-client validates and locks on every `labels()` call). The
+        # labels are bounded as the series are: views, known methods, status codes.
+        key = (id(metric), *labels.items())
+        child = self._children.get(key)
+        if child is None:
+            child = self._children[key] = metric.labels(**labels)
+        return child

@@ -6,7 +6,7 @@ from decimal import Decimal
 
 import pytest
 from django.db import DatabaseError, connection, transaction
-from django.test import override_settings
+from django.test import Client, override_settings
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 from prometheus_client import REGISTRY
@@ -76,6 +76,23 @@ def test_request_latency_is_recorded_per_view_and_statements_are_counted(client)
     )
     page = client.get("/metrics").content.decode()
     assert 'view="catalog-products"' in page
+
+
+def test_each_request_counts_under_its_own_labels():
+    """The labelled children are kept per set of labels: a second request of the same view
+    counts again, and a different status counts apart."""
+    by_status = "django_http_responses_total_by_status_view_method_total"
+    labels = {"view": "catalog-products", "method": "GET"}
+    ok, bad = value(by_status, status="200", **labels), value(by_status, status="400", **labels)
+    client = Client()
+    for path in (
+        "/api/v1/catalog/products/",
+        "/api/v1/catalog/products/",
+        "/api/v1/catalog/products/?cursor=x",
+    ):
+        client.get(path)
+    assert value(by_status, status="200", **labels) == ok + 2
+    assert value(by_status, status="400", **labels) == bad + 1
 
 
 @pytest.mark.postgres
