@@ -25,7 +25,7 @@ import orjson
 from django.db import DEFAULT_DB_ALIAS, OperationalError, connection, connections, transaction
 from django.db.backends.utils import CursorDebugWrapper
 from django.db.models import signals
-from django.db.models.base import ModelState
+from django.db.models.base import Model, ModelState
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
@@ -423,8 +423,8 @@ def columns_of(model, alias: str) -> str:
 
 def select_models(sql: str, params, *models) -> list[tuple]:
     """The rows of a hand-written SELECT of each model's `columns_of`, in turn, as model
-    instances made as the ORM makes them (its converters, `from_db`). A model whose primary
-    key is NULL in a row (an outer join that found nothing) gives None.
+    instances made as the ORM makes them (its converters; `from_db`, through `loaded`). A
+    model whose primary key is NULL in a row (an outer join that found nothing) gives None.
 
     For the few statements run on every request, where the ORM would compile the same
     query again each time (a joined read of four models costs about half a millisecond).
@@ -433,11 +433,36 @@ def select_models(sql: str, params, *models) -> list[tuple]:
     alias = DEFAULT_DB_ALIAS
     return [
         tuple(
-            None if row[pk_at] is None else model.from_db(alias, names, row[a:b])
+            None if row[pk_at] is None else loaded(model, names, row[a:b], alias)
             for model, names, a, b, pk_at in spans
         )
         for row in select_rows(sql, params, fields)
     ]
+
+
+def loaded(model, attnames: list[str], values, alias: str = DEFAULT_DB_ALIAS):
+    """`model.from_db(alias, attnames, values)` for a row of every concrete field, in
+    order: the instance Django's loader makes, its values set as the loader sets them
+    (the fields' descriptors only store them), without the constructor's per-field loop.
+    A model with its own `from_db`, or one a pre_init or post_init handler watches, is
+    made by `from_db`."""
+    if _load_plain(model):
+        return model.from_db(alias, attnames, values)
+    obj = model.__new__(model)
+    obj.__dict__.update(zip(attnames, values, strict=True))
+    state = obj._state = ModelState()
+    state.adding = False
+    state.db = alias
+    return obj
+
+
+@functools.cache
+def _load_plain(model) -> bool:
+    return (
+        model.from_db.__func__ is not Model.from_db.__func__
+        or signals.pre_init.has_listeners(model)
+        or signals.post_init.has_listeners(model)
+    )
 
 
 @functools.cache

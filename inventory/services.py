@@ -33,7 +33,7 @@ from django.utils.translation import gettext as _
 from catalog.models import Variant
 from catalog.selectors import variants_by_id, variants_by_sku
 from core.changelog import changes_record_many
-from core.db import any_of, atomic_service, insert_many, new, select_rows, write_now
+from core.db import any_of, atomic_service, insert_many, loaded, new, select_rows, write_now
 from core.errors import ValidationFailed
 from inventory import hooks
 from inventory.domain import (
@@ -179,7 +179,7 @@ def _levels_locked(
     """`SELECT … ORDER BY id FOR UPDATE OF` the levels (and their variants' SKU and
     whether they are sold, unlocked) as one hand-written statement: every reservation and
     stock movement takes this lock, and the ORM would build the statement anew each time.
-    Model instances as the ORM makes them (`from_db`, its converters)."""
+    Model instances as the ORM makes them (`from_db`: `core.db.loaded`, its converters)."""
     lock = connection.features.has_select_for_update
     if lock and connection.get_autocommit():  # as the ORM's select_for_update refuses it
         raise transaction.TransactionManagementError(
@@ -203,7 +203,7 @@ def _levels_locked(
     split = len(_LEVEL_FIELDS)
     levels = []
     for row in rows:
-        level = StockLevel.from_db(connection.alias, _LEVEL_NAMES, row[:split])
+        level = loaded(StockLevel, _LEVEL_NAMES, row[:split])
         if sellable is not None:
             sellable[level.variant_id] = _Sellable(*row[split:])
         levels.append(level)

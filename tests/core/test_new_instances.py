@@ -94,3 +94,51 @@ def test_a_model_watched_by_post_init_is_made_by_its_constructor():
     finally:
         signals.post_init.disconnect(watch, sender=Cart)
         _new_plan.cache_clear()
+
+
+def test_a_loaded_row_is_the_instance_from_db_makes():
+    from django.contrib.auth import get_user_model
+    from knox.models import AuthToken
+
+    from core.db import loaded
+    from customers.models import Customer
+    from inventory.models import Location
+    from tests.factories.customers import CustomerWithLoginFactory
+
+    shop = make_shop()
+    variant = shop.sku(store=5)
+    customer = CustomerWithLoginFactory()
+    AuthToken.objects.create(user=customer.user)
+    for model, obj in (
+        (StockLevel, StockLevel.objects.get(location=shop.store, variant=variant)),
+        (Location, shop.store),
+        (Customer, customer),
+        (get_user_model(), customer.user),
+        (AuthToken, AuthToken.objects.filter(user=customer.user).first()),
+    ):
+        names = [f.attname for f in model._meta.concrete_fields]
+        values = [getattr(obj, name) for name in names]
+        made, fast = model.from_db("default", names, values), loaded(model, names, values)
+        assert type(fast) is model and _fields(fast) == _fields(made), model
+        assert (fast._state.adding, fast._state.db) == (False, "default")
+        assert fast == made  # same primary key
+
+
+def test_a_model_watched_by_post_init_is_loaded_by_from_db():
+    from core.db import _load_plain, loaded
+
+    seen = []
+
+    def watch(sender, instance, **kwargs):
+        seen.append(instance)
+
+    names = [f.attname for f in Cart._meta.concrete_fields]
+    values = [getattr(new(Cart, channel="web"), name) for name in names]
+    signals.post_init.connect(watch, sender=Cart)
+    _load_plain.cache_clear()
+    try:
+        cart = loaded(Cart, names, values)
+        assert seen == [cart]
+    finally:
+        signals.post_init.disconnect(watch, sender=Cart)
+        _load_plain.cache_clear()
