@@ -1211,6 +1211,36 @@ def customer_first_order_record(
     return customers_first_orders_record(orders=[(customer_id, at, channel, utm)]) > 0
 
 
+def customer_first_order_statement(
+    *,
+    customer_id: int,
+    at: datetime,
+    channel: str,
+    utm: tuple[str, str, str] = NO_UTM,
+    seen: Customer | None = None,
+) -> tuple[str, list] | None:
+    """`customer_first_order_record` as a statement for the caller to send with its next
+    one, on PostgreSQL: (SQL, parameters), or None when no statement is needed (`seen`
+    held two earlier orders). Elsewhere it records the order now and returns None. The
+    checkout sends it ahead of its order's insert, in the same round trip and at the same
+    place in the lock order (the customer row before any balance)."""
+    if (
+        seen is not None
+        and seen.pk == customer_id
+        and seen.second_order_at is not None
+        and seen.second_order_at < at
+    ):
+        return None
+    if not isinstance(channel, str) or not 0 < len(channel) <= 16:
+        raise ValidationFailed(details={"channel": str(channel)[:32]})
+    from django.db import connection
+
+    if connection.vendor != "postgresql":
+        _first_order_record_one(pk=customer_id, at=at, channel=channel, utm=tuple(utm))
+        return None
+    return _first_order_statement(pk=customer_id, at=at, channel=channel, utm=tuple(utm))
+
+
 def customers_first_orders_record(*, orders: Iterable[tuple]) -> int:
     """`customer_first_order_record` for a batch of (customer id, at, channel[, utm]), e.g.
     a till's synced sales: one UPDATE whatever the batch's size. Returns the rows changed.
@@ -1352,6 +1382,14 @@ def _first_order_record_one(*, pk: int, at: datetime, channel: str, utm: tuple) 
     """One order of one customer, as `customers_first_orders_record` does for a batch: it
     becomes their first (the old first becoming the second), or their second, or nothing.
     Returns the rows changed (0 or 1)."""
+    sql, values = _first_order_statement(pk=pk, at=at, channel=channel, utm=utm)
+    with prepared_cursor() as cursor:  # one text for every checkout: planned once
+        cursor.execute(sql, values)
+        return cursor.rowcount
+
+
+def _first_order_statement(*, pk: int, at: datetime, channel: str, utm: tuple) -> tuple[str, list]:
+    """The UPDATE of `_first_order_record_one` (SQL, parameters)."""
     from django.db import connection
 
     table = connection.ops.quote_name(Customer._meta.db_table)
@@ -1371,9 +1409,7 @@ def _first_order_record_one(*, pk: int, at: datetime, channel: str, utm: tuple) 
     )
     values = [t, t, t, channel, *(v for value in utm for v in (t, value))]
     values += [t, t, t, t, pk, t, t, t]
-    with prepared_cursor() as cursor:  # one text for every checkout: planned once
-        cursor.execute(sql, values)
-        return cursor.rowcount
+    return sql, values
 
 
 def _two_earliest(*times: datetime | None) -> tuple[datetime | None, datetime | None]:

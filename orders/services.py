@@ -447,6 +447,18 @@ def checkout_place(
             payment=payment, method=method, amount=amount_due, quote=quote, number=number
         )
         try:
+            first_order = None
+            if linked is not None:
+                # Before any balance: the customer row comes first in the lock order, and
+                # is locked only when this is their first or second order. On PostgreSQL
+                # its statement goes with the order's insert, in one round trip.
+                first_order = customer_services.customer_first_order_statement(
+                    seen=linked,
+                    customer_id=linked.pk,
+                    at=now,
+                    channel=channel or cart.channel,
+                    utm=(cart.utm_source, cart.utm_medium, cart.utm_campaign),  # the order's
+                )
             order = _checkout_write(
                 cart=cart,
                 lines=lines,
@@ -466,17 +478,8 @@ def checkout_place(
                 user=user,
                 now=now,
                 owned=owner is not None,
+                before=first_order,
             )
-            if linked is not None:
-                # Before any balance: the customer row comes first in the lock order, and
-                # is locked only when this is their first or second order.
-                customer_services.customer_first_order_record(
-                    seen=linked,
-                    customer_id=linked.pk,
-                    at=now,
-                    channel=order.channel,
-                    utm=(order.utm_source, order.utm_medium, order.utm_campaign),
-                )
             _checkout_take_balances(
                 order=order,
                 owner=owner,
@@ -613,8 +616,10 @@ def _checkout_write(
     user,
     now,
     owned: bool,
+    before: tuple[str, list] | None = None,
 ) -> Order:
-    """Insert the order, its lines, tenders and first transition (no balance is touched)."""
+    """Insert the order, its lines, tenders and first transition (no balance is touched);
+    `before`: a statement sent ahead of the order's insert, in its round trip."""
     profile = customer if owned else None
     order = new(
         Order,
@@ -650,7 +655,8 @@ def _checkout_write(
         placed_at=now,
         **cart.attribution,
     )
-    insert_many(Order, [order], key="number")  # the id read back; no ORM statement to build
+    # The id read back; no ORM statement to build.
+    insert_many(Order, [order], key="number", before=before)
     names = {line.variant_id: line.name for line in lines}
     # A delivery's shipments, the first (the order's own location) first; each line rides
     # whole on one of them.

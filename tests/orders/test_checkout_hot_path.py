@@ -125,6 +125,11 @@ def test_a_checkout_sends_its_appends_in_one_statement_and_checks_its_token_in_o
         assert writes == batched, table
     order = Order.objects.latest("id")
     assert (order.lines.count(), order.tenders.count(), order.transitions.count()) == (2, 1, 1)
+    # A first order's note on the customer row rides ahead of the order's insert (the
+    # customer row before any balance, as the lock order wants).
+    inserts = [sql for sql in request if 'INSERT INTO "ORDERS_ORDER" ' in sql]
+    assert len(inserts) == 1 and '"CUSTOMERS_CUSTOMER" SET' in inserts[0], inserts
+    assert [sql for sql in request if '"CUSTOMERS_CUSTOMER" SET' in sql] == inserts
     # The reservations and the stock levels' update are one round trip while the levels
     # are locked: the update rides ahead of the insert.
     levels = [sql for sql in request if 'UPDATE "INVENTORY_STOCKLEVEL"' in sql]
