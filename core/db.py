@@ -289,6 +289,15 @@ def write_later(sql: str, params: list) -> None:
         queue.append((sql, params))
 
 
+def write_queued_now() -> None:
+    """Send the writes queued so far in the enclosing `batched_writes()` block now (for a
+    reader of rows that would otherwise still wait); nothing outside one."""
+    queue = _queued.get()
+    if queue:
+        _send(list(queue))
+        queue.clear()
+
+
 def _send(queue: list[tuple[str, list]]) -> None:
     if not queue:
         return

@@ -18,9 +18,10 @@ from functools import cache
 from typing import Protocol
 
 from django.conf import settings
+from django.db import transaction
 from django.utils.module_loading import import_string
 
-from core.db import insert_many
+from core.db import insert_many, write_queued_now
 from orders.errors import PaymentDeclined, PaymentFailed, UnknownPaymentProvider
 from orders.models import TestProviderCharge
 
@@ -75,12 +76,15 @@ class TestPaymentProvider:
             currency=currency,
             status="authorized",
         )
-        # Written now, as a real provider's authorization exists before the order does;
-        # one prepared statement rather than an INSERT the ORM compiles on every checkout.
-        insert_many(TestProviderCharge, [charge], key="reference")
+        # The provider's books, in the checkout's transaction: inside a checkout's batch of
+        # appends (core.db.batched_writes) the row goes with them, in the same round trip;
+        # `_charge` sends it first when the same transaction asks for it (a failed
+        # checkout voiding its authorization).
+        insert_many(TestProviderCharge, [charge])
         return charge.reference
 
     def _charge(self, authorization: str):
+        write_queued_now()
         charge = (
             TestProviderCharge.objects.select_for_update().filter(reference=authorization).first()
         )
@@ -98,6 +102,10 @@ class TestPaymentProvider:
         charge.save(update_fields=["captured", "status"])
 
     def void(self, *, authorization: str) -> None:
+        if transaction.get_connection().needs_rollback:
+            # Its books are in the database: a checkout failing in the transaction that
+            # authorized takes the authorization back with its rollback.
+            return
         charge = self._charge(authorization)
         if charge.status != "authorized":
             raise PaymentFailed(details={"reason": f"authorization_{charge.status}"})

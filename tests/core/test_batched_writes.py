@@ -65,3 +65,16 @@ def test_on_sqlite_a_block_writes_as_it_goes():
     with transaction.atomic(), batched_writes():
         _mark(901)
         assert _written() == 1
+
+
+@pytest.mark.postgres
+def test_queued_writes_can_be_sent_before_the_block_ends():
+    from core.db import write_queued_now
+
+    with transaction.atomic(), batched_writes():
+        _mark(901)
+        write_queued_now()
+        assert _written() == 1  # sent, in the transaction
+        _mark(902)
+        assert _written() == 1
+    assert _written() == 2

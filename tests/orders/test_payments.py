@@ -150,3 +150,59 @@ def test_a_capture_the_provider_refuses_leaves_the_order_ready(customer, shop):
         )
     assert Order.objects.get(pk=order.pk).status == "ready_for_pickup"
     assert Tender.objects.get(order=order).status == "authorized"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_checkout_that_fails_after_authorizing_voids_it_and_leaves_no_trace(
+    customer, shop, caplog
+):
+    """Through the API (on PostgreSQL the test provider's row waits in the checkout's batch
+    of appends): a checkout refused for want of stock after the card was authorized finds
+    its authorization to void it, and its rollback leaves no charge and no order."""
+    variant = shop.sku(price="40.00", store=1)
+    cart = services.cart_get_current(customer=customer, channel="web")
+    services.cart_line_add(cart=cart, sku=variant.sku, quantity=1)
+    other = services.cart_get_current(customer=None, channel="web")
+    services.cart_line_add(cart=other, sku=variant.sku, quantity=1)
+    services.checkout_place(
+        cart=other,
+        fulfilment={"type": "pickup", "location": shop.store.code},
+        payment=CARD,
+        contact={"email": "first@example.com"},
+    )  # the last unit goes first
+    client = APIClient()
+    client.force_authenticate(customer.user)
+    charges = TestProviderCharge.objects.count()
+    response = client.post(
+        "/api/v1/checkout/",
+        {
+            "cart": str(cart.token),
+            "fulfilment": {"type": "pickup", "location": shop.store.code},
+            "payment": {"provider": "test", "token": "tok_ok"},
+        },
+        format="json",
+        HTTP_IDEMPOTENCY_KEY="short-of-stock",
+    )
+    assert response.status_code == 409, response.content
+    assert response.json()["error"]["code"] == "insufficient_stock"
+    assert "could not void" not in caplog.text
+    assert TestProviderCharge.objects.count() == charges
+    assert not Order.objects.filter(customer=customer).exists()
+
+
+@pytest.mark.postgres
+def test_an_authorization_waiting_in_a_batch_is_found_by_its_own_transaction():
+    """Inside a checkout's batch of appends the test provider's row waits to be sent; a
+    capture or void in the same transaction sends it first, and finds it."""
+    from django.db import transaction
+
+    from core.db import batched_writes
+
+    provider = payment_provider("test")
+    with transaction.atomic(), batched_writes():
+        auth = provider.authorize(
+            token="tok_ok", amount=Decimal("12.00"), currency="EUR", reference="order:x"
+        )
+        assert not TestProviderCharge.objects.filter(reference=auth).exists()  # queued
+        provider.void(authorization=auth)
+    assert TestProviderCharge.objects.get(reference=auth).status == "voided"
