@@ -142,8 +142,13 @@ DATABASES = {
 }
 if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
     # PostgreSQL's JIT compiles big report queries for seconds and gains nothing on the
-    # short statements of the hot paths: off for this application's sessions.
-    DATABASES["default"].setdefault("OPTIONS", {}).setdefault("options", "-c jit=off")
+    # short statements of the hot paths: off for this application's sessions. The
+    # statements prepared on a connection (core.db.prepared_cursor: the hot paths' indexed
+    # lookups, nothing else) run their generic plan: left to choose, PostgreSQL planned
+    # the quote's statement anew on every run (0.7 ms against 0.35 ms generic).
+    DATABASES["default"].setdefault("OPTIONS", {}).setdefault(
+        "options", "-c jit=off -c plan_cache_mode=force_generic_plan"
+    )
     # psycopg prepares a statement after this many runs on a connection, sparing its
     # planning afterwards; only statements run through `core.db.prepared_cursor` (the
     # quote's) can be: Django's own cursors bind parameters client-side and never are.

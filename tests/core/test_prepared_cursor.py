@@ -100,3 +100,26 @@ def test_a_new_connection_gets_a_new_cursor():
     connection.close()
     second = _driver_cursor()
     assert second is not first and not second.closed
+
+
+@pytest.mark.postgres
+def test_a_prepared_statement_runs_its_generic_plan_and_is_never_planned_again():
+    """The quote's statement, left to PostgreSQL's choice, was planned anew on every run;
+    the sessions run prepared statements' generic plans (config.settings)."""
+    from pricing.selectors import quote
+    from tests.factories.orders import make_shop
+
+    shop = make_shop()
+    variants = [shop.sku(price="9.99"), shop.sku(price="4.50")]
+    for _run in range(8):
+        quote([{"sku": v.sku, "quantity": 1} for v in variants])
+    with connection.cursor() as cursor:
+        cursor.execute("SHOW plan_cache_mode")
+        assert cursor.fetchone() == ("force_generic_plan",)
+        cursor.execute(
+            "SELECT generic_plans, custom_plans FROM pg_prepared_statements "
+            "WHERE statement LIKE %s",
+            ["%WITH book AS%"],
+        )
+        plans = cursor.fetchall()
+    assert plans and all(generic >= 1 and custom == 0 for generic, custom in plans), plans
