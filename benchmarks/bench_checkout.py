@@ -518,8 +518,8 @@ def _report_inprocess(result: dict) -> None:
     counts = result["statements"]
     print(
         "checkout in-process — POST /api/v1/checkout/ through Django's test client (the whole "
-        "middleware stack, knox token auth), 2-line pickup carts, notification queued to the "
-        "broker (not run)"
+        "middleware stack, knox token auth), 2-line pickup carts, notification written to the "
+        "outbox (not relayed)"
     )
     row(
         "ms per checkout",
