@@ -1201,12 +1201,7 @@ def customer_first_order_record(
     `at`, no statement is sent: orders and merges only ever move the kept times earlier,
     so this order cannot be one of the two earliest (a returning customer's checkout).
     """
-    if (
-        seen is not None
-        and seen.pk == customer_id
-        and seen.second_order_at is not None
-        and seen.second_order_at < at
-    ):
+    if _holds_two_before(seen, customer_id, at):
         return False
     return customers_first_orders_record(orders=[(customer_id, at, channel, utm)]) > 0
 
@@ -1224,12 +1219,7 @@ def customer_first_order_statement(
     held two earlier orders). Elsewhere it records the order now and returns None. The
     checkout sends it ahead of its order's insert, in the same round trip and at the same
     place in the lock order (the customer row before any balance)."""
-    if (
-        seen is not None
-        and seen.pk == customer_id
-        and seen.second_order_at is not None
-        and seen.second_order_at < at
-    ):
+    if _holds_two_before(seen, customer_id, at):
         return None
     if not isinstance(channel, str) or not 0 < len(channel) <= 16:
         raise ValidationFailed(details={"channel": str(channel)[:32]})
@@ -1239,6 +1229,16 @@ def customer_first_order_statement(
         _first_order_record_one(pk=customer_id, at=at, channel=channel, utm=tuple(utm))
         return None
     return _first_order_statement(pk=customer_id, at=at, channel=channel, utm=tuple(utm))
+
+
+def _holds_two_before(seen: Customer | None, customer_id: int, at: datetime) -> bool:
+    """Whether the profile as the request read it already held two orders before `at`."""
+    return (
+        seen is not None
+        and seen.pk == customer_id
+        and seen.second_order_at is not None
+        and seen.second_order_at < at
+    )
 
 
 def customers_first_orders_record(*, orders: Iterable[tuple]) -> int:
