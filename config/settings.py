@@ -150,8 +150,9 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
         "options", "-c jit=off -c plan_cache_mode=force_generic_plan"
     )
     # psycopg prepares a statement after this many runs on a connection, sparing its
-    # planning afterwards; only statements run through `core.db.prepared_cursor` (the
-    # quote's) can be: Django's own cursors bind parameters client-side and never are.
+    # planning afterwards; only statements run through `core.db.prepared_cursor` (the hot
+    # paths' hand-written ones) can be: Django's own cursors bind parameters client-side
+    # and never are.
     # Django turns this off unless set (docs/deployment.md: with an old PgBouncer, None).
     DATABASES["default"]["OPTIONS"].setdefault("prepare_threshold", 5)
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":

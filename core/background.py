@@ -25,6 +25,7 @@ from collections.abc import Callable
 from contextvars import ContextVar
 from typing import Any
 
+import orjson
 from celery import current_app
 from django.core.signals import request_finished, request_started
 from django.db import transaction
@@ -65,6 +66,10 @@ def enqueue_on_commit(task, *args: Any, **kwargs: Any) -> None:
     """Queue `task` with the current transaction (at once outside one): into the outbox
     with a broker; eagerly, once it commits and the current response has been sent,
     without one. Arguments must be JSON values (ids and strings), as in a message."""
+    # Ids and strings: anything else is refused here (TypeError, before anything is
+    # written), with or without a broker, so the demo and the tests refuse what the
+    # outbox would.
+    orjson.dumps([args, kwargs])
     name, app = _task_of(task)
     if app.conf.task_always_eager:
         transaction.on_commit(lambda: _after_commit(task, args, kwargs))

@@ -1221,14 +1221,20 @@ def customer_first_order_statement(
     place in the lock order (the customer row before any balance)."""
     if _holds_two_before(seen, customer_id, at):
         return None
-    if not isinstance(channel, str) or not 0 < len(channel) <= 16:
-        raise ValidationFailed(details={"channel": str(channel)[:32]})
+    _channel_checked(channel)
     from django.db import connection
 
     if connection.vendor != "postgresql":
         _first_order_record_one(pk=customer_id, at=at, channel=channel, utm=tuple(utm))
         return None
     return _first_order_statement(pk=customer_id, at=at, channel=channel, utm=tuple(utm))
+
+
+def _channel_checked(channel) -> None:
+    """A first order's channel as the profile stores it (1–16 characters), else
+    ValidationFailed (400)."""
+    if not isinstance(channel, str) or not 0 < len(channel) <= 16:
+        raise ValidationFailed(details={"channel": str(channel)[:32]})
 
 
 def _holds_two_before(seen: Customer | None, customer_id: int, at: datetime) -> bool:
@@ -1249,8 +1255,7 @@ def customers_first_orders_record(*, orders: Iterable[tuple]) -> int:
     second s: the new pair is the two earliest distinct times of {f, s, t1, t2}."""
     times: dict[int, dict[datetime, tuple[str, tuple]]] = {}
     for customer_id, at, channel, *rest in orders:
-        if not isinstance(channel, str) or not 0 < len(channel) <= 16:
-            raise ValidationFailed(details={"channel": str(channel)[:32]})
+        _channel_checked(channel)
         utm = tuple(rest[0]) if rest else NO_UTM
         seen = times.setdefault(customer_id, {})
         if at not in seen:

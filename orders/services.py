@@ -3,7 +3,8 @@
 Every public function is atomic. Checkout and transitions call the lower apps' services
 (pricing for the quote and coupon uses, inventory for reservations and sales, loyalty for
 points) inside the same transaction, so an order, its stock and its points change together
-or not at all. Notifications are queued with `transaction.on_commit`.
+or not at all. Notifications are queued with the transaction (`core.background.enqueue_on_commit`:
+the outbox with a broker, else run after commit), so a rolled-back one sends nothing.
 """
 
 import functools

@@ -143,3 +143,20 @@ def test_without_a_broker_nothing_goes_to_the_outbox():
     assert current_app.conf.task_always_eager
     background.enqueue_on_commit(order_notify, 999_999, "placed")  # no such order: logged
     assert not OutboxMessage.objects.exists()
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("eager", [True, False])
+def test_an_argument_a_message_cannot_carry_is_refused_in_either_mode(eager):
+    """Ids and strings only: an object is refused when it is queued, with or without a
+    broker, so the tests catch what the outbox would refuse in production."""
+    from decimal import Decimal
+
+    was = current_app.conf.task_always_eager
+    current_app.conf.task_always_eager = eager
+    try:
+        with pytest.raises(TypeError):
+            background.enqueue_on_commit(order_notify, Decimal("1.5"), "placed")
+    finally:
+        current_app.conf.task_always_eager = was
+    assert not OutboxMessage.objects.exists()
